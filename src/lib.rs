@@ -1,0 +1,3 @@
+//! certgate: a Kubernetes certificate controller serving the cert-manager API.
+
+pub mod api;
