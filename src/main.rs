@@ -41,7 +41,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let yaml = certgate::api::crd::all_yaml()?;
             std::io::stdout().lock().write_all(yaml.as_bytes())?;
         }
-        Command::Crds { output_dir: Some(dir) } => {
+        Command::Crds {
+            output_dir: Some(dir),
+        } => {
             std::fs::create_dir_all(&dir)?;
             for crd in certgate::api::crd::all()? {
                 std::fs::write(dir.join(&crd.file_name), crd.to_yaml()?)?;

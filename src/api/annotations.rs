@@ -57,10 +57,12 @@ pub const VENAFI_PICKUP_ID: &str = "venafi.cert-manager.io/pickup-id";
 
 // --- ACME HTTP-01 annotations. ---
 pub const HTTP01_INGRESS_CLASS: &str = "acme.cert-manager.io/http01-ingress-class";
-pub const HTTP01_INGRESS_INGRESSCLASSNAME: &str = "acme.cert-manager.io/http01-ingress-ingressclassname";
+pub const HTTP01_INGRESS_INGRESSCLASSNAME: &str =
+    "acme.cert-manager.io/http01-ingress-ingressclassname";
 pub const HTTP01_EDIT_IN_PLACE: &str = "acme.cert-manager.io/http01-edit-in-place";
 pub const HTTP01_OVERRIDE_INGRESS_NAME: &str = "acme.cert-manager.io/http01-override-ingress-name";
-pub const HTTP01_OVERRIDE_INGRESS_CLASS: &str = "acme.cert-manager.io/http01-override-ingress-class";
+pub const HTTP01_OVERRIDE_INGRESS_CLASS: &str =
+    "acme.cert-manager.io/http01-override-ingress-class";
 pub const HTTP01_OVERRIDE_INGRESS_INGRESSCLASSNAME: &str =
     "acme.cert-manager.io/http01-override-ingress-ingressclassname";
 pub const HTTP01_PARENTREF_NAME: &str = "acme.cert-manager.io/http01-parentrefname";

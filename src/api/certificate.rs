@@ -252,7 +252,9 @@ pub enum SignatureAlgorithm {
 }
 
 /// Key usages and extended key usages, spelled as cert-manager spells them.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum KeyUsage {
     #[serde(rename = "signing")]
     Signing,

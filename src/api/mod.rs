@@ -16,7 +16,9 @@ mod validation_rules;
 
 pub use acme::{AcmeChallengeSolver, AcmeIssuer};
 pub use certificate::{Certificate, CertificateSpec, CertificateStatus};
-pub use certificate_request::{CertificateRequest, CertificateRequestSpec, CertificateRequestStatus};
+pub use certificate_request::{
+    CertificateRequest, CertificateRequestSpec, CertificateRequestStatus,
+};
 pub use challenge::{Challenge, ChallengeSpec, ChallengeStatus};
 pub use issuer::{ClusterIssuer, Issuer, IssuerConfig, IssuerStatus};
 pub use meta::{Condition, ConditionStatus, IssuerReference};

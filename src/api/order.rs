@@ -113,7 +113,10 @@ pub enum State {
 impl State {
     /// Whether the state is final: nothing more will happen to the resource.
     pub fn is_final(self) -> bool {
-        matches!(self, State::Valid | State::Invalid | State::Expired | State::Errored)
+        matches!(
+            self,
+            State::Valid | State::Invalid | State::Expired | State::Errored
+        )
     }
 
     /// Whether the state is a failure.

@@ -29,17 +29,36 @@ pub(crate) struct SchemaConstraint {
 }
 
 fn kw(path: &str, key: &'static str, value: Value) -> SchemaConstraint {
-    SchemaConstraint { path: path.to_string(), constraint: Constraint::Keyword(key, value) }
+    SchemaConstraint {
+        path: path.to_string(),
+        constraint: Constraint::Keyword(key, value),
+    }
 }
 
 fn rule(path: &str, rule: &'static str, message: &'static str) -> SchemaConstraint {
-    SchemaConstraint { path: path.to_string(), constraint: Constraint::Rule { rule, message, field_path: None } }
-}
-
-fn rule_at(path: &str, field: &'static str, rule: &'static str, message: &'static str) -> SchemaConstraint {
     SchemaConstraint {
         path: path.to_string(),
-        constraint: Constraint::Rule { rule, message, field_path: Some(field) },
+        constraint: Constraint::Rule {
+            rule,
+            message,
+            field_path: None,
+        },
+    }
+}
+
+fn rule_at(
+    path: &str,
+    field: &'static str,
+    rule: &'static str,
+    message: &'static str,
+) -> SchemaConstraint {
+    SchemaConstraint {
+        path: path.to_string(),
+        constraint: Constraint::Rule {
+            rule,
+            message,
+            field_path: Some(field),
+        },
     }
 }
 
@@ -127,11 +146,23 @@ pub(crate) fn certificate() -> Vec<SchemaConstraint> {
         kw("spec.dnsNames[]", "maxLength", json!(253)),
         kw("spec.dnsNames[]", "minLength", json!(1)),
         kw("spec.emailAddresses[]", "maxLength", json!(254)),
-        kw("spec.emailAddresses[]", "pattern", json!(r"^[^@\s]+@[^@\s]+$")),
+        kw(
+            "spec.emailAddresses[]",
+            "pattern",
+            json!(r"^[^@\s]+@[^@\s]+$"),
+        ),
         kw("spec.uris[]", "maxLength", json!(2048)),
-        kw("spec.uris[]", "pattern", json!(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")),
+        kw(
+            "spec.uris[]",
+            "pattern",
+            json!(r"^[a-zA-Z][a-zA-Z0-9+.-]*:"),
+        ),
         kw("spec.ipAddresses[]", "maxLength", json!(45)),
-        rule("spec.ipAddresses[]", "isIP(self)", "must be an IPv4 or IPv6 address"),
+        rule(
+            "spec.ipAddresses[]",
+            "isIP(self)",
+            "must be an IPv4 or IPv6 address",
+        ),
         kw("spec.otherNames[]", "required", json!(["oid", "utf8Value"])),
         kw("spec.otherNames[].oid", "pattern", json!(OID)),
         kw("spec.literalSubject", "maxLength", json!(1024)),
@@ -180,18 +211,34 @@ pub(crate) fn certificate() -> Vec<SchemaConstraint> {
             "self.all(k, !k.startsWith('cert-manager.io/') || k == 'cert-manager.io/allow-direct-injection')",
             "cert-manager.io/* annotations are set by certgate and cannot be templated (cert-manager.io/allow-direct-injection excepted)",
         ),
-        kw("spec.additionalOutputFormats", "x-kubernetes-list-type", json!("map")),
-        kw("spec.additionalOutputFormats", "x-kubernetes-list-map-keys", json!(["type"])),
+        kw(
+            "spec.additionalOutputFormats",
+            "x-kubernetes-list-type",
+            json!("map"),
+        ),
+        kw(
+            "spec.additionalOutputFormats",
+            "x-kubernetes-list-map-keys",
+            json!(["type"]),
+        ),
         rule(
             "spec.renewal",
             "!has(self.policy) || self.policy != 'Disabled' || !has(self.windows) || size(self.windows) == 0",
             "windows cannot be set when renewal.policy is Disabled",
         ),
-        kw("spec.renewal.windows[].windowDuration", "pattern", json!(r"^([0-9]+(\.[0-9]+)?(s|m|h))+$")),
+        kw(
+            "spec.renewal.windows[].windowDuration",
+            "pattern",
+            json!(r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"),
+        ),
         kw("spec.renewal.windows[].cron", "minLength", json!(9)),
         kw("spec.renewal.windows[].cron", "maxLength", json!(128)),
         kw("status.conditions", "x-kubernetes-list-type", json!("map")),
-        kw("status.conditions", "x-kubernetes-list-map-keys", json!(["type"])),
+        kw(
+            "status.conditions",
+            "x-kubernetes-list-map-keys",
+            json!(["type"]),
+        ),
     ];
     c.extend(issuer_ref("spec.issuerRef"));
     c
@@ -206,9 +253,17 @@ pub(crate) fn certificate_request() -> Vec<SchemaConstraint> {
         kw("spec.duration", "pattern", json!(GO_DURATION)),
         kw("status.certificate", "format", json!("byte")),
         kw("status.ca", "format", json!("byte")),
-        rule("spec", "self == oldSelf", "spec is immutable: create a new CertificateRequest instead"),
+        rule(
+            "spec",
+            "self == oldSelf",
+            "spec is immutable: create a new CertificateRequest instead",
+        ),
         kw("status.conditions", "x-kubernetes-list-type", json!("map")),
-        kw("status.conditions", "x-kubernetes-list-map-keys", json!(["type"])),
+        kw(
+            "status.conditions",
+            "x-kubernetes-list-map-keys",
+            json!(["type"]),
+        ),
     ];
     c.extend(issuer_ref("spec.issuerRef"));
     c
@@ -241,7 +296,11 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             "caBundle and skipTLSVerify are mutually exclusive: trust the server with caBundle, or skip verification",
         ),
         secret_ref("spec.acme.privateKeySecretRef"),
-        kw("spec.acme.externalAccountBinding.keyID", "minLength", json!(1)),
+        kw(
+            "spec.acme.externalAccountBinding.keyID",
+            "minLength",
+            json!(1),
+        ),
         secret_ref("spec.acme.externalAccountBinding.keySecretRef"),
         kw("spec.acme.profile", "maxLength", json!(64)),
         // Solvers
@@ -250,8 +309,16 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             "(has(self.http01) ? 1 : 0) + (has(self.dns01) ? 1 : 0) == 1",
             "exactly one of http01 or dns01 must be set in a solver",
         ),
-        kw("spec.acme.solvers[].selector.dnsNames[]", "maxLength", json!(253)),
-        kw("spec.acme.solvers[].selector.dnsZones[]", "maxLength", json!(253)),
+        kw(
+            "spec.acme.solvers[].selector.dnsNames[]",
+            "maxLength",
+            json!(253),
+        ),
+        kw(
+            "spec.acme.solvers[].selector.dnsZones[]",
+            "maxLength",
+            json!(253),
+        ),
         rule(
             "spec.acme.solvers[].http01",
             "(has(self.ingress) ? 1 : 0) + (has(self.gatewayHTTPRoute) ? 1 : 0) == 1",
@@ -280,11 +347,23 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             "!(has(self.accessKeyID) || has(self.accessKeyIDSecretRef)) || (has(self.secretAccessKeySecretRef) && self.secretAccessKeySecretRef.name != '')",
             "secretAccessKeySecretRef is required when accessKeyID or accessKeyIDSecretRef is set",
         ),
-        kw("spec.acme.solvers[].dns01.route53.region", "maxLength", json!(64)),
+        kw(
+            "spec.acme.solvers[].dns01.route53.region",
+            "maxLength",
+            json!(64),
+        ),
         secret_ref("spec.acme.solvers[].dns01.route53.accessKeyIDSecretRef"),
-        kw("spec.acme.solvers[].dns01.route53.auth.kubernetes.serviceAccountRef.name", "minLength", json!(1)),
+        kw(
+            "spec.acme.solvers[].dns01.route53.auth.kubernetes.serviceAccountRef.name",
+            "minLength",
+            json!(1),
+        ),
         // Cloud DNS
-        kw("spec.acme.solvers[].dns01.cloudDNS.project", "minLength", json!(1)),
+        kw(
+            "spec.acme.solvers[].dns01.cloudDNS.project",
+            "minLength",
+            json!(1),
+        ),
         secret_ref("spec.acme.solvers[].dns01.cloudDNS.serviceAccountSecretRef"),
         // Cloudflare
         rule(
@@ -301,7 +380,11 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
         secret_ref("spec.acme.solvers[].dns01.cloudflare.apiTokenSecretRef"),
         secret_ref("spec.acme.solvers[].dns01.cloudflare.apiKeySecretRef"),
         // RFC 2136
-        kw("spec.acme.solvers[].dns01.rfc2136.nameserver", "minLength", json!(1)),
+        kw(
+            "spec.acme.solvers[].dns01.rfc2136.nameserver",
+            "minLength",
+            json!(1),
+        ),
         rule_at(
             "spec.acme.solvers[].dns01.rfc2136",
             ".tsigSecretSecretRef",
@@ -320,9 +403,21 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             json!("^[Hh][Mm][Aa][Cc]([Mm][Dd]5|[Ss][Hh][Aa](1|256|512))$"),
         ),
         // Others
-        kw("spec.acme.solvers[].dns01.acmeDNS.host", "minLength", json!(1)),
-        kw("spec.acme.solvers[].dns01.webhook.groupName", "minLength", json!(1)),
-        kw("spec.acme.solvers[].dns01.webhook.solverName", "minLength", json!(1)),
+        kw(
+            "spec.acme.solvers[].dns01.acmeDNS.host",
+            "minLength",
+            json!(1),
+        ),
+        kw(
+            "spec.acme.solvers[].dns01.webhook.groupName",
+            "minLength",
+            json!(1),
+        ),
+        kw(
+            "spec.acme.solvers[].dns01.webhook.solverName",
+            "minLength",
+            json!(1),
+        ),
         // CA
         kw("spec.ca.secretName", "minLength", json!(1)),
         kw("spec.ca.secretName", "maxLength", json!(253)),
@@ -357,9 +452,17 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             "exactly one of tpp or cloud must be set",
         ),
         kw("spec.venafi.tpp.caBundle", "format", json!("byte")),
-        kw("spec.acme.solvers[].waitInsteadOfSelfCheck", "pattern", json!(GO_DURATION)),
+        kw(
+            "spec.acme.solvers[].waitInsteadOfSelfCheck",
+            "pattern",
+            json!(GO_DURATION),
+        ),
         kw("status.conditions", "x-kubernetes-list-type", json!("map")),
-        kw("status.conditions", "x-kubernetes-list-map-keys", json!(["type"])),
+        kw(
+            "status.conditions",
+            "x-kubernetes-list-map-keys",
+            json!(["type"]),
+        ),
     ];
     c.extend(solver_http01_gateway());
     c
@@ -374,7 +477,11 @@ fn solver_http01_gateway() -> Vec<SchemaConstraint> {
         kw(&format!("{p}.port"), "minimum", json!(1)),
         kw(&format!("{p}.port"), "maximum", json!(65535)),
         kw(&format!("{p}.namespace"), "maxLength", json!(63)),
-        kw(&format!("{p}.namespace"), "pattern", json!("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")),
+        kw(
+            &format!("{p}.namespace"),
+            "pattern",
+            json!("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+        ),
     ]
 }
 
@@ -384,7 +491,11 @@ pub(crate) fn order() -> Vec<SchemaConstraint> {
         kw("spec.request", "format", json!("byte")),
         kw("spec.request", "minLength", json!(1)),
         kw("status.certificate", "format", json!("byte")),
-        rule("spec", "self == oldSelf", "spec is immutable: create a new Order instead"),
+        rule(
+            "spec",
+            "self == oldSelf",
+            "spec is immutable: create a new Order instead",
+        ),
     ];
     c.extend(issuer_ref("spec.issuerRef"));
     c
@@ -395,7 +506,11 @@ pub(crate) fn challenge() -> Vec<SchemaConstraint> {
     let mut c = vec![
         kw("spec.dnsName", "minLength", json!(1)),
         kw("spec.url", "minLength", json!(1)),
-        rule("spec", "self == oldSelf", "spec is immutable: create a new Challenge instead"),
+        rule(
+            "spec",
+            "self == oldSelf",
+            "spec is immutable: create a new Challenge instead",
+        ),
     ];
     c.extend(issuer_ref("spec.issuerRef"));
     c

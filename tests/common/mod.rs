@@ -1,0 +1,73 @@
+//! Helpers shared by the integration tests: fixtures and the checked-in CRDs.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Parses one YAML document into JSON.
+pub fn yaml_to_json(text: &str) -> Result<Value, String> {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string())
+}
+
+/// Every `*.yaml` file in a fixtures directory, sorted, with its text.
+pub fn fixtures(dir: &str) -> Vec<(PathBuf, String)> {
+    let dir = root().join("tests/fixtures").join(dir);
+    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            (p, text)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The checked-in CRDs under `crds/`, as JSON.
+pub fn checked_in_crds() -> Vec<Value> {
+    let dir = root().join("crds");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            yaml_to_json(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", p.display()))
+        })
+        .collect()
+}
+
+/// The `openAPIV3Schema` of the CRD serving `apiVersion` + `kind`.
+pub fn schema_for(crds: &[Value], api_version: &str, kind: &str) -> Option<Value> {
+    let (group, version) = api_version.split_once('/')?;
+    crds.iter()
+        .find(|c| c["spec"]["group"] == group && c["spec"]["names"]["kind"] == kind)
+        .and_then(|c| {
+            c["spec"]["versions"]
+                .as_array()?
+                .iter()
+                .find(|v| v["name"] == version)
+                .map(|v| v["schema"]["openAPIV3Schema"].clone())
+        })
+}
+
+/// The file name, for messages.
+pub fn name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
