@@ -196,6 +196,7 @@ pub struct AcmeIssuerDns01ProviderWebhook {
     pub group_name: String,
     pub solver_name: String,
     /// Free-form configuration passed to the webhook.
+    #[serde(default)]
     #[schemars(schema_with = "super::schema::preserve_unknown_object")]
     pub config: Option<serde_json::Value>,
 }

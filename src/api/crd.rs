@@ -146,6 +146,9 @@ fn tidy(node: &mut Value) {
         Value::Object(map) => {
             if map.get("nullable") == Some(&Value::Bool(true)) {
                 map.remove("nullable");
+                if let Some(Value::Array(values)) = map.get_mut("enum") {
+                    values.retain(|v| !v.is_null());
+                }
             }
             for (key, child) in map.iter_mut() {
                 if key == "podTemplate"

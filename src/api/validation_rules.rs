@@ -286,7 +286,6 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             "server must be the http(s) URL of an ACME directory, e.g. https://acme-v02.api.letsencrypt.org/directory",
         ),
         kw("spec.acme.email", "maxLength", json!(254)),
-        kw("spec.acme.email", "pattern", json!(r"^[^@\s]+@[^@\s]+$")),
         kw("spec.acme.preferredChain", "maxLength", json!(64)),
         kw("spec.acme.caBundle", "format", json!("byte")),
         rule_at(
