@@ -30,6 +30,8 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     /// Server-side apply: take fields from other managers.
     pub force: bool,
+    /// The body's managedFields were computed by server-side apply: keep them.
+    pub managed_fields_computed: bool,
 }
 
 /// What a write produced.
@@ -154,10 +156,12 @@ impl ApiServer {
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
             "generation",
-            "managedFields",
             "selfLink",
         ] {
             meta.remove(k);
+        }
+        if !opts.managed_fields_computed {
+            meta.remove("managedFields");
         }
         if info.namespaced {
             meta.insert("namespace".into(), json!(ns));
@@ -201,7 +205,9 @@ impl ApiServer {
         if info.kind == "CustomResourceDefinition" {
             self.prepare_crd(&mut body)?;
         }
-        crate::managed_fields_glue::record_update(served, None, &mut body, &opts.manager, None);
+        if !opts.managed_fields_computed {
+            crate::managed_fields_glue::record_update(served, None, &mut body, &opts.manager, None);
+        }
         warnings.extend(builtin_warnings(info, &body));
         if opts.dry_run {
             if self.store.get(&served.key(), &ns, &name).is_some() {
@@ -373,8 +379,10 @@ impl ApiServer {
                 if let Some(meta) = meta_mut(&mut body) {
                     meta.insert("name".into(), json!(name));
                 }
-                let mut create_opts = opts.clone();
-                create_opts.field_validation = FieldValidation::Ignore;
+                let create_opts = WriteOptions {
+                    field_validation: FieldValidation::Ignore,
+                    ..opts.clone()
+                };
                 return self.create_applied(served, ns, body, &create_opts);
             }
             None => return Err(ApiError::not_found(info, name)),
@@ -406,6 +414,11 @@ impl ApiServer {
                 crate::managed_fields_glue::apply(served, Some(&current), patch, opts, subresource)?
             }
         };
+        let commit_opts = WriteOptions {
+            managed_fields_computed: patch_type == PatchType::Apply,
+            ..opts.clone()
+        };
+        let opts = &commit_opts;
         warnings.extend(self.prune(served, &mut next, opts)?);
         // A patch may carry a resourceVersion precondition.
         let expected_rv = match patch
@@ -438,23 +451,11 @@ impl ApiServer {
         body: Value,
         opts: &WriteOptions,
     ) -> Result<WriteResult, ApiError> {
-        // The applied configuration already carries its managedFields entry.
-        let managed = body.pointer("/metadata/managedFields").cloned();
-        let mut result = self.create(served, Some(ns), body, opts)?;
-        if let Some(m) = managed {
-            if let Some(meta) = meta_mut(&mut result.object) {
-                meta.insert("managedFields".into(), m);
-            }
-            if !opts.dry_run {
-                let name = objects::name(&result.object).to_string();
-                let stored = self
-                    .store
-                    .update(&served.key(), ns, &name, result.object.clone(), None)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                result.object = (*stored).clone();
-            }
-        }
-        Ok(result)
+        let create_opts = WriteOptions {
+            managed_fields_computed: true,
+            ..opts.clone()
+        };
+        self.create(served, Some(ns), body, &create_opts)
     }
 
     /// The common path of PUT and PATCH.
@@ -513,6 +514,9 @@ impl ApiServer {
             .unwrap_or_else(|| json!({}));
         if let Some(meta) = meta_mut(&mut next) {
             for k in keep {
+                if k == "managedFields" && opts.managed_fields_computed {
+                    continue;
+                }
                 match current_meta.get(k) {
                     Some(v) => meta.insert(k.to_string(), v.clone()),
                     None => meta.remove(k),
@@ -565,7 +569,7 @@ impl ApiServer {
             self.prepare_crd(&mut next)?;
         }
         let changed = strip_rv(&next) != strip_rv(current);
-        if changed {
+        if changed && !opts.managed_fields_computed {
             crate::managed_fields_glue::record_update(
                 served,
                 Some(current),

@@ -344,6 +344,9 @@ async fn route(
         }
         _ => {}
     }
+    if let Some(doc) = path.strip_prefix("/openapi/") {
+        return openapi(app, doc);
+    }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segs.as_slice() {
         ["apis", g] => {
@@ -533,6 +536,31 @@ impl WithCause for ApiError {
     }
 }
 
+/// `/openapi/v3` (the index), `/openapi/v3/{api/v1|apis/g/v}` and `/openapi/v2`.
+fn openapi(app: &App, doc: &str) -> Result<Response, ApiError> {
+    let resources = app.server.registry.all();
+    let doc = doc.trim_end_matches('/');
+    let body = match doc {
+        "v2" => crate::openapi::v2(&resources),
+        "v3" => {
+            let mut resp = text_response(&crate::openapi::v3_index(&resources).to_string());
+            *resp.status_mut() = StatusCode::OK;
+            return Ok(resp);
+        }
+        other => {
+            let gv = other.strip_prefix("v3/").ok_or(ApiError::PageNotFound)?;
+            let (group, version) = match gv.split('/').collect::<Vec<_>>().as_slice() {
+                ["api", v] => (String::new(), v.to_string()),
+                ["apis", g, v] => (g.to_string(), v.to_string()),
+                _ => return Err(ApiError::PageNotFound),
+            };
+            crate::openapi::v3_group_version(&resources, &group, &version)
+                .ok_or(ApiError::PageNotFound)?
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body, &[]))
+}
+
 fn aggregated(doc: Value) -> Response {
     let mut resp = json_response(StatusCode::OK, &doc, &[]);
     if let Ok(v) = HeaderValue::from_str(crate::discovery::AGGREGATED_CONTENT_TYPE) {
@@ -573,6 +601,7 @@ fn write_options(
         manager,
         field_validation,
         force: is_true(query.get("force")),
+        managed_fields_computed: false,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod http;
 pub mod managed_fields;
 mod managed_fields_glue;
 pub mod objects;
+pub mod openapi;
 pub mod patch;
 mod patch_glue;
 pub mod rbac;

@@ -5,7 +5,20 @@ use serde_json::Value;
 
 use crate::api_error::ApiError;
 use crate::apiserver::WriteOptions;
+use crate::managed_fields::{self, BuiltinListTypes, ListTypes, SchemaListTypes};
 use crate::registry::Served;
+
+fn with_list_types<T>(served: &Served, f: impl FnOnce(&dyn ListTypes) -> T) -> T {
+    let info = &served.info;
+    if info.custom {
+        f(&SchemaListTypes::new(
+            info.schema.as_ref(),
+            info.status_subresource,
+        ))
+    } else {
+        f(&BuiltinListTypes::new(&info.api_version(), &info.kind))
+    }
+}
 
 /// After a non-apply write: the fields the write changed become `manager`'s.
 pub fn record_update(
@@ -15,7 +28,11 @@ pub fn record_update(
     manager: &str,
     subresource: Option<&str>,
 ) {
-    let _ = (served, old, new, manager, subresource);
+    let now = crate::objects::now_rfc3339();
+    let api_version = served.info.api_version();
+    with_list_types(served, |lt| {
+        managed_fields::record_update(old, new, manager, subresource, &api_version, &now, lt)
+    });
 }
 
 /// Server-side apply of `applied` onto `live` (absent: create).
@@ -26,8 +43,22 @@ pub fn apply(
     opts: &WriteOptions,
     subresource: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let _ = (served, opts, subresource);
-    let mut out = live.cloned().unwrap_or_else(|| serde_json::json!({}));
-    crate::patch::merge_patch(&mut out, applied);
-    Ok(out)
+    let now = crate::objects::now_rfc3339();
+    let api_version = served.info.api_version();
+    with_list_types(served, |lt| {
+        managed_fields::apply(
+            live,
+            applied,
+            &opts.manager,
+            opts.force,
+            subresource,
+            &api_version,
+            &now,
+            lt,
+        )
+    })
+    .map_err(|e| ApiError::Status {
+        code: e.code(),
+        body: e.status_body(),
+    })
 }

@@ -496,6 +496,11 @@ fn smp_map(
         }
     }
     for (k, v) in patch {
+        if k.starts_with(SET_ELEMENT_ORDER) && !v.is_array() {
+            return Err(PatchError::BadRequest(format!(
+                "invalid type for {k}: expected a list"
+            )));
+        }
         if k.starts_with('$') {
             continue;
         }
@@ -724,10 +729,10 @@ mod tests {
                 Ok(mut patched) => {
                     assert_eq!(status, 200, "{}", e["note"]);
                     // The server prunes unknown fields: `replace` of /spec/nosuch added it.
-                    if let Some(spec) = patched["spec"].as_object_mut() {
-                        if spec.remove("nosuch").is_some() {
-                            assert_eq!(e["note"], "replace of a missing path");
-                        }
+                    if let Some(spec) = patched["spec"].as_object_mut()
+                        && spec.remove("nosuch").is_some()
+                    {
+                        assert_eq!(e["note"], "replace of a missing path");
                     }
                     assert_eq!(content(&patched), content(&resp["body"]), "{}", e["note"]);
                     state = resp["body"].clone();
