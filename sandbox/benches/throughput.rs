@@ -79,8 +79,12 @@ async fn main() {
             .unwrap()
             .boxed();
         while let Ok(Some(e)) = s.try_next().await {
-            if matches!(e, WatchEvent::Added(_) | WatchEvent::Modified(_)) {
-                seen_w.fetch_add(1, Ordering::Relaxed);
+            match e {
+                WatchEvent::Added(_) | WatchEvent::Modified(_) => {
+                    seen_w.fetch_add(1, Ordering::Relaxed);
+                }
+                WatchEvent::Error(e) => eprintln!("watch ended with {} {}", e.code, e.message),
+                _ => {}
             }
         }
     });
@@ -108,7 +112,7 @@ async fn main() {
                 api.patch(
                     &format!("w{i:05}"),
                     &PatchParams::default(),
-                    &Patch::Merge(json!({"spec": {"size": 10}})),
+                    &Patch::Merge(json!({"spec": {"name": "patched"}})),
                 )
                 .await
                 .unwrap();
@@ -118,7 +122,7 @@ async fn main() {
         .collect::<Vec<_>>()
         .await;
     let patch_s = t.elapsed().as_secs_f64();
-    for _ in 0..200 {
+    for _ in 0..1200 {
         if seen.load(Ordering::Relaxed) >= 2 * n {
             break;
         }
@@ -158,7 +162,7 @@ async fn main() {
                 "default",
                 &format!("w{i:05}"),
                 PatchType::Merge,
-                &json!({"spec": {"size": 10}}),
+                &json!({"spec": {"name": "patched"}}),
                 None,
                 &opts,
             )

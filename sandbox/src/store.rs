@@ -63,7 +63,7 @@ struct State {
 }
 
 /// How many changes are kept for watches to resume from.
-const HISTORY: usize = 50_000;
+const HISTORY: usize = 20_000;
 
 /// Changes to replay, and the receiver of those that follow.
 pub type Subscription = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
