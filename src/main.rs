@@ -1,8 +1,10 @@
 //! The `certgate` command.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// certgate: a Kubernetes certificate controller that serves the cert-manager API.
 #[derive(Parser, Debug)]
@@ -12,8 +14,61 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the controllers against the cluster of the kubeconfig (or in-cluster config).
+    Controller {
+        /// Namespace of the Secrets ClusterIssuers use.
+        #[arg(long, default_value = "cert-manager", env = "POD_NAMESPACE")]
+        cluster_resource_namespace: String,
+        /// Watch only this namespace (all when empty).
+        #[arg(long, default_value = "")]
+        namespace: String,
+        /// Elect a leader with a Lease before running controllers.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        leader_elect: bool,
+        /// Namespace of the leader election Lease (GKE Autopilot forbids kube-system).
+        #[arg(long, default_value = "kube-system")]
+        leader_election_namespace: String,
+        /// Address of the Prometheus metrics endpoint.
+        #[arg(long, default_value = "0.0.0.0:9402")]
+        metrics_listen_address: SocketAddr,
+        /// Address of /healthz and /readyz.
+        #[arg(long, default_value = "0.0.0.0:9403")]
+        health_listen_address: SocketAddr,
+        /// Reconciles run at once per controller.
+        #[arg(long, default_value_t = 16)]
+        max_concurrent_reconciles: u16,
+        /// Requests per second to the API server (accepted for compatibility; kube-rs does not throttle).
+        #[arg(long, default_value_t = 20.0)]
+        kube_api_qps: f32,
+        /// Burst of requests to the API server (accepted for compatibility).
+        #[arg(long, default_value_t = 50)]
+        kube_api_burst: u32,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+        /// Make each Certificate the owner of its Secret (the Secret goes with it).
+        #[arg(long, default_value_t = false)]
+        enable_certificate_owner_ref: bool,
+    },
+    /// Issue the example certificates on an embedded sandbox API server and show them.
+    Demo {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Keep the sandbox running and print a kubeconfig for kubectl.
+        #[arg(long)]
+        keep_running: bool,
+        /// Where to write the kubeconfig with --keep-running.
+        #[arg(long)]
+        kubeconfig: Option<std::path::PathBuf>,
+    },
     /// Print the CustomResourceDefinitions certgate serves (pipe into `kubectl apply -f -`).
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -24,10 +79,27 @@ enum Command {
     Version,
 }
 
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
 fn main() -> ExitCode {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -35,23 +107,98 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Crds { output_dir: None } => {
             let yaml = certgate::api::crd::all_yaml()?;
             std::io::stdout().lock().write_all(yaml.as_bytes())?;
         }
-        Command::Crds {
-            output_dir: Some(dir),
-        } => {
+        Command::Crds { output_dir: Some(dir) } => {
             std::fs::create_dir_all(&dir)?;
             for crd in certgate::api::crd::all()? {
                 std::fs::write(dir.join(&crd.file_name), crd.to_yaml()?)?;
             }
         }
-        Command::Version => {
-            println!("certgate {}", env!("CARGO_PKG_VERSION"));
+        Command::Version => println!("certgate {}", env!("CARGO_PKG_VERSION")),
+        Command::Demo { timeout, keep_running, kubeconfig } => {
+            init_logging(LogFormat::Text);
+            let opts = certgate::demo::DemoOptions { timeout: std::time::Duration::from_secs(timeout), keep_running, kubeconfig };
+            let mut out = std::io::stdout();
+            let ok = certgate::demo::run(opts, &mut out).await?;
+            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Command::Controller {
+            cluster_resource_namespace,
+            namespace,
+            leader_elect,
+            leader_election_namespace,
+            metrics_listen_address,
+            health_listen_address,
+            max_concurrent_reconciles,
+            kube_api_qps: _,
+            kube_api_burst: _,
+            log_format,
+            enable_certificate_owner_ref,
+        } => {
+            init_logging(log_format);
+            let client = kube::Client::try_default().await?;
+            let config = certgate::controller::ControllerConfig {
+                cluster_resource_namespace,
+                namespace: (!namespace.is_empty()).then_some(namespace),
+                max_concurrent_reconciles,
+                enable_certificate_owner_ref,
+                ..Default::default()
+            };
+            let metrics = Arc::new(certgate::metrics::Metrics::default());
+            let health = Arc::new(certgate::controller::Health::default());
+            tokio::spawn(certgate::controller::serve_metrics(metrics_listen_address, metrics.clone()));
+            tokio::spawn(certgate::controller::serve_health(health_listen_address, health.clone()));
+            let identity = format!("{}_{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "certgate".into()), uuid_like());
+            let election = certgate::controller::leader::LeaderElectionConfig::new(&leader_election_namespace, &identity);
+            if leader_elect {
+                tracing::info!(lease = %format!("{}/{}", election.namespace, election.name), "waiting to become leader");
+                certgate::controller::leader::acquire(&client, &election).await;
+                tracing::info!("became leader");
+            }
+            health.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+            let ctx = certgate::controller::Context::new(client.clone(), config, metrics);
+            let (stop, rx) = tokio::sync::watch::channel(false);
+            let controllers = tokio::spawn(certgate::controller::run_controllers(ctx, rx));
+            let lost = async {
+                if leader_elect {
+                    certgate::controller::leader::keep_renewing(&client, &election).await;
+                } else {
+                    futures::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                _ = shutdown_signal() => tracing::info!("shutting down"),
+                _ = lost => tracing::warn!("stopping: leadership lost"),
+            }
+            let _ = stop.send(true);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(20), controllers).await;
+            if leader_elect {
+                certgate::controller::leader::release(&client, &election).await;
+            }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", std::process::id() as u64 ^ (jiff::Timestamp::now().as_nanosecond() as u64))
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -892,6 +892,14 @@ fn watch(
         ));
     }
     let (labels, fields) = selectors(served, query)?;
+    let metadata_only = crate::table::wants_metadata_only(accept);
+    let watch_line = move |event: &str, object: &Value| -> Bytes {
+        if metadata_only && event != "ERROR" && event != "BOOKMARK" {
+            watch_line(event, &partial_metadata(object))
+        } else {
+            watch_line(event, object)
+        }
+    };
     let bookmarks = is_true(query.get("allowWatchBookmarks"));
     let timeout = query
         .get("timeoutSeconds")

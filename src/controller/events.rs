@@ -1,0 +1,93 @@
+//! Events as cert-manager writes them: core/v1 Events from component `cert-manager`
+//! style reporters, repeated events folded into one with a count.
+
+use k8s_openapi::api::core::v1::{Event, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Resource, ResourceExt};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// `Normal` or `Warning`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
+/// Writes Events about objects.
+pub struct Recorder {
+    client: kube::Client,
+    component: String,
+    /// (object uid, reason, message) → (event name, count): repeats update one Event.
+    seen: Mutex<HashMap<(String, String, String), (String, i32)>>,
+}
+
+impl Recorder {
+    pub fn new(client: kube::Client, component: &str) -> Self {
+        Recorder { client, component: component.to_string(), seen: Mutex::new(HashMap::new()) }
+    }
+
+    /// Records an event about `obj`. Failures are logged, never returned: events are best effort.
+    pub async fn publish<K>(&self, obj: &K, type_: EventType, reason: &str, message: &str)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let namespace = obj.namespace().unwrap_or_else(|| "default".to_string());
+        let uid = obj.uid().unwrap_or_default();
+        let key = (uid.clone(), reason.to_string(), message.to_string());
+        let now = Time(jiff::Timestamp::now());
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        let previous = self.seen.lock().ok().and_then(|m| m.get(&key).cloned());
+        if let Some((name, count)) = previous {
+            let patch = serde_json::json!({"count": count + 1, "lastTimestamp": now});
+            if api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
+                if let Ok(mut m) = self.seen.lock() {
+                    m.insert(key, (name, count + 1));
+                }
+                return;
+            }
+        }
+        let name = format!("{}.{:x}", obj.name_any(), jiff::Timestamp::now().as_nanosecond() as u64);
+        let event = Event {
+            metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(namespace.clone()), ..Default::default() },
+            involved_object: ObjectReference {
+                api_version: Some(K::api_version(&()).to_string()),
+                kind: Some(K::kind(&()).to_string()),
+                name: Some(obj.name_any()),
+                namespace: obj.namespace(),
+                uid: Some(uid),
+                resource_version: obj.resource_version(),
+                ..Default::default()
+            },
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            type_: Some(type_.as_str().to_string()),
+            count: Some(1),
+            first_timestamp: Some(now.clone()),
+            last_timestamp: Some(now),
+            event_time: None::<MicroTime>,
+            source: Some(k8s_openapi::api::core::v1::EventSource { component: Some(self.component.clone()), host: None }),
+            reporting_component: Some(self.component.clone()),
+            reporting_instance: Some(self.component.clone()),
+            ..Default::default()
+        };
+        match api.create(&PostParams::default(), &event).await {
+            Ok(_) => {
+                if let Ok(mut m) = self.seen.lock() {
+                    m.insert(key, (name, 1));
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, reason, "could not record event"),
+        }
+    }
+}

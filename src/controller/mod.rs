@@ -1,0 +1,149 @@
+//! The controller process: every controller against one cluster, leader election,
+//! the metrics and health endpoints, and graceful shutdown.
+
+pub mod clock;
+pub mod events;
+pub mod leader;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::metrics::Metrics;
+use clock::Clock;
+
+/// How the controllers run (the flags of `certgate controller`).
+#[derive(Clone)]
+pub struct ControllerConfig {
+    /// Where ClusterIssuers' Secrets live.
+    pub cluster_resource_namespace: String,
+    /// Watch only this namespace (ClusterIssuers are still watched).
+    pub namespace: Option<String>,
+    pub max_concurrent_reconciles: u16,
+    /// Set an ownerReference from each Secret to its Certificate.
+    pub enable_certificate_owner_ref: bool,
+    pub clock: Arc<dyn Clock>,
+    /// The component name events are reported from.
+    pub component: String,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            cluster_resource_namespace: "cert-manager".to_string(),
+            namespace: None,
+            max_concurrent_reconciles: 16,
+            enable_certificate_owner_ref: false,
+            clock: Arc::new(clock::SystemClock),
+            component: "cert-manager".to_string(),
+        }
+    }
+}
+
+/// What every reconciler gets.
+pub struct Context {
+    pub client: kube::Client,
+    pub config: ControllerConfig,
+    pub recorder: events::Recorder,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Context {
+    pub fn new(client: kube::Client, config: ControllerConfig, metrics: Arc<Metrics>) -> Arc<Context> {
+        let recorder = events::Recorder::new(client.clone(), &config.component);
+        Arc::new(Context { client, config, recorder, metrics })
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.config.clock.now()
+    }
+}
+
+/// Readiness of the process for `/readyz`.
+#[derive(Default)]
+pub struct Health {
+    pub ready: AtomicBool,
+}
+
+/// Serves `/metrics` on `addr`.
+pub async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move {
+                let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    metrics.render(now),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}
+
+/// Serves `/healthz` and `/readyz` on `addr`.
+pub async fn serve_health(addr: SocketAddr, health: Arc<Health>) -> std::io::Result<()> {
+    let ready = health.clone();
+    let app = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            axum::routing::get(move || {
+                let ready = ready.clone();
+                async move {
+                    if ready.ready.load(Ordering::Relaxed) {
+                        (axum::http::StatusCode::OK, "ok")
+                    } else {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await
+}
+
+/// Runs every controller until `shutdown` resolves.
+pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    tokio::join!(
+        crate::issuers::issuer_controller::run_issuers(ctx.clone(), stop(shutdown.clone())),
+        crate::issuers::issuer_controller::run_cluster_issuers(ctx.clone(), stop(shutdown.clone())),
+        crate::issuers::request_controller::run(ctx.clone(), stop(shutdown.clone())),
+        crate::certificates::controller::run(ctx.clone(), stop(shutdown.clone())),
+    );
+}
+
+/// A running set of controllers that can be stopped (tests, the demo).
+pub struct RunningControllers {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl RunningControllers {
+    /// Starts every controller in the background.
+    pub fn start(client: kube::Client, config: ControllerConfig) -> RunningControllers {
+        let metrics = Arc::new(Metrics::default());
+        let ctx = Context::new(client, config, metrics.clone());
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(run_controllers(ctx, rx));
+        RunningControllers { stop, task, metrics }
+    }
+
+    /// Stops gracefully: in-flight reconciles finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await;
+    }
+
+    /// Stops at once, as a crash would (reconciles are cut wherever they are).
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}
