@@ -14,11 +14,26 @@ use crate::controller::{ControllerConfig, RunningControllers};
 
 /// The examples, in the order they are applied.
 pub const EXAMPLES: &[(&str, &str)] = &[
-    ("examples/00-namespaces.yaml", include_str!("../examples/00-namespaces.yaml")),
-    ("examples/01-selfsigned-clusterissuer.yaml", include_str!("../examples/01-selfsigned-clusterissuer.yaml")),
-    ("examples/02-ca-certificate.yaml", include_str!("../examples/02-ca-certificate.yaml")),
-    ("examples/03-ca-clusterissuer.yaml", include_str!("../examples/03-ca-clusterissuer.yaml")),
-    ("examples/04-certificates.yaml", include_str!("../examples/04-certificates.yaml")),
+    (
+        "examples/00-namespaces.yaml",
+        include_str!("../examples/00-namespaces.yaml"),
+    ),
+    (
+        "examples/01-selfsigned-clusterissuer.yaml",
+        include_str!("../examples/01-selfsigned-clusterissuer.yaml"),
+    ),
+    (
+        "examples/02-ca-certificate.yaml",
+        include_str!("../examples/02-ca-certificate.yaml"),
+    ),
+    (
+        "examples/03-ca-clusterissuer.yaml",
+        include_str!("../examples/03-ca-clusterissuer.yaml"),
+    ),
+    (
+        "examples/04-certificates.yaml",
+        include_str!("../examples/04-certificates.yaml"),
+    ),
 ];
 
 /// Why the demo failed.
@@ -49,7 +64,13 @@ pub struct DemoOptions {
 }
 
 fn ready_of(c: &Certificate) -> Option<(ConditionStatus, String)> {
-    let cond = c.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
+    let cond = c
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
     Some((cond.status, cond.message.clone().unwrap_or_default()))
 }
 
@@ -65,12 +86,23 @@ fn status_word(s: Option<ConditionStatus>) -> &'static str {
 /// Runs the demo; true when every Certificate became Ready.
 pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool, DemoError> {
     let started = Instant::now();
-    let sandbox = certgate_sandbox::Sandbox::start(certgate_sandbox::SandboxOptions::default()).await?;
-    let crds: Vec<serde_json::Value> = crate::api::crd::all()?.into_iter().map(|c| c.json).collect();
+    let sandbox =
+        certgate_sandbox::Sandbox::start(certgate_sandbox::SandboxOptions::default()).await?;
+    let crds: Vec<serde_json::Value> = crate::api::crd::all()?
+        .into_iter()
+        .map(|c| c.json)
+        .collect();
     sandbox.install_crds(&crds)?;
     let client = sandbox.client().await?;
-    let _ = writeln!(out, "sandbox API server at {} with the cert-manager CRDs", sandbox.https_url);
-    let config = ControllerConfig { cluster_resource_namespace: "cert-manager".into(), ..Default::default() };
+    let _ = writeln!(
+        out,
+        "sandbox API server at {} with the cert-manager CRDs",
+        sandbox.https_url
+    );
+    let config = ControllerConfig {
+        cluster_resource_namespace: "cert-manager".into(),
+        ..Default::default()
+    };
     let controllers = RunningControllers::start(client.clone(), config);
     for (file, text) in EXAMPLES {
         let docs = crate::manifests::parse_documents(file, text)?;
@@ -82,7 +114,10 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
     let mut last_line = String::new();
     let all_ready = loop {
         let list = certs.list(&ListParams::default()).await?.items;
-        let ready = list.iter().filter(|c| ready_of(c).is_some_and(|(s, _)| s == ConditionStatus::True)).count();
+        let ready = list
+            .iter()
+            .filter(|c| ready_of(c).is_some_and(|(s, _)| s == ConditionStatus::True))
+            .count();
         let line = format!("waiting for Certificates: {ready}/{} Ready", list.len());
         if line != last_line {
             let _ = writeln!(out, "{line}");
@@ -97,9 +132,15 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let list = certs.list(&ListParams::default()).await?.items;
-    let _ = writeln!(out, "\n{:<14} {:<14} {:<6} {:<16} {}", "NAMESPACE", "NAME", "READY", "SECRET", "STATUS");
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:<14} {:<6} {:<16} STATUS",
+        "NAMESPACE", "NAME", "READY", "SECRET"
+    );
     for c in &list {
-        let (status, message) = ready_of(c).map(|(s, m)| (Some(s), m)).unwrap_or((None, String::new()));
+        let (status, message) = ready_of(c)
+            .map(|(s, m)| (Some(s), m))
+            .unwrap_or((None, String::new()));
         let _ = writeln!(
             out,
             "{:<14} {:<14} {:<6} {:<16} {}",
@@ -113,15 +154,43 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
     let _ = writeln!(out);
     for c in &list {
         let ns = c.metadata.namespace.clone().unwrap_or_default();
-        let secret = Api::<Secret>::namespaced(client.clone(), &ns).get_opt(&c.spec.secret_name).await?;
-        let Some(pem) = secret.and_then(|s| s.data).and_then(|d| d.get("tls.crt").cloned()) else { continue };
-        let _ = writeln!(out, "{ns}/{}: {}", c.spec.secret_name, describe_certificate(&pem.0));
+        let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+            .get_opt(&c.spec.secret_name)
+            .await?;
+        let Some(pem) = secret
+            .and_then(|s| s.data)
+            .and_then(|d| d.get("tls.crt").cloned())
+        else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "{ns}/{}: {}",
+            c.spec.secret_name,
+            describe_certificate(&pem.0)
+        );
     }
-    let _ = writeln!(out, "\n{} of {} Certificates Ready in {:.1}s", list.iter().filter(|c| ready_of(c).is_some_and(|(s, _)| s == ConditionStatus::True)).count(), list.len(), started.elapsed().as_secs_f64());
+    let _ = writeln!(
+        out,
+        "\n{} of {} Certificates Ready in {:.1}s",
+        list.iter()
+            .filter(|c| ready_of(c).is_some_and(|(s, _)| s == ConditionStatus::True))
+            .count(),
+        list.len(),
+        started.elapsed().as_secs_f64()
+    );
     if opts.keep_running {
-        let path = opts.kubeconfig.clone().unwrap_or_else(|| std::env::temp_dir().join("certgate-demo.kubeconfig"));
+        let path = opts
+            .kubeconfig
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("certgate-demo.kubeconfig"));
         sandbox.write_kubeconfig(&path)?;
-        let _ = writeln!(out, "kubeconfig: {} (try: KUBECONFIG={} kubectl get certificate -A); Ctrl-C to stop", path.display(), path.display());
+        let _ = writeln!(
+            out,
+            "kubeconfig: {} (try: KUBECONFIG={} kubectl get certificate -A); Ctrl-C to stop",
+            path.display(),
+            path.display()
+        );
         let _ = tokio::signal::ctrl_c().await;
     }
     controllers.stop().await;
@@ -131,8 +200,12 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
 
 /// Subject, SANs and notAfter of the first certificate in a PEM bundle.
 pub fn describe_certificate(pem: &[u8]) -> String {
-    let Ok((_, parsed)) = x509_parser::pem::parse_x509_pem(pem) else { return "not a PEM certificate".into() };
-    let Ok(cert) = parsed.parse_x509() else { return "not a certificate".into() };
+    let Ok((_, parsed)) = x509_parser::pem::parse_x509_pem(pem) else {
+        return "not a PEM certificate".into();
+    };
+    let Ok(cert) = parsed.parse_x509() else {
+        return "not a certificate".into();
+    };
     let mut sans = Vec::new();
     if let Ok(Some(ext)) = cert.subject_alternative_name() {
         for n in &ext.value.general_names {

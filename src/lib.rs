@@ -2,8 +2,8 @@
 
 pub mod api;
 pub mod certificates;
-pub mod issuers;
 pub mod controller;
+pub mod demo;
+pub mod issuers;
 pub mod manifests;
 pub mod metrics;
-pub mod demo;

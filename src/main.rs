@@ -80,8 +80,11 @@ enum Command {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -91,7 +94,10 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: starting the runtime: {e}");
@@ -113,19 +119,33 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let yaml = certgate::api::crd::all_yaml()?;
             std::io::stdout().lock().write_all(yaml.as_bytes())?;
         }
-        Command::Crds { output_dir: Some(dir) } => {
+        Command::Crds {
+            output_dir: Some(dir),
+        } => {
             std::fs::create_dir_all(&dir)?;
             for crd in certgate::api::crd::all()? {
                 std::fs::write(dir.join(&crd.file_name), crd.to_yaml()?)?;
             }
         }
         Command::Version => println!("certgate {}", env!("CARGO_PKG_VERSION")),
-        Command::Demo { timeout, keep_running, kubeconfig } => {
+        Command::Demo {
+            timeout,
+            keep_running,
+            kubeconfig,
+        } => {
             init_logging(LogFormat::Text);
-            let opts = certgate::demo::DemoOptions { timeout: std::time::Duration::from_secs(timeout), keep_running, kubeconfig };
+            let opts = certgate::demo::DemoOptions {
+                timeout: std::time::Duration::from_secs(timeout),
+                keep_running,
+                kubeconfig,
+            };
             let mut out = std::io::stdout();
             let ok = certgate::demo::run(opts, &mut out).await?;
-            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
         Command::Controller {
             cluster_resource_namespace,
@@ -151,16 +171,31 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             };
             let metrics = Arc::new(certgate::metrics::Metrics::default());
             let health = Arc::new(certgate::controller::Health::default());
-            tokio::spawn(certgate::controller::serve_metrics(metrics_listen_address, metrics.clone()));
-            tokio::spawn(certgate::controller::serve_health(health_listen_address, health.clone()));
-            let identity = format!("{}_{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "certgate".into()), uuid_like());
-            let election = certgate::controller::leader::LeaderElectionConfig::new(&leader_election_namespace, &identity);
+            tokio::spawn(certgate::controller::serve_metrics(
+                metrics_listen_address,
+                metrics.clone(),
+            ));
+            tokio::spawn(certgate::controller::serve_health(
+                health_listen_address,
+                health.clone(),
+            ));
+            let identity = format!(
+                "{}_{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "certgate".into()),
+                uuid_like()
+            );
+            let election = certgate::controller::leader::LeaderElectionConfig::new(
+                &leader_election_namespace,
+                &identity,
+            );
             if leader_elect {
                 tracing::info!(lease = %format!("{}/{}", election.namespace, election.name), "waiting to become leader");
                 certgate::controller::leader::acquire(&client, &election).await;
                 tracing::info!("became leader");
             }
-            health.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+            health
+                .ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let ctx = certgate::controller::Context::new(client.clone(), config, metrics);
             let (stop, rx) = tokio::sync::watch::channel(false);
             let controllers = tokio::spawn(certgate::controller::run_controllers(ctx, rx));
@@ -186,13 +221,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", std::process::id() as u64 ^ (jiff::Timestamp::now().as_nanosecond() as u64))
+    format!(
+        "{:x}",
+        std::process::id() as u64 ^ (jiff::Timestamp::now().as_nanosecond() as u64)
+    )
 }
 
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = tokio::signal::ctrl_c() => {}

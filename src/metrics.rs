@@ -32,17 +32,53 @@ pub const CLOCK: &str = "certmanager_clock_time_seconds";
 pub const CLOCK_GAUGE: &str = "certmanager_clock_time_seconds_gauge";
 
 const FAMILIES: &[(&str, &str, &str)] = &[
-    (CERT_EXPIRATION, "gauge", "The date after which the certificate expires. Expressed as a Unix Epoch Time."),
-    (CERT_NOT_AFTER, "gauge", "The timestamp after which the certificate is invalid. Expressed as a Unix Epoch Time."),
-    (CERT_NOT_BEFORE, "gauge", "The timestamp before which the certificate is invalid. Expressed as a Unix Epoch Time."),
-    (CERT_RENEWAL, "gauge", "The number of seconds before expiration time the certificate should renew."),
+    (
+        CERT_EXPIRATION,
+        "gauge",
+        "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
+    ),
+    (
+        CERT_NOT_AFTER,
+        "gauge",
+        "The timestamp after which the certificate is invalid. Expressed as a Unix Epoch Time.",
+    ),
+    (
+        CERT_NOT_BEFORE,
+        "gauge",
+        "The timestamp before which the certificate is invalid. Expressed as a Unix Epoch Time.",
+    ),
+    (
+        CERT_RENEWAL,
+        "gauge",
+        "The number of seconds before expiration time the certificate should renew.",
+    ),
     (CERT_READY, "gauge", "The ready status of the certificate."),
     (ISSUER_READY, "gauge", "The ready status of the issuer."),
-    (CLUSTER_ISSUER_READY, "gauge", "The ready status of the cluster issuer."),
-    (SYNC_CALLS, "counter", "The number of sync() calls made by a controller."),
-    (SYNC_ERRORS, "counter", "The number of errors encountered during a controller sync()."),
-    (CLOCK, "counter", "DEPRECATED: use clock_time_seconds_gauge instead. The clock time given in seconds (from 1970/01/01 UTC)."),
-    (CLOCK_GAUGE, "gauge", "The clock time given in seconds (from 1970/01/01 UTC)."),
+    (
+        CLUSTER_ISSUER_READY,
+        "gauge",
+        "The ready status of the cluster issuer.",
+    ),
+    (
+        SYNC_CALLS,
+        "counter",
+        "The number of sync() calls made by a controller.",
+    ),
+    (
+        SYNC_ERRORS,
+        "counter",
+        "The number of errors encountered during a controller sync().",
+    ),
+    (
+        CLOCK,
+        "counter",
+        "DEPRECATED: use clock_time_seconds_gauge instead. The clock time given in seconds (from 1970/01/01 UTC).",
+    ),
+    (
+        CLOCK_GAUGE,
+        "gauge",
+        "The clock time given in seconds (from 1970/01/01 UTC).",
+    ),
 ];
 
 const CONDITIONS: [&str; 3] = ["True", "False", "Unknown"];
@@ -51,14 +87,31 @@ impl Default for Metrics {
     fn default() -> Self {
         let families = FAMILIES
             .iter()
-            .map(|(name, kind, help)| (*name, Family { help, kind, series: BTreeMap::new() }))
+            .map(|(name, kind, help)| {
+                (
+                    *name,
+                    Family {
+                        help,
+                        kind,
+                        series: BTreeMap::new(),
+                    },
+                )
+            })
             .collect();
-        Metrics { families: Mutex::new(families) }
+        Metrics {
+            families: Mutex::new(families),
+        }
     }
 }
 
 /// The labels cert-manager puts on certificate series.
-pub fn certificate_labels(name: &str, namespace: &str, issuer_name: &str, issuer_kind: &str, issuer_group: &str) -> Labels {
+pub fn certificate_labels(
+    name: &str,
+    namespace: &str,
+    issuer_name: &str,
+    issuer_kind: &str,
+    issuer_group: &str,
+) -> Labels {
     vec![
         ("issuer_group", issuer_group.to_string()),
         ("issuer_kind", issuer_kind.to_string()),
@@ -105,7 +158,9 @@ impl Metrics {
         self.with(|f| {
             if let Some(fam) = f.get_mut(family) {
                 fam.series.retain(|labels, _| {
-                    !matching.iter().all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                    !matching
+                        .iter()
+                        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
                 });
             }
         });
@@ -113,7 +168,13 @@ impl Metrics {
 
     /// Removes a Certificate's series.
     pub fn forget_certificate(&self, name: &str, namespace: &str) {
-        for fam in [CERT_EXPIRATION, CERT_NOT_AFTER, CERT_NOT_BEFORE, CERT_RENEWAL, CERT_READY] {
+        for fam in [
+            CERT_EXPIRATION,
+            CERT_NOT_AFTER,
+            CERT_NOT_BEFORE,
+            CERT_RENEWAL,
+            CERT_READY,
+        ] {
             self.remove_matching(fam, &[("name", name), ("namespace", namespace)]);
         }
     }
@@ -128,8 +189,10 @@ impl Metrics {
                 let _ = writeln!(out, "# HELP {name} {}", fam.help);
                 let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
                 for (labels, value) in &fam.series {
-                    let rendered: Vec<String> =
-                        labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+                    let rendered: Vec<String> = labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                        .collect();
                     if rendered.is_empty() {
                         let _ = writeln!(out, "{name} {value}");
                     } else {
@@ -144,7 +207,9 @@ impl Metrics {
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -166,7 +231,9 @@ mod tests {
         ));
         assert!(text.contains("certmanager_certificate_ready_status{condition=\"True\",issuer_group=\"cert-manager.io\",issuer_kind=\"ClusterIssuer\",issuer_name=\"ca\",name=\"web\",namespace=\"prod\"} 1"));
         assert!(text.contains("certmanager_certificate_ready_status{condition=\"False\","));
-        assert!(text.contains("certmanager_controller_sync_call_count{controller=\"certificates\"} 2"));
+        assert!(
+            text.contains("certmanager_controller_sync_call_count{controller=\"certificates\"} 2")
+        );
         m.forget_certificate("web", "prod");
         let text = m.render(1.0);
         assert!(!text.contains("name=\"web\""), "{text}");

@@ -57,12 +57,44 @@ mod tests {
         let t0 = jiff::Timestamp::from_second(1_000).unwrap();
         let t1 = jiff::Timestamp::from_second(2_000).unwrap();
         let mut c = Vec::new();
-        assert!(set(&mut c, "Ready", ConditionStatus::False, "Pending", "waiting", t0, Some(1)));
-        assert!(set(&mut c, "Ready", ConditionStatus::False, "Pending", "still waiting", t1, Some(1)));
+        assert!(set(
+            &mut c,
+            "Ready",
+            ConditionStatus::False,
+            "Pending",
+            "waiting",
+            t0,
+            Some(1)
+        ));
+        assert!(set(
+            &mut c,
+            "Ready",
+            ConditionStatus::False,
+            "Pending",
+            "still waiting",
+            t1,
+            Some(1)
+        ));
         assert_eq!(c[0].last_transition_time, Some(Time(t0)));
-        assert!(set(&mut c, "Ready", ConditionStatus::True, "Ready", "ok", t1, Some(2)));
+        assert!(set(
+            &mut c,
+            "Ready",
+            ConditionStatus::True,
+            "Ready",
+            "ok",
+            t1,
+            Some(2)
+        ));
         assert_eq!(c[0].last_transition_time, Some(Time(t1)));
-        assert!(!set(&mut c, "Ready", ConditionStatus::True, "Ready", "ok", t1, Some(2)));
+        assert!(!set(
+            &mut c,
+            "Ready",
+            ConditionStatus::True,
+            "Ready",
+            "ok",
+            t1,
+            Some(2)
+        ));
         assert!(remove(&mut c, "Ready"));
         assert!(c.is_empty());
     }

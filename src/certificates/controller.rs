@@ -4,13 +4,13 @@
 
 use base64::Engine;
 use futures::StreamExt;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
-use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::core::PartialObjectMeta;
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -29,7 +29,9 @@ use crate::certificates::policy::{SecretOwnerReference, SecretSnapshot};
 use crate::certificates::request_manager::RequestAction;
 use crate::certificates::snapshot::{NextKey, Snapshot, request_revision};
 use crate::certificates::trigger::TriggerAction;
-use crate::certificates::{conditions, issuing, key_manager, readiness, request_manager, secret_data, trigger};
+use crate::certificates::{
+    conditions, issuing, key_manager, readiness, request_manager, secret_data, trigger,
+};
 use crate::controller::Context;
 use crate::controller::events::EventType;
 use crate::metrics;
@@ -58,11 +60,26 @@ fn label_value_fits(name: &str) -> bool {
 }
 
 /// Runs the Certificate controller until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let client = ctx.client.clone();
-    let (certs, requests, secrets): (Api<Certificate>, Api<CertificateRequest>, Api<PartialObjectMeta<Secret>>) = match &ctx.config.namespace {
-        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-        None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
+    let (certs, requests, secrets): (
+        Api<Certificate>,
+        Api<CertificateRequest>,
+        Api<PartialObjectMeta<Secret>>,
+    ) = match &ctx.config.namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+            Api::all(client.clone()),
+        ),
     };
     // Secrets are watched as metadata only: the controller fetches in full just the
     // Secrets of the Certificate it reconciles.
@@ -74,7 +91,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
             let mut deletions = watcher(certs, watcher::Config::default()).boxed();
             while let Some(event) = deletions.next().await {
                 if let Ok(watcher::Event::Delete(c)) = event {
-                    ctx.metrics.forget_certificate(&c.name_any(), &c.namespace().unwrap_or_default());
+                    ctx.metrics
+                        .forget_certificate(&c.name_any(), &c.namespace().unwrap_or_default());
                 }
             }
         })
@@ -87,12 +105,21 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
             let by_owner = s
                 .owner_references()
                 .iter()
-                .filter(|o| o.kind == "Certificate" && o.api_version.starts_with("cert-manager.io/"))
+                .filter(|o| {
+                    o.kind == "Certificate" && o.api_version.starts_with("cert-manager.io/")
+                })
                 .map(|o| o.name.clone())
                 .collect::<Vec<_>>();
-            by_annotation.into_iter().chain(by_owner).map(move |n: String| ObjectRef::new(n.as_str()).within(&ns)).collect::<Vec<_>>()
+            by_annotation
+                .into_iter()
+                .chain(by_owner)
+                .map(move |n: String| ObjectRef::new(n.as_str()).within(&ns))
+                .collect::<Vec<_>>()
         })
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.max_concurrent_reconciles))
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.config.max_concurrent_reconciles),
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
@@ -101,14 +128,23 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
 }
 
 fn error_policy(cert: Arc<Certificate>, error: &CertificateError, ctx: Arc<Context>) -> Action {
-    ctx.metrics.inc(metrics::SYNC_ERRORS, vec![("controller", "certificates".into())]);
+    ctx.metrics.inc(
+        metrics::SYNC_ERRORS,
+        vec![("controller", "certificates".into())],
+    );
     tracing::warn!(certificate = %cert.name_any(), namespace = %cert.namespace().unwrap_or_default(), %error, "reconcile failed");
     Action::requeue(Duration::from_secs(5))
 }
 
 /// One reconciliation of a Certificate.
-pub async fn reconcile(cert: Arc<Certificate>, ctx: Arc<Context>) -> Result<Action, CertificateError> {
-    ctx.metrics.inc(metrics::SYNC_CALLS, vec![("controller", "certificates".into())]);
+pub async fn reconcile(
+    cert: Arc<Certificate>,
+    ctx: Arc<Context>,
+) -> Result<Action, CertificateError> {
+    ctx.metrics.inc(
+        metrics::SYNC_CALLS,
+        vec![("controller", "certificates".into())],
+    );
     let ns = cert.namespace().unwrap_or_default();
     let name = cert.name_any();
     for _ in 0..16 {
@@ -133,26 +169,49 @@ enum Step {
 async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
     match trigger::decide(s) {
         Some(TriggerAction::Issue(t)) => {
-            patch_conditions(ctx, s, |c, now, g| {
-                conditions::set(c, "Issuing", ConditionStatus::True, t.reason, &t.message, now, g);
-            }, json!({}))
+            patch_conditions(
+                ctx,
+                s,
+                |c, now, g| {
+                    conditions::set(
+                        c,
+                        "Issuing",
+                        ConditionStatus::True,
+                        t.reason,
+                        &t.message,
+                        now,
+                        g,
+                    );
+                },
+                json!({}),
+            )
             .await?;
-            ctx.recorder.publish(&s.certificate, EventType::Normal, "Issuing", &t.message).await;
+            ctx.recorder
+                .publish(&s.certificate, EventType::Normal, "Issuing", &t.message)
+                .await;
             return Ok(Step::Continue);
         }
         Some(TriggerAction::BackOff { remaining, message }) => {
             tracing::info!(certificate = %s.name(), namespace = %s.namespace(), "{message}");
             let ready = readiness_step(ctx, s).await?;
             let next = ready.map_or(remaining, |r| r.min(remaining));
-            return Ok(Step::Wait(Action::requeue(next.max(Duration::from_secs(1)))));
+            return Ok(Step::Wait(Action::requeue(
+                next.max(Duration::from_secs(1)),
+            )));
         }
         None => {}
     }
     if let Some(a) = key_manager::decide(s) {
         match a {
-            KeyAction::Generate { reuse_current } => generate_next_key(ctx, s, reuse_current).await?,
+            KeyAction::Generate { reuse_current } => {
+                generate_next_key(ctx, s, reuse_current).await?
+            }
             KeyAction::Delete(secret) => {
-                delete_ignoring_missing(&Api::<Secret>::namespaced(ctx.client.clone(), s.namespace()), &secret).await?;
+                delete_ignoring_missing(
+                    &Api::<Secret>::namespaced(ctx.client.clone(), s.namespace()),
+                    &secret,
+                )
+                .await?;
                 if s.next_key.as_ref().is_some_and(|k| k.name == secret) {
                     patch_status(ctx, s, json!({"nextPrivateKeySecretName": null})).await?;
                 }
@@ -164,7 +223,11 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
         match a {
             RequestAction::Create { revision } => create_request(ctx, s, revision).await?,
             RequestAction::Delete(req) => {
-                delete_ignoring_missing(&Api::<CertificateRequest>::namespaced(ctx.client.clone(), s.namespace()), &req).await?
+                delete_ignoring_missing(
+                    &Api::<CertificateRequest>::namespaced(ctx.client.clone(), s.namespace()),
+                    &req,
+                )
+                .await?
             }
         }
         return Ok(Step::Continue);
@@ -193,16 +256,29 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
 /// Reads the Certificate and what belongs to it.
 async fn load(ctx: &Context, ns: &str, name: &str) -> Result<Option<Snapshot>, CertificateError> {
     let client = ctx.client.clone();
-    let Some(certificate) = Api::<Certificate>::namespaced(client.clone(), ns).get_opt(name).await? else {
+    let Some(certificate) = Api::<Certificate>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?
+    else {
         return Ok(None);
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secret = secrets.get_opt(&certificate.spec.secret_name).await?.map(|s| secret_snapshot(&s));
-    let next_name = certificate.status.as_ref().and_then(|st| st.next_private_key_secret_name.clone());
+    let secret = secrets
+        .get_opt(&certificate.spec.secret_name)
+        .await?
+        .map(|s| secret_snapshot(&s));
+    let next_name = certificate
+        .status
+        .as_ref()
+        .and_then(|st| st.next_private_key_secret_name.clone());
     let next_key = match &next_name {
         Some(n) => secrets.get_opt(n).await?.map(|s| NextKey {
             name: n.clone(),
-            pem: s.data.as_ref().and_then(|d| d.get(ann::TLS_KEY)).map(|b| b.0.clone()),
+            pem: s
+                .data
+                .as_ref()
+                .and_then(|d| d.get(ann::TLS_KEY))
+                .map(|b| b.0.clone()),
         }),
         None => None,
     };
@@ -218,7 +294,10 @@ async fn load(ctx: &Context, ns: &str, name: &str) -> Result<Option<Snapshot>, C
         }
     };
     let temporaries = secrets
-        .list_metadata(&ListParams::default().labels(&selector(&format!(",{}=true", ann::LABEL_NEXT_PRIVATE_KEY))))
+        .list_metadata(
+            &ListParams::default()
+                .labels(&selector(&format!(",{}=true", ann::LABEL_NEXT_PRIVATE_KEY))),
+        )
         .await?;
     let stale_keys = temporaries
         .items
@@ -234,14 +313,27 @@ async fn load(ctx: &Context, ns: &str, name: &str) -> Result<Option<Snapshot>, C
         .into_iter()
         .filter(|r| owned_by(r.metadata.owner_references.as_ref()))
         .collect();
-    Ok(Some(Snapshot { certificate, secret, next_key, stale_keys, requests, now: ctx.now() }))
+    Ok(Some(Snapshot {
+        certificate,
+        secret,
+        next_key,
+        stale_keys,
+        requests,
+        now: ctx.now(),
+    }))
 }
 
 fn secret_snapshot(s: &Secret) -> SecretSnapshot {
     SecretSnapshot {
         name: s.name_any(),
         type_: s.type_.clone(),
-        data: s.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect(),
+        data: s
+            .data
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect(),
         annotations: s.metadata.annotations.clone().unwrap_or_default(),
         labels: s.metadata.labels.clone().unwrap_or_default(),
         owner_references: s
@@ -267,9 +359,19 @@ fn owner_reference(cert: &Certificate) -> Option<OwnerReference> {
     Some(o)
 }
 
-async fn patch_status(ctx: &Context, s: &Snapshot, patch: Value) -> Result<Certificate, CertificateError> {
+async fn patch_status(
+    ctx: &Context,
+    s: &Snapshot,
+    patch: Value,
+) -> Result<Certificate, CertificateError> {
     let api: Api<Certificate> = Api::namespaced(ctx.client.clone(), s.namespace());
-    Ok(api.patch_status(s.name(), &PatchParams::default(), &Patch::Merge(json!({"status": patch}))).await?)
+    Ok(api
+        .patch_status(
+            s.name(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": patch})),
+        )
+        .await?)
 }
 
 /// Changes the conditions (and merges `extra` into the status) in one patch.
@@ -279,7 +381,12 @@ async fn patch_conditions(
     change: impl FnOnce(&mut Vec<crate::api::meta::Condition>, jiff::Timestamp, Option<i64>),
     mut extra: Value,
 ) -> Result<(), CertificateError> {
-    let mut list = s.certificate.status.as_ref().and_then(|st| st.conditions.clone()).unwrap_or_default();
+    let mut list = s
+        .certificate
+        .status
+        .as_ref()
+        .and_then(|st| st.conditions.clone())
+        .unwrap_or_default();
     change(&mut list, s.now, s.certificate.metadata.generation);
     extra["conditions"] = serde_json::to_value(&list).unwrap_or(Value::Null);
     patch_status(ctx, s, extra).await?;
@@ -298,23 +405,38 @@ where
 }
 
 fn key_encoding(s: &Snapshot) -> PrivateKeyEncoding {
-    s.certificate.spec.private_key.as_ref().and_then(|k| k.encoding).unwrap_or(PrivateKeyEncoding::Pkcs1)
+    s.certificate
+        .spec
+        .private_key
+        .as_ref()
+        .and_then(|k| k.encoding)
+        .unwrap_or(PrivateKeyEncoding::Pkcs1)
 }
 
-async fn generate_next_key(ctx: &Context, s: &Snapshot, reuse_current: bool) -> Result<(), CertificateError> {
-    let pem = match (reuse_current, s.secret.as_ref().and_then(|sec| sec.data.get(ann::TLS_KEY))) {
+async fn generate_next_key(
+    ctx: &Context,
+    s: &Snapshot,
+    reuse_current: bool,
+) -> Result<(), CertificateError> {
+    let pem = match (
+        reuse_current,
+        s.secret.as_ref().and_then(|sec| sec.data.get(ann::TLS_KEY)),
+    ) {
         (true, Some(existing)) => existing.clone(),
         _ => {
             let alg = KeyAlgorithm::from_spec(s.certificate.spec.private_key.as_ref())?;
             let encoding = key_encoding(s);
             // RSA keys take a while: keep them off the async workers.
-            let pem = tokio::task::spawn_blocking(move || PrivateKey::generate(alg).and_then(|k| k.to_pem(encoding)))
-                .await
-                .map_err(|_| CertificateError::Interrupted)??;
+            let pem = tokio::task::spawn_blocking(move || {
+                PrivateKey::generate(alg).and_then(|k| k.to_pem(encoding))
+            })
+            .await
+            .map_err(|_| CertificateError::Interrupted)??;
             pem.into_bytes()
         }
     };
-    let mut labels = BTreeMap::from([(ann::LABEL_NEXT_PRIVATE_KEY.to_string(), "true".to_string())]);
+    let mut labels =
+        BTreeMap::from([(ann::LABEL_NEXT_PRIVATE_KEY.to_string(), "true".to_string())]);
     if label_value_fits(s.name()) {
         labels.insert(CERTIFICATE_NAME_LABEL.to_string(), s.name().to_string());
     }
@@ -326,15 +448,25 @@ async fn generate_next_key(ctx: &Context, s: &Snapshot, reuse_current: bool) -> 
             owner_references: owner_reference(&s.certificate).map(|o| vec![o]),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([(ann::TLS_KEY.to_string(), ByteString(pem))])),
+        data: Some(BTreeMap::from([(
+            ann::TLS_KEY.to_string(),
+            ByteString(pem),
+        )])),
         type_: Some("Opaque".into()),
         ..Default::default()
     };
-    let created = Api::<Secret>::namespaced(ctx.client.clone(), s.namespace()).create(&PostParams::default(), &secret).await?;
+    let created = Api::<Secret>::namespaced(ctx.client.clone(), s.namespace())
+        .create(&PostParams::default(), &secret)
+        .await?;
     let name = created.name_any();
     patch_status(ctx, s, json!({"nextPrivateKeySecretName": name})).await?;
     ctx.recorder
-        .publish(&s.certificate, EventType::Normal, "Generated", &format!("Stored new private key in temporary Secret resource \"{name}\""))
+        .publish(
+            &s.certificate,
+            EventType::Normal,
+            "Generated",
+            &format!("Stored new private key in temporary Secret resource \"{name}\""),
+        )
         .await;
     Ok(())
 }
@@ -353,8 +485,14 @@ pub fn request_name(certificate: &str, revision: i32) -> String {
     format!("{}-{revision}", shorten(certificate, 52))
 }
 
-async fn create_request(ctx: &Context, s: &Snapshot, revision: i32) -> Result<(), CertificateError> {
-    let Some(pem) = s.next_key.as_ref().and_then(|k| k.pem.clone()) else { return Ok(()) };
+async fn create_request(
+    ctx: &Context,
+    s: &Snapshot,
+    revision: i32,
+) -> Result<(), CertificateError> {
+    let Some(pem) = s.next_key.as_ref().and_then(|k| k.pem.clone()) else {
+        return Ok(());
+    };
     let key = PrivateKey::from_pem(&pem)?;
     let csr = keys::build_csr(&s.certificate.spec, &key)?;
     let spec = &s.certificate.spec;
@@ -364,10 +502,21 @@ async fn create_request(ctx: &Context, s: &Snapshot, revision: i32) -> Result<()
         (ann::CERTIFICATE_REVISION.to_string(), revision.to_string()),
         (
             ann::PRIVATE_KEY_SECRET_NAME.to_string(),
-            s.next_key.as_ref().map(|k| k.name.clone()).unwrap_or_default(),
+            s.next_key
+                .as_ref()
+                .map(|k| k.name.clone())
+                .unwrap_or_default(),
         ),
     ]);
-    annotations.extend(s.certificate.metadata.annotations.clone().unwrap_or_default().into_iter().filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/")));
+    annotations.extend(
+        s.certificate
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/")),
+    );
     let mut labels = s.certificate.metadata.labels.clone().unwrap_or_default();
     if label_value_fits(s.name()) {
         labels.insert(CERTIFICATE_NAME_LABEL.to_string(), s.name().to_string());
@@ -395,7 +544,12 @@ async fn create_request(ctx: &Context, s: &Snapshot, revision: i32) -> Result<()
     match api.create(&PostParams::default(), &request).await {
         Ok(_) => {
             ctx.recorder
-                .publish(&s.certificate, EventType::Normal, "Requested", &format!("Created new CertificateRequest resource \"{name}\""))
+                .publish(
+                    &s.certificate,
+                    EventType::Normal,
+                    "Requested",
+                    &format!("Created new CertificateRequest resource \"{name}\""),
+                )
                 .await;
             Ok(())
         }
@@ -410,11 +564,20 @@ fn decode_pem_field(value: Option<&String>) -> Option<Vec<u8>> {
 }
 
 async fn issue(ctx: &Context, s: &Snapshot, request: &str) -> Result<(), CertificateError> {
-    let Some(req) = s.requests.iter().find(|r| r.metadata.name.as_deref() == Some(request)) else { return Ok(()) };
+    let Some(req) = s
+        .requests
+        .iter()
+        .find(|r| r.metadata.name.as_deref() == Some(request))
+    else {
+        return Ok(());
+    };
     let status = req.status.clone().unwrap_or_default();
-    let cert_pem = decode_pem_field(status.certificate.as_ref()).ok_or_else(|| CertificateError::BadRequestStatus(request.to_string()))?;
+    let cert_pem = decode_pem_field(status.certificate.as_ref())
+        .ok_or_else(|| CertificateError::BadRequestStatus(request.to_string()))?;
     let ca_pem = decode_pem_field(status.ca.as_ref());
-    let Some(key_pem) = s.next_key.as_ref().and_then(|k| k.pem.clone()) else { return Ok(()) };
+    let Some(key_pem) = s.next_key.as_ref().and_then(|k| k.pem.clone()) else {
+        return Ok(());
+    };
     write_secret(ctx, s, &cert_pem, ca_pem.as_deref(), &key_pem).await?;
     let revision = request_revision(req).unwrap_or(s.revision() + 1);
     patch_conditions(ctx, s, |c, _, _| {
@@ -422,14 +585,32 @@ async fn issue(ctx: &Context, s: &Snapshot, request: &str) -> Result<(), Certifi
     }, json!({"revision": revision, "nextPrivateKeySecretName": null, "lastFailureTime": null, "failedIssuanceAttempts": null}))
     .await?;
     if let Some(k) = &s.next_key {
-        delete_ignoring_missing(&Api::<Secret>::namespaced(ctx.client.clone(), s.namespace()), &k.name).await?;
+        delete_ignoring_missing(
+            &Api::<Secret>::namespaced(ctx.client.clone(), s.namespace()),
+            &k.name,
+        )
+        .await?;
     }
-    ctx.recorder.publish(&s.certificate, EventType::Normal, "Issuing", "The certificate has been successfully issued").await;
+    ctx.recorder
+        .publish(
+            &s.certificate,
+            EventType::Normal,
+            "Issuing",
+            "The certificate has been successfully issued",
+        )
+        .await;
     Ok(())
 }
 
-async fn write_secret(ctx: &Context, s: &Snapshot, cert_pem: &[u8], ca_pem: Option<&[u8]>, key_pem: &[u8]) -> Result<(), CertificateError> {
-    let contents = secret_data::build(&s.certificate, cert_pem, ca_pem, key_pem, s.secret.as_ref())?;
+async fn write_secret(
+    ctx: &Context,
+    s: &Snapshot,
+    cert_pem: &[u8],
+    ca_pem: Option<&[u8]>,
+    key_pem: &[u8],
+) -> Result<(), CertificateError> {
+    let contents =
+        secret_data::build(&s.certificate, cert_pem, ca_pem, key_pem, s.secret.as_ref())?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), s.namespace());
     let secret_name = &s.certificate.spec.secret_name;
     let mut owners: Vec<OwnerReference> = api
@@ -439,13 +620,17 @@ async fn write_secret(ctx: &Context, s: &Snapshot, cert_pem: &[u8], ca_pem: Opti
         .unwrap_or_default();
     let uid = s.certificate.metadata.uid.clone().unwrap_or_default();
     owners.retain(|o| o.uid != uid);
-    if ctx.config.enable_certificate_owner_ref {
-        if let Some(o) = owner_reference(&s.certificate) {
-            owners.push(o);
-        }
+    if ctx.config.enable_certificate_owner_ref
+        && let Some(o) = owner_reference(&s.certificate)
+    {
+        owners.push(o);
     }
     let existing = api.get_opt(secret_name).await?;
-    let data: BTreeMap<String, ByteString> = contents.data.into_iter().map(|(k, v)| (k, ByteString(v))).collect();
+    let data: BTreeMap<String, ByteString> = contents
+        .data
+        .into_iter()
+        .map(|(k, v)| (k, ByteString(v)))
+        .collect();
     match existing {
         None => {
             let secret = Secret {
@@ -469,20 +654,43 @@ async fn write_secret(ctx: &Context, s: &Snapshot, cert_pem: &[u8], ca_pem: Opti
             secret.metadata.owner_references = (!owners.is_empty()).then_some(owners);
             secret.data = Some(data);
             secret.string_data = None;
-            api.replace(secret_name, &PostParams::default(), &secret).await?;
+            api.replace(secret_name, &PostParams::default(), &secret)
+                .await?;
         }
     }
     Ok(())
 }
 
 async fn fail(ctx: &Context, s: &Snapshot, message: &str) -> Result<(), CertificateError> {
-    let text = format!("The certificate request has failed to complete and will be retried: {message}");
-    let attempts = s.certificate.status.as_ref().and_then(|st| st.failed_issuance_attempts).unwrap_or(0) + 1;
-    patch_conditions(ctx, s, |c, now, g| {
-        conditions::set(c, "Issuing", ConditionStatus::False, "Failed", &text, now, g);
-    }, json!({"lastFailureTime": Time(s.now), "failedIssuanceAttempts": attempts}))
+    let text =
+        format!("The certificate request has failed to complete and will be retried: {message}");
+    let attempts = s
+        .certificate
+        .status
+        .as_ref()
+        .and_then(|st| st.failed_issuance_attempts)
+        .unwrap_or(0)
+        + 1;
+    patch_conditions(
+        ctx,
+        s,
+        |c, now, g| {
+            conditions::set(
+                c,
+                "Issuing",
+                ConditionStatus::False,
+                "Failed",
+                &text,
+                now,
+                g,
+            );
+        },
+        json!({"lastFailureTime": Time(s.now), "failedIssuanceAttempts": attempts}),
+    )
     .await?;
-    ctx.recorder.publish(&s.certificate, EventType::Warning, "Failed", &text).await;
+    ctx.recorder
+        .publish(&s.certificate, EventType::Warning, "Failed", &text)
+        .await;
     Ok(())
 }
 
@@ -497,20 +705,35 @@ async fn repair_secret(ctx: &Context, s: &Snapshot) -> Result<bool, CertificateE
     if crate::certificates::policy::needs_issuance(&input).is_some() {
         return Ok(false);
     }
-    let Some(why) = crate::certificates::policy::secret_needs_update(&input, ctx.config.enable_certificate_owner_ref) else {
+    let Some(why) = crate::certificates::policy::secret_needs_update(
+        &input,
+        ctx.config.enable_certificate_owner_ref,
+    ) else {
         return Ok(false);
     };
-    let Some(secret) = &s.secret else { return Ok(false) };
-    let (Some(cert_pem), Some(key_pem)) = (secret.data.get(ann::TLS_CRT), secret.data.get(ann::TLS_KEY)) else {
+    let Some(secret) = &s.secret else {
         return Ok(false);
     };
-    let ca = secret
-        .data
-        .get(ann::CA_CRT)
-        .cloned()
-        .or_else(|| s.current_request().and_then(|r| decode_pem_field(r.status.as_ref().and_then(|st| st.ca.as_ref()))));
-    let rebuilt = secret_data::build(&s.certificate, cert_pem, ca.as_deref(), key_pem, Some(secret))?;
-    if rebuilt.data == secret.data && rebuilt.labels == secret.labels && rebuilt.annotations == secret.annotations {
+    let (Some(cert_pem), Some(key_pem)) =
+        (secret.data.get(ann::TLS_CRT), secret.data.get(ann::TLS_KEY))
+    else {
+        return Ok(false);
+    };
+    let ca = secret.data.get(ann::CA_CRT).cloned().or_else(|| {
+        s.current_request()
+            .and_then(|r| decode_pem_field(r.status.as_ref().and_then(|st| st.ca.as_ref())))
+    });
+    let rebuilt = secret_data::build(
+        &s.certificate,
+        cert_pem,
+        ca.as_deref(),
+        key_pem,
+        Some(secret),
+    )?;
+    if rebuilt.data == secret.data
+        && rebuilt.labels == secret.labels
+        && rebuilt.annotations == secret.annotations
+    {
         return Ok(false);
     }
     tracing::info!(certificate = %s.name(), namespace = %s.namespace(), "updating the Secret: {why}");
@@ -520,7 +743,12 @@ async fn repair_secret(ctx: &Context, s: &Snapshot) -> Result<bool, CertificateE
 
 /// Deletes CertificateRequests older than `revisionHistoryLimit` revisions (default 1).
 async fn clean_up_requests(ctx: &Context, s: &Snapshot) -> Result<(), CertificateError> {
-    let limit = s.certificate.spec.revision_history_limit.unwrap_or(1).max(1);
+    let limit = s
+        .certificate
+        .spec
+        .revision_history_limit
+        .unwrap_or(1)
+        .max(1);
     let keep_from = s.revision() - limit + 1;
     let api: Api<CertificateRequest> = Api::namespaced(ctx.client.clone(), s.namespace());
     for r in &s.requests {
@@ -536,8 +764,15 @@ async fn readiness_step(ctx: &Context, s: &Snapshot) -> Result<Option<Duration>,
     let r = readiness::decide(s);
     let status = s.certificate.status.clone().unwrap_or_default();
     let mut conds = status.conditions.clone().unwrap_or_default();
-    let changed_condition =
-        conditions::set(&mut conds, "Ready", r.ready.status, r.ready.reason, &r.ready.message, s.now, s.certificate.metadata.generation);
+    let changed_condition = conditions::set(
+        &mut conds,
+        "Ready",
+        r.ready.status,
+        r.ready.reason,
+        &r.ready.message,
+        s.now,
+        s.certificate.metadata.generation,
+    );
     let times = |t: Option<jiff::Timestamp>| t.map(Time);
     let changed_times = status.not_before != times(r.not_before)
         || status.not_after != times(r.not_after)
@@ -564,18 +799,29 @@ async fn readiness_step(ctx: &Context, s: &Snapshot) -> Result<Option<Duration>,
 
 fn record_metrics(ctx: &Context, s: &Snapshot, r: &readiness::Readiness) {
     let issuer = &s.certificate.spec.issuer_ref;
-    let labels = metrics::certificate_labels(s.name(), s.namespace(), &issuer.name, issuer.kind_or_default(), issuer.group_or_default());
+    let labels = metrics::certificate_labels(
+        s.name(),
+        s.namespace(),
+        &issuer.name,
+        issuer.kind_or_default(),
+        issuer.group_or_default(),
+    );
     let secs = |t: Option<jiff::Timestamp>| t.map(|t| t.as_second() as f64).unwrap_or(0.0);
-    ctx.metrics.set(metrics::CERT_EXPIRATION, labels.clone(), secs(r.not_after));
-    ctx.metrics.set(metrics::CERT_NOT_AFTER, labels.clone(), secs(r.not_after));
-    ctx.metrics.set(metrics::CERT_NOT_BEFORE, labels.clone(), secs(r.not_before));
-    ctx.metrics.set(metrics::CERT_RENEWAL, labels.clone(), secs(r.renewal_time));
+    ctx.metrics
+        .set(metrics::CERT_EXPIRATION, labels.clone(), secs(r.not_after));
+    ctx.metrics
+        .set(metrics::CERT_NOT_AFTER, labels.clone(), secs(r.not_after));
+    ctx.metrics
+        .set(metrics::CERT_NOT_BEFORE, labels.clone(), secs(r.not_before));
+    ctx.metrics
+        .set(metrics::CERT_RENEWAL, labels.clone(), secs(r.renewal_time));
     let status = match r.ready.status {
         ConditionStatus::True => "True",
         ConditionStatus::False => "False",
         ConditionStatus::Unknown => "Unknown",
     };
-    ctx.metrics.set_condition(metrics::CERT_READY, labels, status);
+    ctx.metrics
+        .set_condition(metrics::CERT_READY, labels, status);
 }
 
 #[cfg(test)]
@@ -588,6 +834,9 @@ mod tests {
         let long = "a".repeat(60);
         assert_eq!(request_name(&long, 1), format!("{}-1", "a".repeat(52)));
         assert_eq!(shorten("abc-", 3), "abc");
-        assert_eq!(shorten(&format!("{}-x", "b".repeat(51)), 52), "b".repeat(51));
+        assert_eq!(
+            shorten(&format!("{}-x", "b".repeat(51)), 52),
+            "b".repeat(51)
+        );
     }
 }

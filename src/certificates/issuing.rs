@@ -22,10 +22,18 @@ pub fn decide(s: &Snapshot) -> Option<IssuingAction> {
     let req = s.next_request()?;
     let name = req.metadata.name.clone().unwrap_or_default();
     if let Some(message) = request_failed(req) {
-        return Some(IssuingAction::Fail { request: name, message });
+        return Some(IssuingAction::Fail {
+            request: name,
+            message,
+        });
     }
-    let ready = request_condition(req, "Ready").is_some_and(|c| c.status == crate::api::ConditionStatus::True);
-    let has_cert = req.status.as_ref().and_then(|st| st.certificate.as_ref()).is_some_and(|c| !c.is_empty());
+    let ready = request_condition(req, "Ready")
+        .is_some_and(|c| c.status == crate::api::ConditionStatus::True);
+    let has_cert = req
+        .status
+        .as_ref()
+        .and_then(|st| st.certificate.as_ref())
+        .is_some_and(|c| !c.is_empty());
     (ready && has_cert).then_some(IssuingAction::Issue { request: name })
 }
 
@@ -35,7 +43,11 @@ mod tests {
     use crate::api::meta::{ConditionStatus, RequestCondition};
     use crate::certificates::testing::{cert, issuing, request_for, snapshot, with_next_key};
 
-    fn with_ready(mut req: crate::api::CertificateRequest, status: ConditionStatus, reason: &str) -> crate::api::CertificateRequest {
+    fn with_ready(
+        mut req: crate::api::CertificateRequest,
+        status: ConditionStatus,
+        reason: &str,
+    ) -> crate::api::CertificateRequest {
         let st = req.status.get_or_insert_with(Default::default);
         st.conditions = Some(vec![RequestCondition {
             type_: "Ready".into(),
@@ -58,13 +70,20 @@ mod tests {
         waiting.requests.push(req.clone());
         assert_eq!(decide(&waiting), None);
         let mut ready = s.clone();
-        ready.requests.push(with_ready(req.clone(), ConditionStatus::True, "Issued"));
+        ready
+            .requests
+            .push(with_ready(req.clone(), ConditionStatus::True, "Issued"));
         assert!(matches!(decide(&ready), Some(IssuingAction::Issue { .. })));
         let mut failed = s.clone();
-        failed.requests.push(with_ready(req, ConditionStatus::False, "Failed"));
+        failed
+            .requests
+            .push(with_ready(req, ConditionStatus::False, "Failed"));
         assert_eq!(
             decide(&failed),
-            Some(IssuingAction::Fail { request: "web-1".into(), message: "the issuer said so".into() })
+            Some(IssuingAction::Fail {
+                request: "web-1".into(),
+                message: "the issuer said so".into()
+            })
         );
     }
 }

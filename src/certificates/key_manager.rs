@@ -29,7 +29,10 @@ pub fn decide(s: &Snapshot) -> Option<KeyAction> {
         return Some(KeyAction::Delete(stale.clone()));
     }
     if !s.issuing() {
-        return s.next_key.as_ref().map(|k| KeyAction::Delete(k.name.clone()));
+        return s
+            .next_key
+            .as_ref()
+            .map(|k| KeyAction::Delete(k.name.clone()));
     }
     let spec_key = s.certificate.spec.private_key.as_ref();
     match &s.next_key {
@@ -40,10 +43,16 @@ pub fn decide(s: &Snapshot) -> Option<KeyAction> {
                 .and_then(|sec| sec.data.get(crate::api::annotations::TLS_KEY))
                 .and_then(|pem| PrivateKey::from_pem(pem).ok())
                 .is_some_and(|k| k.matches_spec(spec_key));
-            Some(KeyAction::Generate { reuse_current: rotation_never(s) && current_fits })
+            Some(KeyAction::Generate {
+                reuse_current: rotation_never(s) && current_fits,
+            })
         }
         Some(next) => {
-            let fits = next.pem.as_deref().and_then(|pem| PrivateKey::from_pem(pem).ok()).is_some_and(|k| k.matches_spec(spec_key));
+            let fits = next
+                .pem
+                .as_deref()
+                .and_then(|pem| PrivateKey::from_pem(pem).ok())
+                .is_some_and(|k| k.matches_spec(spec_key));
             (!fits).then(|| KeyAction::Delete(next.name.clone()))
         }
     }
@@ -58,15 +67,26 @@ mod tests {
     #[test]
     fn issuing_without_a_next_key_generates_one() {
         let s = issuing(snapshot(cert("web", &["web.example"]), None));
-        assert_eq!(decide(&s), Some(KeyAction::Generate { reuse_current: false }));
+        assert_eq!(
+            decide(&s),
+            Some(KeyAction::Generate {
+                reuse_current: false
+            })
+        );
     }
 
     #[test]
     fn a_next_key_of_the_wrong_algorithm_is_replaced() {
         let mut s = issuing(snapshot(cert("web", &["web.example"]), None));
-        let rsa = PrivateKey::generate(crate::certificates::keys::KeyAlgorithm::Ecdsa(384)).unwrap();
-        let pem = rsa.to_pem(crate::api::certificate::PrivateKeyEncoding::Pkcs8).unwrap();
-        s.next_key = Some(NextKey { name: "web-abcde".into(), pem: Some(pem.into_bytes()) });
+        let rsa =
+            PrivateKey::generate(crate::certificates::keys::KeyAlgorithm::Ecdsa(384)).unwrap();
+        let pem = rsa
+            .to_pem(crate::api::certificate::PrivateKeyEncoding::Pkcs8)
+            .unwrap();
+        s.next_key = Some(NextKey {
+            name: "web-abcde".into(),
+            pem: Some(pem.into_bytes()),
+        });
         assert_eq!(decide(&s), Some(KeyAction::Delete("web-abcde".into())));
     }
 
@@ -76,7 +96,10 @@ mod tests {
         s.stale_keys = vec!["web-old".into()];
         assert_eq!(decide(&s), Some(KeyAction::Delete("web-old".into())));
         s.stale_keys.clear();
-        s.next_key = Some(NextKey { name: "web-next".into(), pem: None });
+        s.next_key = Some(NextKey {
+            name: "web-next".into(),
+            pem: None,
+        });
         assert_eq!(decide(&s), Some(KeyAction::Delete("web-next".into())));
     }
 }

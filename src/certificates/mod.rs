@@ -1,14 +1,14 @@
 //! Certificate issuance policy: the checks deciding when a Certificate is
 //! (re-)issued, when it is Ready, and the renewal and back-off arithmetic.
 
-pub mod keys;
-pub mod policy;
-pub mod renewal;
 pub mod conditions;
 pub mod controller;
 pub mod issuing;
 pub mod key_manager;
+pub mod keys;
+pub mod policy;
 pub mod readiness;
+pub mod renewal;
 pub mod request_manager;
 pub mod secret_data;
 pub mod snapshot;

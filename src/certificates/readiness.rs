@@ -18,7 +18,11 @@ pub struct Readiness {
 
 /// The validity of the certificate in the Secret, if it parses.
 pub fn validity(s: &Snapshot) -> Option<(Timestamp, Timestamp)> {
-    let pem = s.secret.as_ref()?.data.get(crate::api::annotations::TLS_CRT)?;
+    let pem = s
+        .secret
+        .as_ref()?
+        .data
+        .get(crate::api::annotations::TLS_CRT)?;
     let (_, parsed) = x509_parser::pem::parse_x509_pem(pem).ok()?;
     let cert = parsed.parse_x509().ok()?;
     let nb = Timestamp::from_second(cert.validity().not_before.timestamp()).ok()?;
@@ -37,26 +41,34 @@ pub fn decide(s: &Snapshot) -> Readiness {
     let mut ready = policy::readiness(&input);
     // While issuing, say what the request waits for: the first thing a user needs to know
     // when a Certificate does not become Ready (an unknown issuer, a broken CA...).
-    if ready.status != crate::api::ConditionStatus::True && s.issuing() {
-        if let Some(req) = s.next_request() {
-            if let Some(c) = crate::certificates::snapshot::request_condition(req, "Ready")
-                .filter(|c| c.status == crate::api::ConditionStatus::False)
-            {
-                ready.message = format!(
-                    "{}; CertificateRequest \"{}\" is {}: {}",
-                    ready.message,
-                    req.metadata.name.as_deref().unwrap_or_default(),
-                    c.reason.as_deref().unwrap_or("not ready"),
-                    c.message.as_deref().unwrap_or_default()
-                );
-            }
-        }
+    if ready.status != crate::api::ConditionStatus::True
+        && s.issuing()
+        && let Some(req) = s.next_request()
+        && let Some(c) = crate::certificates::snapshot::request_condition(req, "Ready")
+            .filter(|c| c.status == crate::api::ConditionStatus::False)
+    {
+        ready.message = format!(
+            "{}; CertificateRequest \"{}\" is {}: {}",
+            ready.message,
+            req.metadata.name.as_deref().unwrap_or_default(),
+            c.reason.as_deref().unwrap_or("not ready"),
+            c.message.as_deref().unwrap_or_default()
+        );
     }
     let (not_before, not_after, renewal_time) = match validity(s) {
-        Some((nb, na)) => (Some(nb), Some(na), renewal::renewal_time_for_spec(nb, na, &s.certificate.spec)),
+        Some((nb, na)) => (
+            Some(nb),
+            Some(na),
+            renewal::renewal_time_for_spec(nb, na, &s.certificate.spec),
+        ),
         None => (None, None, None),
     };
-    Readiness { ready, not_before, not_after, renewal_time }
+    Readiness {
+        ready,
+        not_before,
+        not_after,
+        renewal_time,
+    }
 }
 
 #[cfg(test)]
@@ -70,8 +82,15 @@ mod tests {
         let s = issued_snapshot(cert("web", &["web.example"]));
         let r = decide(&s);
         assert_eq!(r.ready.status, ConditionStatus::True);
-        assert_eq!(r.ready.message, "Certificate is up to date and has not expired");
-        let (nb, na, rt) = (r.not_before.unwrap(), r.not_after.unwrap(), r.renewal_time.unwrap());
+        assert_eq!(
+            r.ready.message,
+            "Certificate is up to date and has not expired"
+        );
+        let (nb, na, rt) = (
+            r.not_before.unwrap(),
+            r.not_after.unwrap(),
+            r.renewal_time.unwrap(),
+        );
         assert!(nb < rt && rt < na);
         // 2/3 of the 90 days by default.
         let renew_after = nb.duration_until(rt).as_secs();

@@ -20,9 +20,14 @@ pub enum RequestAction {
 /// Whether a request was made from `key` (its CSR carries the key's public key).
 fn made_with(req: &CertificateRequest, key: &PrivateKey) -> bool {
     use base64::Engine;
-    let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(&req.spec.request) else { return false };
-    let Some(der) = pem_body(&pem) else { return false };
-    let Ok((_, csr)) = x509_parser::certification_request::X509CertificationRequest::from_der(&der) else {
+    let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(&req.spec.request) else {
+        return false;
+    };
+    let Some(der) = pem_body(&pem) else {
+        return false;
+    };
+    let Ok((_, csr)) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+    else {
         return false;
     };
     csr.certification_request_info.subject_pki.raw == key.public_key_der().as_slice()
@@ -32,7 +37,9 @@ fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine;
     let text = std::str::from_utf8(pem).ok()?;
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()
 }
 
 /// The request manager decision for a snapshot.
@@ -40,18 +47,26 @@ pub fn decide(s: &Snapshot) -> Option<RequestAction> {
     if !s.issuing() {
         return None;
     }
-    let key = s.next_key.as_ref()?.pem.as_deref().and_then(|pem| PrivateKey::from_pem(pem).ok())?;
+    let key = s
+        .next_key
+        .as_ref()?
+        .pem
+        .as_deref()
+        .and_then(|pem| PrivateKey::from_pem(pem).ok())?;
     if !key.matches_spec(s.certificate.spec.private_key.as_ref()) {
         return None; // the key manager replaces it first
     }
     let revision = s.revision() + 1;
     let mut fitting = false;
     for req in s.requests_for(revision) {
-        let matches = policy::request_matches_spec(req, &s.certificate.spec).is_ok_and(|v| v.is_empty())
+        let matches = policy::request_matches_spec(req, &s.certificate.spec)
+            .is_ok_and(|v| v.is_empty())
             && made_with(req, &key)
             && req.spec.issuer_ref == s.certificate.spec.issuer_ref;
         if !matches || fitting {
-            return Some(RequestAction::Delete(req.metadata.name.clone().unwrap_or_default()));
+            return Some(RequestAction::Delete(
+                req.metadata.name.clone().unwrap_or_default(),
+            ));
         }
         fitting = true;
     }

@@ -54,12 +54,24 @@ pub fn build(
             data.remove(ann::CA_CRT);
         }
     }
-    let formats: Vec<AdditionalOutputFormatType> =
-        spec.additional_output_formats.iter().flatten().map(|f| f.type_).collect();
-    for (format, key) in [(AdditionalOutputFormatType::CombinedPEM, ann::TLS_COMBINED_PEM), (AdditionalOutputFormatType::Der, ann::KEY_DER)] {
+    let formats: Vec<AdditionalOutputFormatType> = spec
+        .additional_output_formats
+        .iter()
+        .flatten()
+        .map(|f| f.type_)
+        .collect();
+    for (format, key) in [
+        (
+            AdditionalOutputFormatType::CombinedPEM,
+            ann::TLS_COMBINED_PEM,
+        ),
+        (AdditionalOutputFormatType::Der, ann::KEY_DER),
+    ] {
         if formats.contains(&format) {
             let value = match format {
-                AdditionalOutputFormatType::CombinedPEM => policy::output_format_combined_pem(key_pem, certificate_pem),
+                AdditionalOutputFormatType::CombinedPEM => {
+                    policy::output_format_combined_pem(key_pem, certificate_pem)
+                }
                 AdditionalOutputFormatType::Der => policy::output_format_der(key_pem),
             };
             data.insert(key.into(), value);
@@ -71,15 +83,28 @@ pub fn build(
     let mut annotations = existing.map(|e| e.annotations.clone()).unwrap_or_default();
     annotations.extend(policy::annotations_for_certificate_pem(certificate_pem)?);
     let issuer = &spec.issuer_ref;
-    annotations.insert(ann::CERTIFICATE_NAME.into(), certificate.metadata.name.clone().unwrap_or_default());
+    annotations.insert(
+        ann::CERTIFICATE_NAME.into(),
+        certificate.metadata.name.clone().unwrap_or_default(),
+    );
     annotations.insert(ann::ISSUER_NAME.into(), issuer.name.clone());
-    annotations.insert(ann::ISSUER_KIND.into(), issuer.kind_or_default().to_string());
-    annotations.insert(ann::ISSUER_GROUP.into(), issuer.group.clone().unwrap_or_default());
+    annotations.insert(
+        ann::ISSUER_KIND.into(),
+        issuer.kind_or_default().to_string(),
+    );
+    annotations.insert(
+        ann::ISSUER_GROUP.into(),
+        issuer.group.clone().unwrap_or_default(),
+    );
     let mut labels = existing.map(|e| e.labels.clone()).unwrap_or_default();
     labels.insert(ann::LABEL_PART_OF_CONTROLLER.into(), "true".into());
     if let Some(t) = &spec.secret_template {
         annotations.extend(t.annotations.clone().unwrap_or_default());
         labels.extend(t.labels.clone().unwrap_or_default());
     }
-    Ok(SecretContents { data, annotations, labels })
+    Ok(SecretContents {
+        data,
+        annotations,
+        labels,
+    })
 }

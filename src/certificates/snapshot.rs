@@ -18,7 +18,10 @@ pub struct NextKey {
 
 impl std::fmt::Debug for NextKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NextKey").field("name", &self.name).field("has_key", &self.pem.is_some()).finish()
+        f.debug_struct("NextKey")
+            .field("name", &self.name)
+            .field("has_key", &self.pem.is_some())
+            .finish()
     }
 }
 
@@ -37,22 +40,44 @@ pub struct Snapshot {
 
 /// The revision a CertificateRequest was made for.
 pub fn request_revision(req: &CertificateRequest) -> Option<i32> {
-    req.metadata.annotations.as_ref()?.get(annotations::CERTIFICATE_REVISION)?.parse().ok()
+    req.metadata
+        .annotations
+        .as_ref()?
+        .get(annotations::CERTIFICATE_REVISION)?
+        .parse()
+        .ok()
 }
 
 /// The status of a CertificateRequest condition.
-pub fn request_condition<'a>(req: &'a CertificateRequest, type_: &str) -> Option<&'a crate::api::meta::RequestCondition> {
-    req.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == type_)
+pub fn request_condition<'a>(
+    req: &'a CertificateRequest,
+    type_: &str,
+) -> Option<&'a crate::api::meta::RequestCondition> {
+    req.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
 }
 
 /// Whether a CertificateRequest has failed for good (cert-manager's `IsFailed` plus denial).
 pub fn request_failed(req: &CertificateRequest) -> Option<String> {
-    let is_true = |t: &str| request_condition(req, t).is_some_and(|c| c.status == ConditionStatus::True);
+    let is_true =
+        |t: &str| request_condition(req, t).is_some_and(|c| c.status == ConditionStatus::True);
     if is_true("Denied") {
-        return Some(request_condition(req, "Denied").and_then(|c| c.message.clone()).unwrap_or_default());
+        return Some(
+            request_condition(req, "Denied")
+                .and_then(|c| c.message.clone())
+                .unwrap_or_default(),
+        );
     }
     if is_true("InvalidRequest") {
-        return Some(request_condition(req, "InvalidRequest").and_then(|c| c.message.clone()).unwrap_or_default());
+        return Some(
+            request_condition(req, "InvalidRequest")
+                .and_then(|c| c.message.clone())
+                .unwrap_or_default(),
+        );
     }
     match request_condition(req, "Ready") {
         Some(c) if c.status == ConditionStatus::False && c.reason.as_deref() == Some("Failed") => {
@@ -65,12 +90,18 @@ pub fn request_failed(req: &CertificateRequest) -> Option<String> {
 impl Snapshot {
     /// `status.revision` (0 before the first issuance).
     pub fn revision(&self) -> i32 {
-        self.certificate.status.as_ref().and_then(|s| s.revision).unwrap_or(0)
+        self.certificate
+            .status
+            .as_ref()
+            .and_then(|s| s.revision)
+            .unwrap_or(0)
     }
 
     /// The CertificateRequests made for `revision`.
     pub fn requests_for(&self, revision: i32) -> impl Iterator<Item = &CertificateRequest> {
-        self.requests.iter().filter(move |r| request_revision(r) == Some(revision))
+        self.requests
+            .iter()
+            .filter(move |r| request_revision(r) == Some(revision))
     }
 
     /// The request of the current revision.
@@ -89,10 +120,18 @@ impl Snapshot {
     }
 
     pub fn name(&self) -> &str {
-        self.certificate.metadata.name.as_deref().unwrap_or_default()
+        self.certificate
+            .metadata
+            .name
+            .as_deref()
+            .unwrap_or_default()
     }
 
     pub fn namespace(&self) -> &str {
-        self.certificate.metadata.namespace.as_deref().unwrap_or_default()
+        self.certificate
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or_default()
     }
 }

@@ -10,7 +10,10 @@ pub enum TriggerAction {
     /// Set Issuing=True with this reason and message.
     Issue(Trigger),
     /// An issuance is due but a recent failure asks to wait this long.
-    BackOff { remaining: std::time::Duration, message: String },
+    BackOff {
+        remaining: std::time::Duration,
+        message: String,
+    },
 }
 
 /// The trigger decision for a snapshot.
@@ -64,7 +67,10 @@ mod tests {
     #[test]
     fn renewal_time_reached_triggers_renewing() {
         let mut s = issued_snapshot(cert("web", &["web.example"]));
-        s.now = s.now.saturating_add(jiff::SignedDuration::from_hours(24 * 70)).unwrap_or(s.now);
+        s.now = s
+            .now
+            .saturating_add(jiff::SignedDuration::from_hours(24 * 70))
+            .unwrap_or(s.now);
         match decide(&s) {
             Some(TriggerAction::Issue(t)) => assert_eq!(t.reason, "Renewing"),
             other => panic!("unexpected {other:?}"),
@@ -76,11 +82,18 @@ mod tests {
         let mut s = snapshot(cert("web", &["web.example"]), None);
         let status = s.certificate.status.get_or_insert_with(Default::default);
         status.failed_issuance_attempts = Some(1);
-        status.last_failure_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(s.now));
+        status.last_failure_time =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(s.now));
         match decide(&s) {
             Some(TriggerAction::BackOff { remaining, message }) => {
-                assert!(remaining.as_secs() > 0 && remaining.as_secs() <= 5 * 60, "{remaining:?}");
-                assert!(message.starts_with("Backing off from issuance"), "{message}");
+                assert!(
+                    remaining.as_secs() > 0 && remaining.as_secs() <= 5 * 60,
+                    "{remaining:?}"
+                );
+                assert!(
+                    message.starts_with("Backing off from issuance"),
+                    "{message}"
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -26,7 +26,9 @@ pub struct ManualClock {
 
 impl Default for ManualClock {
     fn default() -> Self {
-        ManualClock { offset: Arc::new(Mutex::new(jiff::SignedDuration::ZERO)) }
+        ManualClock {
+            offset: Arc::new(Mutex::new(jiff::SignedDuration::ZERO)),
+        }
     }
 }
 
@@ -34,7 +36,9 @@ impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, by: std::time::Duration) {
         if let Ok(mut o) = self.offset.lock() {
-            *o = o.saturating_add(jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX));
+            *o = o.saturating_add(
+                jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX),
+            );
         }
     }
 }
@@ -42,6 +46,8 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         let offset = self.offset.lock().map(|o| *o).unwrap_or_default();
-        Timestamp::now().saturating_add(offset).unwrap_or_else(|_| Timestamp::now())
+        Timestamp::now()
+            .saturating_add(offset)
+            .unwrap_or_else(|_| Timestamp::now())
     }
 }

@@ -24,17 +24,24 @@ impl EventType {
     }
 }
 
+/// (object uid, reason, message) of an event, and (event name, count) of its Event.
+type SeenEvents = HashMap<(String, String, String), (String, i32)>;
+
 /// Writes Events about objects.
 pub struct Recorder {
     client: kube::Client,
     component: String,
     /// (object uid, reason, message) → (event name, count): repeats update one Event.
-    seen: Mutex<HashMap<(String, String, String), (String, i32)>>,
+    seen: Mutex<SeenEvents>,
 }
 
 impl Recorder {
     pub fn new(client: kube::Client, component: &str) -> Self {
-        Recorder { client, component: component.to_string(), seen: Mutex::new(HashMap::new()) }
+        Recorder {
+            client,
+            component: component.to_string(),
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records an event about `obj`. Failures are logged, never returned: events are best effort.
@@ -50,16 +57,28 @@ impl Recorder {
         let previous = self.seen.lock().ok().and_then(|m| m.get(&key).cloned());
         if let Some((name, count)) = previous {
             let patch = serde_json::json!({"count": count + 1, "lastTimestamp": now});
-            if api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.is_ok() {
+            if api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .is_ok()
+            {
                 if let Ok(mut m) = self.seen.lock() {
                     m.insert(key, (name, count + 1));
                 }
                 return;
             }
         }
-        let name = format!("{}.{:x}", obj.name_any(), jiff::Timestamp::now().as_nanosecond() as u64);
+        let name = format!(
+            "{}.{:x}",
+            obj.name_any(),
+            jiff::Timestamp::now().as_nanosecond() as u64
+        );
         let event = Event {
-            metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(namespace.clone()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            },
             involved_object: ObjectReference {
                 api_version: Some(K::api_version(&()).to_string()),
                 kind: Some(K::kind(&()).to_string()),
@@ -76,7 +95,10 @@ impl Recorder {
             first_timestamp: Some(now.clone()),
             last_timestamp: Some(now),
             event_time: None::<MicroTime>,
-            source: Some(k8s_openapi::api::core::v1::EventSource { component: Some(self.component.clone()), host: None }),
+            source: Some(k8s_openapi::api::core::v1::EventSource {
+                component: Some(self.component.clone()),
+                host: None,
+            }),
             reporting_component: Some(self.component.clone()),
             reporting_instance: Some(self.component.clone()),
             ..Default::default()

@@ -53,15 +53,27 @@ fn takeable(spec: &LeaseSpec, identity: &str, at: jiff::Timestamp) -> bool {
     if holder.is_empty() || holder == identity {
         return true;
     }
-    let Some(renewed) = spec.renew_time.as_ref().map(|t| t.0) else { return true };
+    let Some(renewed) = spec.renew_time.as_ref().map(|t| t.0) else {
+        return true;
+    };
     let duration = spec.lease_duration_seconds.unwrap_or(15).max(1) as i64;
-    renewed.saturating_add(jiff::SignedDuration::from_secs(duration)).map(|expiry| expiry < at).unwrap_or(true)
+    renewed
+        .saturating_add(jiff::SignedDuration::from_secs(duration))
+        .map(|expiry| expiry < at)
+        .unwrap_or(true)
 }
 
 /// Tries once to acquire or renew the lease; true when this identity holds it.
-pub async fn try_acquire_or_renew(client: &kube::Client, cfg: &LeaderElectionConfig) -> Result<bool, LeaderError> {
+pub async fn try_acquire_or_renew(
+    client: &kube::Client,
+    cfg: &LeaderElectionConfig,
+) -> Result<bool, LeaderError> {
     let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
-    let err = |source| LeaderError::Api { namespace: cfg.namespace.clone(), name: cfg.name.clone(), source };
+    let err = |source| LeaderError::Api {
+        namespace: cfg.namespace.clone(),
+        name: cfg.name.clone(),
+        source,
+    };
     let spec = |acquire: Option<MicroTime>, transitions: i32| LeaseSpec {
         holder_identity: Some(cfg.identity.clone()),
         lease_duration_seconds: Some(cfg.lease_duration.as_secs() as i32),
@@ -73,7 +85,10 @@ pub async fn try_acquire_or_renew(client: &kube::Client, cfg: &LeaderElectionCon
     match api.get_opt(&cfg.name).await.map_err(err)? {
         None => {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(cfg.name.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(cfg.name.clone()),
+                    ..Default::default()
+                },
                 spec: Some(spec(Some(now()), 0)),
             };
             match api.create(&PostParams::default(), &lease).await {
@@ -89,7 +104,11 @@ pub async fn try_acquire_or_renew(client: &kube::Client, cfg: &LeaderElectionCon
             }
             let ours = current.holder_identity.as_deref() == Some(cfg.identity.as_str());
             let transitions = current.lease_transitions.unwrap_or(0) + if ours { 0 } else { 1 };
-            let acquire = if ours { current.acquire_time.clone() } else { Some(now()) };
+            let acquire = if ours {
+                current.acquire_time.clone()
+            } else {
+                Some(now())
+            };
             lease.spec = Some(spec(acquire, transitions));
             match api.replace(&cfg.name, &PostParams::default(), &lease).await {
                 Ok(_) => Ok(true),
@@ -136,14 +155,18 @@ pub async fn keep_renewing(client: &kube::Client, cfg: &LeaderElectionConfig) {
 /// Releases the lease on shutdown so another instance can take over at once.
 pub async fn release(client: &kube::Client, cfg: &LeaderElectionConfig) {
     let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
-    if let Ok(Some(mut lease)) = api.get_opt(&cfg.name).await {
-        if lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(cfg.identity.as_str()) {
-            if let Some(s) = lease.spec.as_mut() {
-                s.holder_identity = None;
-                s.lease_duration_seconds = Some(1);
-            }
-            let _ = api.replace(&cfg.name, &PostParams::default(), &lease).await;
+    if let Ok(Some(mut lease)) = api.get_opt(&cfg.name).await
+        && lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
+            == Some(cfg.identity.as_str())
+    {
+        if let Some(s) = lease.spec.as_mut() {
+            s.holder_identity = None;
+            s.lease_duration_seconds = Some(1);
         }
+        let _ = api.replace(&cfg.name, &PostParams::default(), &lease).await;
     }
 }
 
@@ -157,7 +180,10 @@ mod tests {
         let held = |holder: &str, renewed_ago: i64| LeaseSpec {
             holder_identity: Some(holder.into()),
             lease_duration_seconds: Some(15),
-            renew_time: Some(MicroTime(now.saturating_sub(jiff::SignedDuration::from_secs(renewed_ago)).unwrap_or(now))),
+            renew_time: Some(MicroTime(
+                now.saturating_sub(jiff::SignedDuration::from_secs(renewed_ago))
+                    .unwrap_or(now),
+            )),
             ..Default::default()
         };
         assert!(takeable(&LeaseSpec::default(), "me", now));

@@ -49,9 +49,18 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, config: ControllerConfig, metrics: Arc<Metrics>) -> Arc<Context> {
+    pub fn new(
+        client: kube::Client,
+        config: ControllerConfig,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Context> {
         let recorder = events::Recorder::new(client.clone(), &config.component);
-        Arc::new(Context { client, config, recorder, metrics })
+        Arc::new(Context {
+            client,
+            config,
+            recorder,
+            metrics,
+        })
     }
 
     pub fn now(&self) -> jiff::Timestamp {
@@ -74,7 +83,10 @@ pub async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::
             async move {
                 let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
                 (
-                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
                     metrics.render(now),
                 )
             }
@@ -133,7 +145,11 @@ impl RunningControllers {
         let ctx = Context::new(client, config, metrics.clone());
         let (stop, rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(run_controllers(ctx, rx));
-        RunningControllers { stop, task, metrics }
+        RunningControllers {
+            stop,
+            task,
+            metrics,
+        }
     }
 
     /// Stops gracefully: in-flight reconciles finish.

@@ -3,12 +3,12 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::core::PartialObjectMeta;
 use kube::runtime::{Controller, WatchStreamExt, watcher};
-use kube::ResourceExt;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,9 +28,21 @@ pub enum IssuerError {
     Kube(#[from] kube::Error),
 }
 
-async fn secret_data(ctx: &Context, ns: &str, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, IssuerError> {
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns).get_opt(name).await?;
-    Ok(secret.map(|s| s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()))
+async fn secret_data(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, IssuerError> {
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    Ok(secret.map(|s| {
+        s.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    }))
 }
 
 /// The new conditions, when they differ from `current`.
@@ -47,7 +59,15 @@ async fn next_conditions(
     };
     let r = readiness::evaluate(config, secret_ns, data.as_ref());
     let mut list = current.cloned().unwrap_or_default();
-    let changed = conditions::set(&mut list, "Ready", r.status, &r.reason, &r.message, ctx.now(), generation);
+    let changed = conditions::set(
+        &mut list,
+        "Ready",
+        r.status,
+        &r.reason,
+        &r.message,
+        ctx.now(),
+        generation,
+    );
     Ok((changed.then_some(list), r))
 }
 
@@ -60,13 +80,25 @@ fn status_str(s: ConditionStatus) -> &'static str {
 }
 
 async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Action, IssuerError> {
-    ctx.metrics.inc(metrics::SYNC_CALLS, vec![("controller", "issuers".into())]);
+    ctx.metrics
+        .inc(metrics::SYNC_CALLS, vec![("controller", "issuers".into())]);
     let ns = issuer.namespace().unwrap_or_default();
     let current = issuer.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let (next, r) = next_conditions(&ctx, &issuer.spec.config, &ns, current, issuer.metadata.generation).await?;
+    let (next, r) = next_conditions(
+        &ctx,
+        &issuer.spec.config,
+        &ns,
+        current,
+        issuer.metadata.generation,
+    )
+    .await?;
     if let Some(list) = next {
         Api::<Issuer>::namespaced(ctx.client.clone(), &ns)
-            .patch_status(&issuer.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": {"conditions": list}})))
+            .patch_status(
+                &issuer.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"conditions": list}})),
+            )
             .await?;
     }
     ctx.metrics.set_condition(
@@ -77,45 +109,77 @@ async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Acti
     Ok(Action::requeue(Duration::from_secs(600)))
 }
 
-async fn reconcile_cluster_issuer(issuer: Arc<ClusterIssuer>, ctx: Arc<Context>) -> Result<Action, IssuerError> {
-    ctx.metrics.inc(metrics::SYNC_CALLS, vec![("controller", "clusterissuers".into())]);
+async fn reconcile_cluster_issuer(
+    issuer: Arc<ClusterIssuer>,
+    ctx: Arc<Context>,
+) -> Result<Action, IssuerError> {
+    ctx.metrics.inc(
+        metrics::SYNC_CALLS,
+        vec![("controller", "clusterissuers".into())],
+    );
     let ns = ctx.config.cluster_resource_namespace.clone();
     let current = issuer.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let (next, r) = next_conditions(&ctx, &issuer.spec.config, &ns, current, issuer.metadata.generation).await?;
+    let (next, r) = next_conditions(
+        &ctx,
+        &issuer.spec.config,
+        &ns,
+        current,
+        issuer.metadata.generation,
+    )
+    .await?;
     if let Some(list) = next {
         Api::<ClusterIssuer>::all(ctx.client.clone())
-            .patch_status(&issuer.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": {"conditions": list}})))
+            .patch_status(
+                &issuer.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"conditions": list}})),
+            )
             .await?;
     }
-    ctx.metrics.set_condition(metrics::CLUSTER_ISSUER_READY, vec![("name", issuer.name_any())], status_str(r.status));
+    ctx.metrics.set_condition(
+        metrics::CLUSTER_ISSUER_READY,
+        vec![("name", issuer.name_any())],
+        status_str(r.status),
+    );
     Ok(Action::requeue(Duration::from_secs(600)))
 }
 
 fn error_policy<K>(_: Arc<K>, error: &IssuerError, ctx: Arc<Context>) -> Action {
-    ctx.metrics.inc(metrics::SYNC_ERRORS, vec![("controller", "issuers".into())]);
+    ctx.metrics
+        .inc(metrics::SYNC_ERRORS, vec![("controller", "issuers".into())]);
     tracing::warn!(%error, "issuer reconcile failed");
     Action::requeue(Duration::from_secs(5))
 }
 
 /// Runs the Issuer controller until `shutdown` resolves.
-pub async fn run_issuers(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
-    let (issuers, secrets): (Api<Issuer>, Api<PartialObjectMeta<Secret>>) = match &ctx.config.namespace {
-        Some(ns) => (Api::namespaced(ctx.client.clone(), ns), Api::namespaced(ctx.client.clone(), ns)),
-        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-    };
+pub async fn run_issuers(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (issuers, secrets): (Api<Issuer>, Api<PartialObjectMeta<Secret>>) =
+        match &ctx.config.namespace {
+            Some(ns) => (
+                Api::namespaced(ctx.client.clone(), ns),
+                Api::namespaced(ctx.client.clone(), ns),
+            ),
+            None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        };
     let controller = Controller::new(issuers, watcher::Config::default());
     let store = controller.store();
     controller
-        .watches_stream(watcher(secrets, watcher::Config::default()).touched_objects(), move |s| {
-            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
-            store
-                .state()
-                .into_iter()
-                .filter(|i| i.namespace().as_deref() == Some(ns.as_str()))
-                .filter(|i| readiness::secret_needed(&i.spec.config) == Some(name.as_str()))
-                .map(|i| ObjectRef::from_obj(&*i))
-                .collect::<Vec<_>>()
-        })
+        .watches_stream(
+            watcher(secrets, watcher::Config::default()).touched_objects(),
+            move |s| {
+                let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|i| i.namespace().as_deref() == Some(ns.as_str()))
+                    .filter(|i| readiness::secret_needed(&i.spec.config) == Some(name.as_str()))
+                    .map(|i| ObjectRef::from_obj(&*i))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile_issuer, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
@@ -123,21 +187,28 @@ pub async fn run_issuers(ctx: Arc<Context>, shutdown: impl std::future::Future<O
 }
 
 /// Runs the ClusterIssuer controller until `shutdown` resolves.
-pub async fn run_cluster_issuers(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run_cluster_issuers(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let issuers: Api<ClusterIssuer> = Api::all(ctx.client.clone());
-    let secrets: Api<PartialObjectMeta<Secret>> = Api::namespaced(ctx.client.clone(), &ctx.config.cluster_resource_namespace);
+    let secrets: Api<PartialObjectMeta<Secret>> =
+        Api::namespaced(ctx.client.clone(), &ctx.config.cluster_resource_namespace);
     let controller = Controller::new(issuers, watcher::Config::default());
     let store = controller.store();
     controller
-        .watches_stream(watcher(secrets, watcher::Config::default()).touched_objects(), move |s| {
-            let name = s.name_any();
-            store
-                .state()
-                .into_iter()
-                .filter(|i| readiness::secret_needed(&i.spec.config) == Some(name.as_str()))
-                .map(|i| ObjectRef::from_obj(&*i))
-                .collect::<Vec<_>>()
-        })
+        .watches_stream(
+            watcher(secrets, watcher::Config::default()).touched_objects(),
+            move |s| {
+                let name = s.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|i| readiness::secret_needed(&i.spec.config) == Some(name.as_str()))
+                    .map(|i| ObjectRef::from_obj(&*i))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile_cluster_issuer, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))

@@ -1,8 +1,8 @@
 //! Issuers: building and signing certificates from CSRs.
 
 pub mod ca;
-pub mod selfsigned;
-pub mod signer;
 pub mod issuer_controller;
 pub mod readiness;
 pub mod request_controller;
+pub mod selfsigned;
+pub mod signer;

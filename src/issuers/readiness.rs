@@ -16,7 +16,11 @@ pub struct IssuerReady {
 }
 
 fn ready(status: ConditionStatus, reason: &str, message: impl Into<String>) -> IssuerReady {
-    IssuerReady { status, reason: reason.to_string(), message: message.into() }
+    IssuerReady {
+        status,
+        reason: reason.to_string(),
+        message: message.into(),
+    }
 }
 
 /// The Secret a CA issuer uses, as looked up: `None` when it does not exist.
@@ -28,7 +32,11 @@ pub fn secret_needed(config: &IssuerConfig) -> Option<&str> {
 }
 
 /// The readiness of an issuer; `secret` is the Secret `secret_needed` names.
-pub fn evaluate(config: &IssuerConfig, secret_namespace: &str, secret: SecretLookup<'_>) -> IssuerReady {
+pub fn evaluate(
+    config: &IssuerConfig,
+    secret_namespace: &str,
+    secret: SecretLookup<'_>,
+) -> IssuerReady {
     if config.self_signed.is_some() {
         return ready(ConditionStatus::True, "IsReady", "");
     }
@@ -45,7 +53,11 @@ pub fn evaluate(config: &IssuerConfig, secret_namespace: &str, secret: SecretLoo
             );
         };
         return match ca::CaKeyPair::from_secret_data(data) {
-            Ok(_) => ready(ConditionStatus::True, ca::REASON_KEY_PAIR_VERIFIED, ca::MESSAGE_KEY_PAIR_VERIFIED),
+            Ok(_) => ready(
+                ConditionStatus::True,
+                ca::REASON_KEY_PAIR_VERIFIED,
+                ca::MESSAGE_KEY_PAIR_VERIFIED,
+            ),
             Err(e) => ready(ConditionStatus::False, e.reason(), e.condition_message()),
         };
     }
@@ -58,7 +70,11 @@ pub fn evaluate(config: &IssuerConfig, secret_namespace: &str, secret: SecretLoo
     } else {
         "this"
     };
-    ready(ConditionStatus::False, "NotSupported", format!("certgate cannot sign with {kind} issuers yet"))
+    ready(
+        ConditionStatus::False,
+        "NotSupported",
+        format!("certgate cannot sign with {kind} issuers yet"),
+    )
 }
 
 #[cfg(test)]
@@ -68,9 +84,21 @@ mod tests {
 
     #[test]
     fn self_signed_is_ready_and_a_ca_needs_its_key_pair() {
-        let ss = IssuerConfig { self_signed: Some(SelfSignedIssuer::default()), ..Default::default() };
-        assert_eq!(evaluate(&ss, "ns", None), ready(ConditionStatus::True, "IsReady", ""));
-        let ca_cfg = IssuerConfig { ca: Some(CaIssuer { secret_name: "ca-kp".into(), ..Default::default() }), ..Default::default() };
+        let ss = IssuerConfig {
+            self_signed: Some(SelfSignedIssuer::default()),
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(&ss, "ns", None),
+            ready(ConditionStatus::True, "IsReady", "")
+        );
+        let ca_cfg = IssuerConfig {
+            ca: Some(CaIssuer {
+                secret_name: "ca-kp".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
         assert_eq!(secret_needed(&ca_cfg), Some("ca-kp"));
         let missing = evaluate(&ca_cfg, "ns", None);
         assert_eq!(missing.status, ConditionStatus::False);
@@ -79,6 +107,11 @@ mod tests {
         let empty = BTreeMap::new();
         let bad = evaluate(&ca_cfg, "ns", Some(&empty));
         assert_eq!(bad.status, ConditionStatus::False);
-        assert!(bad.message.starts_with("Error getting keypair for CA issuer"), "{}", bad.message);
+        assert!(
+            bad.message
+                .starts_with("Error getting keypair for CA issuer"),
+            "{}",
+            bad.message
+        );
     }
 }

@@ -6,11 +6,11 @@ use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
-use kube::ResourceExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,7 +51,11 @@ fn is_cert_manager_group(group: Option<&str>) -> bool {
     matches!(group, None | Some("") | Some("cert-manager.io"))
 }
 
-fn sign_options(req: &CertificateRequest, config: &IssuerConfig, now: jiff::Timestamp) -> Result<SignOptions, String> {
+fn sign_options(
+    req: &CertificateRequest,
+    config: &IssuerConfig,
+    now: jiff::Timestamp,
+) -> Result<SignOptions, String> {
     let duration = match req.spec.duration.as_deref() {
         Some(d) => parse_go_duration(d).map_err(|e| format!("invalid duration {d:?}: {e}"))?,
         None => DEFAULT_DURATION,
@@ -62,7 +66,11 @@ fn sign_options(req: &CertificateRequest, config: &IssuerConfig, now: jiff::Time
             c.ocsp_servers.clone().unwrap_or_default(),
             c.issuing_certificate_urls.clone().unwrap_or_default(),
         ),
-        (None, Some(s)) => (s.crl_distribution_points.clone().unwrap_or_default(), Vec::new(), Vec::new()),
+        (None, Some(s)) => (
+            s.crl_distribution_points.clone().unwrap_or_default(),
+            Vec::new(),
+            Vec::new(),
+        ),
         _ => (Vec::new(), Vec::new(), Vec::new()),
     };
     Ok(SignOptions {
@@ -94,13 +102,21 @@ pub fn sign(
         Err(e) => return Outcome::Failed(e),
     };
     if config.self_signed.is_some() {
-        let Some(data) = secret else { return Outcome::Pending(format!("Referenced secret {secret_ref} not found")) };
+        let Some(data) = secret else {
+            return Outcome::Pending(format!("Referenced secret {secret_ref} not found"));
+        };
         let Some(key_pem) = data.get(ann::TLS_KEY) else {
-            return Outcome::Pending(format!("Referenced secret {secret_ref} has no key \"tls.key\""));
+            return Outcome::Pending(format!(
+                "Referenced secret {secret_ref} has no key \"tls.key\""
+            ));
         };
         let key = match PrivateKey::from_pem(key_pem) {
             Ok(k) => k,
-            Err(e) => return Outcome::Failed(format!("Failed to parse the private key in {secret_ref}: {e}")),
+            Err(e) => {
+                return Outcome::Failed(format!(
+                    "Failed to parse the private key in {secret_ref}: {e}"
+                ));
+            }
         };
         return match selfsigned::sign(&csr, &key, &opts) {
             Ok(signed) => Outcome::Issued(signed),
@@ -108,7 +124,9 @@ pub fn sign(
         };
     }
     if config.ca.is_some() {
-        let Some(data) = secret else { return Outcome::Pending(format!("Referenced secret {secret_ref} not found")) };
+        let Some(data) = secret else {
+            return Outcome::Pending(format!("Referenced secret {secret_ref} not found"));
+        };
         let pair = match ca::CaKeyPair::from_secret_data(data) {
             Ok(p) => p,
             Err(e) => return Outcome::Pending(e.condition_message()),
@@ -121,7 +139,13 @@ pub fn sign(
     Outcome::NotOurs
 }
 
-fn condition(type_: &str, status: ConditionStatus, reason: &str, message: &str, now: jiff::Timestamp) -> RequestCondition {
+fn condition(
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    now: jiff::Timestamp,
+) -> RequestCondition {
     RequestCondition {
         type_: type_.into(),
         status,
@@ -132,11 +156,18 @@ fn condition(type_: &str, status: ConditionStatus, reason: &str, message: &str, 
 }
 
 fn with_condition(req: &CertificateRequest, c: RequestCondition) -> Vec<RequestCondition> {
-    let mut list = req.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let mut list = req
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
     match list.iter_mut().find(|x| x.type_ == c.type_) {
         Some(x) if x.status == c.status => {
             let t = x.last_transition_time.clone();
-            *x = RequestCondition { last_transition_time: t, ..c };
+            *x = RequestCondition {
+                last_transition_time: t,
+                ..c
+            };
         }
         Some(x) => *x = c,
         None => list.push(c),
@@ -144,39 +175,77 @@ fn with_condition(req: &CertificateRequest, c: RequestCondition) -> Vec<RequestC
     list
 }
 
-async fn patch_status(ctx: &Context, req: &CertificateRequest, status: Value) -> Result<(), RequestError> {
+async fn patch_status(
+    ctx: &Context,
+    req: &CertificateRequest,
+    status: Value,
+) -> Result<(), RequestError> {
     Api::<CertificateRequest>::namespaced(ctx.client.clone(), &req.namespace().unwrap_or_default())
-        .patch_status(&req.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+        .patch_status(
+            &req.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
         .await?;
     Ok(())
 }
 
-async fn reconcile(req: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Action, RequestError> {
-    ctx.metrics.inc(metrics::SYNC_CALLS, vec![("controller", "certificaterequests".into())]);
+async fn reconcile(
+    req: Arc<CertificateRequest>,
+    ctx: Arc<Context>,
+) -> Result<Action, RequestError> {
+    ctx.metrics.inc(
+        metrics::SYNC_CALLS,
+        vec![("controller", "certificaterequests".into())],
+    );
     if !is_cert_manager_group(req.spec.issuer_ref.group.as_deref()) {
         return Ok(Action::await_change());
     }
     let now = ctx.now();
     let status_of = |t: &str| request_condition(&req, t).map(|c| c.status);
     if status_of("Ready") == Some(ConditionStatus::True)
-        || request_condition(&req, "Ready").is_some_and(|c| c.reason.as_deref() == Some("Failed") || c.reason.as_deref() == Some("Denied"))
+        || request_condition(&req, "Ready").is_some_and(|c| {
+            c.reason.as_deref() == Some("Failed") || c.reason.as_deref() == Some("Denied")
+        })
     {
         return Ok(Action::await_change());
     }
     // The built-in approver.
     if status_of("Approved").is_none() && status_of("Denied").is_none() {
         let message = "Certificate request has been approved by cert-manager.io";
-        let list = with_condition(&req, condition("Approved", ConditionStatus::True, "cert-manager.io", message, now));
+        let list = with_condition(
+            &req,
+            condition(
+                "Approved",
+                ConditionStatus::True,
+                "cert-manager.io",
+                message,
+                now,
+            ),
+        );
         patch_status(&ctx, &req, json!({"conditions": list})).await?;
-        ctx.recorder.publish(&*req, EventType::Normal, "cert-manager.io", message).await;
+        ctx.recorder
+            .publish(&*req, EventType::Normal, "cert-manager.io", message)
+            .await;
         return Ok(Action::requeue(Duration::from_millis(10)));
     }
     if status_of("Denied") == Some(ConditionStatus::True) {
         let list = with_condition(
             &req,
-            condition("Ready", ConditionStatus::False, "Denied", "The CertificateRequest was denied by an approval controller", now),
+            condition(
+                "Ready",
+                ConditionStatus::False,
+                "Denied",
+                "The CertificateRequest was denied by an approval controller",
+                now,
+            ),
         );
-        patch_status(&ctx, &req, json!({"conditions": list, "failureTime": Time(now)})).await?;
+        patch_status(
+            &ctx,
+            &req,
+            json!({"conditions": list, "failureTime": Time(now)}),
+        )
+        .await?;
         return Ok(Action::await_change());
     }
     if status_of("Approved") != Some(ConditionStatus::True) {
@@ -186,21 +255,42 @@ async fn reconcile(req: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Ac
     let issuer_ref = &req.spec.issuer_ref;
     let cluster = issuer_ref.kind_or_default() == "ClusterIssuer";
     let config = if cluster {
-        Api::<ClusterIssuer>::all(ctx.client.clone()).get_opt(&issuer_ref.name).await?.map(|i| i.spec.config)
+        Api::<ClusterIssuer>::all(ctx.client.clone())
+            .get_opt(&issuer_ref.name)
+            .await?
+            .map(|i| i.spec.config)
     } else {
-        Api::<Issuer>::namespaced(ctx.client.clone(), &ns).get_opt(&issuer_ref.name).await?.map(|i| i.spec.config)
+        Api::<Issuer>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&issuer_ref.name)
+            .await?
+            .map(|i| i.spec.config)
     };
     let Some(config) = config else {
-        let (kind, resource) = if cluster { ("ClusterIssuer", "clusterissuer") } else { ("Issuer", "issuer") };
-        let message = format!("Referenced \"{kind}\" not found: {resource}.cert-manager.io \"{}\" not found", issuer_ref.name);
+        let (kind, resource) = if cluster {
+            ("ClusterIssuer", "clusterissuer")
+        } else {
+            ("Issuer", "issuer")
+        };
+        let message = format!(
+            "Referenced \"{kind}\" not found: {resource}.cert-manager.io \"{}\" not found",
+            issuer_ref.name
+        );
         set_pending(&ctx, &req, &message, now).await?;
         return Ok(Action::requeue(Duration::from_secs(10)));
     };
     let (secret_ns, secret_name) = if config.self_signed.is_some() {
-        let name = req.annotations().get(ann::PRIVATE_KEY_SECRET_NAME).cloned().unwrap_or_default();
+        let name = req
+            .annotations()
+            .get(ann::PRIVATE_KEY_SECRET_NAME)
+            .cloned()
+            .unwrap_or_default();
         (ns.clone(), name)
     } else if let Some(c) = &config.ca {
-        let ns = if cluster { ctx.config.cluster_resource_namespace.clone() } else { ns.clone() };
+        let ns = if cluster {
+            ctx.config.cluster_resource_namespace.clone()
+        } else {
+            ns.clone()
+        };
         (ns, c.secret_name.clone())
     } else {
         return Ok(Action::await_change());
@@ -211,14 +301,24 @@ async fn reconcile(req: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Ac
         Api::<Secret>::namespaced(ctx.client.clone(), &secret_ns)
             .get_opt(&secret_name)
             .await?
-            .map(|s| s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect::<BTreeMap<_, _>>())
+            .map(|s| {
+                s.data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect::<BTreeMap<_, _>>()
+            })
     };
     let secret_ref = format!("{secret_ns}/{secret_name}");
-    let outcome = tokio::task::block_in_place(|| sign(&req, &config, secret.as_ref(), &secret_ref, now));
+    let outcome =
+        tokio::task::block_in_place(|| sign(&req, &config, secret.as_ref(), &secret_ref, now));
     match outcome {
         Outcome::Issued(signed) => {
             let message = "Certificate fetched from issuer successfully";
-            let list = with_condition(&req, condition("Ready", ConditionStatus::True, "Issued", message, now));
+            let list = with_condition(
+                &req,
+                condition("Ready", ConditionStatus::True, "Issued", message, now),
+            );
             let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
             patch_status(
                 &ctx,
@@ -226,7 +326,9 @@ async fn reconcile(req: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Ac
                 json!({"conditions": list, "certificate": b64(&signed.certificate_pem), "ca": b64(&signed.ca_pem)}),
             )
             .await?;
-            ctx.recorder.publish(&*req, EventType::Normal, "CertificateIssued", message).await;
+            ctx.recorder
+                .publish(&*req, EventType::Normal, "CertificateIssued", message)
+                .await;
             Ok(Action::await_change())
         }
         Outcome::Pending(message) => {
@@ -234,34 +336,62 @@ async fn reconcile(req: Arc<CertificateRequest>, ctx: Arc<Context>) -> Result<Ac
             Ok(Action::requeue(Duration::from_secs(10)))
         }
         Outcome::Failed(message) => {
-            let list = with_condition(&req, condition("Ready", ConditionStatus::False, "Failed", &message, now));
-            patch_status(&ctx, &req, json!({"conditions": list, "failureTime": Time(now)})).await?;
-            ctx.recorder.publish(&*req, EventType::Warning, "Failed", &message).await;
+            let list = with_condition(
+                &req,
+                condition("Ready", ConditionStatus::False, "Failed", &message, now),
+            );
+            patch_status(
+                &ctx,
+                &req,
+                json!({"conditions": list, "failureTime": Time(now)}),
+            )
+            .await?;
+            ctx.recorder
+                .publish(&*req, EventType::Warning, "Failed", &message)
+                .await;
             Ok(Action::await_change())
         }
         Outcome::NotOurs => Ok(Action::await_change()),
     }
 }
 
-async fn set_pending(ctx: &Context, req: &CertificateRequest, message: &str, now: jiff::Timestamp) -> Result<(), RequestError> {
-    let unchanged = request_condition(req, "Ready").is_some_and(|c| c.reason.as_deref() == Some("Pending") && c.message.as_deref() == Some(message));
+async fn set_pending(
+    ctx: &Context,
+    req: &CertificateRequest,
+    message: &str,
+    now: jiff::Timestamp,
+) -> Result<(), RequestError> {
+    let unchanged = request_condition(req, "Ready").is_some_and(|c| {
+        c.reason.as_deref() == Some("Pending") && c.message.as_deref() == Some(message)
+    });
     if unchanged {
         return Ok(());
     }
-    let list = with_condition(req, condition("Ready", ConditionStatus::False, "Pending", message, now));
+    let list = with_condition(
+        req,
+        condition("Ready", ConditionStatus::False, "Pending", message, now),
+    );
     patch_status(ctx, req, json!({"conditions": list})).await?;
-    ctx.recorder.publish(req, EventType::Normal, "Pending", message).await;
+    ctx.recorder
+        .publish(req, EventType::Normal, "Pending", message)
+        .await;
     Ok(())
 }
 
 fn error_policy(_: Arc<CertificateRequest>, error: &RequestError, ctx: Arc<Context>) -> Action {
-    ctx.metrics.inc(metrics::SYNC_ERRORS, vec![("controller", "certificaterequests".into())]);
+    ctx.metrics.inc(
+        metrics::SYNC_ERRORS,
+        vec![("controller", "certificaterequests".into())],
+    );
     tracing::warn!(%error, "certificaterequest reconcile failed");
     Action::requeue(Duration::from_secs(5))
 }
 
 /// Runs the CertificateRequest controller until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
     let requests: Api<CertificateRequest> = match &ctx.config.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
@@ -279,19 +409,33 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
             store
                 .state()
                 .into_iter()
-                .filter(|r| r.namespace() == ns && r.spec.issuer_ref.kind_or_default() == "Issuer" && r.spec.issuer_ref.name == i.name_any())
+                .filter(|r| {
+                    r.namespace() == ns
+                        && r.spec.issuer_ref.kind_or_default() == "Issuer"
+                        && r.spec.issuer_ref.name == i.name_any()
+                })
                 .map(|r| ObjectRef::from_obj(&*r))
                 .collect::<Vec<_>>()
         })
-        .watches(Api::<ClusterIssuer>::all(ctx.client.clone()), watcher::Config::default(), move |i: ClusterIssuer| {
-            store2
-                .state()
-                .into_iter()
-                .filter(|r| r.spec.issuer_ref.kind_or_default() == "ClusterIssuer" && r.spec.issuer_ref.name == i.name_any())
-                .map(|r| ObjectRef::from_obj(&*r))
-                .collect::<Vec<_>>()
-        })
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.max_concurrent_reconciles))
+        .watches(
+            Api::<ClusterIssuer>::all(ctx.client.clone()),
+            watcher::Config::default(),
+            move |i: ClusterIssuer| {
+                store2
+                    .state()
+                    .into_iter()
+                    .filter(|r| {
+                        r.spec.issuer_ref.kind_or_default() == "ClusterIssuer"
+                            && r.spec.issuer_ref.name == i.name_any()
+                    })
+                    .map(|r| ObjectRef::from_obj(&*r))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.config.max_concurrent_reconciles),
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
