@@ -1,0 +1,636 @@
+//! The Certificate lifecycle end to end: the controllers run against the sandbox API
+//! server (or `CERTGATE_TEST_KUBECONFIG`) through the real `kube::Client`, with
+//! SelfSigned and CA issuers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use certgate::api::{Certificate, CertificateRequest, ClusterIssuer, Issuer};
+use certgate::controller::clock::ManualClock;
+use certgate::controller::{ControllerConfig, RunningControllers};
+use certgate_sandbox::TestEnv;
+use k8s_openapi::api::core::v1::{Event, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Harness {
+    env: TestEnv,
+    clock: ManualClock,
+    controllers: Option<RunningControllers>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let env = TestEnv::start().await.unwrap();
+        env.apply_crds(&common::checked_in_crds()).await.unwrap();
+        let clock = ManualClock::default();
+        let mut h = Harness {
+            env,
+            clock,
+            controllers: None,
+        };
+        h.start_controllers();
+        h
+    }
+
+    fn start_controllers(&mut self) {
+        let config = ControllerConfig {
+            cluster_resource_namespace: self.env.namespace.clone(),
+            clock: Arc::new(self.clock.clone()),
+            ..Default::default()
+        };
+        self.controllers = Some(RunningControllers::start(self.env.client.clone(), config));
+    }
+
+    fn ns(&self) -> &str {
+        &self.env.namespace
+    }
+
+    fn certs(&self) -> Api<Certificate> {
+        Api::namespaced(self.env.client.clone(), self.ns())
+    }
+
+    fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.env.client.clone(), self.ns())
+    }
+
+    fn requests(&self) -> Api<CertificateRequest> {
+        Api::namespaced(self.env.client.clone(), self.ns())
+    }
+
+    async fn apply(&self, doc: Value) {
+        let mut doc = doc;
+        if doc["kind"] != "ClusterIssuer" {
+            doc["metadata"]["namespace"] = json!(self.ns());
+        }
+        let docs = vec![doc];
+        certgate::manifests::apply(&self.env.client, "test", &docs, "test")
+            .await
+            .unwrap();
+    }
+
+    async fn selfsigned_issuer(&self) {
+        self.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "selfsigned"}, "spec": {"selfSigned": {}}})).await;
+    }
+
+    async fn certificate(&self, name: &str, spec: Value) {
+        let mut full = json!({"secretName": format!("{name}-tls"), "issuerRef": {"name": "selfsigned"}, "privateKey": {"algorithm": "ECDSA", "size": 256}});
+        for (k, v) in spec.as_object().unwrap() {
+            full[k] = v.clone();
+        }
+        self.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": name}, "spec": full})).await;
+    }
+
+    /// Waits until `check` holds for the Certificate; panics with its last state otherwise.
+    async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&Certificate) -> bool,
+    ) -> Certificate {
+        let mut last = None;
+        for _ in 0..300 {
+            if let Some(c) = self.certs().get_opt(name).await.unwrap() {
+                if check(&c) {
+                    return c;
+                }
+                last = Some(c);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "Certificate {name} never became {what}: {:#?}",
+            last.map(|c| c.status)
+        );
+    }
+
+    async fn wait_ready(&self, name: &str) -> Certificate {
+        self.wait_for(name, "Ready", |c| {
+            ready(c)
+                == Some((
+                    "True".into(),
+                    "Certificate is up to date and has not expired".into(),
+                ))
+        })
+        .await
+    }
+
+    async fn wait_revision(&self, name: &str, revision: i32) -> Certificate {
+        self.wait_for(name, &format!("Ready at revision {revision}"), |c| {
+            ready(c).is_some_and(|(s, _)| s == "True")
+                && c.status.as_ref().and_then(|s| s.revision) == Some(revision)
+        })
+        .await
+    }
+
+    async fn secret_data(&self, name: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+        self.secrets()
+            .get(name)
+            .await
+            .unwrap()
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()
+    }
+
+    async fn temporary_keys(&self) -> Vec<String> {
+        self.secrets()
+            .list(&ListParams::default().labels("cert-manager.io/next-private-key=true"))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .collect()
+    }
+
+    /// Makes the controllers look at a Certificate again (as any change would).
+    async fn poke(&self, name: &str) {
+        let patch = json!({"metadata": {"annotations": {"test/poke": format!("{}", jiff::Timestamp::now().as_nanosecond())}}});
+        self.certs()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .unwrap();
+    }
+
+    async fn finish(mut self) {
+        if let Some(c) = self.controllers.take() {
+            c.stop().await;
+        }
+        self.env.cleanup().await;
+    }
+}
+
+fn ready(c: &Certificate) -> Option<(String, String)> {
+    let cond = c
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
+    let status = serde_json::to_value(cond.status)
+        .ok()?
+        .as_str()?
+        .to_string();
+    Some((status, cond.message.clone().unwrap_or_default()))
+}
+
+fn leaf(pem: &[u8]) -> x509_parser::pem::Pem {
+    x509_parser::pem::parse_x509_pem(pem).unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_self_signed_certificate_is_issued_as_cert_manager_does() {
+    let h = Harness::start().await;
+    h.selfsigned_issuer().await;
+    h.certificate("web", json!({"commonName": "web.example", "dnsNames": ["web.example", "www.example"], "ipAddresses": ["10.1.2.3"]})).await;
+    let cert = h.wait_ready("web").await;
+    let status = cert.status.clone().unwrap();
+    assert_eq!(status.revision, Some(1));
+    assert!(
+        status.not_before.is_some() && status.not_after.is_some() && status.renewal_time.is_some()
+    );
+    assert_eq!(status.next_private_key_secret_name, None);
+    assert!(
+        status
+            .conditions
+            .unwrap()
+            .iter()
+            .all(|c| c.type_ != "Issuing"),
+        "Issuing is removed after issuance"
+    );
+
+    let secret = h.secrets().get("web-tls").await.unwrap();
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+    let data = secret.data.clone().unwrap();
+    for key in ["tls.crt", "tls.key", "ca.crt"] {
+        assert!(data.contains_key(key), "{key} in the Secret");
+    }
+    let annotations = secret.metadata.annotations.clone().unwrap();
+    assert_eq!(
+        annotations
+            .get("cert-manager.io/certificate-name")
+            .map(String::as_str),
+        Some("web")
+    );
+    assert_eq!(
+        annotations
+            .get("cert-manager.io/issuer-name")
+            .map(String::as_str),
+        Some("selfsigned")
+    );
+    assert_eq!(
+        annotations
+            .get("cert-manager.io/issuer-kind")
+            .map(String::as_str),
+        Some("Issuer")
+    );
+    assert_eq!(
+        annotations
+            .get("cert-manager.io/common-name")
+            .map(String::as_str),
+        Some("web.example")
+    );
+    assert_eq!(
+        annotations
+            .get("cert-manager.io/alt-names")
+            .map(String::as_str),
+        Some("web.example,www.example")
+    );
+    assert_eq!(
+        annotations
+            .get("cert-manager.io/ip-sans")
+            .map(String::as_str),
+        Some("10.1.2.3")
+    );
+    let pem = leaf(&data["tls.crt"].0);
+    let x509 = pem.parse_x509().unwrap();
+    assert_eq!(x509.subject().to_string(), "CN=web.example");
+    let validity = x509.validity().not_after.timestamp() - x509.validity().not_before.timestamp();
+    assert_eq!(validity, 90 * 86_400, "90 days by default");
+    // The key in the Secret is the certificate's.
+    let key = certgate::certificates::keys::PrivateKey::from_pem(&data["tls.key"].0).unwrap();
+    assert!(
+        certgate::certificates::keys::public_key_matches_cert(&data["tls.crt"].0, &key).unwrap()
+    );
+
+    // Events as cert-manager writes them, in order.
+    let events = Api::<Event>::namespaced(h.env.client.clone(), h.ns())
+        .list(
+            &ListParams::default()
+                .fields("involvedObject.name=web,involvedObject.kind=Certificate"),
+        )
+        .await
+        .unwrap();
+    let mut seen: Vec<(String, String)> = events
+        .items
+        .iter()
+        .map(|e| {
+            (
+                e.reason.clone().unwrap_or_default(),
+                e.message.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    seen.dedup();
+    let reasons: Vec<&str> = seen.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["Issuing", "Generated", "Requested", "Issuing"],
+        "{seen:#?}"
+    );
+    assert_eq!(seen[0].1, "Issuing certificate as Secret does not exist");
+    assert!(
+        seen[1]
+            .1
+            .starts_with("Stored new private key in temporary Secret resource \"web-"),
+        "{}",
+        seen[1].1
+    );
+    assert_eq!(
+        seen[2].1,
+        "Created new CertificateRequest resource \"web-1\""
+    );
+    assert_eq!(seen[3].1, "The certificate has been successfully issued");
+
+    // The request was approved by the built-in approver and issued.
+    let req = h.requests().get("web-1").await.unwrap();
+    let conds = req.status.unwrap().conditions.unwrap();
+    let approved = conds.iter().find(|c| c.type_ == "Approved").unwrap();
+    assert_eq!(approved.reason.as_deref(), Some("cert-manager.io"));
+    assert_eq!(
+        conds
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("Issued")
+    );
+    assert!(
+        h.temporary_keys().await.is_empty(),
+        "no temporary key Secret left"
+    );
+    let issuer = Api::<Issuer>::namespaced(h.env.client.clone(), h.ns())
+        .get("selfsigned")
+        .await
+        .unwrap();
+    let ic = issuer.status.unwrap().conditions.unwrap();
+    assert_eq!(ic[0].reason.as_deref(), Some("IsReady"));
+    // Metrics with cert-manager's names.
+    let text = h.controllers.as_ref().unwrap().metrics.render(0.0);
+    assert!(text.contains(&format!("certmanager_certificate_expiration_timestamp_seconds{{issuer_group=\"cert-manager.io\",issuer_kind=\"Issuer\",issuer_name=\"selfsigned\",name=\"web\",namespace=\"{}\"}}", h.ns())), "{text}");
+    assert!(text.contains(&format!("certmanager_certificate_ready_status{{condition=\"True\",issuer_group=\"cert-manager.io\",issuer_kind=\"Issuer\",issuer_name=\"selfsigned\",name=\"web\",namespace=\"{}\"}} 1", h.ns())));
+    h.certs()
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..100 {
+        if !h
+            .controllers
+            .as_ref()
+            .unwrap()
+            .metrics
+            .render(0.0)
+            .contains("name=\"web\"")
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "series removed with the Certificate");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ca_cluster_issuer_signs_with_a_bootstrapped_ca() {
+    let h = Harness::start().await;
+    h.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": format!("ss-{}", h.ns())}, "spec": {"selfSigned": {}}})).await;
+    h.certificate("root", json!({"isCA": true, "commonName": "Test Root", "issuerRef": {"name": format!("ss-{}", h.ns()), "kind": "ClusterIssuer"}})).await;
+    h.wait_ready("root").await;
+    let ca_name = format!("ca-{}", h.ns());
+    h.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": ca_name}, "spec": {"ca": {"secretName": "root-tls", "crlDistributionPoints": ["http://crl.example/root.crl"]}}})).await;
+    h.certificate("leaf", json!({"dnsNames": ["leaf.example"], "usages": ["server auth", "digital signature"], "issuerRef": {"name": ca_name, "kind": "ClusterIssuer"}})).await;
+    h.wait_ready("leaf").await;
+    let ci = Api::<ClusterIssuer>::all(h.env.client.clone())
+        .get(&ca_name)
+        .await
+        .unwrap();
+    let c = &ci.status.unwrap().conditions.unwrap()[0];
+    assert_eq!(
+        (c.reason.as_deref(), c.message.as_deref()),
+        (Some("KeyPairVerified"), Some("Signing CA verified"))
+    );
+    let root = h.secret_data("root-tls").await;
+    let data = h.secret_data("leaf-tls").await;
+    assert_eq!(
+        data["ca.crt"], root["tls.crt"],
+        "ca.crt is the CA's certificate"
+    );
+    let leaf_pem = leaf(&data["tls.crt"]);
+    let x = leaf_pem.parse_x509().unwrap();
+    assert_eq!(x.issuer().to_string(), "CN=Test Root");
+    let root_pem = leaf(&root["tls.crt"]);
+    let root_cert = root_pem.parse_x509().unwrap();
+    x.verify_signature(Some(root_cert.public_key()))
+        .expect("signed by the CA");
+    assert!(root_cert.is_ca());
+    let crl = x
+        .get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_CRL_DISTRIBUTION_POINTS)
+        .unwrap();
+    assert!(crl.is_some(), "CRL distribution points from the issuer");
+    for n in [format!("ss-{}", h.ns()), ca_name] {
+        let _ = Api::<ClusterIssuer>::all(h.env.client.clone())
+            .delete(&n, &DeleteParams::default())
+            .await;
+    }
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spec_changes_renewal_and_repairs_reissue_or_fix_the_secret() {
+    let h = Harness::start().await;
+    h.selfsigned_issuer().await;
+    h.certificate(
+        "app",
+        json!({"dnsNames": ["a.example"], "revisionHistoryLimit": 1}),
+    )
+    .await;
+    h.wait_revision("app", 1).await;
+    let first_key = h.secret_data("app-tls").await["tls.key"].clone();
+
+    // A spec change re-issues with a new key (rotationPolicy Always, the default).
+    h.certificate(
+        "app",
+        json!({"dnsNames": ["a.example", "b.example"], "revisionHistoryLimit": 1}),
+    )
+    .await;
+    h.wait_revision("app", 2).await;
+    let data = h.secret_data("app-tls").await;
+    assert_ne!(data["tls.key"], first_key, "a new key each issuance");
+    let x = leaf(&data["tls.crt"]);
+    let sans = x
+        .parse_x509()
+        .unwrap()
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .len();
+    assert_eq!(sans, 2);
+    // revisionHistoryLimit 1: only the current revision's request is kept.
+    let mut names = Vec::new();
+    for _ in 0..100 {
+        names = h
+            .requests()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|r| r.metadata.name)
+            .collect::<Vec<_>>();
+        if names == ["app-2"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(names, ["app-2"]);
+
+    // Renewal: the clock passes renewalTime (2/3 of 90 days).
+    h.clock.advance(Duration::from_secs(61 * 86_400));
+    h.poke("app").await;
+    h.wait_revision("app", 3).await;
+    let events = Api::<Event>::namespaced(h.env.client.clone(), h.ns())
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    assert!(events.items.iter().any(|e| {
+        e.reason.as_deref() == Some("Issuing")
+            && e.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("Renewing certificate as renewal was scheduled at"))
+    }));
+
+    // The Secret deleted: issued again.
+    h.secrets()
+        .delete("app-tls", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_revision("app", 4).await;
+
+    // The Secret tampered with: a certificate that is not PEM is replaced.
+    let patch = json!({"data": {"tls.crt": "bm90IGEgY2VydGlmaWNhdGU="}});
+    h.secrets()
+        .patch("app-tls", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
+    h.wait_revision("app", 5).await;
+
+    // An annotation removed: repaired without a new certificate. (Removing an issuer
+    // annotation re-issues, as in cert-manager: the Secret no longer says who issued it.)
+    let before = h.secret_data("app-tls").await["tls.crt"].clone();
+    let patch = json!({"metadata": {"annotations": {"cert-manager.io/alt-names": null}}});
+    h.secrets()
+        .patch("app-tls", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
+    let mut repaired = false;
+    for _ in 0..100 {
+        let s = h.secrets().get("app-tls").await.unwrap();
+        if s.metadata
+            .annotations
+            .unwrap_or_default()
+            .get("cert-manager.io/alt-names")
+            .map(String::as_str)
+            == Some("a.example,b.example")
+        {
+            repaired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(repaired, "the annotation is put back");
+    assert_eq!(
+        h.certs().get("app").await.unwrap().status.unwrap().revision,
+        Some(5)
+    );
+    assert_eq!(h.secret_data("app-tls").await["tls.crt"], before);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_policy_never_keeps_the_key() {
+    let h = Harness::start().await;
+    h.selfsigned_issuer().await;
+    h.certificate("keep", json!({"dnsNames": ["k.example"], "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Never"}})).await;
+    h.wait_revision("keep", 1).await;
+    let key = h.secret_data("keep-tls").await["tls.key"].clone();
+    h.certificate("keep", json!({"dnsNames": ["k.example", "k2.example"], "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Never"}})).await;
+    h.wait_revision("keep", 2).await;
+    assert_eq!(h.secret_data("keep-tls").await["tls.key"], key);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_controller_killed_mid_issuance_does_not_duplicate_requests_or_leak_keys() {
+    let mut h = Harness::start().await;
+    // No issuer yet: issuance stops at the CertificateRequest, pending.
+    h.certificate(
+        "slow",
+        json!({"dnsNames": ["s.example"], "issuerRef": {"name": "later"}}),
+    )
+    .await;
+    let waiting = h
+        .wait_for("slow", "waiting on its issuer", |c| {
+            ready(c).is_some_and(|(_, m)| {
+                m.contains(
+                    "Referenced \"Issuer\" not found: issuer.cert-manager.io \"later\" not found",
+                )
+            })
+        })
+        .await;
+    assert!(
+        waiting
+            .status
+            .unwrap()
+            .next_private_key_secret_name
+            .is_some()
+    );
+    h.controllers.take().unwrap().kill();
+    h.start_controllers();
+    h.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "later"}, "spec": {"selfSigned": {}}})).await;
+    h.wait_revision("slow", 1).await;
+    let requests = h
+        .requests()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(requests.len(), 1, "one CertificateRequest for revision 1");
+    let mut keys = h.temporary_keys().await;
+    for _ in 0..50 {
+        if keys.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        keys = h.temporary_keys().await;
+    }
+    assert!(keys.is_empty(), "no orphaned private key Secret: {keys:?}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_ca_key_pair_is_reported_on_the_issuer_and_the_certificate() {
+    let h = Harness::start().await;
+    // A Secret whose key is not the certificate's.
+    h.selfsigned_issuer().await;
+    h.certificate("one", json!({"isCA": true, "commonName": "one"}))
+        .await;
+    h.certificate("two", json!({"isCA": true, "commonName": "two"}))
+        .await;
+    h.wait_ready("one").await;
+    h.wait_ready("two").await;
+    let one = h.secret_data("one-tls").await;
+    let two = h.secret_data("two-tls").await;
+    let broken: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "broken-ca"}, "type": "kubernetes.io/tls",
+        "data": {"tls.crt": base64(&one["tls.crt"]), "tls.key": base64(&two["tls.key"])}
+    }))
+    .unwrap();
+    h.secrets()
+        .create(&PostParams::default(), &broken)
+        .await
+        .unwrap();
+    h.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "broken"}, "spec": {"ca": {"secretName": "broken-ca"}}})).await;
+    let issuers: Api<Issuer> = Api::namespaced(h.env.client.clone(), h.ns());
+    let mut reason = None;
+    for _ in 0..100 {
+        if let Some(c) = issuers
+            .get("broken")
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.conditions)
+            .and_then(|c| c.into_iter().next())
+        {
+            reason = Some((
+                c.status,
+                c.reason.unwrap_or_default(),
+                c.message.unwrap_or_default(),
+            ));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, reason, message) = reason.expect("the issuer gets a Ready condition");
+    assert_eq!(serde_json::to_value(status).unwrap(), "False");
+    assert_eq!(reason, "ErrInvalidKeyPair", "{message}");
+    h.certificate(
+        "victim",
+        json!({"dnsNames": ["v.example"], "issuerRef": {"name": "broken"}}),
+    )
+    .await;
+    let c = h
+        .wait_for("victim", "waiting with a reason", |c| {
+            ready(c).is_some_and(|(_, m)| m.contains("CertificateRequest \"victim-1\""))
+        })
+        .await;
+    let (_, m) = ready(&c).unwrap();
+    assert!(m.contains("key"), "the condition says what is wrong: {m}");
+    h.finish().await;
+}
+
+fn base64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
