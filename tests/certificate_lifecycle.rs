@@ -634,3 +634,74 @@ fn base64(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pkcs12_keystores_and_extra_output_formats_are_written() {
+    let h = Harness::start().await;
+    h.selfsigned_issuer().await;
+    let pw: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "p12-password"}, "stringData": {"password": "changeit"}}),
+    )
+    .unwrap();
+    h.secrets()
+        .create(&PostParams::default(), &pw)
+        .await
+        .unwrap();
+    h.certificate(
+        "store",
+        json!({
+            "dnsNames": ["store.example"],
+            "keystores": {"pkcs12": {"create": true, "passwordSecretRef": {"name": "p12-password", "key": "password"}, "profile": "Modern2023"}},
+            "additionalOutputFormats": [{"type": "CombinedPEM"}, {"type": "DER"}],
+            "secretTemplate": {"labels": {"team": "blue"}, "annotations": {"owner": "blue-team"}}
+        }),
+    )
+    .await;
+    h.wait_ready("store").await;
+    let secret = h.secrets().get("store-tls").await.unwrap();
+    let data: std::collections::BTreeMap<String, Vec<u8>> = secret
+        .data
+        .clone()
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect();
+    let p12 = &data["keystore.p12"];
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        p12,
+        "changeit",
+        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+    )
+    .unwrap();
+    assert!(store.private_key_chain().is_some());
+    assert!(
+        p12_keystore::KeyStore::from_pkcs12(
+            &data["truststore.p12"],
+            "changeit",
+            p12_keystore::Pkcs12ImportPolicy::Relaxed
+        )
+        .is_ok()
+    );
+    let combined = String::from_utf8(data["tls-combined.pem"].clone()).unwrap();
+    assert!(combined.contains("PRIVATE KEY") && combined.contains("BEGIN CERTIFICATE"));
+    assert_eq!(data["key.der"][0], 0x30, "DER starts with a SEQUENCE");
+    assert_eq!(
+        secret
+            .metadata
+            .labels
+            .unwrap()
+            .get("team")
+            .map(String::as_str),
+        Some("blue")
+    );
+    assert_eq!(
+        secret
+            .metadata
+            .annotations
+            .unwrap()
+            .get("owner")
+            .map(String::as_str),
+        Some("blue-team")
+    );
+    h.finish().await;
+}

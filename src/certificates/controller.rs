@@ -7,7 +7,7 @@ use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -49,6 +49,10 @@ pub enum CertificateError {
     BadRequestStatus(String),
     #[error("generating a key was interrupted")]
     Interrupted,
+    #[error(
+        "the PKCS#12 keystore password: Secret {secret} has no key {key:?}; create it or fix spec.keystores.pkcs12.passwordSecretRef"
+    )]
+    KeystorePassword { secret: String, key: String },
 }
 
 /// The label certgate adds to temporary key Secrets and CertificateRequests, so
@@ -83,7 +87,27 @@ pub async fn run(
     };
     // Secrets are watched as metadata only: the controller fetches in full just the
     // Secrets of the Certificate it reconciles.
-    let secret_events = watcher(secrets, watcher::Config::default()).touched_objects();
+    // Both streams also keep the owner indexes the snapshots are read from.
+    let secret_events = {
+        let ctx = ctx.clone();
+        watcher(secrets, watcher::Config::default())
+            .inspect(move |e| {
+                if let Ok(e) = e {
+                    ctx.secrets_by_owner.apply(e);
+                }
+            })
+            .touched_objects()
+    };
+    let request_events = {
+        let ctx = ctx.clone();
+        watcher(requests, watcher::Config::default())
+            .inspect(move |e| {
+                if let Ok(e) = e {
+                    ctx.requests_by_owner.apply(e);
+                }
+            })
+            .touched_objects()
+    };
     let forget = {
         let ctx = ctx.clone();
         let certs = certs.clone();
@@ -98,7 +122,7 @@ pub async fn run(
         })
     };
     Controller::new(certs, watcher::Config::default())
-        .owns(requests, watcher::Config::default())
+        .owns_stream(request_events)
         .watches_stream(secret_events, |s| {
             let ns = s.namespace().unwrap_or_default();
             let by_annotation = s.annotations().get(ann::CERTIFICATE_NAME).cloned();
@@ -212,6 +236,7 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
                     &secret,
                 )
                 .await?;
+                ctx.secrets_by_owner.forget(s.namespace(), &secret);
                 if s.next_key.as_ref().is_some_and(|k| k.name == secret) {
                     patch_status(ctx, s, json!({"nextPrivateKeySecretName": null})).await?;
                 }
@@ -227,7 +252,8 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
                     &Api::<CertificateRequest>::namespaced(ctx.client.clone(), s.namespace()),
                     &req,
                 )
-                .await?
+                .await?;
+                ctx.requests_by_owner.forget(s.namespace(), &req);
             }
         }
         return Ok(Step::Continue);
@@ -282,36 +308,27 @@ async fn load(ctx: &Context, ns: &str, name: &str) -> Result<Option<Snapshot>, C
         }),
         None => None,
     };
-    let owned_by = |refs: Option<&Vec<OwnerReference>>| {
-        let uid = certificate.metadata.uid.as_deref();
-        refs.is_some_and(|r| r.iter().any(|o| Some(o.uid.as_str()) == uid))
-    };
-    let selector = |extra: &str| {
-        if label_value_fits(name) {
-            format!("{CERTIFICATE_NAME_LABEL}={name}{extra}")
-        } else {
-            extra.trim_start_matches(',').to_string()
-        }
-    };
-    let temporaries = secrets
-        .list_metadata(
-            &ListParams::default()
-                .labels(&selector(&format!(",{}=true", ann::LABEL_NEXT_PRIVATE_KEY))),
-        )
-        .await?;
-    let stale_keys = temporaries
-        .items
-        .into_iter()
-        .filter(|m| owned_by(m.metadata.owner_references.as_ref()))
-        .filter_map(|m| m.metadata.name)
+    let uid = certificate.metadata.uid.clone().unwrap_or_default();
+    let stale_keys = ctx
+        .secrets_by_owner
+        .owned_by(&uid)
+        .iter()
+        .filter(|m| {
+            m.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(ann::LABEL_NEXT_PRIVATE_KEY))
+                .map(String::as_str)
+                == Some("true")
+        })
+        .filter_map(|m| m.metadata.name.clone())
         .filter(|n| Some(n) != next_name.as_ref())
         .collect();
-    let requests = Api::<CertificateRequest>::namespaced(client, ns)
-        .list(&ListParams::default().labels(&selector("")))
-        .await?
-        .items
-        .into_iter()
-        .filter(|r| owned_by(r.metadata.owner_references.as_ref()))
+    let requests = ctx
+        .requests_by_owner
+        .owned_by(&uid)
+        .iter()
+        .map(|r| (**r).clone())
         .collect();
     Ok(Some(Snapshot {
         certificate,
@@ -542,7 +559,8 @@ async fn create_request(
     };
     let api: Api<CertificateRequest> = Api::namespaced(ctx.client.clone(), s.namespace());
     match api.create(&PostParams::default(), &request).await {
-        Ok(_) => {
+        Ok(created) => {
+            ctx.requests_by_owner.apply(&watcher::Event::Apply(created));
             ctx.recorder
                 .publish(
                     &s.certificate,
@@ -553,8 +571,14 @@ async fn create_request(
                 .await;
             Ok(())
         }
-        // Made before a restart: the next snapshot sees it.
-        Err(kube::Error::Api(st)) if st.code == 409 => Ok(()),
+        // Made before a restart: file it in the index so the next snapshot sees it.
+        Err(kube::Error::Api(st)) if st.code == 409 => {
+            if let Some(existing) = api.get_opt(&name).await? {
+                ctx.requests_by_owner
+                    .apply(&watcher::Event::Apply(existing));
+            }
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -590,6 +614,7 @@ async fn issue(ctx: &Context, s: &Snapshot, request: &str) -> Result<(), Certifi
             &k.name,
         )
         .await?;
+        ctx.secrets_by_owner.forget(s.namespace(), &k.name);
     }
     ctx.recorder
         .publish(
@@ -602,6 +627,40 @@ async fn issue(ctx: &Context, s: &Snapshot, request: &str) -> Result<(), Certifi
     Ok(())
 }
 
+/// The password of the PKCS#12 keystore: inline, or from the Secret it names.
+async fn pkcs12_password(ctx: &Context, s: &Snapshot) -> Result<Option<String>, CertificateError> {
+    let Some(p) = s
+        .certificate
+        .spec
+        .keystores
+        .as_ref()
+        .and_then(|k| k.pkcs12.as_ref())
+        .filter(|p| p.create)
+    else {
+        return Ok(None);
+    };
+    if let Some(pw) = &p.password {
+        return Ok(Some(pw.clone()));
+    }
+    let Some(r) = &p.password_secret_ref else {
+        return Ok(None);
+    };
+    let key = r.key.clone().unwrap_or_else(|| "password".to_string());
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), s.namespace())
+        .get_opt(&r.name)
+        .await?;
+    let value = secret
+        .and_then(|sec| sec.data)
+        .and_then(|d| d.get(&key).cloned());
+    match value {
+        Some(v) => Ok(Some(String::from_utf8_lossy(&v.0).into_owned())),
+        None => Err(CertificateError::KeystorePassword {
+            secret: r.name.clone(),
+            key,
+        }),
+    }
+}
+
 async fn write_secret(
     ctx: &Context,
     s: &Snapshot,
@@ -609,8 +668,15 @@ async fn write_secret(
     ca_pem: Option<&[u8]>,
     key_pem: &[u8],
 ) -> Result<(), CertificateError> {
-    let contents =
-        secret_data::build(&s.certificate, cert_pem, ca_pem, key_pem, s.secret.as_ref())?;
+    let password = pkcs12_password(ctx, s).await?;
+    let contents = secret_data::build(
+        &s.certificate,
+        cert_pem,
+        ca_pem,
+        key_pem,
+        s.secret.as_ref(),
+        password.as_deref(),
+    )?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), s.namespace());
     let secret_name = &s.certificate.spec.secret_name;
     let mut owners: Vec<OwnerReference> = api
@@ -723,12 +789,14 @@ async fn repair_secret(ctx: &Context, s: &Snapshot) -> Result<bool, CertificateE
         s.current_request()
             .and_then(|r| decode_pem_field(r.status.as_ref().and_then(|st| st.ca.as_ref())))
     });
+    let password = pkcs12_password(ctx, s).await?;
     let rebuilt = secret_data::build(
         &s.certificate,
         cert_pem,
         ca.as_deref(),
         key_pem,
         Some(secret),
+        password.as_deref(),
     )?;
     if rebuilt.data == secret.data
         && rebuilt.labels == secret.labels
@@ -754,6 +822,7 @@ async fn clean_up_requests(ctx: &Context, s: &Snapshot) -> Result<(), Certificat
     for r in &s.requests {
         if request_revision(r).is_some_and(|rev| rev < keep_from) {
             delete_ignoring_missing(&api, &r.name_any()).await?;
+            ctx.requests_by_owner.forget(s.namespace(), &r.name_any());
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod controller;
 pub mod issuing;
 pub mod key_manager;
 pub mod keys;
+pub mod keystores;
 pub mod policy;
 pub mod readiness;
 pub mod renewal;

@@ -13,6 +13,8 @@ use crate::certificates::policy::{self, SecretSnapshot};
 pub enum SecretDataError {
     #[error("the issued certificate cannot be read: {0}")]
     Certificate(#[from] policy::CertError),
+    #[error("the PKCS#12 keystore cannot be written: {0}")]
+    Keystore(#[from] crate::certificates::keystores::KeystoreError),
 }
 
 /// The Secret contents to write.
@@ -41,6 +43,7 @@ pub fn build(
     ca_pem: Option<&[u8]>,
     key_pem: &[u8],
     existing: Option<&SecretSnapshot>,
+    pkcs12_password: Option<&str>,
 ) -> Result<SecretContents, SecretDataError> {
     let spec = &certificate.spec;
     let mut data = existing.map(|e| e.data.clone()).unwrap_or_default();
@@ -77,6 +80,40 @@ pub fn build(
             data.insert(key.into(), value);
         } else {
             data.remove(key);
+        }
+    }
+
+    let pkcs12 = spec
+        .keystores
+        .as_ref()
+        .and_then(|k| k.pkcs12.as_ref())
+        .filter(|p| p.create);
+    match (pkcs12, pkcs12_password) {
+        (Some(p), Some(password)) => {
+            let ca = ca_pem.filter(|c| !c.is_empty());
+            let store = crate::certificates::keystores::pkcs12_keystore(
+                key_pem,
+                certificate_pem,
+                ca,
+                password,
+                p.profile,
+            )?;
+            data.insert(ann::KEYSTORE_P12.into(), store);
+            match ca {
+                Some(ca) => {
+                    let trust =
+                        crate::certificates::keystores::pkcs12_truststore(ca, password, p.profile)?;
+                    data.insert(ann::TRUSTSTORE_P12.into(), trust);
+                }
+                None => {
+                    data.remove(ann::TRUSTSTORE_P12);
+                }
+            }
+        }
+        (Some(_), None) => {}
+        (None, _) => {
+            data.remove(ann::KEYSTORE_P12);
+            data.remove(ann::TRUSTSTORE_P12);
         }
     }
 

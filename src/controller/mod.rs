@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod events;
 pub mod leader;
+pub mod owner_index;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,11 @@ pub struct Context {
     pub config: ControllerConfig,
     pub recorder: events::Recorder,
     pub metrics: Arc<Metrics>,
+    /// CertificateRequests by the uid of their Certificate (kept from the controller's watch).
+    pub requests_by_owner: owner_index::OwnerIndex<crate::api::CertificateRequest>,
+    /// Secret metadata by owner uid (temporary key Secrets by their Certificate).
+    pub secrets_by_owner:
+        owner_index::OwnerIndex<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>,
 }
 
 impl Context {
@@ -60,6 +66,8 @@ impl Context {
             config,
             recorder,
             metrics,
+            requests_by_owner: Default::default(),
+            secrets_by_owner: Default::default(),
         })
     }
 

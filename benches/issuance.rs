@@ -1,0 +1,177 @@
+//! Issuance throughput: N Certificates issued end to end (controllers + sandbox API
+//! server in this process) with a SelfSigned issuer, for ECDSA P-256 and RSA-4096.
+//! Prints certificates/s, the ratio to generating the same keys alone in this run (the
+//! physical limit), CPU seconds per certificate and peak RSS.
+//!
+//! `cargo bench --bench issuance` (ISSUANCE_N_ECDSA, ISSUANCE_N_RSA override the counts).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use certgate::api::Certificate;
+use certgate::certificates::keys::{KeyAlgorithm, PrivateKey};
+use certgate::controller::{ControllerConfig, RunningControllers};
+use futures::StreamExt;
+use kube::api::Api;
+use serde_json::json;
+use std::time::Instant;
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+async fn keygen_only(n: usize, alg: KeyAlgorithm) -> f64 {
+    let t = Instant::now();
+    let workers = std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(2);
+    futures::stream::iter(0..n)
+        .map(|_| tokio::task::spawn_blocking(move || PrivateKey::generate(alg).unwrap()))
+        .buffer_unordered(workers)
+        .collect::<Vec<_>>()
+        .await;
+    t.elapsed().as_secs_f64()
+}
+
+async fn issue(n: usize, algorithm: &str, size: u32) -> (f64, f64) {
+    let sandbox = certgate_sandbox::Sandbox::start(Default::default())
+        .await
+        .unwrap();
+    let crds: Vec<serde_json::Value> = certgate::api::crd::all()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.json)
+        .collect();
+    sandbox.install_crds(&crds).unwrap();
+    let client = sandbox.client().await.unwrap();
+    let config = ControllerConfig {
+        cluster_resource_namespace: "default".into(),
+        max_concurrent_reconciles: 32,
+        ..Default::default()
+    };
+    let controllers = RunningControllers::start(client.clone(), config);
+    let issuer = json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ss", "namespace": "default"}, "spec": {"selfSigned": {}}});
+    certgate::manifests::apply(&client, "bench", &[issuer], "bench")
+        .await
+        .unwrap();
+    let cpu0 = cpu_seconds();
+    let t = Instant::now();
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let certs = certs.clone();
+            async move {
+                let c: Certificate = serde_json::from_value(json!({
+                    "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                    "metadata": {"name": format!("c{i:05}"), "namespace": "default"},
+                    "spec": {"secretName": format!("c{i:05}-tls"), "dnsNames": [format!("c{i}.bench.example")],
+                             "privateKey": {"algorithm": algorithm, "size": size}, "issuerRef": {"name": "ss"}}
+                }))
+                .unwrap();
+                certs.create(&Default::default(), &c).await.unwrap();
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    // Count Ready Certificates from a watch (listing thousands repeatedly would
+    // measure the lists, not the issuance).
+    let mut ready = std::collections::HashSet::new();
+    let mut events =
+        kube::runtime::watcher(certs.clone(), kube::runtime::watcher::Config::default()).boxed();
+    while ready.len() < n {
+        let Some(Ok(e)) = events.next().await else {
+            continue;
+        };
+        let mut check = |c: Certificate| {
+            let is_ready = c
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c.type_ == "Ready"
+                            && serde_json::to_value(c.status).ok() == Some(json!("True"))
+                    })
+                });
+            if is_ready {
+                ready.insert(c.metadata.name.unwrap_or_default());
+            }
+        };
+        match e {
+            kube::runtime::watcher::Event::Apply(c)
+            | kube::runtime::watcher::Event::InitApply(c) => check(c),
+            _ => {}
+        }
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    controllers.stop().await;
+    (elapsed, cpu)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let n_ecdsa: usize = std::env::var("ISSUANCE_N_ECDSA")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let n_rsa: usize = std::env::var("ISSUANCE_N_RSA")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    println!("issuance end to end: controllers + sandbox in one process, SelfSigned issuer");
+    for (label, n, alg, algorithm, size) in [
+        (
+            "ECDSA P-256",
+            n_ecdsa,
+            KeyAlgorithm::Ecdsa(256),
+            "ECDSA",
+            256,
+        ),
+        ("RSA-4096", n_rsa, KeyAlgorithm::Rsa(4096), "RSA", 4096),
+    ] {
+        let keygen = keygen_only(n, alg).await;
+        let (elapsed, cpu) = issue(n, algorithm, size).await;
+        println!(
+            "  {label:<12} {n:>6} certificates: {:>8.1} certificates/s; {:.2}x the time of generating the keys alone; {:.4} CPU s/certificate",
+            n as f64 / elapsed,
+            elapsed / keygen,
+            cpu / n as f64
+        );
+    }
+    println!(
+        "  peak RSS of the whole process (sandbox + controllers + client): {:.0} MiB",
+        peak_rss_mib()
+    );
+}

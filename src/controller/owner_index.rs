@@ -1,0 +1,159 @@
+//! An in-memory index of objects by the uid of their controlling owner, kept from a
+//! watch stream: the Certificate controller finds a Certificate's CertificateRequests
+//! and temporary key Secrets without listing (listing scans every object of the
+//! namespace on the API server: quadratic work at thousands of Certificates).
+
+use kube::ResourceExt;
+use kube::runtime::watcher::Event;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+#[derive(Default)]
+struct Inner<K> {
+    /// owner uid → (namespace/name → object)
+    by_owner: HashMap<String, HashMap<String, Arc<K>>>,
+    /// namespace/name → owner uids it is filed under
+    owners_of: HashMap<String, Vec<String>>,
+    /// Objects received during a relist, swapped in when it completes.
+    relist: Option<Vec<Arc<K>>>,
+}
+
+/// Objects by owner uid.
+pub struct OwnerIndex<K> {
+    inner: RwLock<Inner<K>>,
+}
+
+impl<K> Default for OwnerIndex<K> {
+    fn default() -> Self {
+        OwnerIndex {
+            inner: RwLock::new(Inner {
+                by_owner: HashMap::new(),
+                owners_of: HashMap::new(),
+                relist: None,
+            }),
+        }
+    }
+}
+
+fn key<K: ResourceExt>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+impl<K: ResourceExt + Clone> OwnerIndex<K> {
+    fn remove_locked(inner: &mut Inner<K>, k: &str) {
+        if let Some(owners) = inner.owners_of.remove(k) {
+            for o in owners {
+                if let Some(m) = inner.by_owner.get_mut(&o) {
+                    m.remove(k);
+                    if m.is_empty() {
+                        inner.by_owner.remove(&o);
+                    }
+                }
+            }
+        }
+    }
+
+    fn insert_locked(inner: &mut Inner<K>, obj: Arc<K>) {
+        let k = key(obj.as_ref());
+        Self::remove_locked(inner, &k);
+        let owners: Vec<String> = obj
+            .owner_references()
+            .iter()
+            .map(|o| o.uid.clone())
+            .collect();
+        for o in &owners {
+            inner
+                .by_owner
+                .entry(o.clone())
+                .or_default()
+                .insert(k.clone(), obj.clone());
+        }
+        inner.owners_of.insert(k, owners);
+    }
+
+    /// Applies one watch event.
+    pub fn apply(&self, event: &Event<K>) {
+        let Ok(mut inner) = self.inner.write() else {
+            return;
+        };
+        match event {
+            Event::Apply(o) => Self::insert_locked(&mut inner, Arc::new(o.clone())),
+            Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
+            Event::Init => inner.relist = Some(Vec::new()),
+            Event::InitApply(o) => {
+                if let Some(r) = inner.relist.as_mut() {
+                    r.push(Arc::new(o.clone()));
+                }
+            }
+            Event::InitDone => {
+                let listed = inner.relist.take().unwrap_or_default();
+                inner.by_owner.clear();
+                inner.owners_of.clear();
+                for o in listed {
+                    Self::insert_locked(&mut inner, o);
+                }
+            }
+        }
+    }
+
+    /// Forgets an object this process deleted, before its watch event arrives.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        if let Ok(mut inner) = self.inner.write() {
+            Self::remove_locked(&mut inner, &format!("{namespace}/{name}"));
+        }
+    }
+
+    /// The objects an owner owns.
+    pub fn owned_by(&self, owner_uid: &str) -> Vec<Arc<K>> {
+        self.inner
+            .read()
+            .ok()
+            .and_then(|i| {
+                i.by_owner
+                    .get(owner_uid)
+                    .map(|m| m.values().cloned().collect())
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+
+    fn owned(name: &str, owner: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                owner_references: Some(vec![OwnerReference {
+                    uid: owner.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn objects_are_found_by_owner_and_follow_changes() {
+        let idx = OwnerIndex::<ConfigMap>::default();
+        idx.apply(&Event::Apply(owned("a", "u1")));
+        idx.apply(&Event::Apply(owned("b", "u1")));
+        idx.apply(&Event::Apply(owned("c", "u2")));
+        assert_eq!(idx.owned_by("u1").len(), 2);
+        idx.apply(&Event::Apply(owned("b", "u2")));
+        assert_eq!(idx.owned_by("u1").len(), 1);
+        assert_eq!(idx.owned_by("u2").len(), 2);
+        idx.apply(&Event::Delete(owned("c", "u2")));
+        assert_eq!(idx.owned_by("u2").len(), 1);
+        idx.apply(&Event::Init);
+        idx.apply(&Event::InitApply(owned("z", "u9")));
+        idx.apply(&Event::InitDone);
+        assert!(idx.owned_by("u1").is_empty());
+        assert_eq!(idx.owned_by("u9").len(), 1);
+    }
+}
