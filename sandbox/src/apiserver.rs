@@ -554,8 +554,16 @@ impl ApiServer {
             return Err(ApiError::invalid(info, name, &with_cel_skip_marker(errs)));
         }
         if (info.custom || has_generation(info))
-            && objects::spec_part(&next, info.status_subresource)
-                != objects::spec_part(current, info.status_subresource)
+            && !objects::equal_except(
+                &next,
+                current,
+                if info.status_subresource {
+                    &["metadata", "status"]
+                } else {
+                    &["metadata"]
+                },
+                &[],
+            )
         {
             let g = current
                 .pointer("/metadata/generation")
@@ -568,7 +576,7 @@ impl ApiServer {
         if info.kind == "CustomResourceDefinition" {
             self.prepare_crd(&mut next)?;
         }
-        let changed = strip_rv(&next) != strip_rv(current);
+        let changed = !objects::equal_except(&next, current, &[], &["resourceVersion"]);
         if changed && !opts.managed_fields_computed {
             crate::managed_fields_glue::record_update(
                 served,
@@ -817,14 +825,6 @@ impl Default for ApiServer {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn strip_rv(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
-    }
-    v
 }
 
 /// Whether a built-in kind carries `metadata.generation`.

@@ -27,19 +27,14 @@ pub async fn run(server: std::sync::Weak<ApiServer>) {
             }
         }
         drop(s);
-        // Let a burst of writes land before the next pass.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Let a burst of writes land before the next pass: a pass looks at every
+        // object, so it runs at most a few times a second however busy the server is.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 fn served_for(server: &ApiServer, resource_key: &str) -> Option<Arc<Served>> {
-    let (group, plural) = resource_key.split_once('/')?;
-    server
-        .registry
-        .all()
-        .into_iter()
-        .find(|i| i.group == group && i.plural == plural)
-        .and_then(|i| server.registry.get(&i.group, &i.version, &i.plural))
+    server.registry.by_storage_key(resource_key)
 }
 
 const GC: &str = "generic-garbage-collector";
@@ -117,7 +112,7 @@ pub fn collect(server: &ApiServer) {
             );
             continue;
         }
-        let all_gone = owners.iter().all(|u| !uids.contains(u));
+        let all_gone = owners.iter().all(|u| !uids.contains(u.as_str()));
         let owner_in_foreground = owners.iter().any(|u| deleting_foreground.contains(u));
         if (all_gone || owner_in_foreground) && !objects::is_deleting(obj) {
             let policy = if owner_in_foreground {

@@ -79,18 +79,6 @@ pub fn meta_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
     meta.as_object_mut()
 }
 
-/// The object without metadata and status: what `generation` follows.
-pub fn spec_part(obj: &Value, status_subresource: bool) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("metadata");
-        if status_subresource {
-            m.remove("status");
-        }
-    }
-    v
-}
-
 /// Now, as the API server writes timestamps (`2026-11-22T10:48:12Z`).
 pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()
@@ -127,4 +115,26 @@ pub fn random_suffix() -> String {
         .take(5)
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
+}
+
+/// Whether two objects are equal apart from some top-level keys and some `metadata` keys
+/// (without cloning them).
+pub fn equal_except(a: &Value, b: &Value, root: &[&str], meta: &[&str]) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let same = |k: &String| -> bool {
+        if root.contains(&k.as_str()) {
+            return true;
+        }
+        match (k.as_str(), a.get(k), b.get(k)) {
+            ("metadata", Some(Value::Object(ma)), Some(Value::Object(mb))) if !meta.is_empty() => {
+                ma.keys()
+                    .chain(mb.keys())
+                    .all(|mk| meta.contains(&mk.as_str()) || ma.get(mk) == mb.get(mk))
+            }
+            (_, x, y) => x == y,
+        }
+    };
+    a.keys().chain(b.keys()).all(same)
 }

@@ -71,6 +71,17 @@ impl Registry {
             .cloned()
     }
 
+    /// The served version of a resource by its storage key (`group/plural`).
+    pub fn by_storage_key(&self, key: &str) -> Option<Arc<Served>> {
+        let (group, plural) = key.split_once('/')?;
+        self.by_path
+            .read()
+            .ok()?
+            .iter()
+            .find(|((g, _, p), _)| g == group && p == plural)
+            .map(|(_, s)| s.clone())
+    }
+
     /// Every served resource type.
     pub fn all(&self) -> Vec<ResourceInfo> {
         let mut v: Vec<ResourceInfo> = self

@@ -86,8 +86,18 @@ impl CelRuntime {
         errs: &mut Vec<FieldError>,
     ) {
         let Some(s) = schema.as_object() else { return };
-        for r in rules_of(s) {
-            self.evaluate(&r, value, old, path, errs);
+        let rules = rules_of(s);
+        if !rules.is_empty() {
+            // One conversion and one context for every rule of the node.
+            let mut ctx = Context::with_env(self.env.clone());
+            ctx.add_variable_from_value("self", to_cel(value));
+            if let Some(o) = old {
+                ctx.add_variable_from_value("oldSelf", to_cel(o));
+            }
+            register_kubernetes_functions(&mut ctx);
+            for r in &rules {
+                self.evaluate(r, &ctx, value, old.is_some(), path, errs);
+            }
         }
         match value {
             Value::Object(map) => {
@@ -130,13 +140,14 @@ impl CelRuntime {
     fn evaluate(
         &self,
         r: &Rule,
+        ctx: &Context<'_, '_>,
         value: &Value,
-        old: Option<&Value>,
+        has_old: bool,
         path: &str,
         errs: &mut Vec<FieldError>,
     ) {
         let is_transition = r.rule.contains("oldSelf");
-        if is_transition && old.is_none() {
+        if is_transition && !has_old {
             return;
         }
         let field = match &r.field_path {
@@ -162,13 +173,7 @@ impl CelRuntime {
                 return;
             }
         };
-        let mut ctx = Context::with_env(self.env.clone());
-        ctx.add_variable_from_value("self", to_cel(value));
-        if let Some(o) = old {
-            ctx.add_variable_from_value("oldSelf", to_cel(o));
-        }
-        register_kubernetes_functions(&mut ctx);
-        match program.execute(&ctx) {
+        match program.execute(ctx) {
             Ok(CelValue::Bool(true)) => {}
             Ok(CelValue::Bool(false)) => {
                 let message = r

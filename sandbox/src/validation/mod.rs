@@ -45,26 +45,15 @@ impl SchemaValidator {
     /// object on an update, for transition rules. Returns every error found.
     pub fn validate(&self, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let body = strip_meta(object);
-        structural::validate(&self.schema, &body, "", &self.patterns, &mut errs);
+        // apiVersion, kind and metadata are checked by the API server itself; the schema
+        // either does not list them or lists them as plain strings and objects.
+        let body = object;
+        structural::validate(&self.schema, body, "", &self.patterns, &mut errs);
         if errs.iter().any(FieldError::stops_cel) {
             errs.push(FieldError::invalid("<nil>", Some(Value::Null), CEL_SKIPPED));
             return errs;
         }
-        let old_body = old.map(strip_meta);
-        self.cel
-            .validate(&self.schema, &body, old_body.as_ref(), "", &mut errs);
+        self.cel.validate(&self.schema, body, old, "", &mut errs);
         errs
     }
-}
-
-/// The object without apiVersion, kind and metadata, which the API server checks itself.
-fn strip_meta(object: &Value) -> Value {
-    let mut body = object.clone();
-    if let Some(m) = body.as_object_mut() {
-        m.remove("apiVersion");
-        m.remove("kind");
-        m.remove("metadata");
-    }
-    body
 }

@@ -316,18 +316,29 @@ fn format_matches(format: &str, s: &str) -> bool {
         "ipv4" => s.parse::<std::net::Ipv4Addr>().is_ok(),
         "ipv6" => s.parse::<std::net::Ipv6Addr>().is_ok(),
         "uuid" => {
-            Regex::new(r"^(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
-                .map(|r| r.is_match(s))
-                .unwrap_or(true)
+            static UUID: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+            UUID.get_or_init(|| {
+                Regex::new(
+                    r"^(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$",
+                )
+                .ok()
+            })
+            .as_ref()
+            .is_none_or(|r| r.is_match(s))
         }
         _ => true,
     }
 }
 
 fn is_rfc3339(s: &str) -> bool {
-    Regex::new(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-        .map(|r| r.is_match(s))
-        .unwrap_or(true)
+    static RFC3339: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    RFC3339
+        .get_or_init(|| {
+            Regex::new(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+                .ok()
+        })
+        .as_ref()
+        .is_none_or(|r| r.is_match(s))
 }
 
 /// Removes fields the schema does not know, as kube-apiserver's pruning does, and
