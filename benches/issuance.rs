@@ -16,7 +16,11 @@ use serde_json::json;
 use std::time::Instant;
 
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+fn cpu_seconds_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
         .next()
@@ -62,17 +66,52 @@ async fn keygen_only(n: usize, alg: KeyAlgorithm) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-async fn issue(n: usize, algorithm: &str, size: u32) -> (f64, f64) {
-    let sandbox = certgate_sandbox::Sandbox::start(Default::default())
-        .await
-        .unwrap();
-    let crds: Vec<serde_json::Value> = certgate::api::crd::all()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.json)
-        .collect();
-    sandbox.install_crds(&crds).unwrap();
-    let client = sandbox.client().await.unwrap();
+/// The sandbox API server in a child process (`certgate sandbox`), so that this
+/// process's CPU time and RSS are the controllers' (and the benchmark's small client).
+struct RemoteSandbox {
+    child: std::process::Child,
+    kubeconfig: std::path::PathBuf,
+}
+
+impl Drop for RemoteSandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.kubeconfig);
+    }
+}
+
+async fn remote_sandbox() -> (RemoteSandbox, kube::Client) {
+    let kubeconfig =
+        std::env::temp_dir().join(format!("certgate-bench-{}.kubeconfig", std::process::id()));
+    let _ = std::fs::remove_file(&kubeconfig);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["sandbox", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("certgate sandbox starts");
+    let remote = RemoteSandbox {
+        child,
+        kubeconfig: kubeconfig.clone(),
+    };
+    for _ in 0..200 {
+        if let Ok(yaml) = std::fs::read_to_string(&kubeconfig) {
+            if yaml.contains("current-context") {
+                let client = certgate_sandbox::client_from_kubeconfig(&yaml)
+                    .await
+                    .unwrap();
+                return (remote, client);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the sandbox did not start");
+}
+
+async fn issue(n: usize, algorithm: &str, size: u32) -> (f64, f64, f64) {
+    let (sandbox, client) = remote_sandbox().await;
+    let sandbox_pid = sandbox.child.id().to_string();
     let config = ControllerConfig {
         cluster_resource_namespace: "default".into(),
         max_concurrent_reconciles: 32,
@@ -84,6 +123,7 @@ async fn issue(n: usize, algorithm: &str, size: u32) -> (f64, f64) {
         .await
         .unwrap();
     let cpu0 = cpu_seconds();
+    let sandbox_cpu0 = cpu_seconds_of(&sandbox_pid);
     let t = Instant::now();
     let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
     futures::stream::iter(0..n)
@@ -135,8 +175,9 @@ async fn issue(n: usize, algorithm: &str, size: u32) -> (f64, f64) {
     }
     let elapsed = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
+    let sandbox_cpu = cpu_seconds_of(&sandbox_pid) - sandbox_cpu0;
     controllers.stop().await;
-    (elapsed, cpu)
+    (elapsed, cpu, sandbox_cpu)
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -150,7 +191,9 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    println!("issuance end to end: controllers + sandbox in one process, SelfSigned issuer");
+    println!(
+        "issuance end to end, SelfSigned issuer: controllers in this process, the sandbox API server in a child process"
+    );
     for (label, n, alg, algorithm, size) in [
         (
             "ECDSA P-256",
@@ -162,16 +205,17 @@ async fn main() {
         ("RSA-4096", n_rsa, KeyAlgorithm::Rsa(4096), "RSA", 4096),
     ] {
         let keygen = keygen_only(n, alg).await;
-        let (elapsed, cpu) = issue(n, algorithm, size).await;
+        let (elapsed, cpu, sandbox_cpu) = issue(n, algorithm, size).await;
         println!(
-            "  {label:<12} {n:>6} certificates: {:>8.1} certificates/s; {:.2}x the time of generating the keys alone; {:.4} CPU s/certificate",
+            "  {label:<12} {n:>6} certificates: {:>8.1} certificates/s; {:.2}x the time of generating the keys alone; {:.4} CPU s/certificate in the controllers (+{:.4} in the API server)",
             n as f64 / elapsed,
             elapsed / keygen,
-            cpu / n as f64
+            cpu / n as f64,
+            sandbox_cpu / n as f64
         );
     }
     println!(
-        "  peak RSS of the whole process (sandbox + controllers + client): {:.0} MiB",
+        "  peak RSS of the controllers' process: {:.0} MiB",
         peak_rss_mib()
     );
 }

@@ -69,6 +69,15 @@ enum Command {
         #[arg(long)]
         kubeconfig: Option<std::path::PathBuf>,
     },
+    /// Run the sandbox API server (in-memory Kubernetes API) with the CRDs installed, until interrupted.
+    Sandbox {
+        /// Where to write the kubeconfig.
+        #[arg(long)]
+        kubeconfig: std::path::PathBuf,
+        /// Authorize ServiceAccount requests with RBAC.
+        #[arg(long)]
+        rbac: bool,
+    },
     /// Print the CustomResourceDefinitions certgate serves (pipe into `kubectl apply -f -`).
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -128,6 +137,25 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
         }
         Command::Version => println!("certgate {}", env!("CARGO_PKG_VERSION")),
+        Command::Sandbox { kubeconfig, rbac } => {
+            let opts = certgate_sandbox::SandboxOptions {
+                rbac,
+                ..Default::default()
+            };
+            let sandbox = certgate_sandbox::Sandbox::start(opts).await?;
+            let crds: Vec<serde_json::Value> = certgate::api::crd::all()?
+                .into_iter()
+                .map(|c| c.json)
+                .collect();
+            sandbox.install_crds(&crds)?;
+            sandbox.write_kubeconfig(&kubeconfig)?;
+            println!(
+                "sandbox API server at {}; kubeconfig {}",
+                sandbox.https_url,
+                kubeconfig.display()
+            );
+            let _ = tokio::signal::ctrl_c().await;
+        }
         Command::Demo {
             timeout,
             keep_running,
