@@ -96,13 +96,13 @@ async fn remote_sandbox() -> (RemoteSandbox, kube::Client) {
         kubeconfig: kubeconfig.clone(),
     };
     for _ in 0..200 {
-        if let Ok(yaml) = std::fs::read_to_string(&kubeconfig) {
-            if yaml.contains("current-context") {
-                let client = certgate_sandbox::client_from_kubeconfig(&yaml)
-                    .await
-                    .unwrap();
-                return (remote, client);
-            }
+        if let Ok(yaml) = std::fs::read_to_string(&kubeconfig)
+            && yaml.contains("current-context")
+        {
+            let client = certgate_sandbox::client_from_kubeconfig(&yaml)
+                .await
+                .unwrap();
+            return (remote, client);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

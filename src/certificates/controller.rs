@@ -11,7 +11,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -121,7 +121,7 @@ pub async fn run(
             }
         })
     };
-    Controller::new(certs, watcher::Config::default())
+    crate::controller::lean_controller(certs)
         .owns_stream(request_events)
         .watches_stream(secret_events, |s| {
             let ns = s.namespace().unwrap_or_default();

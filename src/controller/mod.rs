@@ -76,6 +76,29 @@ impl Context {
     }
 }
 
+/// A controller over `api` whose cache keeps objects without `managedFields` (they
+/// are often the biggest part of an object, and no controller reads them).
+pub fn lean_controller<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::{WatchStreamExt, reflector, watcher};
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(api, watcher::Config::default())
+            .modify(|o: &mut K| o.meta_mut().managed_fields = None),
+    )
+    .applied_objects();
+    kube::runtime::Controller::for_stream(stream, reader)
+}
+
 /// Readiness of the process for `/readyz`.
 #[derive(Default)]
 pub struct Health {

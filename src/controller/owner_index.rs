@@ -39,6 +39,12 @@ fn key<K: ResourceExt>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
+fn lean<K: ResourceExt + Clone>(o: &K) -> Arc<K> {
+    let mut o = o.clone();
+    o.meta_mut().managed_fields = None;
+    Arc::new(o)
+}
+
 impl<K: ResourceExt + Clone> OwnerIndex<K> {
     fn remove_locked(inner: &mut Inner<K>, k: &str) {
         if let Some(owners) = inner.owners_of.remove(k) {
@@ -77,12 +83,12 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
             return;
         };
         match event {
-            Event::Apply(o) => Self::insert_locked(&mut inner, Arc::new(o.clone())),
+            Event::Apply(o) => Self::insert_locked(&mut inner, lean(o)),
             Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
             Event::Init => inner.relist = Some(Vec::new()),
             Event::InitApply(o) => {
                 if let Some(r) = inner.relist.as_mut() {
-                    r.push(Arc::new(o.clone()));
+                    r.push(lean(o));
                 }
             }
             Event::InitDone => {

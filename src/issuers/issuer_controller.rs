@@ -8,7 +8,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -164,7 +164,7 @@ pub async fn run_issuers(
             ),
             None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
         };
-    let controller = Controller::new(issuers, watcher::Config::default());
+    let controller = crate::controller::lean_controller(issuers);
     let store = controller.store();
     controller
         .watches_stream(
@@ -194,7 +194,7 @@ pub async fn run_cluster_issuers(
     let issuers: Api<ClusterIssuer> = Api::all(ctx.client.clone());
     let secrets: Api<PartialObjectMeta<Secret>> =
         Api::namespaced(ctx.client.clone(), &ctx.config.cluster_resource_namespace);
-    let controller = Controller::new(issuers, watcher::Config::default());
+    let controller = crate::controller::lean_controller(issuers);
     let store = controller.store();
     controller
         .watches_stream(
