@@ -42,10 +42,7 @@ const GC: &str = "generic-garbage-collector";
 /// One pass of every collector.
 pub fn collect(server: &ApiServer) {
     let all = server.store.all();
-    let uids: HashSet<String> = all
-        .iter()
-        .map(|(_, o)| objects::uid(o).to_string())
-        .collect();
+    let uids: HashSet<&str> = all.iter().map(|(_, o)| objects::uid(o)).collect();
     let write = WriteOptions {
         manager: GC.into(),
         ..Default::default()

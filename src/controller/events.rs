@@ -27,6 +27,9 @@ impl EventType {
 /// (object uid, reason, message) of an event, and (event name, count) of its Event.
 type SeenEvents = HashMap<(String, String, String), (String, i32)>;
 
+/// How many recent events are remembered to fold repeats into one Event.
+const MAX_REMEMBERED_EVENTS: usize = 4096;
+
 /// Writes Events about objects.
 pub struct Recorder {
     client: kube::Client,
@@ -106,6 +109,10 @@ impl Recorder {
         match api.create(&PostParams::default(), &event).await {
             Ok(_) => {
                 if let Ok(mut m) = self.seen.lock() {
+                    // Folding repeats matters for recent events only; keep memory bounded.
+                    if m.len() >= MAX_REMEMBERED_EVENTS {
+                        m.clear();
+                    }
                     m.insert(key, (name, 1));
                 }
             }

@@ -88,12 +88,35 @@ where
         + Sync
         + 'static,
 {
+    lean_controller_with(api, |_| {})
+}
+
+/// As [`lean_controller`], dropping more of each object before it is cached.
+pub fn lean_controller_with<K>(
+    api: kube::Api<K>,
+    mut trim: impl FnMut(&mut K) + Send + 'static,
+) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
     use kube::runtime::{WatchStreamExt, reflector, watcher};
     let (reader, writer) = reflector::store();
     let stream = reflector(
         writer,
-        watcher(api, watcher::Config::default())
-            .modify(|o: &mut K| o.meta_mut().managed_fields = None),
+        watcher(api, watcher::Config::default()).modify(move |o: &mut K| {
+            let meta = o.meta_mut();
+            meta.managed_fields = None;
+            if let Some(a) = meta.annotations.as_mut() {
+                a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
+            trim(o);
+        }),
     )
     .applied_objects();
     kube::runtime::Controller::for_stream(stream, reader)

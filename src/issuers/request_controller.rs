@@ -400,7 +400,14 @@ pub async fn run(
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    let controller = crate::controller::lean_controller(requests);
+    // The issued certificate is not needed here once written: keep it out of the cache.
+    let controller =
+        crate::controller::lean_controller_with(requests, |r: &mut CertificateRequest| {
+            if let Some(st) = r.status.as_mut() {
+                st.certificate = None;
+                st.ca = None;
+            }
+        });
     let store = controller.store();
     let store2 = store.clone();
     controller
