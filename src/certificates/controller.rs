@@ -588,13 +588,13 @@ fn decode_pem_field(value: Option<&String>) -> Option<Vec<u8>> {
 }
 
 async fn issue(ctx: &Context, s: &Snapshot, request: &str) -> Result<(), CertificateError> {
-    let Some(req) = s
-        .requests
-        .iter()
-        .find(|r| r.metadata.name.as_deref() == Some(request))
+    let Some(req) = Api::<CertificateRequest>::namespaced(ctx.client.clone(), s.namespace())
+        .get_opt(request)
+        .await?
     else {
         return Ok(());
     };
+    let req = &req;
     let status = req.status.clone().unwrap_or_default();
     let cert_pem = decode_pem_field(status.certificate.as_ref())
         .ok_or_else(|| CertificateError::BadRequestStatus(request.to_string()))?;

@@ -27,14 +27,11 @@ pub fn decide(s: &Snapshot) -> Option<IssuingAction> {
             message,
         });
     }
+    // The issued certificate itself is read when issuing: the controller's cache of
+    // requests does not keep it.
     let ready = request_condition(req, "Ready")
         .is_some_and(|c| c.status == crate::api::ConditionStatus::True);
-    let has_cert = req
-        .status
-        .as_ref()
-        .and_then(|st| st.certificate.as_ref())
-        .is_some_and(|c| !c.is_empty());
-    (ready && has_cert).then_some(IssuingAction::Issue { request: name })
+    ready.then_some(IssuingAction::Issue { request: name })
 }
 
 #[cfg(test)]

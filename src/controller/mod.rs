@@ -66,7 +66,13 @@ impl Context {
             config,
             recorder,
             metrics,
-            requests_by_owner: Default::default(),
+            // Issued certificates are read from the API when issuing, not kept here.
+            requests_by_owner: owner_index::OwnerIndex::with_trim(|r| {
+                if let Some(st) = r.status.as_mut() {
+                    st.certificate = None;
+                    st.ca = None;
+                }
+            }),
             secrets_by_owner: Default::default(),
         })
     }

@@ -21,11 +21,14 @@ struct Inner<K> {
 /// Objects by owner uid.
 pub struct OwnerIndex<K> {
     inner: RwLock<Inner<K>>,
+    /// Drops what the index's readers do not need, before an object is kept.
+    trim: fn(&mut K),
 }
 
 impl<K> Default for OwnerIndex<K> {
     fn default() -> Self {
         OwnerIndex {
+            trim: |_| {},
             inner: RwLock::new(Inner {
                 by_owner: HashMap::new(),
                 owners_of: HashMap::new(),
@@ -39,13 +42,22 @@ fn key<K: ResourceExt>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-fn lean<K: ResourceExt + Clone>(o: &K) -> Arc<K> {
-    let mut o = o.clone();
-    o.meta_mut().managed_fields = None;
-    Arc::new(o)
-}
-
 impl<K: ResourceExt + Clone> OwnerIndex<K> {
+    /// An index that trims objects with `trim` (besides dropping managedFields).
+    pub fn with_trim(trim: fn(&mut K)) -> Self {
+        OwnerIndex {
+            trim,
+            ..Default::default()
+        }
+    }
+
+    fn lean(&self, o: &K) -> Arc<K> {
+        let mut o = o.clone();
+        o.meta_mut().managed_fields = None;
+        (self.trim)(&mut o);
+        Arc::new(o)
+    }
+
     fn remove_locked(inner: &mut Inner<K>, k: &str) {
         if let Some(owners) = inner.owners_of.remove(k) {
             for o in owners {
@@ -83,12 +95,12 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
             return;
         };
         match event {
-            Event::Apply(o) => Self::insert_locked(&mut inner, lean(o)),
+            Event::Apply(o) => Self::insert_locked(&mut inner, self.lean(o)),
             Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
             Event::Init => inner.relist = Some(Vec::new()),
             Event::InitApply(o) => {
                 if let Some(r) = inner.relist.as_mut() {
-                    r.push(lean(o));
+                    r.push(self.lean(o));
                 }
             }
             Event::InitDone => {
