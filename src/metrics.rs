@@ -14,9 +14,25 @@ struct Family {
     series: BTreeMap<Labels, f64>,
 }
 
+/// The series of one Certificate, kept once (their labels are the same for all five
+/// families: at thousands of Certificates, storing them per series costs tens of MB).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificateSeries {
+    pub issuer_name: String,
+    pub issuer_kind: String,
+    pub issuer_group: String,
+    pub not_after: f64,
+    pub not_before: f64,
+    pub renewal: f64,
+    /// `True`, `False` or `Unknown`.
+    pub ready: &'static str,
+}
+
 /// The metrics registry.
 pub struct Metrics {
     families: Mutex<BTreeMap<&'static str, Family>>,
+    /// (namespace, name) → series.
+    certificates: Mutex<BTreeMap<(String, String), CertificateSeries>>,
 }
 
 pub const CERT_EXPIRATION: &str = "certmanager_certificate_expiration_timestamp_seconds";
@@ -100,25 +116,9 @@ impl Default for Metrics {
             .collect();
         Metrics {
             families: Mutex::new(families),
+            certificates: Mutex::new(BTreeMap::new()),
         }
     }
-}
-
-/// The labels cert-manager puts on certificate series.
-pub fn certificate_labels(
-    name: &str,
-    namespace: &str,
-    issuer_name: &str,
-    issuer_kind: &str,
-    issuer_group: &str,
-) -> Labels {
-    vec![
-        ("issuer_group", issuer_group.to_string()),
-        ("issuer_kind", issuer_kind.to_string()),
-        ("issuer_name", issuer_name.to_string()),
-        ("name", name.to_string()),
-        ("namespace", namespace.to_string()),
-    ]
 }
 
 impl Metrics {
@@ -166,16 +166,48 @@ impl Metrics {
         });
     }
 
+    /// Sets a Certificate's series.
+    pub fn set_certificate(&self, namespace: &str, name: &str, series: CertificateSeries) {
+        if let Ok(mut m) = self.certificates.lock() {
+            m.insert((namespace.to_string(), name.to_string()), series);
+        }
+    }
+
     /// Removes a Certificate's series.
     pub fn forget_certificate(&self, name: &str, namespace: &str) {
-        for fam in [
-            CERT_EXPIRATION,
-            CERT_NOT_AFTER,
-            CERT_NOT_BEFORE,
-            CERT_RENEWAL,
-            CERT_READY,
-        ] {
-            self.remove_matching(fam, &[("name", name), ("namespace", namespace)]);
+        if let Ok(mut m) = self.certificates.lock() {
+            m.remove(&(namespace.to_string(), name.to_string()));
+        }
+    }
+
+    /// The certificate families, rendered from the per-Certificate records.
+    fn render_certificates(&self, name: &str, out: &mut String) {
+        let Ok(certs) = self.certificates.lock() else {
+            return;
+        };
+        for ((ns, cert), c) in certs.iter() {
+            let labels = format!(
+                "issuer_group=\"{}\",issuer_kind=\"{}\",issuer_name=\"{}\",name=\"{}\",namespace=\"{}\"",
+                escape(&c.issuer_group),
+                escape(&c.issuer_kind),
+                escape(&c.issuer_name),
+                escape(cert),
+                escape(ns)
+            );
+            let value = match name {
+                CERT_EXPIRATION | CERT_NOT_AFTER => c.not_after,
+                CERT_NOT_BEFORE => c.not_before,
+                CERT_RENEWAL => c.renewal,
+                CERT_READY => {
+                    for cond in CONDITIONS {
+                        let v = if cond == c.ready { 1 } else { 0 };
+                        let _ = writeln!(out, "{name}{{condition=\"{cond}\",{labels}}} {v}");
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
     }
 
@@ -188,6 +220,7 @@ impl Metrics {
             for (name, fam) in families.iter() {
                 let _ = writeln!(out, "# HELP {name} {}", fam.help);
                 let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
+                self.render_certificates(name, &mut out);
                 for (labels, value) in &fam.series {
                     let rendered: Vec<String> = labels
                         .iter()
@@ -219,9 +252,19 @@ mod tests {
     #[test]
     fn series_render_and_go_away_with_their_object() {
         let m = Metrics::default();
-        let l = certificate_labels("web", "prod", "ca", "ClusterIssuer", "cert-manager.io");
-        m.set(CERT_EXPIRATION, l.clone(), 1_800_000_000.0);
-        m.set_condition(CERT_READY, l.clone(), "True");
+        m.set_certificate(
+            "prod",
+            "web",
+            CertificateSeries {
+                issuer_name: "ca".into(),
+                issuer_kind: "ClusterIssuer".into(),
+                issuer_group: "cert-manager.io".into(),
+                not_after: 1_800_000_000.0,
+                not_before: 1_700_000_000.0,
+                renewal: 1_770_000_000.0,
+                ready: "True",
+            },
+        );
         m.inc(SYNC_CALLS, vec![("controller", "certificates".into())]);
         m.inc(SYNC_CALLS, vec![("controller", "certificates".into())]);
         let text = m.render(1.0);

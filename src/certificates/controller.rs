@@ -868,29 +868,25 @@ async fn readiness_step(ctx: &Context, s: &Snapshot) -> Result<Option<Duration>,
 
 fn record_metrics(ctx: &Context, s: &Snapshot, r: &readiness::Readiness) {
     let issuer = &s.certificate.spec.issuer_ref;
-    let labels = metrics::certificate_labels(
-        s.name(),
-        s.namespace(),
-        &issuer.name,
-        issuer.kind_or_default(),
-        issuer.group_or_default(),
-    );
     let secs = |t: Option<jiff::Timestamp>| t.map(|t| t.as_second() as f64).unwrap_or(0.0);
-    ctx.metrics
-        .set(metrics::CERT_EXPIRATION, labels.clone(), secs(r.not_after));
-    ctx.metrics
-        .set(metrics::CERT_NOT_AFTER, labels.clone(), secs(r.not_after));
-    ctx.metrics
-        .set(metrics::CERT_NOT_BEFORE, labels.clone(), secs(r.not_before));
-    ctx.metrics
-        .set(metrics::CERT_RENEWAL, labels.clone(), secs(r.renewal_time));
-    let status = match r.ready.status {
+    let ready = match r.ready.status {
         ConditionStatus::True => "True",
         ConditionStatus::False => "False",
         ConditionStatus::Unknown => "Unknown",
     };
-    ctx.metrics
-        .set_condition(metrics::CERT_READY, labels, status);
+    ctx.metrics.set_certificate(
+        s.namespace(),
+        s.name(),
+        metrics::CertificateSeries {
+            issuer_name: issuer.name.clone(),
+            issuer_kind: issuer.kind_or_default().to_string(),
+            issuer_group: issuer.group_or_default().to_string(),
+            not_after: secs(r.not_after),
+            not_before: secs(r.not_before),
+            renewal: secs(r.renewal_time),
+            ready,
+        },
+    );
 }
 
 #[cfg(test)]
