@@ -59,7 +59,7 @@ async fn keygen_only(n: usize, alg: KeyAlgorithm) -> f64 {
         .map(|p| p.get())
         .unwrap_or(2);
     futures::stream::iter(0..n)
-        .map(|_| tokio::task::spawn_blocking(move || PrivateKey::generate(alg).unwrap()))
+        .map(|_| tokio::task::spawn_blocking(move || drop(PrivateKey::generate(alg).unwrap())))
         .buffer_unordered(workers)
         .collect::<Vec<_>>()
         .await;
