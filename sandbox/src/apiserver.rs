@@ -624,6 +624,10 @@ impl ApiServer {
                 .add_crd(&stored)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
         }
+        if is_deleting(&stored) {
+            // Finalizers of the garbage collector and namespaces make progress in passes.
+            self.store.mark_gc_needed();
+        }
         if objects::owner_uids(&stored) != objects::owner_uids(current) || is_deleting(&stored) {
             self.gc_wakeup.notify_one();
         }
@@ -734,6 +738,9 @@ impl ApiServer {
                 StoreError::NotFound => ApiError::not_found(info, name),
                 other => ApiError::internal(other.to_string()),
             })?;
+        // Deletion held by finalizers: foreground/orphan propagation and namespaces
+        // are carried out by the garbage collector.
+        self.store.mark_gc_needed();
         self.gc_wakeup.notify_one();
         Ok((*stored).clone())
     }

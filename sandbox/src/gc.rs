@@ -20,7 +20,10 @@ pub async fn run(server: std::sync::Weak<ApiServer>) {
             let notified = s.gc_wakeup.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            collect(&s);
+            if s.store.take_gc_needed() && collect(&s) {
+                // Work left (objects waiting on finalizers, namespaces emptying): go again.
+                s.store.mark_gc_needed();
+            }
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -39,8 +42,8 @@ fn served_for(server: &ApiServer, resource_key: &str) -> Option<Arc<Served>> {
 
 const GC: &str = "generic-garbage-collector";
 
-/// One pass of every collector.
-pub fn collect(server: &ApiServer) {
+/// One pass of every collector; true when work is left for a later pass.
+pub fn collect(server: &ApiServer) -> bool {
     let all = server.store.all();
     let uids: HashSet<&str> = all.iter().map(|(_, o)| objects::uid(o)).collect();
     let write = WriteOptions {
@@ -173,6 +176,14 @@ pub fn collect(server: &ApiServer) {
     }
 
     collect_namespaces(server, &write);
+    // Left for a later pass: owners waiting on their dependents, namespaces emptying.
+    server.store.all().iter().any(|(res, o)| {
+        objects::is_deleting(o)
+            && (res == "/namespaces"
+                || objects::finalizers(o)
+                    .iter()
+                    .any(|f| f == "foregroundDeletion" || f == "orphan"))
+    })
 }
 
 /// Namespaces being deleted: delete their contents, then the namespace.

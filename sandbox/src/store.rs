@@ -60,6 +60,29 @@ struct State {
     history: VecDeque<Arc<Change>>,
     /// Watches may resume from any resourceVersion at or after this one.
     oldest_watchable: u64,
+    /// The uid of every stored object.
+    uids: std::collections::HashSet<String>,
+    /// How many stored objects name each uid as an owner.
+    dependents: HashMap<String, usize>,
+}
+
+impl State {
+    /// Books an object's owner references in (`+1`) or out (`-1`); true when an owner is missing.
+    fn book_owners(&mut self, obj: &Value, add: bool) -> bool {
+        let mut missing = false;
+        for owner in crate::objects::owner_uids(obj) {
+            if add {
+                missing |= !self.uids.contains(&owner);
+                *self.dependents.entry(owner).or_default() += 1;
+            } else if let Some(n) = self.dependents.get_mut(&owner) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.dependents.remove(&owner);
+                }
+            }
+        }
+        missing
+    }
 }
 
 /// How many changes are kept for watches to resume from.
@@ -72,6 +95,9 @@ pub type Subscription = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
 pub struct Store {
     state: Mutex<State>,
     changes: broadcast::Sender<Arc<Change>>,
+    /// Set when the garbage collector has work: an owner with dependents went away, an
+    /// object names an owner that does not exist, or someone asked (finalizers, namespaces).
+    gc_needed: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Store {
@@ -83,8 +109,11 @@ impl Default for Store {
                 objects: HashMap::new(),
                 history: VecDeque::new(),
                 oldest_watchable: 100,
+                uids: Default::default(),
+                dependents: HashMap::new(),
             }),
             changes,
+            gc_needed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -109,6 +138,18 @@ impl Store {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// Asks the garbage collector for a pass.
+    pub fn mark_gc_needed(&self) {
+        self.gc_needed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the garbage collector has work (and clears the mark).
+    pub fn take_gc_needed(&self) -> bool {
+        self.gc_needed
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The newest resourceVersion.
@@ -205,6 +246,10 @@ impl Store {
         let rv = state.rv;
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
+        state.uids.insert(crate::objects::uid(&obj).to_string());
+        if state.book_owners(&obj, true) {
+            self.mark_gc_needed();
+        }
         state
             .objects
             .entry(res.to_string())
@@ -255,6 +300,12 @@ impl Store {
         let rv = state.rv;
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
+        if crate::objects::owner_uids(&current) != crate::objects::owner_uids(&obj) {
+            state.book_owners(&current, false);
+            if state.book_owners(&obj, true) {
+                self.mark_gc_needed();
+            }
+        }
         state
             .objects
             .entry(res.to_string())
@@ -296,6 +347,12 @@ impl Store {
         }
         if let Some(m) = state.objects.get_mut(res) {
             m.remove(&key);
+        }
+        let uid = crate::objects::uid(&current).to_string();
+        state.uids.remove(&uid);
+        state.book_owners(&current, false);
+        if state.dependents.contains_key(&uid) {
+            self.mark_gc_needed();
         }
         state.rv += 1;
         let rv = state.rv;

@@ -689,3 +689,94 @@ async fn errors_are_status_objects_and_unknown_paths_plain_404() {
     assert_eq!(code, 415, "{body}");
     env.cleanup().await;
 }
+
+async fn wait_gone(cms: &Api<ConfigMap>, name: &str) -> bool {
+    for _ in 0..100 {
+        if cms.get_opt(name).await.unwrap().is_none() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn foreground_orphan_and_ownerless_dependents() {
+    let env = TestEnv::start().await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(env.client.clone(), &env.namespace);
+    let mk = |name: &str, owner: Option<(&str, String)>| -> ConfigMap {
+        let mut v = json!({"metadata": {"name": name}});
+        if let Some((owner_name, uid)) = owner {
+            v["metadata"]["ownerReferences"] =
+                json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": owner_name, "uid": uid}]);
+        }
+        serde_json::from_value(v).unwrap()
+    };
+    // An owner that does not exist: the dependent is collected.
+    cms.create(
+        &PostParams::default(),
+        &mk(
+            "stray",
+            Some(("ghost", "00000000-0000-0000-0000-000000000000".into())),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(
+        wait_gone(&cms, "stray").await,
+        "a dependent of a missing owner is collected"
+    );
+
+    // Foreground: the owner waits (foregroundDeletion) until its dependent is gone.
+    let owner = cms
+        .create(&PostParams::default(), &mk("fg-owner", None))
+        .await
+        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &mk(
+            "fg-dep",
+            Some(("fg-owner", owner.metadata.uid.clone().unwrap())),
+        ),
+    )
+    .await
+    .unwrap();
+    let held = cms
+        .delete("fg-owner", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    let held = held
+        .left()
+        .expect("the owner is kept while its dependents go");
+    assert_eq!(
+        held.metadata.finalizers,
+        Some(vec!["foregroundDeletion".to_string()])
+    );
+    assert!(wait_gone(&cms, "fg-dep").await);
+    assert!(wait_gone(&cms, "fg-owner").await);
+
+    // Orphan: the dependent stays, without its ownerReference.
+    let owner = cms
+        .create(&PostParams::default(), &mk("or-owner", None))
+        .await
+        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &mk(
+            "or-dep",
+            Some(("or-owner", owner.metadata.uid.clone().unwrap())),
+        ),
+    )
+    .await
+    .unwrap();
+    cms.delete("or-owner", &DeleteParams::orphan())
+        .await
+        .unwrap();
+    assert!(wait_gone(&cms, "or-owner").await);
+    let dep = cms.get("or-dep").await.unwrap();
+    assert!(
+        dep.metadata.owner_references.unwrap_or_default().is_empty(),
+        "the orphan loses its ownerReference"
+    );
+    env.cleanup().await;
+}
