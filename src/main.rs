@@ -56,6 +56,13 @@ enum Command {
         /// Make each Certificate the owner of its Secret (the Secret goes with it).
         #[arg(long, default_value_t = false)]
         enable_certificate_owner_ref: bool,
+        /// Issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"`.
+        #[arg(long, default_value = "")]
+        default_issuer_name: String,
+        #[arg(long, default_value = "Issuer")]
+        default_issuer_kind: String,
+        #[arg(long, default_value = "cert-manager.io")]
+        default_issuer_group: String,
     },
     /// Issue the example certificates on an embedded sandbox API server and show them.
     Demo {
@@ -187,6 +194,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             kube_api_burst: _,
             log_format,
             enable_certificate_owner_ref,
+            default_issuer_name,
+            default_issuer_kind,
+            default_issuer_group,
         } => {
             init_logging(log_format);
             let client = kube::Client::try_default().await?;
@@ -195,6 +205,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 namespace: (!namespace.is_empty()).then_some(namespace),
                 max_concurrent_reconciles,
                 enable_certificate_owner_ref,
+                default_issuer: certgate::certificates::intent::Defaults {
+                    issuer_name: (!default_issuer_name.is_empty()).then_some(default_issuer_name),
+                    issuer_kind: default_issuer_kind,
+                    issuer_group: default_issuer_group,
+                },
                 ..Default::default()
             };
             let metrics = Arc::new(certgate::metrics::Metrics::default());

@@ -3,6 +3,7 @@
 
 pub mod conditions;
 pub mod controller;
+pub mod intent;
 pub mod issuing;
 pub mod key_manager;
 pub mod keys;

@@ -26,6 +26,8 @@ pub struct ControllerConfig {
     pub clock: Arc<dyn Clock>,
     /// The component name events are reported from.
     pub component: String,
+    /// The issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"` (`--default-issuer-*`).
+    pub default_issuer: crate::certificates::intent::Defaults,
 }
 
 impl Default for ControllerConfig {
@@ -37,6 +39,7 @@ impl Default for ControllerConfig {
             enable_certificate_owner_ref: false,
             clock: Arc::new(clock::SystemClock),
             component: "cert-manager".to_string(),
+            default_issuer: Default::default(),
         }
     }
 }
@@ -188,6 +191,11 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
         crate::issuers::issuer_controller::run_cluster_issuers(ctx.clone(), stop(shutdown.clone())),
         crate::issuers::request_controller::run(ctx.clone(), stop(shutdown.clone())),
         crate::certificates::controller::run(ctx.clone(), stop(shutdown.clone())),
+        crate::ingress_shim::run(
+            ctx.clone(),
+            ctx.config.default_issuer.clone(),
+            stop(shutdown.clone())
+        ),
     );
 }
 

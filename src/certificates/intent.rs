@@ -1,0 +1,2697 @@
+//! The certificate-shim intent builder: from an Ingress, Gateway or
+//! ListenerSet (reduced to a [`Source`]) and the Certificates it already owns,
+//! the Certificates to create, update and delete, and the events to record on
+//! the source. Pure: no Kubernetes I/O, no clock.
+//!
+//! It follows cert-manager's `pkg/controller/certificate-shim` (`SyncFnFor`,
+//! `buildCertificates`, `translateAnnotations`, `setIssuerSpecificConfig`,
+//! `issuerForIngressLike`), with the same event reasons and, where cert-manager
+//! has them, the same messages. Where certgate differs:
+//!
+//! * TLS blocks (Ingress `tls[]` entries or Gateway certificateRefs) that name
+//!   the same Secret are merged into one Certificate whose DNS names are the
+//!   union of their hosts (cert-manager rejects the Ingress, and loses the
+//!   second Gateway listener's certificate, cert-manager#7840).
+//! * Every annotation value is checked against the Certificate API's rules, so
+//!   a bad value gives a `BadConfig` event on the source instead of a
+//!   Certificate the API server rejects (cert-manager#9145).
+//! * A source without any issuer annotation has its Certificates deleted
+//!   (cert-manager leaves them until the source itself is deleted).
+//! * Per-listener issuers (cert-manager#8609), see [`LISTENER_ISSUER_PREFIX`].
+//! * Cross-namespace certificateRefs allowed by a ReferenceGrant, see
+//!   [`TlsBlock::allowed_cross_namespace`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use serde::Deserialize;
+
+use crate::api::annotations as ann;
+use crate::api::certificate::{
+    CertificatePrivateKey, CertificateSecretTemplate, KeyUsage, PrivateKeyAlgorithm,
+    PrivateKeyEncoding, RotationPolicy, X509Subject,
+};
+use crate::api::meta::IssuerReference;
+use crate::api::{Certificate, CertificateSpec};
+use crate::certificates::keys::DEFAULT_KEY_USAGES;
+use crate::certificates::renewal::{go_quote, parse_go_duration};
+
+// --- Event reasons (cert-manager's `reason*` constants in sync.go). ---
+/// A Warning: the source's annotations or TLS configuration cannot be used.
+pub const REASON_BAD_CONFIG: &str = "BadConfig";
+/// A Warning: a per-listener annotation names no TLS listener of the source.
+pub const REASON_SKIPPED_LISTENER_ANNOTATION: &str = "SkippedListenerAnnotation";
+/// A Normal event: a Certificate was created.
+pub const REASON_CREATE_CERTIFICATE: &str = "CreateCertificate";
+/// A Normal event: a Certificate was updated.
+pub const REASON_UPDATE_CERTIFICATE: &str = "UpdateCertificate";
+/// A Normal event: a Certificate no longer asked for was deleted.
+pub const REASON_DELETE_CERTIFICATE: &str = "DeleteCertificate";
+
+/// The label cert-manager strips from the labels it copies (cert-manager#7306).
+pub const APPLYSET_LABEL: &str = "applyset.kubernetes.io/part-of";
+
+/// Per-listener issuer (a certgate extension, cert-manager#8609).
+///
+/// On a Gateway or ListenerSet, `cert-manager.io/listener-issuer.<listener>:
+/// <name>` makes the Certificates of the listener named `<listener>` use the
+/// namespaced Issuer `<name>` instead of the issuer of `cert-manager.io/issuer`
+/// or `cert-manager.io/cluster-issuer`; [`LISTENER_CLUSTER_ISSUER_PREFIX`]
+/// does the same with a ClusterIssuer. As for `cert-manager.io/issuer`,
+/// `cert-manager.io/issuer-kind` and `cert-manager.io/issuer-group` apply to a
+/// listener Issuer; a listener ClusterIssuer has kind `ClusterIssuer` and the
+/// default issuer group.
+///
+/// * These annotations alone enable the shim on a Gateway: listeners without
+///   one (and without a Gateway-wide issuer) are then left alone.
+/// * Setting both for one listener, or an empty name, is a `BadConfig`.
+/// * An annotation naming no TLS listener is reported with
+///   `SkippedListenerAnnotation` and otherwise ignored.
+/// * Listeners whose certificateRefs share a Secret must resolve to the same
+///   issuer, otherwise that Secret's Certificate is skipped with `BadConfig`.
+/// * They are ignored on Ingresses.
+/// * An annotation name is at most 63 characters, so `<listener>` is at most
+///   47 (`listener-issuer.`) or 39 (`listener-cluster-issuer.`) characters.
+pub const LISTENER_ISSUER_PREFIX: &str = "cert-manager.io/listener-issuer.";
+/// Per-listener ClusterIssuer; see [`LISTENER_ISSUER_PREFIX`].
+pub const LISTENER_CLUSTER_ISSUER_PREFIX: &str = "cert-manager.io/listener-cluster-issuer.";
+
+/// The label holding the source's UID on a Certificate in another namespace
+/// than its source (an ownerReference cannot cross namespaces: the garbage
+/// collector would delete the Certificate). Adapters select on it to list the
+/// cross-namespace Certificates a source owns; see [`is_owned_by`].
+pub const OWNER_UID_LABEL: &str = "certgate.io/owner-uid";
+/// `<Kind>/<namespace>/<name>` of the source, on a cross-namespace Certificate.
+pub const OWNER_ANNOTATION: &str = "certgate.io/owner";
+
+/// The Certificate annotations this builder manages: set from the intent,
+/// removed when the intent no longer has them.
+const MANAGED_ANNOTATIONS: [&str; 8] = [
+    ann::HTTP01_OVERRIDE_INGRESS_NAME,
+    ann::ISSUE_TEMPORARY_CERTIFICATE,
+    ann::HTTP01_OVERRIDE_INGRESS_CLASS,
+    ann::HTTP01_OVERRIDE_INGRESS_INGRESSCLASSNAME,
+    ann::HTTP01_PARENTREF_KIND,
+    ann::HTTP01_PARENTREF_NAME,
+    ann::HTTP01_PARENTREF_NAMESPACE,
+    OWNER_ANNOTATION,
+];
+
+/// The kind of object Certificates are made for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SourceKind {
+    #[default]
+    Ingress,
+    Gateway,
+    ListenerSet,
+}
+
+impl SourceKind {
+    /// The Kubernetes kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Ingress => "Ingress",
+            SourceKind::Gateway => "Gateway",
+            SourceKind::ListenerSet => "ListenerSet",
+        }
+    }
+}
+
+/// An Ingress, Gateway or ListenerSet, as far as the builder needs it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Source {
+    pub kind: SourceKind,
+    /// `apiVersion` of the source, for the ownerReference
+    /// (`networking.k8s.io/v1`, `gateway.networking.k8s.io/v1`).
+    pub api_version: String,
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    pub annotations: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// An Ingress's `tls[]` entries in order, or one block per certificateRef
+    /// of a Gateway's HTTPS/TLS listeners in Terminate mode.
+    pub tls: Vec<TlsBlock>,
+}
+
+/// One Secret to fill for some hosts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsBlock {
+    /// The hosts (an Ingress TLS entry's, a listener's hostname); IP literals
+    /// go to `ipAddresses`, the rest to `dnsNames`.
+    pub hosts: Vec<String>,
+    pub secret_name: String,
+    /// The namespace of a Gateway certificateRef, when it has one.
+    pub secret_namespace: Option<String>,
+    /// The listener's name (Gateway, ListenerSet), for messages and
+    /// per-listener issuers.
+    pub listener: Option<String>,
+    /// Whether a ReferenceGrant lets the source refer to `secret_namespace`
+    /// when it is another namespace (checked by the adapter). Without it the
+    /// block is skipped with `BadConfig`. With it the Certificate is made in
+    /// that namespace, without ownerReference but with [`OWNER_UID_LABEL`].
+    pub allowed_cross_namespace: bool,
+}
+
+/// The `--default-issuer-*` flags, used with `kubernetes.io/tls-acme: "true"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    pub issuer_name: Option<String>,
+    pub issuer_kind: String,
+    pub issuer_group: String,
+}
+
+impl Default for Defaults {
+    /// cert-manager's defaults: no name, kind `Issuer`, group `cert-manager.io`.
+    fn default() -> Self {
+        Defaults {
+            issuer_name: None,
+            issuer_kind: "Issuer".to_string(),
+            issuer_group: crate::api::GROUP.to_string(),
+        }
+    }
+}
+
+/// The type of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+/// An event to record on the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceEvent {
+    pub type_: EventType,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl SourceEvent {
+    fn normal(reason: &'static str, message: String) -> Self {
+        SourceEvent {
+            type_: EventType::Normal,
+            reason,
+            message,
+        }
+    }
+
+    fn warning(reason: &'static str, message: String) -> Self {
+        SourceEvent {
+            type_: EventType::Warning,
+            reason,
+            message,
+        }
+    }
+
+    fn bad_config(err: &IntentError) -> Self {
+        Self::warning(REASON_BAD_CONFIG, err.to_string())
+    }
+}
+
+/// A Certificate to delete. The namespace is the source's except for
+/// Certificates of cross-namespace certificateRefs.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CertificateKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// What to do for one source. Apply creates, then updates, then deletes, and
+/// record `events` (they describe all three, assuming they succeed).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// New Certificates.
+    pub create: Vec<Certificate>,
+    /// Existing Certificates (with their metadata: resourceVersion and so on)
+    /// with the spec, labels, managed annotations and ownerReference replaced.
+    pub update: Vec<Certificate>,
+    /// Owned Certificates the source no longer asks for.
+    pub delete: Vec<CertificateKey>,
+    pub events: Vec<SourceEvent>,
+}
+
+/// Why (part of) a source cannot be turned into Certificates. The display is
+/// the `BadConfig` event message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IntentError {
+    /// The issuer annotations are contradictory or name no issuer.
+    #[error("Could not determine issuer for ingress due to bad annotations: {}", .0.join(", "))]
+    Issuer(Vec<String>),
+    /// An annotation's value cannot be used; `reason` quotes the value.
+    #[error("invalid ingress annotation {}: {reason}", go_quote(.key))]
+    Annotation { key: String, reason: String },
+    /// An Ingress TLS entry is incomplete (field errors, as cert-manager's).
+    #[error("Skipped a TLS block: {}", aggregate(.0))]
+    TlsBlock(Vec<String>),
+    /// A Gateway listener's certificateRef cannot be used.
+    #[error("Skipped a listener block: {}", aggregate(.0))]
+    ListenerBlock(Vec<String>),
+    /// Blocks sharing a Secret ask for different issuers.
+    #[error(
+        "Skipped Certificate {}: the TLS blocks sharing Secret {} ask for different issuers ({})",
+        go_quote(.name), go_quote(.name), .issuers.join(", ")
+    )]
+    IssuerMismatch { name: String, issuers: Vec<String> },
+    /// A Certificate of that name exists and the source does not own it.
+    #[error("Skipped Certificate {}: {}", go_quote(.name), .reason)]
+    NotOwned { name: String, reason: String },
+}
+
+/// Go's `utilerrors.NewAggregate(errs).Error()`.
+fn aggregate(errs: &[String]) -> String {
+    let mut seen = BTreeSet::new();
+    let uniq: Vec<&String> = errs.iter().filter(|e| seen.insert(e.as_str())).collect();
+    match uniq.as_slice() {
+        [one] => (*one).clone(),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Whether `cert` belongs to the source with UID `source_uid`: a controller
+/// ownerReference to it, or (cross-namespace) [`OWNER_UID_LABEL`].
+pub fn is_owned_by(cert: &Certificate, source_uid: &str) -> bool {
+    let by_ref = cert
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == source_uid && o.controller == Some(true));
+    let by_label = cert
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(OWNER_UID_LABEL))
+        .is_some_and(|uid| uid == source_uid);
+    by_ref || by_label
+}
+
+/// Builds the plan for `source`.
+///
+/// * `existing`: the Certificates the source owns ([`is_owned_by`]).
+/// * `others`: Certificates the source does not own; only those whose
+///   namespace and name are those of an intended Certificate matter (they are
+///   left alone, with a `BadConfig` event).
+pub fn build(
+    source: &Source,
+    defaults: &Defaults,
+    existing: &[Certificate],
+    others: &[Certificate],
+) -> Plan {
+    let mut plan = Plan::default();
+    let annotations = &source.annotations;
+    let is_ingress = source.kind == SourceKind::Ingress;
+
+    let source_level = annotations.contains_key(ann::ISSUER)
+        || annotations.contains_key(ann::CLUSTER_ISSUER)
+        || (is_ingress
+            && annotations
+                .get(ann::TLS_ACME)
+                .is_some_and(|v| go_parse_bool(v)));
+    let listener_level = !is_ingress
+        && annotations.keys().any(|k| {
+            k.starts_with(LISTENER_ISSUER_PREFIX) || k.starts_with(LISTENER_CLUSTER_ISSUER_PREFIX)
+        });
+
+    if !source_level && !listener_level {
+        // Nothing to manage: the owned Certificates go.
+        delete_stale(source, existing, &BTreeSet::new(), &mut plan);
+        return plan;
+    }
+
+    // Issuers: any error means no change at all.
+    let source_issuer = if source_level {
+        match issuer_for_source(defaults, annotations) {
+            Ok(issuer) => Some(issuer),
+            Err(err) => {
+                plan.events.push(SourceEvent::bad_config(&err));
+                return plan;
+            }
+        }
+    } else {
+        None
+    };
+    let listener_issuers = if listener_level {
+        match listener_issuers(defaults, annotations) {
+            Ok(issuers) => issuers,
+            Err(err) => {
+                plan.events.push(SourceEvent::bad_config(&err));
+                return plan;
+            }
+        }
+    } else {
+        BTreeMap::new()
+    };
+
+    // Annotation-derived fields: any error means no change at all.
+    let template = match SpecTemplate::from_annotations(annotations) {
+        Ok(t) => t,
+        Err(errs) => {
+            plan.events.extend(errs.iter().map(SourceEvent::bad_config));
+            return plan;
+        }
+    };
+
+    // Per-listener annotations naming no TLS listener.
+    let listeners: BTreeSet<&str> = source
+        .tls
+        .iter()
+        .filter_map(|b| b.listener.as_deref())
+        .collect();
+    for (listener, (key, _)) in &listener_issuers {
+        if !listeners.contains(listener.as_str()) {
+            plan.events.push(SourceEvent::warning(
+                REASON_SKIPPED_LISTENER_ANNOTATION,
+                format!(
+                    "annotation {} names no TLS listener {} of this {}: ignored",
+                    go_quote(key),
+                    go_quote(listener),
+                    source.kind.as_str()
+                ),
+            ));
+        }
+    }
+
+    // Group the blocks by target Secret, first-seen order.
+    let mut groups: Vec<Group> = Vec::new();
+    // Secrets the source still refers to: their owned Certificates stay even
+    // when this pass skips them.
+    let mut referenced: BTreeSet<CertificateKey> = BTreeSet::new();
+    for (index, block) in source.tls.iter().enumerate() {
+        let namespace = block
+            .secret_namespace
+            .as_deref()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or(&source.namespace)
+            .to_string();
+        let cross_namespace = namespace != source.namespace;
+        if let Err(err) = validate_block(source, index, block, &namespace) {
+            plan.events.push(SourceEvent::bad_config(&err));
+            // Refused cross-namespace references do not keep a Certificate.
+            let refused = cross_namespace && !block.allowed_cross_namespace;
+            if !block.secret_name.is_empty() && !refused {
+                referenced.insert(CertificateKey {
+                    namespace,
+                    name: block.secret_name.clone(),
+                });
+            }
+            continue;
+        }
+        let issuer = block
+            .listener
+            .as_ref()
+            .and_then(|l| listener_issuers.get(l))
+            .map(|(_, issuer)| issuer.clone())
+            .or_else(|| source_issuer.clone());
+        let Some(issuer) = issuer else {
+            // Not managed: no issuer for this listener.
+            continue;
+        };
+        let key = CertificateKey {
+            namespace,
+            name: block.secret_name.clone(),
+        };
+        referenced.insert(key.clone());
+        match groups.iter_mut().find(|g| g.key == key) {
+            Some(group) => {
+                group.hosts.extend(block.hosts.iter().cloned());
+                group.issuers.push((block.listener.clone(), issuer));
+            }
+            None => groups.push(Group {
+                key,
+                hosts: block.hosts.clone(),
+                issuers: vec![(block.listener.clone(), issuer)],
+            }),
+        }
+    }
+
+    let mut wanted: BTreeSet<CertificateKey> = BTreeSet::new();
+    for group in groups {
+        let Some(issuer) = single_issuer(&group, &mut plan) else {
+            continue;
+        };
+        let intent = template.certificate(source, &group, issuer);
+        let current = existing.iter().find(|c| {
+            c.metadata.name.as_deref() == Some(group.key.name.as_str())
+                && cert_namespace(c, source) == group.key.namespace
+        });
+        wanted.insert(group.key.clone());
+        let shown = shown_name(source, &group.key);
+        match current {
+            Some(current) => {
+                if let Some(updated) = updated(source, current, &intent) {
+                    plan.events.push(SourceEvent::normal(
+                        REASON_UPDATE_CERTIFICATE,
+                        format!("Successfully updated Certificate {}", go_quote(&shown)),
+                    ));
+                    plan.update.push(updated);
+                }
+            }
+            None => {
+                let other = others.iter().find(|c| {
+                    c.metadata.name.as_deref() == Some(group.key.name.as_str())
+                        && cert_namespace(c, source) == group.key.namespace
+                });
+                if let Some(other) = other {
+                    plan.events
+                        .push(SourceEvent::bad_config(&IntentError::NotOwned {
+                            name: shown,
+                            reason: not_owned_reason(other),
+                        }));
+                    continue;
+                }
+                plan.events.push(SourceEvent::normal(
+                    REASON_CREATE_CERTIFICATE,
+                    format!("Successfully created Certificate {}", go_quote(&shown)),
+                ));
+                plan.create.push(intent);
+            }
+        }
+    }
+
+    let keep: BTreeSet<CertificateKey> = wanted.union(&referenced).cloned().collect();
+    delete_stale(source, existing, &keep, &mut plan);
+    plan
+}
+
+/// The blocks of one Secret.
+struct Group {
+    key: CertificateKey,
+    hosts: Vec<String>,
+    /// (listener, issuer) of each block.
+    issuers: Vec<(Option<String>, IssuerReference)>,
+}
+
+/// The issuer of a group, or `None` (with a `BadConfig` event) when its blocks
+/// disagree.
+fn single_issuer<'a>(group: &'a Group, plan: &mut Plan) -> Option<&'a IssuerReference> {
+    let (_, first) = group.issuers.first()?;
+    if group.issuers.iter().all(|(_, i)| i == first) {
+        return Some(first);
+    }
+    let issuers = group
+        .issuers
+        .iter()
+        .map(|(listener, i)| {
+            let who = match listener {
+                Some(l) => format!("listener {}", go_quote(l)),
+                None => "TLS block".to_string(),
+            };
+            format!("{who}: {} {}", i.kind_or_default(), go_quote(&i.name))
+        })
+        .collect();
+    plan.events
+        .push(SourceEvent::bad_config(&IntentError::IssuerMismatch {
+            name: group.key.name.clone(),
+            issuers,
+        }));
+    None
+}
+
+/// The name in messages: the name, or `namespace/name` in another namespace.
+fn shown_name(source: &Source, key: &CertificateKey) -> String {
+    if key.namespace == source.namespace {
+        key.name.clone()
+    } else {
+        format!("{}/{}", key.namespace, key.name)
+    }
+}
+
+fn cert_namespace(cert: &Certificate, source: &Source) -> String {
+    cert.metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| source.namespace.clone())
+}
+
+/// cert-manager's log messages for a Certificate it refuses to update.
+fn not_owned_reason(other: &Certificate) -> String {
+    let controller = other
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true));
+    match controller {
+        None => "certificate resource has no owner. refusing to update non-owned certificate resource for object".to_string(),
+        Some(o) => format!(
+            "certificate resource is not owned by this object (it is controlled by {} {}). refusing to update non-owned certificate resource for object",
+            o.kind,
+            go_quote(&o.name)
+        ),
+    }
+}
+
+fn delete_stale(
+    source: &Source,
+    existing: &[Certificate],
+    keep: &BTreeSet<CertificateKey>,
+    plan: &mut Plan,
+) {
+    for cert in existing {
+        let Some(name) = cert.metadata.name.clone() else {
+            continue;
+        };
+        let key = CertificateKey {
+            namespace: cert_namespace(cert, source),
+            name,
+        };
+        if keep.contains(&key) || plan.delete.contains(&key) {
+            continue;
+        }
+        plan.events.push(SourceEvent::normal(
+            REASON_DELETE_CERTIFICATE,
+            format!(
+                "Successfully deleted unrequired Certificate {}",
+                go_quote(&shown_name(source, &key))
+            ),
+        ));
+        plan.delete.push(key);
+    }
+}
+
+/// The Certificate's ownerReference to the source.
+fn owner_reference(source: &Source) -> OwnerReference {
+    OwnerReference {
+        api_version: source.api_version.clone(),
+        kind: source.kind.as_str().to_string(),
+        name: source.name.clone(),
+        uid: source.uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// `current` with the intent applied, or `None` when it already matches.
+fn updated(source: &Source, current: &Certificate, intent: &Certificate) -> Option<Certificate> {
+    let mut next = current.clone();
+    next.spec = intent.spec.clone();
+    next.metadata.labels = intent.metadata.labels.clone();
+
+    let mut annotations = current.metadata.annotations.clone().unwrap_or_default();
+    for key in MANAGED_ANNOTATIONS {
+        annotations.remove(key);
+    }
+    annotations.extend(intent.metadata.annotations.clone().unwrap_or_default());
+    next.metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+
+    let ours = owner_reference(source);
+    let wants_ref = intent.metadata.owner_references.is_some();
+    let mut refs: Vec<OwnerReference> = Vec::new();
+    let mut placed = false;
+    for o in current.metadata.owner_references.iter().flatten() {
+        if o.uid == source.uid {
+            if wants_ref && !placed {
+                refs.push(ours.clone());
+                placed = true;
+            }
+        } else {
+            refs.push(o.clone());
+        }
+    }
+    if wants_ref && !placed {
+        refs.push(ours);
+    }
+    next.metadata.owner_references = (!refs.is_empty()).then_some(refs);
+
+    let same = next.spec == current.spec
+        && next.metadata.labels.clone().unwrap_or_default()
+            == current.metadata.labels.clone().unwrap_or_default()
+        && next.metadata.annotations.clone().unwrap_or_default()
+            == current.metadata.annotations.clone().unwrap_or_default()
+        && next.metadata.owner_references.clone().unwrap_or_default()
+            == current
+                .metadata
+                .owner_references
+                .clone()
+                .unwrap_or_default();
+    (!same).then_some(next)
+}
+
+// --- Issuers. ---
+
+/// cert-manager's `issuerForIngressLike`, with its messages.
+fn issuer_for_source(
+    defaults: &Defaults,
+    annotations: &BTreeMap<String, String>,
+) -> Result<IssuerReference, IntentError> {
+    let mut name = defaults.issuer_name.clone().unwrap_or_default();
+    let mut kind = defaults.issuer_kind.clone();
+    let mut group = defaults.issuer_group.clone();
+
+    let issuer = annotations.get(ann::ISSUER);
+    if let Some(n) = issuer {
+        name = n.clone();
+        kind = "Issuer".to_string();
+    }
+    let cluster_issuer = annotations.get(ann::CLUSTER_ISSUER);
+    if let Some(n) = cluster_issuer {
+        name = n.clone();
+        kind = "ClusterIssuer".to_string();
+    }
+    let kind_annotation = annotations.get(ann::ISSUER_KIND);
+    if let Some(k) = kind_annotation {
+        kind = k.clone();
+    }
+    let group_annotation = annotations.get(ann::ISSUER_GROUP);
+    if let Some(g) = group_annotation {
+        group = g.clone();
+    }
+
+    let both =
+        |a: &str, b: &str| format!("both {} and {} may not be set", go_quote(a), go_quote(b));
+    let mut errs = Vec::new();
+    if name.is_empty() {
+        errs.push("failed to determine issuer name to be used for ingress resource".to_string());
+    }
+    if issuer.is_some() && cluster_issuer.is_some() {
+        errs.push(both(ann::ISSUER, ann::CLUSTER_ISSUER));
+    }
+    if cluster_issuer.is_some() && group_annotation.is_some() {
+        errs.push(both(ann::CLUSTER_ISSUER, ann::ISSUER_GROUP));
+    }
+    if cluster_issuer.is_some() && kind_annotation.is_some() {
+        errs.push(both(ann::CLUSTER_ISSUER, ann::ISSUER_KIND));
+    }
+    if !errs.is_empty() {
+        return Err(IntentError::Issuer(errs));
+    }
+    Ok(issuer_ref(name, kind, group))
+}
+
+fn issuer_ref(name: String, kind: String, group: String) -> IssuerReference {
+    IssuerReference {
+        name,
+        kind: (!kind.is_empty()).then_some(kind),
+        group: (!group.is_empty()).then_some(group),
+    }
+}
+
+/// Listener name → (annotation, issuer), from the per-listener annotations.
+fn listener_issuers(
+    defaults: &Defaults,
+    annotations: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, (String, IssuerReference)>, IntentError> {
+    let mut out: BTreeMap<String, (String, IssuerReference)> = BTreeMap::new();
+    let mut errs = Vec::new();
+    for (key, value) in annotations {
+        let (listener, cluster) = if let Some(l) = key.strip_prefix(LISTENER_ISSUER_PREFIX) {
+            (l, false)
+        } else if let Some(l) = key.strip_prefix(LISTENER_CLUSTER_ISSUER_PREFIX) {
+            (l, true)
+        } else {
+            continue;
+        };
+        if listener.is_empty() {
+            errs.push(format!("annotation {} names no listener", go_quote(key)));
+            continue;
+        }
+        if value.is_empty() {
+            errs.push(format!(
+                "failed to determine issuer name to be used for listener {}",
+                go_quote(listener)
+            ));
+            continue;
+        }
+        let issuer = if cluster {
+            issuer_ref(
+                value.clone(),
+                "ClusterIssuer".to_string(),
+                defaults.issuer_group.clone(),
+            )
+        } else {
+            issuer_ref(
+                value.clone(),
+                annotations
+                    .get(ann::ISSUER_KIND)
+                    .cloned()
+                    .unwrap_or_else(|| "Issuer".to_string()),
+                annotations
+                    .get(ann::ISSUER_GROUP)
+                    .cloned()
+                    .unwrap_or_else(|| defaults.issuer_group.clone()),
+            )
+        };
+        if let Some((other, _)) = out.get(listener) {
+            // BTreeMap order: listener-cluster-issuer.<l> comes first.
+            errs.push(format!(
+                "both {} and {} may not be set",
+                go_quote(other),
+                go_quote(key)
+            ));
+            continue;
+        }
+        out.insert(listener.to_string(), (key.clone(), issuer));
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(IntentError::Issuer(errs))
+    }
+}
+
+// --- TLS blocks. ---
+
+fn validate_block(
+    source: &Source,
+    index: usize,
+    block: &TlsBlock,
+    namespace: &str,
+) -> Result<(), IntentError> {
+    let mut errs = Vec::new();
+    if source.kind == SourceKind::Ingress {
+        let path = format!("spec.tls[{index}]");
+        if block.hosts.is_empty() {
+            errs.push(format!("{path}.hosts: Required value"));
+        }
+        for (i, host) in block.hosts.iter().enumerate() {
+            if let Some(why) = invalid_host(host) {
+                errs.push(format!(
+                    "{path}.hosts[{i}]: Invalid value: {}: {why}",
+                    go_quote(host)
+                ));
+            }
+        }
+        if block.secret_name.is_empty() {
+            errs.push(format!("{path}.secretName: Required value"));
+        } else if let Some(why) = invalid_dns_subdomain(&block.secret_name) {
+            errs.push(format!(
+                "{path}.secretName: Invalid value: {}: {why}",
+                go_quote(&block.secret_name)
+            ));
+        }
+        if namespace != source.namespace && !block.allowed_cross_namespace {
+            errs.push(format!(
+                "{path}.secretName: Invalid value: {}: cross-namespace secret references are not allowed",
+                go_quote(namespace)
+            ));
+        }
+        return if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(IntentError::TlsBlock(errs))
+        };
+    }
+
+    let path = match &block.listener {
+        Some(l) => format!("spec.listeners[{l}]"),
+        None => format!("spec.listeners[{index}]"),
+    };
+    if block.hosts.iter().all(|h| h.is_empty()) {
+        errs.push(format!(
+            "{path}.hostname: Required value: the hostname cannot be empty"
+        ));
+    } else {
+        for host in &block.hosts {
+            if let Some(why) = invalid_host(host) {
+                errs.push(format!(
+                    "{path}.hostname: Invalid value: {}: {why}",
+                    go_quote(host)
+                ));
+            }
+        }
+    }
+    if block.secret_name.is_empty() {
+        errs.push(format!(
+            "{path}.tls.certificateRef: Required value: listener has no certificateRefs"
+        ));
+    } else if let Some(why) = invalid_dns_subdomain(&block.secret_name) {
+        errs.push(format!(
+            "{path}.tls.certificateRef.name: Invalid value: {}: {why}",
+            go_quote(&block.secret_name)
+        ));
+    }
+    if namespace != source.namespace && !block.allowed_cross_namespace {
+        errs.push(format!(
+            "{path}.tls.certificateRef.namespace: Invalid value: {}: cross-namespace secret references are not allowed in listeners without a ReferenceGrant",
+            go_quote(namespace)
+        ));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(IntentError::ListenerBlock(errs))
+    }
+}
+
+/// Why a host cannot be a SAN (dnsNames: 1 to 253 characters, no whitespace).
+fn invalid_host(host: &str) -> Option<&'static str> {
+    if host.is_empty() {
+        Some("must not be empty")
+    } else if host.parse::<IpAddr>().is_ok() {
+        None
+    } else if host.len() > 253 {
+        Some("must be no more than 253 characters")
+    } else if host.chars().any(|c| c.is_whitespace() || c == ',') {
+        Some("must not contain whitespace or commas")
+    } else {
+        None
+    }
+}
+
+/// Why a name is not a lowercase RFC 1123 subdomain (a Secret name).
+fn invalid_dns_subdomain(name: &str) -> Option<&'static str> {
+    const MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+    if name.len() > 253 {
+        return Some("must be no more than 253 characters");
+    }
+    let label_ok = |l: &str| {
+        let b = l.as_bytes();
+        match (b.first(), b.last()) {
+            (Some(f), Some(e)) => {
+                (f.is_ascii_lowercase() || f.is_ascii_digit())
+                    && (e.is_ascii_lowercase() || e.is_ascii_digit())
+                    && b.iter()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            }
+            _ => false,
+        }
+    };
+    if name.split('.').all(label_ok) {
+        None
+    } else {
+        Some(MSG)
+    }
+}
+
+// --- Annotations. ---
+
+/// The Certificate fields from the source's annotations
+/// (cert-manager's `translateAnnotations` and `setIssuerSpecificConfig`).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct SpecTemplate {
+    common_name: Option<String>,
+    extra_dns_names: Vec<String>,
+    extra_ip_addresses: Vec<String>,
+    uris: Vec<String>,
+    email_addresses: Vec<String>,
+    subject: Option<X509Subject>,
+    duration: Option<String>,
+    renew_before: Option<String>,
+    renew_before_percentage: Option<i32>,
+    usages: Vec<KeyUsage>,
+    revision_history_limit: Option<i32>,
+    private_key: Option<CertificatePrivateKey>,
+    secret_template: Option<CertificateSecretTemplate>,
+}
+
+/// `cert-manager.io/secret-template`: unknown fields are rejected.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretTemplateAnnotation {
+    annotations: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// The Certificate API's default duration (90 days).
+const DEFAULT_DURATION: Duration = Duration::from_secs(2160 * 3600);
+
+impl SpecTemplate {
+    /// Every bad annotation, as one error each.
+    fn from_annotations(a: &BTreeMap<String, String>) -> Result<Self, Vec<IntentError>> {
+        let mut t = SpecTemplate::default();
+        let mut errs: Vec<IntentError> = Vec::new();
+        let mut fail = |key: &str, reason: String| {
+            errs.push(IntentError::Annotation {
+                key: key.to_string(),
+                reason,
+            })
+        };
+
+        if let Some(cn) = a.get(ann::COMMON_NAME) {
+            if cn.len() > 64 {
+                fail(
+                    ann::COMMON_NAME,
+                    format!("common name {} is longer than 64 bytes", go_quote(cn)),
+                );
+            } else if !cn.is_empty() {
+                t.common_name = Some(cn.clone());
+            }
+        }
+
+        if let Some(v) = a.get(ann::ALT_NAMES) {
+            for name in split_list(v) {
+                match invalid_host(&name) {
+                    Some(why) => fail(
+                        ann::ALT_NAMES,
+                        format!("invalid DNS name {}: {why}", go_quote(&name)),
+                    ),
+                    None => t.extra_dns_names.push(name),
+                }
+            }
+        }
+        if let Some(v) = a.get(ann::IP_SANS) {
+            for ip in split_list(v) {
+                if ip.parse::<IpAddr>().is_ok() {
+                    t.extra_ip_addresses.push(ip);
+                } else {
+                    fail(
+                        ann::IP_SANS,
+                        format!("invalid IP address {}", go_quote(&ip)),
+                    );
+                }
+            }
+        }
+        if let Some(v) = a.get(ann::URI_SANS) {
+            for uri in split_list(v) {
+                if is_uri(&uri) {
+                    t.uris.push(uri);
+                } else {
+                    fail(ann::URI_SANS, format!("invalid URI {}", go_quote(&uri)));
+                }
+            }
+        }
+        if let Some(v) = a.get(ann::EMAIL_SANS) {
+            for email in split_list(v) {
+                if is_email(&email) {
+                    t.email_addresses.push(email);
+                } else {
+                    fail(
+                        ann::EMAIL_SANS,
+                        format!("invalid email address {}", go_quote(&email)),
+                    );
+                }
+            }
+        }
+
+        let mut subject = X509Subject::default();
+        let csv_fields: [(&str, &mut Option<Vec<String>>); 7] = [
+            (ann::SUBJECT_ORGANIZATIONS, &mut subject.organizations),
+            (
+                ann::SUBJECT_ORGANIZATIONAL_UNITS,
+                &mut subject.organizational_units,
+            ),
+            (ann::SUBJECT_COUNTRIES, &mut subject.countries),
+            (ann::SUBJECT_PROVINCES, &mut subject.provinces),
+            (ann::SUBJECT_LOCALITIES, &mut subject.localities),
+            (ann::SUBJECT_STREET_ADDRESSES, &mut subject.street_addresses),
+            (ann::SUBJECT_POSTAL_CODES, &mut subject.postal_codes),
+        ];
+        for (key, field) in csv_fields {
+            if let Some(v) = a.get(key) {
+                match split_with_escape_csv(v) {
+                    Ok(values) => *field = Some(values),
+                    Err(reason) => fail(key, reason),
+                }
+            }
+        }
+        if let Some(serial) = a.get(ann::SUBJECT_SERIAL_NUMBER)
+            && !serial.is_empty()
+        {
+            subject.serial_number = Some(serial.clone());
+        }
+        if subject != X509Subject::default() {
+            t.subject = Some(subject);
+        }
+
+        let mut duration = None;
+        if let Some(v) = a.get(ann::DURATION) {
+            match parse_go_duration(v) {
+                Err(e) => fail(ann::DURATION, e.to_string()),
+                Ok(d) if d < Duration::from_secs(3600) => fail(
+                    ann::DURATION,
+                    format!("duration {} must be at least 1h", go_quote(v)),
+                ),
+                Ok(d) => {
+                    duration = Some(d);
+                    t.duration = Some(go_duration_string(d));
+                }
+            }
+        }
+        if let Some(v) = a.get(ann::RENEW_BEFORE) {
+            match parse_go_duration(v) {
+                Err(e) => fail(ann::RENEW_BEFORE, e.to_string()),
+                Ok(d) if d < Duration::from_secs(300) => fail(
+                    ann::RENEW_BEFORE,
+                    format!("renew before {} must be at least 5m", go_quote(v)),
+                ),
+                Ok(d) if d >= duration.unwrap_or(DEFAULT_DURATION) => fail(
+                    ann::RENEW_BEFORE,
+                    format!(
+                        "renew before {} must be shorter than the duration ({})",
+                        go_quote(v),
+                        go_duration_string(duration.unwrap_or(DEFAULT_DURATION))
+                    ),
+                ),
+                Ok(d) => t.renew_before = Some(go_duration_string(d)),
+            }
+        }
+        if let Some(v) = a.get(ann::RENEW_BEFORE_PERCENTAGE) {
+            match go_parse_int(v, "strconv.ParseInt", i32::MIN.into(), i32::MAX.into()) {
+                Err(e) => fail(ann::RENEW_BEFORE_PERCENTAGE, e),
+                Ok(p) if !(1..=99).contains(&p) => fail(
+                    ann::RENEW_BEFORE_PERCENTAGE,
+                    format!(
+                        "renew before percentage must be between 1 and 99 {}",
+                        go_quote(v)
+                    ),
+                ),
+                Ok(_) if a.contains_key(ann::RENEW_BEFORE) => fail(
+                    ann::RENEW_BEFORE_PERCENTAGE,
+                    format!(
+                        "{} may not be set together with {}",
+                        go_quote(ann::RENEW_BEFORE_PERCENTAGE),
+                        go_quote(ann::RENEW_BEFORE)
+                    ),
+                ),
+                Ok(p) => t.renew_before_percentage = i32::try_from(p).ok(),
+            }
+        }
+
+        match a.get(ann::USAGES) {
+            None => t.usages = DEFAULT_KEY_USAGES.to_vec(),
+            Some(v) => {
+                for name in v.split(',') {
+                    let trimmed = name.trim_matches(' ');
+                    match serde_json::from_value::<KeyUsage>(serde_json::Value::String(
+                        trimmed.to_string(),
+                    )) {
+                        Ok(u) => t.usages.push(u),
+                        Err(_) => fail(
+                            ann::USAGES,
+                            format!("invalid key usage name {}", go_quote(name)),
+                        ),
+                    }
+                }
+            }
+        }
+
+        if let Some(v) = a.get(ann::REVISION_HISTORY_LIMIT) {
+            match go_parse_int(v, "strconv.ParseInt", i32::MIN.into(), i32::MAX.into()) {
+                Err(e) => fail(ann::REVISION_HISTORY_LIMIT, e),
+                Ok(l) if l < 1 => fail(
+                    ann::REVISION_HISTORY_LIMIT,
+                    format!(
+                        "revision history limit must be a positive number {}",
+                        go_quote(v)
+                    ),
+                ),
+                Ok(l) => t.revision_history_limit = i32::try_from(l).ok(),
+            }
+        }
+
+        let mut key = CertificatePrivateKey::default();
+        if let Some(v) = a.get(ann::PRIVATE_KEY_ALGORITHM) {
+            match v.as_str() {
+                "RSA" => key.algorithm = Some(PrivateKeyAlgorithm::Rsa),
+                "ECDSA" => key.algorithm = Some(PrivateKeyAlgorithm::Ecdsa),
+                "Ed25519" => key.algorithm = Some(PrivateKeyAlgorithm::Ed25519),
+                _ => fail(
+                    ann::PRIVATE_KEY_ALGORITHM,
+                    format!("invalid private key algorithm {}", go_quote(v)),
+                ),
+            }
+        }
+        if let Some(v) = a.get(ann::PRIVATE_KEY_ENCODING) {
+            match v.as_str() {
+                "PKCS1" => key.encoding = Some(PrivateKeyEncoding::Pkcs1),
+                "PKCS8" => key.encoding = Some(PrivateKeyEncoding::Pkcs8),
+                _ => fail(
+                    ann::PRIVATE_KEY_ENCODING,
+                    format!("invalid private key encoding {}", go_quote(v)),
+                ),
+            }
+        }
+        if let Some(v) = a.get(ann::PRIVATE_KEY_SIZE) {
+            match go_parse_int(v, "strconv.Atoi", i64::MIN, i64::MAX) {
+                Err(e) => fail(ann::PRIVATE_KEY_SIZE, e),
+                Ok(size) => {
+                    // An unparsable algorithm was reported above; judge the
+                    // size against the algorithm it would default to.
+                    let ok = match key.algorithm.unwrap_or(PrivateKeyAlgorithm::Rsa) {
+                        PrivateKeyAlgorithm::Rsa => (2048..=8192).contains(&size),
+                        PrivateKeyAlgorithm::Ecdsa => matches!(size, 256 | 384 | 521),
+                        PrivateKeyAlgorithm::Ed25519 => i32::try_from(size).is_ok(),
+                    };
+                    let algorithm = match key.algorithm.unwrap_or(PrivateKeyAlgorithm::Rsa) {
+                        PrivateKeyAlgorithm::Rsa => "RSA",
+                        PrivateKeyAlgorithm::Ecdsa => "ECDSA",
+                        PrivateKeyAlgorithm::Ed25519 => "Ed25519",
+                    };
+                    if ok {
+                        key.size = i32::try_from(size).ok();
+                    } else {
+                        fail(
+                            ann::PRIVATE_KEY_SIZE,
+                            format!(
+                                "invalid private key size for {algorithm} algorithm {}",
+                                go_quote(v)
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(v) = a.get(ann::PRIVATE_KEY_ROTATION_POLICY) {
+            match v.as_str() {
+                "Never" => key.rotation_policy = Some(RotationPolicy::Never),
+                "Always" => key.rotation_policy = Some(RotationPolicy::Always),
+                _ => fail(
+                    ann::PRIVATE_KEY_ROTATION_POLICY,
+                    format!("invalid private key rotation policy {}", go_quote(v)),
+                ),
+            }
+        }
+        if key != CertificatePrivateKey::default() {
+            t.private_key = Some(key);
+        }
+
+        if let Some(v) = a.get(ann::SECRET_TEMPLATE) {
+            match serde_json::from_str::<SecretTemplateAnnotation>(v) {
+                Err(e) => fail(
+                    ann::SECRET_TEMPLATE,
+                    format!("error parsing secret template JSON {}: {e}", go_quote(v)),
+                ),
+                Ok(st) => {
+                    let reserved = st
+                        .annotations
+                        .iter()
+                        .flatten()
+                        .map(|(k, _)| k)
+                        .find(|k| k.starts_with("cert-manager.io/"));
+                    if let Some(k) = reserved {
+                        fail(
+                            ann::SECRET_TEMPLATE,
+                            format!(
+                                "secretTemplate must not have cert-manager.io/ annotations: {}",
+                                go_quote(k)
+                            ),
+                        );
+                    } else {
+                        let annotations = st.annotations.filter(|m| !m.is_empty());
+                        let labels = st.labels.filter(|m| !m.is_empty());
+                        if annotations.is_some() || labels.is_some() {
+                            t.secret_template = Some(CertificateSecretTemplate {
+                                annotations,
+                                labels,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        if errs.is_empty() { Ok(t) } else { Err(errs) }
+    }
+
+    /// The intended Certificate for one Secret.
+    fn certificate(&self, source: &Source, group: &Group, issuer: &IssuerReference) -> Certificate {
+        let cross_namespace = group.key.namespace != source.namespace;
+
+        // Hosts then annotation SANs, de-duplicated (IPs by value).
+        let mut dns_names: Vec<String> = Vec::new();
+        let mut ips: Vec<(IpAddr, String)> = Vec::new();
+        let all_hosts = group.hosts.iter().chain(&self.extra_dns_names);
+        for host in all_hosts.chain(&self.extra_ip_addresses) {
+            match host.parse::<IpAddr>() {
+                Ok(ip) => {
+                    if !ips.iter().any(|(seen, _)| *seen == ip) {
+                        ips.push((ip, host.clone()));
+                    }
+                }
+                Err(_) => {
+                    if !dns_names.contains(host) {
+                        dns_names.push(host.clone());
+                    }
+                }
+            }
+        }
+        let ip_addresses: Vec<String> = ips.into_iter().map(|(_, s)| s).collect();
+        let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+
+        let mut labels = source.labels.clone();
+        labels.remove(APPLYSET_LABEL);
+        if cross_namespace {
+            labels.insert(OWNER_UID_LABEL.to_string(), source.uid.clone());
+        }
+
+        // cert-manager's setIssuerSpecificConfig.
+        let a = &source.annotations;
+        let mut annotations = BTreeMap::new();
+        if a.get(ann::HTTP01_EDIT_IN_PLACE)
+            .is_some_and(|v| v == "true")
+        {
+            annotations.insert(
+                ann::HTTP01_OVERRIDE_INGRESS_NAME.to_string(),
+                source.name.clone(),
+            );
+            annotations.insert(ann::ISSUE_TEMPORARY_CERTIFICATE.to_string(), "true".into());
+        }
+        if let Some(class) = a.get(ann::HTTP01_INGRESS_CLASS).filter(|v| !v.is_empty()) {
+            annotations.insert(
+                ann::HTTP01_OVERRIDE_INGRESS_CLASS.to_string(),
+                class.clone(),
+            );
+        }
+        if let Some(class) = a
+            .get(ann::HTTP01_INGRESS_INGRESSCLASSNAME)
+            .filter(|v| !v.is_empty())
+        {
+            annotations.insert(
+                ann::HTTP01_OVERRIDE_INGRESS_INGRESSCLASSNAME.to_string(),
+                class.clone(),
+            );
+        }
+        if source.kind != SourceKind::Ingress {
+            annotations.insert(
+                ann::HTTP01_PARENTREF_KIND.to_string(),
+                source.kind.as_str().to_string(),
+            );
+            annotations.insert(ann::HTTP01_PARENTREF_NAME.to_string(), source.name.clone());
+            if cross_namespace {
+                annotations.insert(
+                    ann::HTTP01_PARENTREF_NAMESPACE.to_string(),
+                    source.namespace.clone(),
+                );
+            }
+        }
+        if cross_namespace {
+            annotations.insert(
+                OWNER_ANNOTATION.to_string(),
+                format!(
+                    "{}/{}/{}",
+                    source.kind.as_str(),
+                    source.namespace,
+                    source.name
+                ),
+            );
+        }
+
+        Certificate {
+            metadata: ObjectMeta {
+                name: Some(group.key.name.clone()),
+                namespace: Some(group.key.namespace.clone()),
+                labels: (!labels.is_empty()).then_some(labels),
+                annotations: (!annotations.is_empty()).then_some(annotations),
+                owner_references: (!cross_namespace).then(|| vec![owner_reference(source)]),
+                ..ObjectMeta::default()
+            },
+            spec: CertificateSpec {
+                subject: self.subject.clone(),
+                common_name: self.common_name.clone(),
+                duration: self.duration.clone(),
+                renew_before: self.renew_before.clone(),
+                renew_before_percentage: self.renew_before_percentage,
+                dns_names: non_empty(dns_names),
+                ip_addresses: non_empty(ip_addresses),
+                uris: non_empty(self.uris.clone()),
+                email_addresses: non_empty(self.email_addresses.clone()),
+                secret_name: group.key.name.clone(),
+                secret_template: self.secret_template.clone(),
+                issuer_ref: issuer.clone(),
+                usages: (!self.usages.is_empty()).then(|| self.usages.clone()),
+                private_key: self.private_key.clone(),
+                revision_history_limit: self.revision_history_limit,
+                ..CertificateSpec::default()
+            },
+            status: None,
+        }
+    }
+}
+
+/// A comma-separated list, entries trimmed; an empty value is an empty list.
+fn split_list(v: &str) -> Vec<String> {
+    if v.trim().is_empty() {
+        return Vec::new();
+    }
+    v.split(',').map(|s| s.trim().to_string()).collect()
+}
+
+/// `^[^@\s]+@[^@\s]+$`, at most 254 characters (the API's rule).
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let ok = |p: &str| !p.is_empty() && !p.contains(|c: char| c == '@' || c.is_whitespace());
+    s.len() <= 254 && ok(local) && ok(domain)
+}
+
+/// An absolute URI: `^[a-zA-Z][a-zA-Z0-9+.-]*:` then something, no
+/// whitespace, at most 2048 characters (the API's rule).
+fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        && !rest.is_empty()
+        && !s.contains(char::is_whitespace)
+        && s.len() <= 2048
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_parse_bool(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
+/// Go's `strconv.ParseInt(v, 10, _)` / `strconv.Atoi(v)` with their messages.
+fn go_parse_int(v: &str, func: &str, min: i64, max: i64) -> Result<i64, String> {
+    use std::num::IntErrorKind;
+    match v.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(_) => Err(format!(
+            "{func}: parsing {}: value out of range",
+            go_quote(v)
+        )),
+        Err(e) => match e.kind() {
+            IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => Err(format!(
+                "{func}: parsing {}: value out of range",
+                go_quote(v)
+            )),
+            _ => Err(format!("{func}: parsing {}: invalid syntax", go_quote(v))),
+        },
+    }
+}
+
+/// Go's `time.Duration.String()` (how cert-manager writes `metav1.Duration`).
+fn go_duration_string(d: Duration) -> String {
+    let Ok(mut u) = u64::try_from(d.as_nanos()) else {
+        return format!("{}h", d.as_secs() / 3600);
+    };
+    // Digits of the fraction of `v / 10^prec`, trailing zeros dropped.
+    fn frac(out: &mut Vec<char>, v: u64, prec: u32) -> u64 {
+        let mut v = v;
+        let mut print = false;
+        for _ in 0..prec {
+            let digit = v % 10;
+            print = print || digit != 0;
+            if print {
+                out.push(char::from(b'0' + digit as u8));
+            }
+            v /= 10;
+        }
+        if print {
+            out.push('.');
+        }
+        v
+    }
+    fn int(out: &mut Vec<char>, v: u64) {
+        out.extend(v.to_string().chars().rev());
+    }
+    // Built backwards, like Go.
+    let mut out: Vec<char> = Vec::new();
+    if u < 1_000_000_000 {
+        let (unit, prec) = match u {
+            0 => return "0s".to_string(),
+            1..1_000 => ("sn", 0),
+            1_000..1_000_000 => ("sµ", 3),
+            _ => ("sm", 6),
+        };
+        out.extend(unit.chars());
+        u = frac(&mut out, u, prec);
+        int(&mut out, u);
+    } else {
+        out.push('s');
+        u = frac(&mut out, u, 9);
+        int(&mut out, u % 60);
+        u /= 60;
+        if u > 0 {
+            out.push('m');
+            int(&mut out, u % 60);
+            u /= 60;
+            if u > 0 {
+                out.push('h');
+                int(&mut out, u);
+            }
+        }
+    }
+    out.iter().rev().collect()
+}
+
+/// cert-manager's `SplitWithEscapeCSV`: one record of Go's `encoding/csv`.
+fn split_with_escape_csv(input: &str) -> Result<Vec<String>, String> {
+    let records = go_csv_read_all(input)
+        .map_err(|e| format!("failed to parse {} as CSV: {e}", go_quote(input)))?;
+    match records.len() {
+        0 => Err(format!("no values found after parsing {}", go_quote(input))),
+        1 => Ok(records.into_iter().next().unwrap_or_default()),
+        _ => Err(format!(
+            "refusing to use {} as input as it parses as multiple lines of CSV",
+            go_quote(input)
+        )),
+    }
+}
+
+/// Go's `csv.NewReader(r).ReadAll()` with the default settings (comma `,`,
+/// no comments, strict quotes, fields per record fixed by the first record).
+fn go_csv_read_all(input: &str) -> Result<Vec<Vec<String>>, String> {
+    let normalized = input.replace("\r\n", "\n");
+    let chars: Vec<char> = normalized.chars().collect();
+    let mut records: Vec<Vec<String>> = Vec::new();
+    let mut i = 0;
+    let mut line = 1;
+    while i < chars.len() {
+        // Skip empty lines.
+        if chars[i] == '\n' {
+            i += 1;
+            line += 1;
+            continue;
+        }
+        let mut record = Vec::new();
+        let mut line_start = i;
+        loop {
+            let mut field = String::new();
+            if chars.get(i) == Some(&'"') {
+                let quote_line = line;
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => {
+                            let at = if quote_line == line {
+                                String::new()
+                            } else {
+                                format!("record on line {quote_line}; ")
+                            };
+                            return Err(format!(
+                                "{at}parse error on line {line}, column {}: extraneous or missing \" in quoted-field",
+                                i + 1 - line_start
+                            ));
+                        }
+                        Some('"') => match chars.get(i + 1) {
+                            Some('"') => {
+                                field.push('"');
+                                i += 2;
+                            }
+                            Some(',') | Some('\n') | None => {
+                                i += 1;
+                                break;
+                            }
+                            Some(_) => {
+                                return Err(format!(
+                                    "parse error on line {line}, column {}: extraneous or missing \" in quoted-field",
+                                    i + 2 - line_start
+                                ));
+                            }
+                        },
+                        Some('\n') => {
+                            field.push('\n');
+                            i += 1;
+                            line += 1;
+                            line_start = i;
+                        }
+                        Some(c) => {
+                            field.push(*c);
+                            i += 1;
+                        }
+                    }
+                }
+            } else {
+                while let Some(&c) = chars.get(i) {
+                    if c == ',' || c == '\n' {
+                        break;
+                    }
+                    if c == '"' {
+                        return Err(format!(
+                            "parse error on line {line}, column {}: bare \" in non-quoted field",
+                            i + 1 - line_start
+                        ));
+                    }
+                    field.push(c);
+                    i += 1;
+                }
+            }
+            record.push(field);
+            match chars.get(i) {
+                Some(',') => i += 1,
+                Some('\n') => {
+                    i += 1;
+                    line += 1;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        if let Some(first) = records.first()
+            && first.len() != record.len()
+        {
+            return Err(format!("record on line {line}: wrong number of fields"));
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: &str = "default";
+    const UID: &str = "uid-1";
+
+    fn ingress(annotations: &[(&str, &str)], tls: Vec<TlsBlock>) -> Source {
+        Source {
+            kind: SourceKind::Ingress,
+            api_version: "networking.k8s.io/v1".into(),
+            name: "ing".into(),
+            namespace: NS.into(),
+            uid: UID.into(),
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            labels: BTreeMap::new(),
+            tls,
+        }
+    }
+
+    fn gateway(annotations: &[(&str, &str)], tls: Vec<TlsBlock>) -> Source {
+        Source {
+            kind: SourceKind::Gateway,
+            api_version: "gateway.networking.k8s.io/v1".into(),
+            name: "gw".into(),
+            ..ingress(annotations, tls)
+        }
+    }
+
+    fn block(hosts: &[&str], secret: &str) -> TlsBlock {
+        TlsBlock {
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            secret_name: secret.into(),
+            ..TlsBlock::default()
+        }
+    }
+
+    fn listener(name: &str, host: &str, secret: &str) -> TlsBlock {
+        TlsBlock {
+            listener: Some(name.into()),
+            ..block(&[host], secret)
+        }
+    }
+
+    fn build0(source: &Source) -> Plan {
+        build(source, &Defaults::default(), &[], &[])
+    }
+
+    fn messages(plan: &Plan) -> Vec<String> {
+        plan.events
+            .iter()
+            .map(|e| format!("{:?} {} {}", e.type_, e.reason, e.message))
+            .collect()
+    }
+
+    fn only_create(plan: &Plan) -> &Certificate {
+        assert_eq!(plan.create.len(), 1, "{:?}", messages(plan));
+        &plan.create[0]
+    }
+
+    fn cluster_issuer(name: &str) -> IssuerReference {
+        IssuerReference {
+            name: name.into(),
+            kind: Some("ClusterIssuer".into()),
+            group: Some("cert-manager.io".into()),
+        }
+    }
+
+    fn strs(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn creates_certificate_like_cert_manager() {
+        let mut src = ingress(
+            &[(ann::CLUSTER_ISSUER, "ci"), (ann::COMMON_NAME, "my-cn")],
+            vec![block(
+                &["example.com", "www.example.com", "10.0.0.1", "2a00::1"],
+                "example-com-tls",
+            )],
+        );
+        src.labels.insert("app".into(), "web".into());
+        src.labels.insert(APPLYSET_LABEL.into(), "set".into());
+        let plan = build0(&src);
+        let cert = only_create(&plan);
+        assert_eq!(
+            messages(&plan),
+            [r#"Normal CreateCertificate Successfully created Certificate "example-com-tls""#]
+        );
+        assert_eq!(cert.metadata.name.as_deref(), Some("example-com-tls"));
+        assert_eq!(cert.metadata.namespace.as_deref(), Some(NS));
+        assert_eq!(
+            cert.metadata.labels,
+            Some(BTreeMap::from([("app".to_string(), "web".to_string())]))
+        );
+        assert_eq!(cert.metadata.annotations, None);
+        assert_eq!(
+            cert.metadata.owner_references,
+            Some(vec![OwnerReference {
+                api_version: "networking.k8s.io/v1".into(),
+                kind: "Ingress".into(),
+                name: "ing".into(),
+                uid: UID.into(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }])
+        );
+        assert_eq!(
+            cert.spec,
+            CertificateSpec {
+                common_name: Some("my-cn".into()),
+                dns_names: strs(&["example.com", "www.example.com"]),
+                ip_addresses: strs(&["10.0.0.1", "2a00::1"]),
+                secret_name: "example-com-tls".into(),
+                issuer_ref: cluster_issuer("ci"),
+                usages: Some(DEFAULT_KEY_USAGES.to_vec()),
+                ..CertificateSpec::default()
+            }
+        );
+        assert!(plan.update.is_empty() && plan.delete.is_empty());
+    }
+
+    /// One annotation on an otherwise valid Ingress: the expected spec change,
+    /// or the BadConfig message.
+    #[test]
+    fn annotations() {
+        type Check = fn(&CertificateSpec) -> bool;
+        let ok: &[(&str, &str, Check)] = &[
+            (ann::COMMON_NAME, "cn.example.com", |s| {
+                s.common_name.as_deref() == Some("cn.example.com")
+            }),
+            (ann::COMMON_NAME, "", |s| s.common_name.is_none()),
+            (
+                ann::ALT_NAMES,
+                "a.example.com, b.example.com,example.com",
+                |s| s.dns_names == strs(&["example.com", "a.example.com", "b.example.com"]),
+            ),
+            (ann::ALT_NAMES, "", |s| {
+                s.dns_names == strs(&["example.com"])
+            }),
+            (ann::IP_SANS, "1.1.1.1,2a00:1450::eeee,1.1.1.1", |s| {
+                s.ip_addresses == strs(&["1.1.1.1", "2a00:1450::eeee"])
+            }),
+            (ann::URI_SANS, "spiffe://cluster.local/ns/a,urn:x", |s| {
+                s.uris == strs(&["spiffe://cluster.local/ns/a", "urn:x"])
+            }),
+            (ann::EMAIL_SANS, "a@example.com,b@example.com", |s| {
+                s.email_addresses == strs(&["a@example.com", "b@example.com"])
+            }),
+            (ann::SUBJECT_ORGANIZATIONS, "Org A,Org B", |s| {
+                s.subject.as_ref().and_then(|x| x.organizations.clone())
+                    == strs(&["Org A", "Org B"])
+            }),
+            (ann::SUBJECT_ORGANIZATIONAL_UNITS, "Unit", |s| {
+                s.subject
+                    .as_ref()
+                    .and_then(|x| x.organizational_units.clone())
+                    == strs(&["Unit"])
+            }),
+            (ann::SUBJECT_COUNTRIES, "GB,FR", |s| {
+                s.subject.as_ref().and_then(|x| x.countries.clone()) == strs(&["GB", "FR"])
+            }),
+            (ann::SUBJECT_PROVINCES, "Province", |s| {
+                s.subject.as_ref().and_then(|x| x.provinces.clone()) == strs(&["Province"])
+            }),
+            (ann::SUBJECT_LOCALITIES, "City", |s| {
+                s.subject.as_ref().and_then(|x| x.localities.clone()) == strs(&["City"])
+            }),
+            (
+                ann::SUBJECT_STREET_ADDRESSES,
+                r#""1725 Slough Avenue, Suite 200","1800 ""Slough"" Avenue""#,
+                |s| {
+                    s.subject.as_ref().and_then(|x| x.street_addresses.clone())
+                        == strs(&["1725 Slough Avenue, Suite 200", "1800 \"Slough\" Avenue"])
+                },
+            ),
+            (ann::SUBJECT_POSTAL_CODES, "ABC123", |s| {
+                s.subject.as_ref().and_then(|x| x.postal_codes.clone()) == strs(&["ABC123"])
+            }),
+            (ann::SUBJECT_SERIAL_NUMBER, "123456", |s| {
+                s.subject.as_ref().and_then(|x| x.serial_number.clone()) == Some("123456".into())
+            }),
+            (ann::SUBJECT_SERIAL_NUMBER, "", |s| s.subject.is_none()),
+            (ann::DURATION, "168h", |s| {
+                s.duration.as_deref() == Some("168h0m0s")
+            }),
+            (ann::DURATION, "1h30m0.5s", |s| {
+                s.duration.as_deref() == Some("1h30m0.5s")
+            }),
+            (ann::RENEW_BEFORE, "24h", |s| {
+                s.renew_before.as_deref() == Some("24h0m0s")
+            }),
+            (ann::RENEW_BEFORE_PERCENTAGE, "50", |s| {
+                s.renew_before_percentage == Some(50)
+            }),
+            (ann::USAGES, "server auth, signing", |s| {
+                s.usages == Some(vec![KeyUsage::ServerAuth, KeyUsage::Signing])
+            }),
+            (ann::REVISION_HISTORY_LIMIT, "7", |s| {
+                s.revision_history_limit == Some(7)
+            }),
+            (ann::PRIVATE_KEY_ALGORITHM, "ECDSA", |s| {
+                s.private_key.as_ref().and_then(|k| k.algorithm) == Some(PrivateKeyAlgorithm::Ecdsa)
+            }),
+            (ann::PRIVATE_KEY_ALGORITHM, "Ed25519", |s| {
+                s.private_key.as_ref().and_then(|k| k.algorithm)
+                    == Some(PrivateKeyAlgorithm::Ed25519)
+            }),
+            (ann::PRIVATE_KEY_ENCODING, "PKCS8", |s| {
+                s.private_key.as_ref().and_then(|k| k.encoding) == Some(PrivateKeyEncoding::Pkcs8)
+            }),
+            (ann::PRIVATE_KEY_SIZE, "4096", |s| {
+                s.private_key.as_ref().and_then(|k| k.size) == Some(4096)
+            }),
+            (ann::PRIVATE_KEY_ROTATION_POLICY, "Always", |s| {
+                s.private_key.as_ref().and_then(|k| k.rotation_policy)
+                    == Some(RotationPolicy::Always)
+            }),
+            (
+                ann::SECRET_TEMPLATE,
+                r#"{"labels":{"a":"b"},"annotations":{"example.com/x":"y"}}"#,
+                |s| {
+                    s.secret_template
+                        == Some(CertificateSecretTemplate {
+                            labels: Some(BTreeMap::from([("a".into(), "b".into())])),
+                            annotations: Some(BTreeMap::from([(
+                                "example.com/x".into(),
+                                "y".into(),
+                            )])),
+                        })
+                },
+            ),
+            (ann::SECRET_TEMPLATE, r#"{"labels":{}}"#, |s| {
+                s.secret_template.is_none()
+            }),
+        ];
+        for &(key, value, check) in ok {
+            let src = ingress(
+                &[(ann::ISSUER, "iss"), (key, value)],
+                vec![block(&["example.com"], "tls")],
+            );
+            let plan = build0(&src);
+            assert_eq!(plan.create.len(), 1, "{key}={value}: {:?}", messages(&plan));
+            assert!(
+                check(&plan.create[0].spec),
+                "{key}={value}: {:?}",
+                plan.create[0].spec
+            );
+        }
+
+        let bad: &[(&str, &str, &str)] = &[
+            (ann::COMMON_NAME, &"x".repeat(65), "is longer than 64 bytes"),
+            (
+                ann::ALT_NAMES,
+                "a.example.com,,b",
+                r#"invalid DNS name "": must not be empty"#,
+            ),
+            (
+                ann::ALT_NAMES,
+                "a b.example.com",
+                r#"invalid DNS name "a b.example.com""#,
+            ),
+            (ann::IP_SANS, "2160h", r#"invalid IP address "2160h""#),
+            (ann::URI_SANS, "not a uri", r#"invalid URI "not a uri""#),
+            (ann::URI_SANS, "/relative", r#"invalid URI "/relative""#),
+            (ann::EMAIL_SANS, "2160h", r#"invalid email address "2160h""#),
+            (
+                ann::SUBJECT_ORGANIZATIONS,
+                "",
+                r#"no values found after parsing """#,
+            ),
+            (
+                ann::SUBJECT_ORGANIZATIONAL_UNITS,
+                "a\nb",
+                r#"refusing to use "a\nb" as input as it parses as multiple lines of CSV"#,
+            ),
+            (
+                ann::SUBJECT_COUNTRIES,
+                r#"G"B"#,
+                r#"failed to parse "G\"B" as CSV: parse error on line 1, column 2: bare " in non-quoted field"#,
+            ),
+            (
+                ann::SUBJECT_PROVINCES,
+                r#""a"b"#,
+                r#"extraneous or missing " in quoted-field"#,
+            ),
+            (ann::SUBJECT_LOCALITIES, r#""open"#, "in quoted-field"),
+            (
+                ann::SUBJECT_STREET_ADDRESSES,
+                "invalid csv\",",
+                r#"bare " in non-quoted field"#,
+            ),
+            (ann::SUBJECT_POSTAL_CODES, "", "no values found"),
+            (
+                ann::DURATION,
+                "an un-parsable duration string",
+                r#"time: invalid duration "an un-parsable duration string""#,
+            ),
+            (
+                ann::DURATION,
+                "-5s",
+                r#"negative duration "-5s" is not allowed"#,
+            ),
+            (
+                ann::DURATION,
+                "30m",
+                r#"duration "30m" must be at least 1h"#,
+            ),
+            (
+                ann::RENEW_BEFORE,
+                "1x",
+                r#"time: unknown unit "x" in duration "1x""#,
+            ),
+            (
+                ann::RENEW_BEFORE,
+                "1m",
+                r#"renew before "1m" must be at least 5m"#,
+            ),
+            (
+                ann::RENEW_BEFORE,
+                "2160h",
+                r#"renew before "2160h" must be shorter than the duration (2160h0m0s)"#,
+            ),
+            (
+                ann::RENEW_BEFORE_PERCENTAGE,
+                "an un-parsable integer",
+                r#"strconv.ParseInt: parsing "an un-parsable integer": invalid syntax"#,
+            ),
+            (
+                ann::RENEW_BEFORE_PERCENTAGE,
+                "150",
+                r#"renew before percentage must be between 1 and 99 "150""#,
+            ),
+            (
+                ann::USAGES,
+                "playing ping pong",
+                r#"invalid key usage name "playing ping pong""#,
+            ),
+            (
+                ann::USAGES,
+                "server auth,,signing",
+                r#"invalid key usage name """#,
+            ),
+            (
+                ann::REVISION_HISTORY_LIMIT,
+                "seven",
+                r#"strconv.ParseInt: parsing "seven": invalid syntax"#,
+            ),
+            (
+                ann::REVISION_HISTORY_LIMIT,
+                "99999999999",
+                r#"strconv.ParseInt: parsing "99999999999": value out of range"#,
+            ),
+            (
+                ann::REVISION_HISTORY_LIMIT,
+                "0",
+                r#"revision history limit must be a positive number "0""#,
+            ),
+            (
+                ann::PRIVATE_KEY_ALGORITHM,
+                "rsa",
+                r#"invalid private key algorithm "rsa""#,
+            ),
+            (
+                ann::PRIVATE_KEY_ENCODING,
+                "PEM",
+                r#"invalid private key encoding "PEM""#,
+            ),
+            (
+                ann::PRIVATE_KEY_SIZE,
+                "big",
+                r#"strconv.Atoi: parsing "big": invalid syntax"#,
+            ),
+            (
+                ann::PRIVATE_KEY_SIZE,
+                "1024",
+                r#"invalid private key size for RSA algorithm "1024""#,
+            ),
+            (
+                ann::PRIVATE_KEY_SIZE,
+                "0",
+                r#"invalid private key size for RSA algorithm "0""#,
+            ),
+            (
+                ann::PRIVATE_KEY_ROTATION_POLICY,
+                "Sometimes",
+                r#"invalid private key rotation policy "Sometimes""#,
+            ),
+            (
+                ann::SECRET_TEMPLATE,
+                r#"{"labels":{"a":"b"},"extra":1}"#,
+                "error parsing secret template JSON",
+            ),
+            (
+                ann::SECRET_TEMPLATE,
+                "not json",
+                "error parsing secret template JSON",
+            ),
+            (
+                ann::SECRET_TEMPLATE,
+                r#"{"annotations":{"cert-manager.io/issuer-name":"x"}}"#,
+                r#"secretTemplate must not have cert-manager.io/ annotations: "cert-manager.io/issuer-name""#,
+            ),
+        ];
+        for &(key, value, want) in bad {
+            let src = ingress(
+                &[(ann::ISSUER, "iss"), (key, value)],
+                vec![block(&["example.com"], "tls")],
+            );
+            let existing = owned(&src, "stale");
+            let plan = build(&src, &Defaults::default(), &[existing], &[]);
+            assert!(
+                plan.create.is_empty() && plan.update.is_empty() && plan.delete.is_empty(),
+                "{key}={value}: {plan:?}"
+            );
+            let got = messages(&plan);
+            assert_eq!(got.len(), 1, "{key}={value}: {got:?}");
+            let prefix = format!("Warning BadConfig invalid ingress annotation \"{key}\": ");
+            assert!(got[0].starts_with(&prefix), "{key}={value}: {got:?}");
+            assert!(got[0].contains(want), "{key}={value}: {got:?} lacks {want}");
+        }
+    }
+
+    #[test]
+    fn annotation_combinations() {
+        // The size is judged against the algorithm annotation.
+        let src = ingress(
+            &[
+                (ann::ISSUER, "iss"),
+                (ann::PRIVATE_KEY_ALGORITHM, "ECDSA"),
+                (ann::PRIVATE_KEY_SIZE, "2048"),
+            ],
+            vec![block(&["example.com"], "tls")],
+        );
+        assert_eq!(
+            messages(&build0(&src)),
+            [
+                r#"Warning BadConfig invalid ingress annotation "cert-manager.io/private-key-size": invalid private key size for ECDSA algorithm "2048""#
+            ]
+        );
+        let src = ingress(
+            &[
+                (ann::ISSUER, "iss"),
+                (ann::PRIVATE_KEY_ALGORITHM, "ECDSA"),
+                (ann::PRIVATE_KEY_SIZE, "384"),
+                (ann::DURATION, "720h"),
+                (ann::RENEW_BEFORE, "700h"),
+            ],
+            vec![block(&["example.com"], "tls")],
+        );
+        let plan = build0(&src);
+        let spec = &only_create(&plan).spec;
+        assert_eq!(
+            spec.private_key,
+            Some(CertificatePrivateKey {
+                algorithm: Some(PrivateKeyAlgorithm::Ecdsa),
+                size: Some(384),
+                ..CertificatePrivateKey::default()
+            })
+        );
+        assert_eq!(spec.renew_before.as_deref(), Some("700h0m0s"));
+        // renew-before and renew-before-percentage are exclusive; every bad
+        // annotation is reported.
+        let src = ingress(
+            &[
+                (ann::ISSUER, "iss"),
+                (ann::RENEW_BEFORE, "24h"),
+                (ann::RENEW_BEFORE_PERCENTAGE, "10"),
+                (ann::USAGES, "nope"),
+            ],
+            vec![block(&["example.com"], "tls")],
+        );
+        assert_eq!(
+            messages(&build0(&src)),
+            [
+                r#"Warning BadConfig invalid ingress annotation "cert-manager.io/renew-before-percentage": "cert-manager.io/renew-before-percentage" may not be set together with "cert-manager.io/renew-before""#,
+                r#"Warning BadConfig invalid ingress annotation "cert-manager.io/usages": invalid key usage name "nope""#,
+            ]
+        );
+    }
+
+    #[test]
+    fn http01_annotations() {
+        let src = ingress(
+            &[
+                (ann::ISSUER, "iss"),
+                (ann::HTTP01_EDIT_IN_PLACE, "true"),
+                (ann::HTTP01_INGRESS_CLASS, "traefik"),
+                (ann::HTTP01_INGRESS_INGRESSCLASSNAME, "nginx"),
+            ],
+            vec![block(&["example.com"], "tls")],
+        );
+        let plan = build0(&src);
+        assert_eq!(
+            only_create(&plan).metadata.annotations,
+            Some(BTreeMap::from([
+                (ann::HTTP01_OVERRIDE_INGRESS_NAME.into(), "ing".into()),
+                (ann::ISSUE_TEMPORARY_CERTIFICATE.into(), "true".into()),
+                (ann::HTTP01_OVERRIDE_INGRESS_CLASS.into(), "traefik".into()),
+                (
+                    ann::HTTP01_OVERRIDE_INGRESS_INGRESSCLASSNAME.into(),
+                    "nginx".into()
+                ),
+            ]))
+        );
+        // Only exactly "true" edits in place; empty classes are ignored.
+        let src = ingress(
+            &[
+                (ann::ISSUER, "iss"),
+                (ann::HTTP01_EDIT_IN_PLACE, "True"),
+                (ann::HTTP01_INGRESS_CLASS, ""),
+            ],
+            vec![block(&["example.com"], "tls")],
+        );
+        assert_eq!(only_create(&build0(&src)).metadata.annotations, None);
+        // Gateways and ListenerSets are the HTTP-01 parentRef.
+        let src = gateway(
+            &[(ann::ISSUER, "iss")],
+            vec![listener("https", "a.example.com", "tls")],
+        );
+        assert_eq!(
+            only_create(&build0(&src)).metadata.annotations,
+            Some(BTreeMap::from([
+                (ann::HTTP01_PARENTREF_KIND.into(), "Gateway".into()),
+                (ann::HTTP01_PARENTREF_NAME.into(), "gw".into()),
+            ]))
+        );
+        let mut src = gateway(
+            &[(ann::ISSUER, "iss")],
+            vec![listener("https", "a.example.com", "tls")],
+        );
+        src.kind = SourceKind::ListenerSet;
+        src.name = "ls".into();
+        assert_eq!(
+            only_create(&build0(&src)).metadata.annotations,
+            Some(BTreeMap::from([
+                (ann::HTTP01_PARENTREF_KIND.into(), "ListenerSet".into()),
+                (ann::HTTP01_PARENTREF_NAME.into(), "ls".into()),
+            ]))
+        );
+    }
+
+    #[test]
+    fn issuer_resolution() {
+        let d = Defaults::default();
+        let with_default = Defaults {
+            issuer_name: Some("letsencrypt".into()),
+            issuer_kind: "ClusterIssuer".into(),
+            issuer_group: "cert-manager.io".into(),
+        };
+        let ext = |name: &str, kind: &str, group: &str| IssuerReference {
+            name: name.into(),
+            kind: Some(kind.into()),
+            group: (!group.is_empty()).then(|| group.to_string()),
+        };
+        let both = |a: &str, b: &str| {
+            format!(
+                r#"Warning BadConfig Could not determine issuer for ingress due to bad annotations: both "{a}" and "{b}" may not be set"#
+            )
+        };
+        // (annotations, defaults, kind, issuer or event)
+        type Case<'a> = (
+            Vec<(&'a str, &'a str)>,
+            &'a Defaults,
+            SourceKind,
+            Result<IssuerReference, String>,
+        );
+        let cases: Vec<Case> = vec![
+            (vec![(ann::ISSUER, "iss")], &d, SourceKind::Ingress, Ok(ext("iss", "Issuer", "cert-manager.io"))),
+            (vec![(ann::CLUSTER_ISSUER, "ci")], &d, SourceKind::Ingress, Ok(cluster_issuer("ci"))),
+            (
+                vec![(ann::ISSUER, "pca"), (ann::ISSUER_KIND, "AWSPCAIssuer"), (ann::ISSUER_GROUP, "awspca.cert-manager.io")],
+                &d,
+                SourceKind::Ingress,
+                Ok(ext("pca", "AWSPCAIssuer", "awspca.cert-manager.io")),
+            ),
+            (vec![(ann::TLS_ACME, "true")], &with_default, SourceKind::Ingress, Ok(cluster_issuer("letsencrypt"))),
+            (vec![(ann::TLS_ACME, "1")], &with_default, SourceKind::Ingress, Ok(cluster_issuer("letsencrypt"))),
+            (
+                vec![(ann::TLS_ACME, "true"), (ann::ISSUER, "iss")],
+                &with_default,
+                SourceKind::Ingress,
+                Ok(ext("iss", "Issuer", "cert-manager.io")),
+            ),
+            (
+                vec![(ann::TLS_ACME, "true")],
+                &d,
+                SourceKind::Ingress,
+                Err("Warning BadConfig Could not determine issuer for ingress due to bad annotations: failed to determine issuer name to be used for ingress resource".into()),
+            ),
+            (
+                vec![(ann::ISSUER, "")],
+                &d,
+                SourceKind::Ingress,
+                Err("Warning BadConfig Could not determine issuer for ingress due to bad annotations: failed to determine issuer name to be used for ingress resource".into()),
+            ),
+            (vec![(ann::ISSUER, "a"), (ann::CLUSTER_ISSUER, "b")], &d, SourceKind::Ingress, Err(both(ann::ISSUER, ann::CLUSTER_ISSUER))),
+            (vec![(ann::CLUSTER_ISSUER, "b"), (ann::ISSUER_GROUP, "g")], &d, SourceKind::Gateway, Err(both(ann::CLUSTER_ISSUER, ann::ISSUER_GROUP))),
+            (vec![(ann::CLUSTER_ISSUER, "b"), (ann::ISSUER_KIND, "K")], &d, SourceKind::Ingress, Err(both(ann::CLUSTER_ISSUER, ann::ISSUER_KIND))),
+            (
+                vec![(ann::ISSUER, "a"), (ann::CLUSTER_ISSUER, "b"), (ann::ISSUER_KIND, "K")],
+                &d,
+                SourceKind::Ingress,
+                Err(format!(
+                    r#"Warning BadConfig Could not determine issuer for ingress due to bad annotations: both "{}" and "{}" may not be set, both "{}" and "{}" may not be set"#,
+                    ann::ISSUER, ann::CLUSTER_ISSUER, ann::CLUSTER_ISSUER, ann::ISSUER_KIND
+                )),
+            ),
+        ];
+        for (annotations, defaults, kind, want) in cases {
+            let mut src = ingress(&annotations, vec![listener("l", "example.com", "tls")]);
+            src.kind = kind;
+            let existing = owned(&src, "stale");
+            let plan = build(&src, defaults, &[existing], &[]);
+            match want {
+                Ok(issuer) => {
+                    assert_eq!(
+                        only_create(&plan).spec.issuer_ref,
+                        issuer,
+                        "{annotations:?}"
+                    );
+                    assert_eq!(plan.delete.len(), 1);
+                }
+                Err(event) => {
+                    assert_eq!(messages(&plan), [event], "{annotations:?}");
+                    assert!(plan.create.is_empty() && plan.delete.is_empty());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_issuer_annotation_deletes_owned_certificates() {
+        let with_default = Defaults {
+            issuer_name: Some("letsencrypt".into()),
+            ..Defaults::default()
+        };
+        for (annotations, kind) in [
+            (vec![], SourceKind::Ingress),
+            (vec![(ann::TLS_ACME, "false")], SourceKind::Ingress),
+            (vec![(ann::TLS_ACME, "")], SourceKind::Ingress),
+            // tls-acme is for Ingresses only, as in cert-manager.
+            (vec![(ann::TLS_ACME, "true")], SourceKind::Gateway),
+            // Per-listener issuers are for Gateways only.
+            (
+                vec![("cert-manager.io/listener-issuer.l", "iss")],
+                SourceKind::Ingress,
+            ),
+        ] {
+            let mut src = ingress(&annotations, vec![listener("l", "example.com", "tls")]);
+            src.kind = kind;
+            let existing = owned(&src, "tls");
+            let plan = build(&src, &with_default, &[existing], &[]);
+            assert!(plan.create.is_empty() && plan.update.is_empty());
+            assert_eq!(
+                plan.delete,
+                [CertificateKey {
+                    namespace: NS.into(),
+                    name: "tls".into()
+                }]
+            );
+            assert_eq!(
+                messages(&plan),
+                [r#"Normal DeleteCertificate Successfully deleted unrequired Certificate "tls""#]
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_blocks_are_skipped() {
+        let src = ingress(
+            &[(ann::ISSUER, "iss")],
+            vec![
+                block(&[], "no-hosts"),
+                block(&["example.com"], ""),
+                block(&[], ""),
+                block(&["example.com"], "Bad_Name"),
+                block(&["ok.example.com"], "ok"),
+            ],
+        );
+        // Owned Certificates of skipped blocks stay, as in cert-manager.
+        let existing = [owned(&src, "no-hosts"), owned(&src, "gone")];
+        let plan = build(&src, &Defaults::default(), &existing, &[]);
+        assert_eq!(
+            messages(&plan),
+            [
+                "Warning BadConfig Skipped a TLS block: spec.tls[0].hosts: Required value",
+                "Warning BadConfig Skipped a TLS block: spec.tls[1].secretName: Required value",
+                "Warning BadConfig Skipped a TLS block: [spec.tls[2].hosts: Required value, spec.tls[2].secretName: Required value]",
+                r#"Warning BadConfig Skipped a TLS block: spec.tls[3].secretName: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"#,
+                r#"Normal CreateCertificate Successfully created Certificate "ok""#,
+                r#"Normal DeleteCertificate Successfully deleted unrequired Certificate "gone""#,
+            ]
+        );
+
+        let src = gateway(
+            &[(ann::ISSUER, "iss")],
+            vec![
+                listener("a", "", "tls-a"),
+                listener("b", "b.example.com", ""),
+            ],
+        );
+        assert_eq!(
+            messages(&build0(&src)),
+            [
+                "Warning BadConfig Skipped a listener block: spec.listeners[a].hostname: Required value: the hostname cannot be empty",
+                "Warning BadConfig Skipped a listener block: spec.listeners[b].tls.certificateRef: Required value: listener has no certificateRefs",
+            ]
+        );
+    }
+
+    #[test]
+    fn blocks_sharing_a_secret_are_merged() {
+        // cert-manager#7840: two listeners, one Secret.
+        let src = gateway(
+            &[(ann::CLUSTER_ISSUER, "ci")],
+            vec![
+                listener("root", "example.com", "shared"),
+                listener("wildcard", "*.example.com", "shared"),
+                listener("other", "other.example.com", "other"),
+                listener("again", "example.com", "shared"),
+            ],
+        );
+        let plan = build0(&src);
+        assert_eq!(plan.create.len(), 2);
+        assert_eq!(
+            plan.create[0].spec.dns_names,
+            strs(&["example.com", "*.example.com"])
+        );
+        assert_eq!(plan.create[1].spec.dns_names, strs(&["other.example.com"]));
+        // Ingress TLS entries too.
+        let src = ingress(
+            &[(ann::CLUSTER_ISSUER, "ci")],
+            vec![
+                block(&["a.example.com"], "tls"),
+                block(&["b.example.com", "1.2.3.4"], "tls"),
+            ],
+        );
+        let plan = build0(&src);
+        let spec = &only_create(&plan).spec;
+        assert_eq!(spec.dns_names, strs(&["a.example.com", "b.example.com"]));
+        assert_eq!(spec.ip_addresses, strs(&["1.2.3.4"]));
+    }
+
+    #[test]
+    fn per_listener_issuers() {
+        let src = gateway(
+            &[
+                (ann::CLUSTER_ISSUER, "default-ci"),
+                ("cert-manager.io/listener-issuer.internal", "vault"),
+                (
+                    "cert-manager.io/listener-cluster-issuer.public",
+                    "letsencrypt",
+                ),
+            ],
+            vec![
+                listener("internal", "internal.example.com", "internal"),
+                listener("public", "www.example.com", "public"),
+                listener("plain", "plain.example.com", "plain"),
+            ],
+        );
+        let plan = build0(&src);
+        let issuers: Vec<_> = plan
+            .create
+            .iter()
+            .map(|c| c.spec.issuer_ref.clone())
+            .collect();
+        assert_eq!(
+            issuers,
+            [
+                IssuerReference {
+                    name: "vault".into(),
+                    kind: Some("Issuer".into()),
+                    group: Some("cert-manager.io".into()),
+                },
+                cluster_issuer("letsencrypt"),
+                cluster_issuer("default-ci"),
+            ]
+        );
+
+        // Listener annotations alone: other listeners are left alone (and
+        // their owned Certificates deleted); issuer-kind/group apply.
+        let src = gateway(
+            &[
+                ("cert-manager.io/listener-issuer.internal", "pca"),
+                (ann::ISSUER_KIND, "AWSPCAIssuer"),
+                (ann::ISSUER_GROUP, "awspca.cert-manager.io"),
+                ("cert-manager.io/listener-issuer.missing", "x"),
+            ],
+            vec![
+                listener("internal", "internal.example.com", "internal"),
+                listener("plain", "plain.example.com", "plain"),
+            ],
+        );
+        let existing = owned(&src, "plain");
+        let plan = build(&src, &Defaults::default(), &[existing], &[]);
+        let cert = only_create(&plan);
+        assert_eq!(cert.metadata.name.as_deref(), Some("internal"));
+        assert_eq!(
+            cert.spec.issuer_ref,
+            IssuerReference {
+                name: "pca".into(),
+                kind: Some("AWSPCAIssuer".into()),
+                group: Some("awspca.cert-manager.io".into()),
+            }
+        );
+        assert_eq!(
+            messages(&plan),
+            [
+                r#"Warning SkippedListenerAnnotation annotation "cert-manager.io/listener-issuer.missing" names no TLS listener "missing" of this Gateway: ignored"#,
+                r#"Normal CreateCertificate Successfully created Certificate "internal""#,
+                r#"Normal DeleteCertificate Successfully deleted unrequired Certificate "plain""#,
+            ]
+        );
+
+        // Merged blocks with different issuers.
+        let src = gateway(
+            &[
+                (ann::CLUSTER_ISSUER, "ci"),
+                ("cert-manager.io/listener-issuer.b", "vault"),
+            ],
+            vec![
+                listener("a", "a.example.com", "shared"),
+                listener("b", "b.example.com", "shared"),
+            ],
+        );
+        let existing = owned(&src, "shared");
+        let plan = build(&src, &Defaults::default(), &[existing], &[]);
+        assert!(plan.create.is_empty() && plan.update.is_empty() && plan.delete.is_empty());
+        assert_eq!(
+            messages(&plan),
+            [
+                r#"Warning BadConfig Skipped Certificate "shared": the TLS blocks sharing Secret "shared" ask for different issuers (listener "a": ClusterIssuer "ci", listener "b": Issuer "vault")"#
+            ]
+        );
+
+        // Both kinds for one listener, or no name: no change.
+        for (annotations, want) in [
+            (
+                vec![
+                    ("cert-manager.io/listener-issuer.a", "x"),
+                    ("cert-manager.io/listener-cluster-issuer.a", "y"),
+                ],
+                r#"Warning BadConfig Could not determine issuer for ingress due to bad annotations: both "cert-manager.io/listener-cluster-issuer.a" and "cert-manager.io/listener-issuer.a" may not be set"#,
+            ),
+            (
+                vec![("cert-manager.io/listener-issuer.a", "")],
+                r#"Warning BadConfig Could not determine issuer for ingress due to bad annotations: failed to determine issuer name to be used for listener "a""#,
+            ),
+        ] {
+            let src = gateway(&annotations, vec![listener("a", "a.example.com", "tls")]);
+            let existing = owned(&src, "tls");
+            let plan = build(&src, &Defaults::default(), &[existing], &[]);
+            assert_eq!(messages(&plan), [want]);
+            assert!(plan.create.is_empty() && plan.delete.is_empty());
+        }
+    }
+
+    #[test]
+    fn cross_namespace_references() {
+        let mut allowed = listener("https", "a.example.com", "shared-tls");
+        allowed.secret_namespace = Some("certs".into());
+        allowed.allowed_cross_namespace = true;
+        let mut refused = listener("other", "b.example.com", "refused-tls");
+        refused.secret_namespace = Some("elsewhere".into());
+        let mut same = listener("same", "c.example.com", "same-tls");
+        same.secret_namespace = Some(NS.into());
+        let src = gateway(&[(ann::CLUSTER_ISSUER, "ci")], vec![allowed, refused, same]);
+        // A Certificate left from when the reference was allowed goes.
+        let mut stale = owned_cross(&src, "elsewhere", "refused-tls");
+        stale.spec.dns_names = strs(&["b.example.com"]);
+        let plan = build(&src, &Defaults::default(), &[stale], &[]);
+        assert_eq!(
+            messages(&plan),
+            [
+                r#"Warning BadConfig Skipped a listener block: spec.listeners[other].tls.certificateRef.namespace: Invalid value: "elsewhere": cross-namespace secret references are not allowed in listeners without a ReferenceGrant"#,
+                r#"Normal CreateCertificate Successfully created Certificate "certs/shared-tls""#,
+                r#"Normal CreateCertificate Successfully created Certificate "same-tls""#,
+                r#"Normal DeleteCertificate Successfully deleted unrequired Certificate "elsewhere/refused-tls""#,
+            ]
+        );
+        assert_eq!(
+            plan.delete,
+            [CertificateKey {
+                namespace: "elsewhere".into(),
+                name: "refused-tls".into()
+            }]
+        );
+        let cert = &plan.create[0];
+        assert_eq!(cert.metadata.namespace.as_deref(), Some("certs"));
+        assert_eq!(cert.metadata.owner_references, None);
+        assert_eq!(
+            cert.metadata.labels,
+            Some(BTreeMap::from([(OWNER_UID_LABEL.into(), UID.into())]))
+        );
+        assert_eq!(
+            cert.metadata.annotations,
+            Some(BTreeMap::from([
+                (ann::HTTP01_PARENTREF_KIND.into(), "Gateway".into()),
+                (ann::HTTP01_PARENTREF_NAME.into(), "gw".into()),
+                (ann::HTTP01_PARENTREF_NAMESPACE.into(), NS.into()),
+                (OWNER_ANNOTATION.into(), "Gateway/default/gw".into()),
+            ]))
+        );
+        assert!(is_owned_by(cert, UID));
+        assert!(!is_owned_by(cert, "someone-else"));
+        assert!(is_owned_by(&plan.create[1], UID));
+        assert_eq!(plan.create[1].metadata.namespace.as_deref(), Some(NS));
+
+        // Once created, the cross-namespace Certificate is up to date.
+        let created = plan.create[0].clone();
+        let plan = build(&src, &Defaults::default(), &[created], &[]);
+        assert_eq!(plan.create.len(), 1);
+        assert!(plan.update.is_empty() && plan.delete.is_empty());
+    }
+
+    /// A Certificate as the API server returns the intent.
+    fn applied(cert: &Certificate) -> Certificate {
+        let mut c = cert.clone();
+        c.metadata.resource_version = Some("42".into());
+        c.metadata.uid = Some("cert-uid".into());
+        c
+    }
+
+    /// An owned Certificate with some other spec.
+    fn owned(src: &Source, name: &str) -> Certificate {
+        Certificate {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(src.namespace.clone()),
+                owner_references: Some(vec![owner_reference(src)]),
+                ..ObjectMeta::default()
+            },
+            spec: CertificateSpec {
+                secret_name: name.into(),
+                dns_names: strs(&["old.example.com"]),
+                ..CertificateSpec::default()
+            },
+            status: None,
+        }
+    }
+
+    fn owned_cross(src: &Source, namespace: &str, name: &str) -> Certificate {
+        let mut c = owned(src, name);
+        c.metadata.namespace = Some(namespace.into());
+        c.metadata.owner_references = None;
+        c.metadata.labels = Some(BTreeMap::from([(OWNER_UID_LABEL.into(), src.uid.clone())]));
+        c
+    }
+
+    #[test]
+    fn update_detection() {
+        let src = gateway(
+            &[
+                (ann::CLUSTER_ISSUER, "ci"),
+                (ann::HTTP01_INGRESS_CLASS, "nginx"),
+            ],
+            vec![listener("https", "a.example.com", "tls")],
+        );
+        let plan = build0(&src);
+        let intent = only_create(&plan).clone();
+        let current = applied(&intent);
+
+        // No-op when nothing differs, whatever other metadata the object has.
+        let mut with_extra = current.clone();
+        with_extra
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert("example.com/note".into(), "kept".into());
+        with_extra
+            .metadata
+            .owner_references
+            .get_or_insert_default()
+            .push(OwnerReference {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                name: "x".into(),
+                uid: "other".into(),
+                ..OwnerReference::default()
+            });
+        for existing in [current.clone(), with_extra] {
+            let plan = build(&src, &Defaults::default(), &[existing], &[]);
+            assert_eq!(plan, Plan::default());
+        }
+
+        type Edit = fn(&mut Certificate);
+        let edits: &[(&str, Edit)] = &[
+            ("spec hand edit", |c| {
+                c.spec.dns_names = strs(&["evil.example.com"])
+            }),
+            ("extra spec field", |c| c.spec.is_ca = Some(true)),
+            ("issuer", |c| c.spec.issuer_ref.name = "other".into()),
+            ("label added", |c| {
+                c.metadata
+                    .labels
+                    .get_or_insert_default()
+                    .insert("x".into(), "y".into());
+            }),
+            ("managed annotation changed", |c| {
+                c.metadata
+                    .annotations
+                    .get_or_insert_default()
+                    .insert(ann::HTTP01_OVERRIDE_INGRESS_CLASS.into(), "traefik".into());
+            }),
+            ("managed annotation stale", |c| {
+                c.metadata
+                    .annotations
+                    .get_or_insert_default()
+                    .insert(ann::HTTP01_OVERRIDE_INGRESS_NAME.into(), "gw".into());
+            }),
+            ("owner reference not blocking", |c| {
+                if let Some(refs) = c.metadata.owner_references.as_mut() {
+                    refs[0].block_owner_deletion = None;
+                }
+            }),
+        ];
+        for (what, edit) in edits {
+            let mut existing = current.clone();
+            edit(&mut existing);
+            let plan = build(&src, &Defaults::default(), &[existing.clone()], &[]);
+            assert_eq!(
+                messages(&plan),
+                [r#"Normal UpdateCertificate Successfully updated Certificate "tls""#],
+                "{what}"
+            );
+            let updated = &plan.update[0];
+            assert_eq!(updated.spec, intent.spec, "{what}");
+            assert_eq!(updated.metadata.labels, intent.metadata.labels, "{what}");
+            assert_eq!(
+                updated.metadata.annotations, intent.metadata.annotations,
+                "{what}"
+            );
+            assert_eq!(
+                updated.metadata.owner_references, intent.metadata.owner_references,
+                "{what}"
+            );
+            assert_eq!(updated.metadata.resource_version.as_deref(), Some("42"));
+            // Applying the update converges.
+            let plan = build(
+                &src,
+                &Defaults::default(),
+                std::slice::from_ref(updated),
+                &[],
+            );
+            assert_eq!(plan, Plan::default(), "{what}");
+        }
+
+        // Annotation changes on the source reach the Certificate.
+        let src2 = gateway(
+            &[(ann::CLUSTER_ISSUER, "ci"), (ann::DURATION, "720h")],
+            vec![listener("https", "a.example.com", "tls")],
+        );
+        let plan = build(&src2, &Defaults::default(), &[current], &[]);
+        assert_eq!(plan.update.len(), 1);
+        assert_eq!(plan.update[0].spec.duration.as_deref(), Some("720h0m0s"));
+        assert_eq!(
+            plan.update[0]
+                .metadata
+                .annotations
+                .as_ref()
+                .map(|a| a.contains_key(ann::HTTP01_OVERRIDE_INGRESS_CLASS)),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn stale_certificates_are_deleted() {
+        let src = ingress(
+            &[(ann::ISSUER, "iss")],
+            vec![block(&["a.example.com"], "keep")],
+        );
+        let keep = applied(only_create(&build0(&src)));
+        let plan = build(
+            &src,
+            &Defaults::default(),
+            &[keep, owned(&src, "old-1"), owned(&src, "old-2")],
+            &[],
+        );
+        assert!(plan.create.is_empty() && plan.update.is_empty());
+        assert_eq!(
+            messages(&plan),
+            [
+                r#"Normal DeleteCertificate Successfully deleted unrequired Certificate "old-1""#,
+                r#"Normal DeleteCertificate Successfully deleted unrequired Certificate "old-2""#,
+            ]
+        );
+    }
+
+    #[test]
+    fn certificate_of_another_owner_is_left_alone() {
+        let src = ingress(
+            &[(ann::ISSUER, "iss")],
+            vec![
+                block(&["a.example.com"], "taken"),
+                block(&["b.example.com"], "free"),
+                block(&["c.example.com"], "manual"),
+            ],
+        );
+        let mut taken = owned(&src, "taken");
+        if let Some(refs) = taken.metadata.owner_references.as_mut() {
+            refs[0].uid = "other-uid".into();
+            refs[0].name = "other-ing".into();
+        }
+        let mut manual = owned(&src, "manual");
+        manual.metadata.owner_references = None;
+        // A same-named Certificate in another namespace does not collide.
+        let mut elsewhere = owned(&src, "free");
+        elsewhere.metadata.namespace = Some("other".into());
+        let plan = build(&src, &Defaults::default(), &[], &[taken, manual, elsewhere]);
+        assert_eq!(
+            messages(&plan),
+            [
+                r#"Warning BadConfig Skipped Certificate "taken": certificate resource is not owned by this object (it is controlled by Ingress "other-ing"). refusing to update non-owned certificate resource for object"#,
+                r#"Normal CreateCertificate Successfully created Certificate "free""#,
+                r#"Warning BadConfig Skipped Certificate "manual": certificate resource has no owner. refusing to update non-owned certificate resource for object"#,
+            ]
+        );
+        assert_eq!(plan.create.len(), 1);
+    }
+
+    #[test]
+    fn helpers() {
+        for (d, want) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(61_500), "1m1.5s"),
+            (Duration::from_secs(2160 * 3600), "2160h0m0s"),
+        ] {
+            assert_eq!(go_duration_string(d), want);
+        }
+        assert_eq!(
+            split_with_escape_csv(r#"a,"b,c",,"d""e""#),
+            Ok(vec!["a".into(), "b,c".into(), String::new(), "d\"e".into()])
+        );
+        assert_eq!(
+            split_with_escape_csv("a,b\n\n"),
+            Ok(vec!["a".into(), "b".into()])
+        );
+        assert!(split_with_escape_csv("a\nb,c").is_err());
+        assert_eq!(
+            aggregate(&["x".into(), "x".into()]),
+            "x",
+            "Go's aggregate drops duplicates"
+        );
+        assert!(go_parse_bool("True") && !go_parse_bool("yes"));
+        assert_eq!(go_parse_int("+7", "f", 0, 10), Ok(7));
+    }
+}
