@@ -4,6 +4,7 @@ pub mod api;
 pub mod certificates;
 pub mod controller;
 pub mod demo;
+pub mod gateway;
 pub mod ingress_shim;
 pub mod issuers;
 pub mod manifests;

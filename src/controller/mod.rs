@@ -196,6 +196,11 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
             ctx.config.default_issuer.clone(),
             stop(shutdown.clone())
         ),
+        crate::gateway::run(
+            ctx.clone(),
+            ctx.config.default_issuer.clone(),
+            stop(shutdown.clone())
+        ),
     );
 }
 

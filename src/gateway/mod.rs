@@ -1,0 +1,365 @@
+//! Gateway API first: the HTTPS/TLS listeners of Gateways and ListenerSets annotated
+//! for cert-manager become Certificates through the shared intent builder. On by
+//! default: certgate waits quietly until the Gateway API CRDs are served.
+
+pub mod listeners;
+pub mod types;
+
+use futures::StreamExt;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::{Certificate, ClusterIssuer, Issuer};
+use crate::certificates::intent::{self, Defaults, Source, SourceKind, TlsBlock};
+use crate::controller::Context;
+use crate::controller::events::EventType;
+use crate::controller::owner_index::OwnerIndex;
+use crate::ingress_shim::{ShimContext, ShimError, apply_plan, others};
+use crate::metrics;
+use types::{Gateway, Listener, ListenerSet, ReferenceGrant};
+
+const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
+
+/// Whether the API server serves `plural` in `gateway.networking.k8s.io/v1`.
+pub async fn served(client: &kube::Client, plural: &str) -> bool {
+    client
+        .list_api_group_resources(GATEWAY_API)
+        .await
+        .is_ok_and(|l| l.resources.iter().any(|r| r.name == plural))
+}
+
+fn is_shim_annotation(k: &str) -> bool {
+    k.starts_with("cert-manager.io/") || k.starts_with("acme.cert-manager.io/")
+}
+
+async fn reference_grants(ctx: &Context, ns: &str) -> Vec<ReferenceGrant> {
+    Api::<ReferenceGrant>::namespaced(ctx.client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+}
+
+/// The TLS blocks of listeners, with ReferenceGrants looked up where refs cross namespaces.
+async fn listener_blocks(
+    ctx: &Context,
+    listeners: &[Listener],
+    kind: &str,
+    ns: &str,
+) -> (Vec<TlsBlock>, Vec<listeners::Skipped>) {
+    let mut grants: BTreeMap<String, Vec<ReferenceGrant>> = BTreeMap::new();
+    for l in listeners {
+        for r in l.tls.iter().flat_map(|t| t.certificate_refs.iter()) {
+            if let Some(target) = r.namespace.as_ref().filter(|t| t.as_str() != ns)
+                && !grants.contains_key(target)
+            {
+                grants.insert(target.clone(), reference_grants(ctx, target).await);
+            }
+        }
+    }
+    listeners::blocks(listeners, kind, ns, &|target| {
+        grants.get(target).cloned().unwrap_or_default()
+    })
+}
+
+/// Warns when a wildcard hostname goes to an ACME issuer without a DNS-01 solver.
+async fn wildcard_warnings(ctx: &Context, src: &Source) -> Vec<String> {
+    let wild: Vec<&TlsBlock> = src
+        .tls
+        .iter()
+        .filter(|b| b.hosts.iter().any(|h| h.starts_with("*.")))
+        .collect();
+    if wild.is_empty() {
+        return Vec::new();
+    }
+    let (name, cluster) = match (
+        src.annotations.get(crate::api::annotations::ISSUER),
+        src.annotations.get(crate::api::annotations::CLUSTER_ISSUER),
+    ) {
+        (Some(n), _) => (n.clone(), false),
+        (None, Some(n)) => (n.clone(), true),
+        _ => return Vec::new(),
+    };
+    let config = if cluster {
+        Api::<ClusterIssuer>::all(ctx.client.clone())
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.spec.config)
+    } else {
+        Api::<Issuer>::namespaced(ctx.client.clone(), &src.namespace)
+            .get_opt(&name)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.spec.config)
+    };
+    let Some(acme) = config.and_then(|c| c.acme) else {
+        return Vec::new();
+    };
+    if acme.solvers.iter().flatten().any(|s| s.dns01.is_some()) {
+        return Vec::new();
+    }
+    wild.iter()
+        .map(|b| {
+            format!(
+                "listener {:?} asks for {:?}: issuer {name:?} has no DNS-01 solver, and ACME validates wildcard names only with DNS-01",
+                b.listener.clone().unwrap_or_default(),
+                b.hosts.join(",")
+            )
+        })
+        .collect()
+}
+
+async fn sync<K: Resource<DynamicType = ()>>(
+    shim: &ShimContext,
+    obj: &K,
+    src: Source,
+    skipped: Vec<listeners::Skipped>,
+) -> Result<(), ShimError> {
+    let managed = src.annotations.keys().any(|k| is_shim_annotation(k));
+    let existing: Vec<Certificate> = shim
+        .certificates
+        .owned_by(&src.uid)
+        .iter()
+        .map(|c| (**c).clone())
+        .collect();
+    let others = others(shim, &src).await?;
+    let plan = intent::build(&src, &shim.defaults, &existing, &others);
+    if managed {
+        for s in &skipped {
+            shim.ctx
+                .recorder
+                .publish(
+                    obj,
+                    EventType::Normal,
+                    "SkippedListener",
+                    &format!("Skipped listener {:?}: {}", s.listener, s.reason),
+                )
+                .await;
+        }
+        for w in wildcard_warnings(&shim.ctx, &src).await {
+            shim.ctx
+                .recorder
+                .publish(obj, EventType::Warning, "WildcardNeedsDNS01", &w)
+                .await;
+        }
+    }
+    apply_plan(shim, obj, plan).await
+}
+
+async fn reconcile_gateway(gw: Arc<Gateway>, shim: Arc<ShimContext>) -> Result<Action, ShimError> {
+    shim.ctx.metrics.inc(
+        metrics::SYNC_CALLS,
+        vec![("controller", "gateway-shim".into())],
+    );
+    let ns = gw.namespace().unwrap_or_default();
+    let (tls, skipped) = listener_blocks(&shim.ctx, &gw.spec.listeners, "Gateway", &ns).await;
+    let src = Source {
+        kind: SourceKind::Gateway,
+        api_version: GATEWAY_API.to_string(),
+        name: gw.name_any(),
+        namespace: ns,
+        uid: gw.uid().unwrap_or_default(),
+        annotations: gw.annotations().clone(),
+        labels: gw.labels().clone(),
+        tls,
+    };
+    sync(&shim, gw.as_ref(), src, skipped).await?;
+    Ok(Action::requeue(Duration::from_secs(3600)))
+}
+
+/// A ListenerSet's annotations: its own cert-manager ones, else its parent Gateway's.
+pub fn effective_annotations(
+    own: &BTreeMap<String, String>,
+    parent: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    if own.keys().any(|k| is_shim_annotation(k)) {
+        return own.clone();
+    }
+    let mut merged = own.clone();
+    if let Some(p) = parent {
+        merged.extend(
+            p.iter()
+                .filter(|(k, _)| is_shim_annotation(k))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
+    merged
+}
+
+async fn reconcile_listener_set(
+    ls: Arc<ListenerSet>,
+    shim: Arc<ShimContext>,
+) -> Result<Action, ShimError> {
+    shim.ctx.metrics.inc(
+        metrics::SYNC_CALLS,
+        vec![("controller", "listenerset-shim".into())],
+    );
+    let ns = ls.namespace().unwrap_or_default();
+    let parent_ns = ls
+        .spec
+        .parent_ref
+        .namespace
+        .clone()
+        .unwrap_or_else(|| ns.clone());
+    let parent = Api::<Gateway>::namespaced(shim.ctx.client.clone(), &parent_ns)
+        .get_opt(&ls.spec.parent_ref.name)
+        .await?;
+    let (tls, skipped) = listener_blocks(&shim.ctx, &ls.spec.listeners, "ListenerSet", &ns).await;
+    let src = Source {
+        kind: SourceKind::ListenerSet,
+        api_version: GATEWAY_API.to_string(),
+        name: ls.name_any(),
+        namespace: ns,
+        uid: ls.uid().unwrap_or_default(),
+        annotations: effective_annotations(
+            ls.annotations(),
+            parent.as_ref().map(|p| p.annotations()),
+        ),
+        labels: ls.labels().clone(),
+        tls,
+    };
+    sync(&shim, ls.as_ref(), src, skipped).await?;
+    Ok(Action::requeue(Duration::from_secs(3600)))
+}
+
+fn error_policy<K>(_: Arc<K>, error: &ShimError, shim: Arc<ShimContext>) -> Action {
+    shim.ctx.metrics.inc(
+        metrics::SYNC_ERRORS,
+        vec![("controller", "gateway-shim".into())],
+    );
+    tracing::warn!(%error, "gateway-shim reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn certificate_events(
+    api: Api<Certificate>,
+    index: Arc<ShimContext>,
+) -> impl futures::Stream<Item = Result<Certificate, watcher::Error>> + Send + 'static {
+    watcher(api, watcher::Config::default())
+        .inspect(move |e| {
+            if let Ok(e) = e {
+                index.certificates.apply(e);
+            }
+        })
+        .touched_objects()
+}
+
+/// Runs the Gateway and ListenerSet shims until `shutdown` resolves; waits quietly
+/// for the Gateway API CRDs first.
+pub async fn run(
+    ctx: Arc<Context>,
+    defaults: Defaults,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let wait_for_crds = async {
+        while !served(&ctx.client, "gateways").await {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    };
+    tokio::select! {
+        _ = wait_for_crds => {}
+        _ = shutdown.clone() => return,
+    }
+    tracing::info!("Gateway API is served: watching Gateways and ListenerSets");
+    let client = ctx.client.clone();
+    let (gateways, certs): (Api<Gateway>, Api<Certificate>) = match &ctx.config.namespace {
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    let gw_shim = Arc::new(ShimContext {
+        ctx: ctx.clone(),
+        certificates: OwnerIndex::default(),
+        defaults: defaults.clone(),
+    });
+    let gateway_controller = crate::controller::lean_controller(gateways)
+        .owns_stream(certificate_events(certs.clone(), gw_shim.clone()))
+        .graceful_shutdown_on(shutdown.clone())
+        .run(reconcile_gateway, error_policy, gw_shim)
+        .for_each(|_| futures::future::ready(()));
+    let listener_sets = async {
+        if !served(&ctx.client, "listenersets").await {
+            return;
+        }
+        let api: Api<ListenerSet> = match &ctx.config.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let parents: Api<Gateway> = match &ctx.config.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let ls_shim = Arc::new(ShimContext {
+            ctx: ctx.clone(),
+            certificates: OwnerIndex::default(),
+            defaults: defaults.clone(),
+        });
+        let controller = crate::controller::lean_controller(api);
+        let store = controller.store();
+        controller
+            .owns_stream(certificate_events(certs.clone(), ls_shim.clone()))
+            .watches(parents, watcher::Config::default(), move |gw: Gateway| {
+                let (name, ns) = (gw.name_any(), gw.namespace());
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|ls| {
+                        ls.spec.parent_ref.name == name
+                            && ls
+                                .spec
+                                .parent_ref
+                                .namespace
+                                .clone()
+                                .or_else(|| ls.namespace())
+                                == ns
+                    })
+                    .map(|ls| ObjectRef::from_obj(&*ls))
+                    .collect::<Vec<_>>()
+            })
+            .graceful_shutdown_on(shutdown.clone())
+            .run(reconcile_listener_set, error_policy, ls_shim)
+            .for_each(|_| futures::future::ready(()))
+            .await;
+    };
+    tokio::join!(gateway_controller, listener_sets);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_set_inherits_the_gateway_annotations_only_when_it_sets_none() {
+        let parent = BTreeMap::from([
+            (
+                "cert-manager.io/cluster-issuer".to_string(),
+                "ca".to_string(),
+            ),
+            ("other".to_string(), "x".to_string()),
+        ]);
+        let none = BTreeMap::from([("team".to_string(), "a".to_string())]);
+        let merged = effective_annotations(&none, Some(&parent));
+        assert_eq!(
+            merged
+                .get("cert-manager.io/cluster-issuer")
+                .map(String::as_str),
+            Some("ca")
+        );
+        assert!(!merged.contains_key("other"));
+        let own = BTreeMap::from([("cert-manager.io/issuer".to_string(), "local".to_string())]);
+        let kept = effective_annotations(&own, Some(&parent));
+        assert_eq!(kept, own);
+    }
+}

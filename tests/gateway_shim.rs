@@ -1,0 +1,218 @@
+//! The Gateway shim end to end through the sandbox with a CA ClusterIssuer: the
+//! seed's Gateway ends with a Ready Secret; listeners sharing a Secret share one
+//! Certificate; cross-namespace refs need a ReferenceGrant; a ListenerSet inherits its
+//! Gateway's issuer; the Gateway deleted takes its Certificates (not the Secrets).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use certgate::api::Certificate;
+use certgate::controller::{ControllerConfig, RunningControllers};
+use certgate_sandbox::TestEnv;
+use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn apply(env: &TestEnv, doc: Value) {
+    certgate::manifests::apply(&env.client, "test", &[doc], "test")
+        .await
+        .unwrap();
+}
+
+async fn wait<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn is_ready(c: &Certificate) -> bool {
+    c.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.type_ == "Ready" && serde_json::to_value(c.status).ok() == Some(json!("True"))
+            })
+        })
+}
+
+fn gateway_crds() -> Vec<Value> {
+    let text = std::fs::read_to_string(common::root().join("tests/gateway-api-crds.yaml")).unwrap();
+    certgate::manifests::parse_documents("gateway-api-crds.yaml", &text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gateway_listeners_and_listener_sets_become_certificates() {
+    let env = TestEnv::start().await.unwrap();
+    let mut crds = common::checked_in_crds();
+    crds.extend(gateway_crds());
+    env.apply_crds(&crds).await.unwrap();
+    let ns = env.namespace.clone();
+    let config = ControllerConfig {
+        cluster_resource_namespace: ns.clone(),
+        ..Default::default()
+    };
+    let controllers = RunningControllers::start(env.client.clone(), config);
+
+    // A CA ClusterIssuer (standing in for the seed's letsencrypt-prod).
+    let issuer = format!("ca-{ns}");
+    apply(&env, json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": format!("ss-{ns}")}, "spec": {"selfSigned": {}}})).await;
+    apply(&env, json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "root", "namespace": ns},
+        "spec": {"isCA": true, "commonName": "root", "secretName": "root-ca", "privateKey": {"algorithm": "ECDSA"},
+                 "issuerRef": {"name": format!("ss-{ns}"), "kind": "ClusterIssuer"}}})).await;
+    let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &ns);
+    wait("the CA", async || {
+        certs.get_opt("root").await.unwrap().filter(is_ready)
+    })
+    .await;
+    apply(&env, json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": issuer}, "spec": {"ca": {"secretName": "root-ca"}}})).await;
+
+    // The seed's Gateway (002), with its indentation restored and the issuer name adjusted.
+    apply(&env, json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "app-gateway", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": issuer}},
+        "spec": {"gatewayClassName": "nginx", "listeners": [
+            {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": "app.example.com",
+             "tls": {"mode": "Terminate", "certificateRefs": [{"name": "app-tls", "kind": "Secret"}]}},
+            {"name": "https-www", "protocol": "HTTPS", "port": 443, "hostname": "www.example.com",
+             "tls": {"certificateRefs": [{"name": "app-tls"}]}},
+            {"name": "db", "protocol": "TLS", "port": 5432, "hostname": "db.example.com",
+             "tls": {"mode": "Passthrough"}},
+            {"name": "shared", "protocol": "HTTPS", "port": 8443, "hostname": "shared.example.com",
+             "tls": {"certificateRefs": [{"name": "shared-tls", "namespace": "certs-vault"}]}}
+        ]}
+    }))
+    .await;
+    let cert = wait("a Ready Certificate for the Gateway", async || {
+        certs.get_opt("app-tls").await.unwrap().filter(is_ready)
+    })
+    .await;
+    assert_eq!(
+        cert.spec.dns_names.clone().unwrap(),
+        ["app.example.com", "www.example.com"],
+        "listeners sharing a Secret share a Certificate"
+    );
+    let owner = &cert.metadata.owner_references.clone().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Gateway", "app-gateway")
+    );
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
+    assert!(
+        secrets
+            .get("app-tls")
+            .await
+            .unwrap()
+            .data
+            .unwrap()
+            .contains_key("tls.crt")
+    );
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &ns);
+    let on_gateway = wait("events on the Gateway", async || {
+        let list = events
+            .list(&ListParams::default().fields("involvedObject.name=app-gateway"))
+            .await
+            .unwrap()
+            .items;
+        let skipped = list.iter().any(|e| {
+            e.reason.as_deref() == Some("SkippedListener")
+                && e.message.as_deref().is_some_and(|m| m.contains("\"db\""))
+        });
+        let refused = list.iter().any(|e| {
+            e.reason.as_deref() == Some("BadConfig")
+                && e.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("certs-vault"))
+        });
+        (skipped && refused).then_some(list)
+    })
+    .await;
+    assert!(!on_gateway.is_empty());
+
+    // With a ReferenceGrant, the cross-namespace Secret gets its Certificate there.
+    Api::<Namespace>::all(env.client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": format!("{ns}-vault")}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let vault = format!("{ns}-vault");
+    apply(&env, json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+        "metadata": {"name": "gateways-may-use-secrets", "namespace": vault},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": ns}], "to": [{"group": "", "kind": "Secret"}]}})).await;
+    apply(&env, json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "app-gateway", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": issuer, "touched": "1"}},
+        "spec": {"gatewayClassName": "nginx", "listeners": [
+            {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": "app.example.com",
+             "tls": {"mode": "Terminate", "certificateRefs": [{"name": "app-tls", "kind": "Secret"}]}},
+            {"name": "shared", "protocol": "HTTPS", "port": 8443, "hostname": "shared.example.com",
+             "tls": {"certificateRefs": [{"name": "shared-tls", "namespace": vault}]}}
+        ]}
+    }))
+    .await;
+    let vault_certs: Api<Certificate> = Api::namespaced(env.client.clone(), &vault);
+    wait("the granted cross-namespace Certificate", async || {
+        vault_certs
+            .get_opt("shared-tls")
+            .await
+            .unwrap()
+            .filter(is_ready)
+    })
+    .await;
+    wait("the removed listener's host dropped", async || {
+        certs
+            .get_opt("app-tls")
+            .await
+            .unwrap()
+            .filter(|c| c.spec.dns_names.clone().unwrap_or_default() == ["app.example.com"])
+    })
+    .await;
+
+    // A ListenerSet without annotations of its own uses its Gateway's issuer.
+    apply(&env, json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+        "metadata": {"name": "team-a", "namespace": ns},
+        "spec": {"parentRef": {"name": "app-gateway"}, "listeners": [
+            {"name": "team-a", "protocol": "HTTPS", "port": 443, "hostname": "team-a.example.com",
+             "tls": {"certificateRefs": [{"name": "team-a-tls"}]}}]}
+    }))
+    .await;
+    let team = wait("the ListenerSet's Certificate", async || {
+        certs.get_opt("team-a-tls").await.unwrap().filter(is_ready)
+    })
+    .await;
+    assert_eq!(team.spec.issuer_ref.name, issuer);
+    assert_eq!(
+        team.metadata.owner_references.unwrap()[0].kind,
+        "ListenerSet"
+    );
+
+    // The Gateway deleted: its Certificate goes, the Secret stays.
+    Api::<certgate::gateway::types::Gateway>::namespaced(env.client.clone(), &ns)
+        .delete("app-gateway", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait("the Gateway's Certificate gone", async || {
+        certs
+            .get_opt("app-tls")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(secrets.get_opt("app-tls").await.unwrap().is_some());
+    controllers.stop().await;
+    let _ = Api::<Namespace>::all(env.client.clone())
+        .delete(&vault, &DeleteParams::default())
+        .await;
+    env.cleanup().await;
+}
