@@ -1,0 +1,82 @@
+//! What the benchmarks share: the sandbox API server in a child process.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+/// The sandbox API server in a child process (`certgate sandbox`), so that this
+/// process's CPU time and RSS are the controllers' (and the benchmark's small client).
+pub struct RemoteSandbox {
+    pub child: std::process::Child,
+    kubeconfig: std::path::PathBuf,
+}
+
+impl Drop for RemoteSandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.kubeconfig);
+    }
+}
+
+pub async fn remote_sandbox() -> (RemoteSandbox, kube::Client) {
+    let kubeconfig =
+        std::env::temp_dir().join(format!("certgate-bench-{}.kubeconfig", std::process::id()));
+    let _ = std::fs::remove_file(&kubeconfig);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["sandbox", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("certgate sandbox starts");
+    let remote = RemoteSandbox {
+        child,
+        kubeconfig: kubeconfig.clone(),
+    };
+    for _ in 0..200 {
+        if let Ok(yaml) = std::fs::read_to_string(&kubeconfig)
+            && yaml.contains("current-context")
+        {
+            let client = certgate_sandbox::client_from_kubeconfig(&yaml)
+                .await
+                .unwrap();
+            return (remote, client);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the sandbox did not start");
+}
+
+/// CPU seconds (user + system) of a process (`self` or a pid).
+pub fn cpu_seconds_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak RSS of this process in MiB.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
