@@ -210,6 +210,15 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
     })
     .await;
     assert!(secrets.get_opt("app-tls").await.unwrap().is_some());
+    wait("the cross-namespace Certificate gone too", async || {
+        vault_certs
+            .get_opt("shared-tls")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
     controllers.stop().await;
     let _ = Api::<Namespace>::all(env.client.clone())
         .delete(&vault, &DeleteParams::default())

@@ -19,7 +19,6 @@ use crate::api::{Certificate, ClusterIssuer, Issuer};
 use crate::certificates::intent::{self, Defaults, Source, SourceKind, TlsBlock};
 use crate::controller::Context;
 use crate::controller::events::EventType;
-use crate::controller::owner_index::OwnerIndex;
 use crate::ingress_shim::{ShimContext, ShimError, apply_plan, others};
 use crate::metrics;
 use types::{Gateway, Listener, ListenerSet, ReferenceGrant};
@@ -253,6 +252,39 @@ fn certificate_events(
         .touched_objects()
 }
 
+/// Certificates made in another namespace (a ReferenceGrant'ed certificateRef) cannot
+/// be owned by their source: when the source goes, they are deleted here, found by
+/// their `certgate.io/owner-uid` label.
+async fn delete_cross_namespace_certificates<K>(ctx: Arc<Context>, api: Api<K>)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let mut events = watcher(api, watcher::Config::default()).boxed();
+    while let Some(event) = events.next().await {
+        let Ok(watcher::Event::Delete(source)) = event else {
+            continue;
+        };
+        let Some(uid) = source.uid() else { continue };
+        let certs: Api<Certificate> = Api::all(ctx.client.clone());
+        let selector = format!("{}={uid}", intent::OWNER_UID_LABEL);
+        let Ok(list) = certs.list(&ListParams::default().labels(&selector)).await else {
+            continue;
+        };
+        for c in list.items {
+            let ns = c.namespace().unwrap_or_default();
+            let _ = Api::<Certificate>::namespaced(ctx.client.clone(), &ns)
+                .delete(&c.name_any(), &kube::api::DeleteParams::background())
+                .await;
+        }
+    }
+}
+
 /// Runs the Gateway and ListenerSet shims until `shutdown` resolves; waits quietly
 /// for the Gateway API CRDs first.
 pub async fn run(
@@ -272,6 +304,10 @@ pub async fn run(
     }
     tracing::info!("Gateway API is served: watching Gateways and ListenerSets");
     let client = ctx.client.clone();
+    let sweeper = tokio::spawn(delete_cross_namespace_certificates(
+        ctx.clone(),
+        Api::<Gateway>::all(client.clone()),
+    ));
     let (gateways, certs): (Api<Gateway>, Api<Certificate>) = match &ctx.config.namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),
@@ -281,7 +317,7 @@ pub async fn run(
     };
     let gw_shim = Arc::new(ShimContext {
         ctx: ctx.clone(),
-        certificates: OwnerIndex::default(),
+        certificates: crate::ingress_shim::certificate_index(),
         defaults: defaults.clone(),
     });
     let gateway_controller = crate::controller::lean_controller(gateways)
@@ -303,9 +339,13 @@ pub async fn run(
         };
         let ls_shim = Arc::new(ShimContext {
             ctx: ctx.clone(),
-            certificates: OwnerIndex::default(),
+            certificates: crate::ingress_shim::certificate_index(),
             defaults: defaults.clone(),
         });
+        let ls_sweeper = tokio::spawn(delete_cross_namespace_certificates(
+            ctx.clone(),
+            api.clone(),
+        ));
         let controller = crate::controller::lean_controller(api);
         let store = controller.store();
         controller
@@ -332,8 +372,10 @@ pub async fn run(
             .run(reconcile_listener_set, error_policy, ls_shim)
             .for_each(|_| futures::future::ready(()))
             .await;
+        ls_sweeper.abort();
     };
     tokio::join!(gateway_controller, listener_sets);
+    sweeper.abort();
 }
 
 #[cfg(test)]

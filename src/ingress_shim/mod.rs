@@ -50,6 +50,12 @@ pub fn source(ing: &Ingress) -> Source {
     }
 }
 
+/// An index of Certificates by owner for a shim: the builder compares metadata and
+/// spec only, so status is not kept.
+pub fn certificate_index() -> OwnerIndex<Certificate> {
+    OwnerIndex::with_trim(|c| c.status = None)
+}
+
 /// What the shims share: the context and the Certificates each source owns.
 pub struct ShimContext {
     pub ctx: Arc<Context>,
@@ -179,7 +185,7 @@ pub async fn run(
     };
     let shim = Arc::new(ShimContext {
         ctx: ctx.clone(),
-        certificates: OwnerIndex::default(),
+        certificates: certificate_index(),
         defaults,
     });
     let cert_events = {
