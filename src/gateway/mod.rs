@@ -315,15 +315,15 @@ pub async fn run(
         ),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
-    let gw_shim = Arc::new(ShimContext {
+    let shared = Arc::new(ShimContext {
         ctx: ctx.clone(),
         certificates: crate::ingress_shim::certificate_index(),
         defaults: defaults.clone(),
     });
     let gateway_controller = crate::controller::lean_controller(gateways)
-        .owns_stream(certificate_events(certs.clone(), gw_shim.clone()))
+        .owns_stream(certificate_events(certs.clone(), shared.clone()))
         .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile_gateway, error_policy, gw_shim)
+        .run(reconcile_gateway, error_policy, shared.clone())
         .for_each(|_| futures::future::ready(()));
     let listener_sets = async {
         if !served(&ctx.client, "listenersets").await {
@@ -337,11 +337,9 @@ pub async fn run(
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        let ls_shim = Arc::new(ShimContext {
-            ctx: ctx.clone(),
-            certificates: crate::ingress_shim::certificate_index(),
-            defaults: defaults.clone(),
-        });
+        // One index of Certificates by owner serves both shims (owner uids are unique);
+        // this controller's own Certificate watch only triggers it.
+        let ls_shim = shared.clone();
         let ls_sweeper = tokio::spawn(delete_cross_namespace_certificates(
             ctx.clone(),
             api.clone(),
@@ -349,7 +347,7 @@ pub async fn run(
         let controller = crate::controller::lean_controller(api);
         let store = controller.store();
         controller
-            .owns_stream(certificate_events(certs.clone(), ls_shim.clone()))
+            .owns_stream(watcher(certs.clone(), watcher::Config::default()).touched_objects())
             .watches(parents, watcher::Config::default(), move |gw: Gateway| {
                 let (name, ns) = (gw.name_any(), gw.namespace());
                 store
