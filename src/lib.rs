@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod certificates;
+pub mod cli;
 pub mod controller;
 pub mod demo;
 pub mod gateway;

@@ -91,8 +91,51 @@ enum Command {
         #[arg(long)]
         output_dir: Option<std::path::PathBuf>,
     },
+    /// Show a resource's status in one screen: `status certificate NAME`.
+    Status {
+        #[command(subcommand)]
+        what: StatusWhat,
+    },
+    /// Ask for the re-issuance of Certificates, as `cmctl renew` does.
+    Renew {
+        /// Certificates to renew.
+        names: Vec<String>,
+        /// Renew every Certificate of the namespace (with -A: of every namespace).
+        #[arg(long)]
+        all: bool,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Every namespace.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+    /// Inspect what a resource holds: `inspect secret NAME`.
+    Inspect {
+        #[command(subcommand)]
+        what: InspectWhat,
+    },
     /// Print certgate's version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum StatusWhat {
+    /// A Certificate: conditions, dates, issuer, Secret, CertificateRequest and events.
+    Certificate {
+        name: String,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum InspectWhat {
+    /// A TLS Secret: subject, SANs, validity, key, chain, and whether it matches its Certificate.
+    Secret {
+        name: String,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -144,6 +187,39 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
         }
         Command::Version => println!("certgate {}", env!("CARGO_PKG_VERSION")),
+        Command::Status {
+            what: StatusWhat::Certificate { name, namespace },
+        } => {
+            let client = kube::Client::try_default().await?;
+            print!(
+                "{}",
+                certgate::cli::status::certificate(&client, &namespace, &name).await?
+            );
+        }
+        Command::Inspect {
+            what: InspectWhat::Secret { name, namespace },
+        } => {
+            let client = kube::Client::try_default().await?;
+            print!(
+                "{}",
+                certgate::cli::inspect::secret(&client, &namespace, &name).await?
+            );
+        }
+        Command::Renew {
+            names,
+            all,
+            namespace,
+            all_namespaces,
+        } => {
+            if names.is_empty() && !all {
+                return Err("name the Certificates to renew, or use --all".into());
+            }
+            let client = kube::Client::try_default().await?;
+            let ns = (!all_namespaces).then_some(namespace.as_str());
+            for done in certgate::cli::renew::renew(&client, ns, &names, all).await? {
+                println!("Manually triggered issuance of Certificate {done}");
+            }
+        }
         Command::Sandbox { kubeconfig, rbac } => {
             let opts = certgate_sandbox::SandboxOptions {
                 rbac,
