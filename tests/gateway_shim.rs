@@ -13,33 +13,11 @@ use certgate_sandbox::TestEnv;
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 async fn apply(env: &TestEnv, doc: Value) {
     certgate::manifests::apply(&env.client, "test", &[doc], "test")
         .await
         .unwrap();
-}
-
-async fn wait<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn is_ready(c: &Certificate) -> bool {
-    c.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.type_ == "Ready" && serde_json::to_value(c.status).ok() == Some(json!("True"))
-            })
-        })
 }
 
 fn gateway_crds() -> Vec<Value> {
@@ -67,8 +45,12 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
         "spec": {"isCA": true, "commonName": "root", "secretName": "root-ca", "privateKey": {"algorithm": "ECDSA"},
                  "issuerRef": {"name": format!("ss-{ns}"), "kind": "ClusterIssuer"}}})).await;
     let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &ns);
-    wait("the CA", async || {
-        certs.get_opt("root").await.unwrap().filter(is_ready)
+    common::wait_for("the CA", async || {
+        certs
+            .get_opt("root")
+            .await
+            .unwrap()
+            .filter(common::is_ready)
     })
     .await;
     apply(&env, json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": issuer}, "spec": {"ca": {"secretName": "root-ca"}}})).await;
@@ -89,8 +71,12 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
         ]}
     }))
     .await;
-    let cert = wait("a Ready Certificate for the Gateway", async || {
-        certs.get_opt("app-tls").await.unwrap().filter(is_ready)
+    let cert = common::wait_for("a Ready Certificate for the Gateway", async || {
+        certs
+            .get_opt("app-tls")
+            .await
+            .unwrap()
+            .filter(common::is_ready)
     })
     .await;
     assert_eq!(
@@ -114,7 +100,7 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
             .contains_key("tls.crt")
     );
     let events: Api<Event> = Api::namespaced(env.client.clone(), &ns);
-    let on_gateway = wait("events on the Gateway", async || {
+    let on_gateway = common::wait_for("events on the Gateway", async || {
         let list = events
             .list(&ListParams::default().fields("involvedObject.name=app-gateway"))
             .await
@@ -159,15 +145,15 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
     }))
     .await;
     let vault_certs: Api<Certificate> = Api::namespaced(env.client.clone(), &vault);
-    wait("the granted cross-namespace Certificate", async || {
+    common::wait_for("the granted cross-namespace Certificate", async || {
         vault_certs
             .get_opt("shared-tls")
             .await
             .unwrap()
-            .filter(is_ready)
+            .filter(common::is_ready)
     })
     .await;
-    wait("the removed listener's host dropped", async || {
+    common::wait_for("the removed listener's host dropped", async || {
         certs
             .get_opt("app-tls")
             .await
@@ -185,8 +171,12 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
              "tls": {"certificateRefs": [{"name": "team-a-tls"}]}}]}
     }))
     .await;
-    let team = wait("the ListenerSet's Certificate", async || {
-        certs.get_opt("team-a-tls").await.unwrap().filter(is_ready)
+    let team = common::wait_for("the ListenerSet's Certificate", async || {
+        certs
+            .get_opt("team-a-tls")
+            .await
+            .unwrap()
+            .filter(common::is_ready)
     })
     .await;
     assert_eq!(team.spec.issuer_ref.name, issuer);
@@ -200,7 +190,7 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
         .delete("app-gateway", &DeleteParams::default())
         .await
         .unwrap();
-    wait("the Gateway's Certificate gone", async || {
+    common::wait_for("the Gateway's Certificate gone", async || {
         certs
             .get_opt("app-tls")
             .await
@@ -210,7 +200,7 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
     })
     .await;
     assert!(secrets.get_opt("app-tls").await.unwrap().is_some());
-    wait("the cross-namespace Certificate gone too", async || {
+    common::wait_for("the cross-namespace Certificate gone too", async || {
         vault_certs
             .get_opt("shared-tls")
             .await

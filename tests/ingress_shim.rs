@@ -14,7 +14,6 @@ use k8s_openapi::api::core::v1::{Event, Secret};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// The seed's Ingress (000), exactly as written there.
 const SEED_INGRESS: &str = r#"
@@ -54,29 +53,8 @@ async fn apply(env: &TestEnv, mut doc: Value) {
         .unwrap();
 }
 
-async fn wait<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 fn dns_names(c: &Certificate) -> Vec<String> {
     c.spec.dns_names.clone().unwrap_or_default()
-}
-
-fn is_ready(c: &Certificate) -> bool {
-    c.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.type_ == "Ready" && serde_json::to_value(c.status).ok() == Some(json!("True"))
-            })
-        })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,12 +74,12 @@ async fn the_seed_ingress_gets_a_ready_secret_and_follows_its_tls_entries() {
     apply(&env, common::yaml_to_json(SEED_INGRESS).unwrap()).await;
 
     let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &env.namespace);
-    let cert = wait("a Ready Certificate for the Ingress", async || {
+    let cert = common::wait_for("a Ready Certificate for the Ingress", async || {
         certs
             .get_opt("selfsigning-cert")
             .await
             .unwrap()
-            .filter(is_ready)
+            .filter(common::is_ready)
     })
     .await;
     assert_eq!(dns_names(&cert), ["k8s-tutorial.mamezou-tech.com"]);
@@ -139,7 +117,7 @@ async fn the_seed_ingress_gets_a_ready_secret_and_follows_its_tls_entries() {
         )
         .await
         .unwrap();
-    wait("the new host on the Certificate", async || {
+    common::wait_for("the new host on the Certificate", async || {
         certs
             .get_opt("selfsigning-cert")
             .await
@@ -157,7 +135,7 @@ async fn the_seed_ingress_gets_a_ready_secret_and_follows_its_tls_entries() {
         )
         .await
         .unwrap();
-    wait("the hand edit reverted", async || {
+    common::wait_for("the hand edit reverted", async || {
         certs
             .get_opt("selfsigning-cert")
             .await
@@ -170,7 +148,7 @@ async fn the_seed_ingress_gets_a_ready_secret_and_follows_its_tls_entries() {
     let mut second = common::yaml_to_json(SEED_INGRESS).unwrap();
     second["metadata"]["name"] = json!("intruder");
     apply(&env, second).await;
-    wait("BadConfig on the second Ingress", async || {
+    common::wait_for("BadConfig on the second Ingress", async || {
         let list = events
             .list(&ListParams::default().fields("involvedObject.name=intruder"))
             .await
@@ -196,7 +174,7 @@ async fn the_seed_ingress_gets_a_ready_secret_and_follows_its_tls_entries() {
         )
         .await
         .unwrap();
-    wait("the Certificate removed", async || {
+    common::wait_for("the Certificate removed", async || {
         certs
             .get_opt("selfsigning-cert")
             .await

@@ -79,28 +79,47 @@ fn status_str(s: ConditionStatus) -> &'static str {
     }
 }
 
+/// Brings an issuer's Ready condition up to date (one write, only when it changed).
+async fn sync_ready<K>(
+    ctx: &Context,
+    api: Api<K>,
+    name: &str,
+    config: &IssuerConfig,
+    secret_ns: &str,
+    status: Option<&crate::api::IssuerStatus>,
+    generation: Option<i64>,
+) -> Result<readiness::IssuerReady, IssuerError>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let current = status.and_then(|s| s.conditions.as_ref());
+    let (next, r) = next_conditions(ctx, config, secret_ns, current, generation).await?;
+    if let Some(list) = next {
+        api.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": list}})),
+        )
+        .await?;
+    }
+    Ok(r)
+}
+
 async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Action, IssuerError> {
     ctx.metrics
         .inc(metrics::SYNC_CALLS, vec![("controller", "issuers".into())]);
     let ns = issuer.namespace().unwrap_or_default();
-    let current = issuer.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let (next, r) = next_conditions(
+    let api = Api::<Issuer>::namespaced(ctx.client.clone(), &ns);
+    let r = sync_ready(
         &ctx,
+        api,
+        &issuer.name_any(),
         &issuer.spec.config,
         &ns,
-        current,
+        issuer.status.as_ref(),
         issuer.metadata.generation,
     )
     .await?;
-    if let Some(list) = next {
-        Api::<Issuer>::namespaced(ctx.client.clone(), &ns)
-            .patch_status(
-                &issuer.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": {"conditions": list}})),
-            )
-            .await?;
-    }
     ctx.metrics.set_condition(
         metrics::ISSUER_READY,
         vec![("name", issuer.name_any()), ("namespace", ns)],
@@ -118,24 +137,17 @@ async fn reconcile_cluster_issuer(
         vec![("controller", "clusterissuers".into())],
     );
     let ns = ctx.config.cluster_resource_namespace.clone();
-    let current = issuer.status.as_ref().and_then(|s| s.conditions.as_ref());
-    let (next, r) = next_conditions(
+    let api = Api::<ClusterIssuer>::all(ctx.client.clone());
+    let r = sync_ready(
         &ctx,
+        api,
+        &issuer.name_any(),
         &issuer.spec.config,
         &ns,
-        current,
+        issuer.status.as_ref(),
         issuer.metadata.generation,
     )
     .await?;
-    if let Some(list) = next {
-        Api::<ClusterIssuer>::all(ctx.client.clone())
-            .patch_status(
-                &issuer.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(json!({"status": {"conditions": list}})),
-            )
-            .await?;
-    }
     ctx.metrics.set_condition(
         metrics::CLUSTER_ISSUER_READY,
         vec![("name", issuer.name_any())],
