@@ -760,24 +760,10 @@ mod tests {
     use super::*;
 
     fn recording() -> Value {
-        let path = format!(
-            "{}/tests/recordings/01-discovery-extract.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).expect("recording present"))
-            .expect("JSON")
+        crate::test_recordings::recording("01-discovery-extract.json")
     }
 
-    fn test_crds() -> Vec<Value> {
-        let path = format!(
-            "{}/tests/recordings/crd-widget.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).expect("crd present");
-        text.split("\n---")
-            .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
-            .collect()
-    }
+    use crate::test_recordings::test_crds;
 
     /// The built-ins plus the recording's CRDs (Widget created first, then Gadget).
     fn served() -> Vec<ResourceInfo> {

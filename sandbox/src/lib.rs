@@ -21,6 +21,8 @@ pub mod sandbox;
 pub mod selectors;
 pub mod store;
 pub mod table;
+#[cfg(test)]
+mod test_recordings;
 pub mod tls;
 pub mod validation;
 

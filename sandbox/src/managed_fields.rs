@@ -1443,34 +1443,12 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn recording(name: &str) -> Value {
-        let path = format!("{}/tests/recordings/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).expect("recording present");
-        serde_json::from_str(&text).expect("recording is JSON")
-    }
-
-    fn exchanges(name: &str) -> Vec<Value> {
-        recording(name)["exchanges"]
-            .as_array()
-            .expect("exchanges")
-            .clone()
-    }
+    use crate::test_recordings::exchanges;
 
     fn widget_schema() -> Value {
-        let path = format!(
-            "{}/tests/recordings/crd-widget.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).expect("crd present");
-        let widget = text
-            .split("\n---")
-            .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
-            .find(|d| d["spec"]["names"]["kind"] == "Widget")
-            .expect("Widget CRD");
-        widget["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+        crate::test_recordings::test_crd("Widget")["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
     }
+    use serde_json::json;
 
     fn mf_without_time(obj: &Value) -> Value {
         let mut mf = obj["metadata"]["managedFields"].clone();

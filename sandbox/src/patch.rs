@@ -650,20 +650,8 @@ fn strip_directives(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_recordings::exchanges;
     use serde_json::json;
-
-    fn recording(name: &str) -> Value {
-        let path = format!("{}/tests/recordings/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).expect("recording present");
-        serde_json::from_str(&text).expect("recording is JSON")
-    }
-
-    fn exchanges(name: &str) -> Vec<Value> {
-        recording(name)["exchanges"]
-            .as_array()
-            .expect("exchanges")
-            .clone()
-    }
 
     /// The parts of an object a patch can change (no server-maintained metadata).
     fn content(obj: &Value) -> Value {

@@ -1230,6 +1230,7 @@ pub fn selectable_field_value(obj: &Value, field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_recordings::recording;
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -1680,12 +1681,6 @@ mod tests {
     }
 
     // ---- recordings ----
-
-    fn recording(name: &str) -> Value {
-        let path = format!("{}/tests/recordings/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
 
     fn percent_decode(s: &str) -> String {
         let b = s.as_bytes();

@@ -887,25 +887,10 @@ fn parse_filter(c: &[char], i: &mut usize) -> Option<Filter> {
 mod tests {
     use super::*;
     use crate::discovery::{builtin_resources, resource_info_from_crd};
-
-    fn recording(name: &str) -> Value {
-        let path = format!("{}/tests/recordings/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).expect("recording present"))
-            .expect("JSON")
-    }
+    use crate::test_recordings::recording;
 
     fn crd_info(kind: &str) -> ResourceInfo {
-        let path = format!(
-            "{}/tests/recordings/crd-widget.yaml",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let text = std::fs::read_to_string(path).expect("crd present");
-        let crd = text
-            .split("\n---")
-            .filter_map(|doc| serde_saphyr::from_str::<Value>(doc).ok())
-            .find(|d| d["spec"]["names"]["kind"] == kind)
-            .expect("CRD");
-        resource_info_from_crd(&crd).remove(0)
+        resource_info_from_crd(&crate::test_recordings::test_crd(kind)).remove(0)
     }
 
     fn builtin(group: &str, kind: &str) -> ResourceInfo {
