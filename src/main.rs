@@ -114,8 +114,36 @@ enum Command {
         #[command(subcommand)]
         what: InspectWhat,
     },
+    /// Check the cluster: `check api` (the cert-manager API is served and usable).
+    Check {
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
     /// Print certgate's version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum CheckWhat {
+    /// The cert-manager CRDs are served and a dry-run create of a Certificate is accepted.
+    Api {
+        /// Retry every 2 s until ready or this long has passed (e.g. 90s, 2m).
+        #[arg(long, value_parser = certgate::cli::check::parse_duration)]
+        wait: Option<std::time::Duration>,
+        /// Namespace of the dry-run Certificate.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+    Yaml,
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,6 +215,28 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
         }
         Command::Version => println!("certgate {}", env!("CARGO_PKG_VERSION")),
+        Command::Check {
+            what:
+                CheckWhat::Api {
+                    wait,
+                    namespace,
+                    output,
+                },
+        } => {
+            let client = kube::Client::try_default().await?;
+            let check = certgate::cli::check::api(&client, &namespace, wait).await;
+            match output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&check)?),
+                OutputFormat::Yaml => print!("{}", serde_saphyr::to_string(&check)?),
+                OutputFormat::Text if check.ready => println!("{}", check.message),
+                OutputFormat::Text => eprintln!("{}", check.message),
+            }
+            return Ok(if check.ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
         Command::Status {
             what: StatusWhat::Certificate { name, namespace },
         } => {

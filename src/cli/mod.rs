@@ -1,6 +1,7 @@
-//! The operator's commands (`certgate status | renew | inspect`), in cmctl's spirit:
+//! The operator's commands (`certgate status | renew | inspect | check`), in cmctl's spirit:
 //! one screen with everything needed to see why a Certificate is (not) Ready.
 
+pub mod check;
 pub mod inspect;
 pub mod renew;
 pub mod status;
