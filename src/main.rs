@@ -20,6 +20,66 @@ enum LogFormat {
     Json,
 }
 
+/// The ACME flags of `certgate controller`.
+#[derive(clap::Args, Debug)]
+struct AcmeArgs {
+    /// Challenges worked on at once; more wait their turn.
+    #[arg(long, default_value_t = 60)]
+    max_concurrent_challenges: usize,
+    /// Nameservers (host:port) for DNS-01 lookups and checks, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    dns01_recursive_nameservers: Vec<SocketAddr>,
+    /// Check DNS-01 propagation only against --dns01-recursive-nameservers.
+    #[arg(long, default_value_t = false)]
+    dns01_recursive_nameservers_only: bool,
+    /// How often a DNS-01 record is checked again, e.g. 2s.
+    #[arg(long, default_value = "2s")]
+    dns01_check_retry_period: String,
+    /// Serve HTTP-01 answers from this process on this address (as well as, or
+    /// instead of, the acmesolver Deployment).
+    #[arg(long)]
+    acme_http01_solver_listen: Option<SocketAddr>,
+    /// The acmesolver Service (namespace/name) whose endpoints challenge Services point at.
+    #[arg(long, default_value = "")]
+    acme_http01_solver_service: String,
+    /// The port of the acmesolver.
+    #[arg(long, default_value_t = 8089)]
+    acme_http01_solver_port: u16,
+    /// The port the HTTP-01 self-check connects to.
+    #[arg(long, default_value_t = 80)]
+    acme_http01_self_check_port: u16,
+}
+
+impl AcmeArgs {
+    fn settings(self) -> certgate::controller::AcmeSettings {
+        let poll =
+            certgate::certificates::renewal::parse_go_duration(&self.dns01_check_retry_period)
+                .unwrap_or(std::time::Duration::from_secs(2));
+        let dns01 = certgate::dns01::Dns01Config {
+            recursive_nameservers: self.dns01_recursive_nameservers.clone(),
+            recursive_nameservers_only: self.dns01_recursive_nameservers_only,
+            poll_period: poll,
+            ..Default::default()
+        };
+        let solver_service = self
+            .acme_http01_solver_service
+            .split_once('/')
+            .map(|(ns, n)| (ns.to_string(), n.to_string()));
+        certgate::controller::AcmeSettings {
+            max_concurrent_challenges: self.max_concurrent_challenges,
+            http01: certgate::http01::Http01Config {
+                self_check_port: self.acme_http01_self_check_port,
+                self_check_nameservers: self.dns01_recursive_nameservers,
+                solver_service,
+                solver_port: self.acme_http01_solver_port,
+            },
+            dns01,
+            http01_solver_listen: self.acme_http01_solver_listen,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the controllers against the cluster of the kubeconfig (or in-cluster config).
@@ -63,6 +123,16 @@ enum Command {
         default_issuer_kind: String,
         #[arg(long, default_value = "cert-manager.io")]
         default_issuer_group: String,
+        #[command(flatten)]
+        acme: AcmeArgs,
+    },
+    /// Run the standalone HTTP-01 solver: answers every HTTP-01 Challenge it can see.
+    Acmesolver {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:8089")]
+        listen: SocketAddr,
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Issue the example certificates on an embedded sandbox API server and show them.
     Demo {
@@ -308,6 +378,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 ExitCode::FAILURE
             });
         }
+        Command::Acmesolver { listen, log_format } => {
+            init_logging(log_format);
+            let client = kube::Client::try_default().await?;
+            certgate::http01::server::run_standalone(client, listen).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Controller {
             cluster_resource_namespace,
             namespace,
@@ -323,6 +399,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             default_issuer_name,
             default_issuer_kind,
             default_issuer_group,
+            acme,
         } => {
             init_logging(log_format);
             let client = kube::Client::try_default().await?;
@@ -336,6 +413,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     issuer_kind: default_issuer_kind,
                     issuer_group: default_issuer_group,
                 },
+                acme: acme.settings(),
                 ..Default::default()
             };
             let metrics = Arc::new(certgate::metrics::Metrics::default());

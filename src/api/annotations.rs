@@ -90,3 +90,8 @@ pub const TRUSTSTORE_JKS: &str = "truststore.jks";
 pub const KEYSTORE_PASSWORD: &str = "keystorePassword";
 pub const KEY_DER: &str = "key.der";
 pub const TLS_COMBINED_PEM: &str = "tls-combined.pem";
+
+/// certgate: the ACME profile (draft-ietf-acme-profiles) to order a Certificate's
+/// certificates with, overriding the issuer's `spec.acme.profile`. Set on a
+/// Certificate (copied to its CertificateRequests), or on an Ingress/Gateway.
+pub const ACME_PROFILE: &str = "acme.cert-manager.io/profile";

@@ -28,6 +28,33 @@ pub struct ControllerConfig {
     pub component: String,
     /// The issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"` (`--default-issuer-*`).
     pub default_issuer: crate::certificates::intent::Defaults,
+    /// ACME: challenge concurrency, DNS-01 lookups, HTTP-01 serving and checking.
+    pub acme: AcmeSettings,
+}
+
+/// The ACME flags of `certgate controller`.
+#[derive(Clone, Debug)]
+pub struct AcmeSettings {
+    /// `--max-concurrent-challenges`.
+    pub max_concurrent_challenges: usize,
+    pub dns01: crate::dns01::Dns01Config,
+    pub http01: crate::http01::Http01Config,
+    /// Serve HTTP-01 answers from the controller process on this address.
+    pub http01_solver_listen: Option<SocketAddr>,
+    /// Limits on new orders per issuer.
+    pub order_limits: crate::issuers::acme::budget::Limits,
+}
+
+impl Default for AcmeSettings {
+    fn default() -> Self {
+        AcmeSettings {
+            max_concurrent_challenges: 60,
+            dns01: Default::default(),
+            http01: Default::default(),
+            http01_solver_listen: None,
+            order_limits: Default::default(),
+        }
+    }
 }
 
 impl Default for ControllerConfig {
@@ -40,6 +67,7 @@ impl Default for ControllerConfig {
             clock: Arc::new(clock::SystemClock),
             component: "cert-manager".to_string(),
             default_issuer: Default::default(),
+            acme: Default::default(),
         }
     }
 }
@@ -55,6 +83,10 @@ pub struct Context {
     /// Secret metadata by owner uid (temporary key Secrets by their Certificate).
     pub secrets_by_owner:
         owner_index::OwnerIndex<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>,
+    /// Accounts, order limits and challenge slots of the ACME controllers.
+    pub acme: crate::issuers::acme::AcmeRuntime,
+    /// The answers of the in-process HTTP-01 solver.
+    pub solver_tokens: crate::http01::server::SolverTokens,
 }
 
 impl Context {
@@ -64,6 +96,12 @@ impl Context {
         metrics: Arc<Metrics>,
     ) -> Arc<Context> {
         let recorder = events::Recorder::new(client.clone(), &config.component);
+        let acme = crate::issuers::acme::AcmeRuntime::new(
+            config.acme.max_concurrent_challenges,
+            config.acme.dns01.clone(),
+            config.acme.http01.clone(),
+            config.acme.order_limits,
+        );
         Arc::new(Context {
             client,
             config,
@@ -77,6 +115,8 @@ impl Context {
                 }
             }),
             secrets_by_owner: Default::default(),
+            acme,
+            solver_tokens: Default::default(),
         })
     }
 
@@ -201,7 +241,30 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
             ctx.config.default_issuer.clone(),
             stop(shutdown.clone())
         ),
+        crate::issuers::acme::orders::run(ctx.clone(), stop(shutdown.clone())),
+        crate::issuers::acme::challenges::run(ctx.clone(), stop(shutdown.clone())),
+        serve_http01_solver(ctx.clone(), stop(shutdown.clone())),
     );
+}
+
+/// The in-process HTTP-01 solver, when `--acme-http01-solver-listen` is set.
+async fn serve_http01_solver(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let Some(addr) = ctx.config.acme.http01_solver_listen else {
+        return;
+    };
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            if let Err(e) =
+                crate::http01::server::serve(listener, ctx.solver_tokens.clone(), shutdown).await
+            {
+                tracing::error!(%addr, error = %e, "HTTP-01 solver stopped");
+            }
+        }
+        Err(e) => tracing::error!(%addr, error = %e, "HTTP-01 solver cannot listen"),
+    }
 }
 
 /// A running set of controllers that can be stopped (tests, the demo).

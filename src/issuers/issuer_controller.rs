@@ -79,11 +79,58 @@ fn status_str(s: ConditionStatus) -> &'static str {
     }
 }
 
+/// An ACME issuer's readiness: its account registered (or why not), and the
+/// `status.acme` to record.
+async fn acme_ready(
+    ctx: &Context,
+    issuer_key: &str,
+    acme: &crate::api::AcmeIssuer,
+    secret_ns: &str,
+    current: Option<&crate::api::acme::AcmeIssuerStatus>,
+) -> (
+    readiness::IssuerReady,
+    Option<crate::api::acme::AcmeIssuerStatus>,
+) {
+    use crate::issuers::acme::account;
+    let req = account::AccountRequest {
+        issuer_key,
+        acme,
+        secret_namespace: secret_ns,
+    };
+    match account::ensure(&ctx.client, &ctx.acme.accounts, &req).await {
+        Ok(r) => {
+            let next = crate::api::acme::AcmeIssuerStatus {
+                uri: Some(r.account.id().to_string()),
+                last_registered_email: r.email.clone(),
+                last_private_key_hash: Some(r.key_hash.clone()),
+            };
+            (
+                readiness::IssuerReady {
+                    status: ConditionStatus::True,
+                    reason: account::REASON_REGISTERED.into(),
+                    message: account::MESSAGE_REGISTERED.into(),
+                },
+                (Some(&next) != current).then_some(next),
+            )
+        }
+        Err(e) => (
+            readiness::IssuerReady {
+                status: ConditionStatus::False,
+                reason: e.reason().into(),
+                message: e.to_string(),
+            },
+            None,
+        ),
+    }
+}
+
 /// Brings an issuer's Ready condition up to date (one write, only when it changed).
+#[allow(clippy::too_many_arguments)]
 async fn sync_ready<K>(
     ctx: &Context,
     api: Api<K>,
     name: &str,
+    issuer_key: &str,
     config: &IssuerConfig,
     secret_ns: &str,
     status: Option<&crate::api::IssuerStatus>,
@@ -93,6 +140,39 @@ where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let current = status.and_then(|s| s.conditions.as_ref());
+    if let Some(acme) = &config.acme {
+        let (r, acme_status) = acme_ready(
+            ctx,
+            issuer_key,
+            acme,
+            secret_ns,
+            status.and_then(|s| s.acme.as_ref()),
+        )
+        .await;
+        let mut list = current.cloned().unwrap_or_default();
+        let changed = conditions::set(
+            &mut list,
+            "Ready",
+            r.status,
+            &r.reason,
+            &r.message,
+            ctx.now(),
+            generation,
+        );
+        if changed || acme_status.is_some() {
+            let mut st = json!({"conditions": list});
+            if let Some(a) = acme_status {
+                st["acme"] = serde_json::to_value(a).unwrap_or_default();
+            }
+            api.patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": st })),
+            )
+            .await?;
+        }
+        return Ok(r);
+    }
     let (next, r) = next_conditions(ctx, config, secret_ns, current, generation).await?;
     if let Some(list) = next {
         api.patch_status(
@@ -110,10 +190,12 @@ async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Acti
         .inc(metrics::SYNC_CALLS, vec![("controller", "issuers".into())]);
     let ns = issuer.namespace().unwrap_or_default();
     let api = Api::<Issuer>::namespaced(ctx.client.clone(), &ns);
+    let key = format!("Issuer/{ns}/{}", issuer.name_any());
     let r = sync_ready(
         &ctx,
         api,
         &issuer.name_any(),
+        &key,
         &issuer.spec.config,
         &ns,
         issuer.status.as_ref(),
@@ -125,7 +207,11 @@ async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Acti
         vec![("name", issuer.name_any()), ("namespace", ns)],
         status_str(r.status),
     );
-    Ok(Action::requeue(Duration::from_secs(600)))
+    Ok(Action::requeue(if r.status == ConditionStatus::True {
+        Duration::from_secs(600)
+    } else {
+        crate::issuers::acme::jittered(Duration::from_secs(30))
+    }))
 }
 
 async fn reconcile_cluster_issuer(
@@ -138,10 +224,12 @@ async fn reconcile_cluster_issuer(
     );
     let ns = ctx.config.cluster_resource_namespace.clone();
     let api = Api::<ClusterIssuer>::all(ctx.client.clone());
+    let key = format!("Issuer/{ns}/{}", issuer.name_any());
     let r = sync_ready(
         &ctx,
         api,
         &issuer.name_any(),
+        &key,
         &issuer.spec.config,
         &ns,
         issuer.status.as_ref(),
@@ -153,7 +241,11 @@ async fn reconcile_cluster_issuer(
         vec![("name", issuer.name_any())],
         status_str(r.status),
     );
-    Ok(Action::requeue(Duration::from_secs(600)))
+    Ok(Action::requeue(if r.status == ConditionStatus::True {
+        Duration::from_secs(600)
+    } else {
+        crate::issuers::acme::jittered(Duration::from_secs(30))
+    }))
 }
 
 fn error_policy<K>(_: Arc<K>, error: &IssuerError, ctx: Arc<Context>) -> Action {

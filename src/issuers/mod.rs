@@ -1,5 +1,6 @@
 //! Issuers: building and signing certificates from CSRs.
 
+pub mod acme;
 pub mod ca;
 pub mod issuer_controller;
 pub mod readiness;

@@ -28,7 +28,11 @@ pub type SecretLookup<'a> = Option<&'a BTreeMap<String, Vec<u8>>>;
 
 /// The name of the Secret the issuer needs read, if any.
 pub fn secret_needed(config: &IssuerConfig) -> Option<&str> {
-    config.ca.as_ref().map(|c| c.secret_name.as_str())
+    match (&config.ca, &config.acme) {
+        (Some(c), _) => Some(c.secret_name.as_str()),
+        (None, Some(a)) => Some(a.private_key_secret_ref.name.as_str()),
+        _ => None,
+    }
 }
 
 /// The readiness of an issuer; `secret` is the Secret `secret_needed` names.

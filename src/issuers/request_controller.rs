@@ -41,8 +41,12 @@ pub enum Outcome {
     Issued(SignedCertificate),
     /// Not yet: Ready=False reason Pending with this message.
     Pending(String),
+    /// Not yet, with the event reason to publish (e.g. `OrderCreated`).
+    PendingWith(String, String),
     /// For good: Ready=False reason Failed with this message.
     Failed(String),
+    /// For good, with the event reason to publish (e.g. `OrderFailed`).
+    FailedWith(String, String),
     /// Another controller's issuer (ACME, Vault, external): leave the request alone.
     NotOurs,
 }
@@ -275,9 +279,13 @@ async fn reconcile(
             "Referenced \"{kind}\" not found: {resource}.cert-manager.io \"{}\" not found",
             issuer_ref.name
         );
-        set_pending(&ctx, &req, &message, now).await?;
+        set_pending(&ctx, &req, "Pending", &message, now).await?;
         return Ok(Action::requeue(Duration::from_secs(10)));
     };
+    if let Some(acme) = &config.acme {
+        let outcome = crate::issuers::acme::requests::sync(&ctx, &req, acme).await?;
+        return finish(&ctx, &req, outcome, now).await;
+    }
     let (secret_ns, secret_name) = if config.self_signed.is_some() {
         let name = req
             .annotations()
@@ -312,52 +320,83 @@ async fn reconcile(
     let secret_ref = format!("{secret_ns}/{secret_name}");
     let outcome =
         tokio::task::block_in_place(|| sign(&req, &config, secret.as_ref(), &secret_ref, now));
+    finish(&ctx, &req, outcome, now).await
+}
+
+/// Writes what the issuer said into the request's status, with its event.
+async fn finish(
+    ctx: &Context,
+    req: &CertificateRequest,
+    outcome: Outcome,
+    now: jiff::Timestamp,
+) -> Result<Action, RequestError> {
+    let ctx = ctx;
+    let (outcome, event_reason) = match outcome {
+        Outcome::PendingWith(r, m) => (Outcome::Pending(m), Some(r)),
+        Outcome::FailedWith(r, m) => (Outcome::Failed(m), Some(r)),
+        o => (o, None),
+    };
     match outcome {
         Outcome::Issued(signed) => {
             let message = "Certificate fetched from issuer successfully";
             let list = with_condition(
-                &req,
+                req,
                 condition("Ready", ConditionStatus::True, "Issued", message, now),
             );
             let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
             patch_status(
-                &ctx,
-                &req,
+                ctx,
+                req,
                 json!({"conditions": list, "certificate": b64(&signed.certificate_pem), "ca": b64(&signed.ca_pem)}),
             )
             .await?;
             ctx.recorder
-                .publish(&*req, EventType::Normal, "CertificateIssued", message)
+                .publish(req, EventType::Normal, "CertificateIssued", message)
                 .await;
             Ok(Action::await_change())
         }
         Outcome::Pending(message) => {
-            set_pending(&ctx, &req, &message, now).await?;
+            set_pending(
+                ctx,
+                req,
+                event_reason.as_deref().unwrap_or("Pending"),
+                &message,
+                now,
+            )
+            .await?;
             Ok(Action::requeue(Duration::from_secs(10)))
         }
         Outcome::Failed(message) => {
             let list = with_condition(
-                &req,
+                req,
                 condition("Ready", ConditionStatus::False, "Failed", &message, now),
             );
             patch_status(
-                &ctx,
-                &req,
+                ctx,
+                req,
                 json!({"conditions": list, "failureTime": Time(now)}),
             )
             .await?;
             ctx.recorder
-                .publish(&*req, EventType::Warning, "Failed", &message)
+                .publish(
+                    req,
+                    EventType::Warning,
+                    event_reason.as_deref().unwrap_or("Failed"),
+                    &message,
+                )
                 .await;
             Ok(Action::await_change())
         }
-        Outcome::NotOurs => Ok(Action::await_change()),
+        Outcome::PendingWith(..) | Outcome::FailedWith(..) | Outcome::NotOurs => {
+            Ok(Action::await_change())
+        }
     }
 }
 
 async fn set_pending(
     ctx: &Context,
     req: &CertificateRequest,
+    event_reason: &str,
     message: &str,
     now: jiff::Timestamp,
 ) -> Result<(), RequestError> {
@@ -373,7 +412,7 @@ async fn set_pending(
     );
     patch_status(ctx, req, json!({"conditions": list})).await?;
     ctx.recorder
-        .publish(req, EventType::Normal, "Pending", message)
+        .publish(req, EventType::Normal, event_reason, message)
         .await;
     Ok(())
 }
@@ -410,7 +449,12 @@ pub async fn run(
         });
     let store = controller.store();
     let store2 = store.clone();
+    let orders: Api<crate::api::Order> = match &ctx.config.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
     controller
+        .owns(orders, watcher::Config::default())
         .watches(issuers, watcher::Config::default(), move |i: Issuer| {
             let ns = i.namespace();
             store

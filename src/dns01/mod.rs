@@ -1,0 +1,134 @@
+//! The DNS-01 engine: solver selection, DNS lookups (zone, CNAMEs, authoritative
+//! nameservers), propagation checks shared between challenges, and DNS providers
+//! behind one two-call contract ([`Provider`]: present and cleanup).
+//!
+//! Names handed to providers and to the checker are absolute, with a trailing dot:
+//! zone `example.com.`, record `_acme-challenge.example.com.`.
+
+pub mod propagation;
+pub mod provider;
+pub mod resolver;
+pub mod rfc2136;
+pub mod selection;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hickory_proto::dnssec::DigestType;
+use hickory_proto::dnssec::crypto::Digest;
+
+pub use provider::{Provider, ProviderError};
+
+/// How DNS-01 lookups and propagation checks are made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dns01Config {
+    /// Recursive nameservers for zone, CNAME and nameserver lookups (cert-manager's
+    /// `--dns01-recursive-nameservers`). Empty: the system's resolver configuration
+    /// (`/etc/resolv.conf`).
+    pub recursive_nameservers: Vec<SocketAddr>,
+    /// Check propagation only against `recursive_nameservers` instead of every
+    /// authoritative nameserver of the zone (cert-manager's
+    /// `--dns01-recursive-nameservers-only`).
+    pub recursive_nameservers_only: bool,
+    /// How often a pending record is checked again. Default 2 s. Answers are shared
+    /// between checks of the same name for less than half of this.
+    pub poll_period: Duration,
+    /// How long [`propagation::Checker::wait`] waits for a record to become visible
+    /// before giving up. Default 5 minutes: authoritative nameservers of the big DNS
+    /// services usually converge within a minute or two, and a controller that
+    /// gives up retries the whole challenge later anyway.
+    pub timeout: Duration,
+    /// The port the zone's authoritative nameservers are asked on. Default 53; tests
+    /// set the port of their local server.
+    pub authoritative_port: u16,
+    /// How long one DNS query waits for an answer (UDP retries included) before it
+    /// fails. Default 10 s (cert-manager's `DNSTimeout`).
+    pub query_timeout: Duration,
+}
+
+impl Default for Dns01Config {
+    fn default() -> Self {
+        Self {
+            recursive_nameservers: Vec::new(),
+            recursive_nameservers_only: false,
+            poll_period: Duration::from_secs(2),
+            timeout: Duration::from_secs(300),
+            authoritative_port: 53,
+            query_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The TXT record name of a DNS-01 challenge for `domain`: `_acme-challenge.<domain>.`,
+/// with a leading `*.` removed (a wildcard and its base name share one record name)
+/// and exactly one trailing dot.
+pub fn challenge_record_name(domain: &str) -> String {
+    let domain = domain.trim();
+    let domain = domain.strip_prefix("*.").unwrap_or(domain);
+    let domain = domain.trim_end_matches('.');
+    format!("_acme-challenge.{domain}.")
+}
+
+/// The TXT value of a DNS-01 challenge: the unpadded base64url SHA-256 digest of the
+/// key authorization (RFC 8555 §8.4).
+pub fn txt_value(key_authorization: &str) -> String {
+    // SHA-256 is always available, so this cannot fail; an empty value would only
+    // make the challenge fail, never panic.
+    Digest::new(key_authorization.as_bytes(), DigestType::SHA256)
+        .map(|d| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d.as_ref()))
+        .unwrap_or_default()
+}
+
+/// `name` with exactly one trailing dot, lowercased (DNS names compare case-insensitively).
+pub(crate) fn fqdn(name: &str) -> String {
+    let name = name.trim().trim_end_matches('.');
+    format!("{}.", name.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_names() {
+        for (domain, want) in [
+            ("example.com", "_acme-challenge.example.com."),
+            ("*.example.com", "_acme-challenge.example.com."),
+            ("example.com.", "_acme-challenge.example.com."),
+            ("*.sub.example.com.", "_acme-challenge.sub.example.com."),
+            ("a.b.example.com", "_acme-challenge.a.b.example.com."),
+        ] {
+            assert_eq!(challenge_record_name(domain), want, "{domain}");
+        }
+    }
+
+    #[test]
+    fn txt_value_is_rfc8555_digest() {
+        // RFC 8555 §8.4: base64url(SHA-256(keyAuthorization)), no padding. Vector from
+        // the SHA-256 of "abc".
+        assert_eq!(
+            txt_value("abc"),
+            "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+        );
+        let v = txt_value("token.thumbprint");
+        assert_eq!(v.len(), 43);
+        assert!(!v.contains('=') && !v.contains('+') && !v.contains('/'));
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Dns01Config::default();
+        assert!(c.recursive_nameservers.is_empty());
+        assert!(!c.recursive_nameservers_only);
+        assert_eq!(c.poll_period, Duration::from_secs(2));
+        assert_eq!(c.timeout, Duration::from_secs(300));
+        assert_eq!(c.authoritative_port, 53);
+    }
+
+    #[test]
+    fn fqdn_normalises() {
+        assert_eq!(fqdn("Example.COM"), "example.com.");
+        assert_eq!(fqdn("example.com.."), "example.com.");
+    }
+}

@@ -1,0 +1,627 @@
+//! DNS lookups for DNS-01: the zone of a name (SOA walk), CNAME chains, a zone's
+//! authoritative nameservers, and the TXT values one server holds.
+//!
+//! Every query is a plain DNS message sent to a chosen server (UDP, retried over TCP
+//! when truncated), with no cache: propagation checks must see what the servers hold
+//! now. Lookups go to the configured recursive nameservers, or to the system's
+//! (`/etc/resolv.conf`) when none are configured.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use hickory_net::NetError;
+use hickory_net::runtime::TokioRuntimeProvider;
+use hickory_net::tcp::TcpClientStream;
+use hickory_net::udp::UdpClientStream;
+use hickory_net::xfer::{DnsExchange, DnsHandle as _, DnsMultiplexer};
+use hickory_proto::op::{DnsRequest, DnsRequestOptions, DnsResponse, Message, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
+use tracing::debug;
+
+use super::{Dns01Config, fqdn};
+
+/// The longest CNAME chain followed.
+const MAX_CNAME_LINKS: usize = 16;
+
+/// Why a lookup failed. Every message names the domain it was about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolverError {
+    /// No recursive nameservers are configured and the system has none.
+    #[error(
+        "no recursive nameservers to ask: {reason}; set the DNS-01 recursive nameservers explicitly"
+    )]
+    NoRecursiveNameservers { reason: String },
+    /// The name is not a valid DNS name.
+    #[error("\"{name}\" is not a valid DNS name: {reason}")]
+    InvalidName { name: String, reason: String },
+    /// No server answered.
+    #[error("no answer to the {rtype} query for \"{name}\" from {servers}: {reason}")]
+    NoAnswer {
+        name: String,
+        rtype: String,
+        servers: String,
+        reason: String,
+    },
+    /// A server answered with an error code.
+    #[error("{server} answered {rcode} to the {rtype} query for \"{name}\"")]
+    Rcode {
+        name: String,
+        rtype: String,
+        server: SocketAddr,
+        rcode: String,
+    },
+    /// The SOA walk reached the top without finding a zone.
+    #[error(
+        "could not find the zone of \"{name}\": no SOA record for it or any parent domain (asked {servers})"
+    )]
+    NoZone { name: String, servers: String },
+    /// A CNAME chain comes back to a name already in it.
+    #[error("the CNAME chain of \"{name}\" loops: \"{target}\" appears twice")]
+    CnameLoop { name: String, target: String },
+    /// A CNAME chain is suspiciously long.
+    #[error("the CNAME chain of \"{name}\" is longer than {MAX_CNAME_LINKS} links")]
+    CnameTooLong { name: String },
+    /// The zone's nameservers could not be found or resolved.
+    #[error("could not determine the authoritative nameservers of zone \"{zone}\": {reason}")]
+    NoAuthoritativeNameservers { zone: String, reason: String },
+}
+
+/// How a message travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Sends one message to one server and returns its answer, whatever its response
+/// code. With a signer the message is TSIG-signed and the answer's signature
+/// verified.
+pub(crate) async fn exchange(
+    server: SocketAddr,
+    transport: Transport,
+    message: Message,
+    timeout: Duration,
+    signer: Option<TSigner>,
+) -> Result<DnsResponse, NetError> {
+    let provider = TokioRuntimeProvider::new();
+    let exchange: DnsExchange<TokioRuntimeProvider> = match transport {
+        Transport::Udp => UdpClientStream::builder(server, provider)
+            .with_timeout(Some(timeout))
+            .with_signer(signer)
+            .exchange(),
+        Transport::Tcp => {
+            let (connect, handle) = TcpClientStream::new(server, None, Some(timeout), provider);
+            let stream = tokio::time::timeout(timeout, connect)
+                .await
+                .map_err(|_| NetError::Timeout)??;
+            let mut mux = DnsMultiplexer::new(stream, handle).with_timeout(timeout);
+            if let Some(signer) = signer {
+                mux = mux.with_signer(signer);
+            }
+            let (exchange, background) = DnsExchange::from_stream(mux);
+            tokio::spawn(background);
+            exchange
+        }
+    };
+    let mut options = DnsRequestOptions::default();
+    options.recursion_desired = message.metadata.recursion_desired;
+    let mut answers = exchange.send(DnsRequest::new(message, options));
+    let answer = tokio::time::timeout(timeout, answers.next())
+        .await
+        .map_err(|_| NetError::Timeout)?;
+    answer.unwrap_or(Err(NetError::Timeout))
+}
+
+/// The mnemonic of a response code, as `dig` prints it.
+pub(crate) fn rcode_name(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        ResponseCode::YXDomain => "YXDOMAIN".into(),
+        ResponseCode::YXRRSet => "YXRRSET".into(),
+        ResponseCode::NXRRSet => "NXRRSET".into(),
+        ResponseCode::NotAuth => "NOTAUTH".into(),
+        ResponseCode::NotZone => "NOTZONE".into(),
+        ResponseCode::BADSIG => "BADSIG".into(),
+        ResponseCode::BADKEY => "BADKEY".into(),
+        ResponseCode::BADTIME => "BADTIME".into(),
+        other => format!("{} ({})", other, u16::from(other)),
+    }
+}
+
+/// Parses an absolute DNS name.
+pub(crate) fn parse_name(name: &str) -> Result<Name, ResolverError> {
+    let absolute = fqdn(name);
+    Name::from_ascii(&absolute).map_err(|e| ResolverError::InvalidName {
+        name: name.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// A name as an absolute lowercase string with its trailing dot.
+pub(crate) fn name_string(name: &Name) -> String {
+    fqdn(&name.to_ascii())
+}
+
+fn list(servers: &[SocketAddr]) -> String {
+    servers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// DNS lookups for DNS-01. Cheap to clone: clones share the query counter.
+#[derive(Clone, Debug)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    recursive: Vec<SocketAddr>,
+    authoritative_port: u16,
+    query_timeout: Duration,
+    queries: AtomicU64,
+}
+
+impl Resolver {
+    /// A resolver asking `config.recursive_nameservers`, or the system's nameservers
+    /// when that list is empty.
+    pub fn new(config: &Dns01Config) -> Result<Self, ResolverError> {
+        let recursive = if config.recursive_nameservers.is_empty() {
+            system_nameservers()?
+        } else {
+            config.recursive_nameservers.clone()
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                recursive,
+                authoritative_port: config.authoritative_port,
+                query_timeout: config.query_timeout,
+                queries: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The recursive nameservers lookups go to.
+    pub fn recursive_nameservers(&self) -> &[SocketAddr] {
+        &self.inner.recursive
+    }
+
+    /// How many DNS messages this resolver (and its clones) has sent.
+    pub fn queries_sent(&self) -> u64 {
+        self.inner.queries.load(Ordering::Relaxed)
+    }
+
+    /// Asks `servers` in turn until one answers (over UDP, then TCP when the answer
+    /// is truncated) and returns the server and its answer, whatever its response
+    /// code.
+    pub async fn query(
+        &self,
+        servers: &[SocketAddr],
+        name: &Name,
+        rtype: RecordType,
+        recursion_desired: bool,
+    ) -> Result<(SocketAddr, Message), ResolverError> {
+        let mut last_error = String::from("no nameservers to ask");
+        for &server in servers {
+            match self.query_one(server, name, rtype, recursion_desired).await {
+                Ok(answer) => return Ok((server, answer)),
+                Err(e) => {
+                    debug!(%server, name = %name, %rtype, error = %e, "DNS query failed");
+                    last_error = format!("{server}: {e}");
+                }
+            }
+        }
+        Err(ResolverError::NoAnswer {
+            name: name_string(name),
+            rtype: rtype.to_string(),
+            servers: list(servers),
+            reason: last_error,
+        })
+    }
+
+    async fn query_one(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        rtype: RecordType,
+        recursion_desired: bool,
+    ) -> Result<Message, NetError> {
+        let build = || {
+            let mut message = Message::query();
+            message.add_query(Query::query(name.clone(), rtype));
+            message.metadata.recursion_desired = recursion_desired;
+            message
+                .edns
+                .get_or_insert_with(hickory_proto::op::Edns::new)
+                .set_max_payload(hickory_proto::op::DEFAULT_MAX_PAYLOAD_LEN)
+                .set_version(0);
+            message
+        };
+        let timeout = self.inner.query_timeout;
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
+        let answer = exchange(server, Transport::Udp, build(), timeout, None).await?;
+        if !answer.metadata.truncation {
+            return Ok(answer.into_message());
+        }
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
+        let answer = exchange(server, Transport::Tcp, build(), timeout, None).await?;
+        Ok(answer.into_message())
+    }
+
+    /// The zone `fqdn` belongs to: the closest enclosing name with an SOA record,
+    /// found by asking for the SOA of the name and then of each parent in turn (as
+    /// cert-manager's `FindZoneByFqdn` does). NXDOMAIN and answers without an SOA
+    /// move up one label; names holding a CNAME are skipped (no zone apex has one).
+    /// When a negative answer carries the zone's SOA in its authority section, the
+    /// walk jumps straight to that name and confirms it with one more query.
+    pub async fn find_zone(&self, fqdn: &str) -> Result<String, ResolverError> {
+        let name = parse_name(fqdn)?;
+        let servers = &self.inner.recursive;
+        let mut candidate = name.clone();
+        while !candidate.is_root() {
+            let (server, answer) = self
+                .query(servers, &candidate, RecordType::SOA, true)
+                .await?;
+            let mut next = candidate.base_name();
+            match answer.metadata.response_code {
+                ResponseCode::NXDomain => {}
+                ResponseCode::NoError => {
+                    let has_cname = answer
+                        .answers
+                        .iter()
+                        .any(|r| r.record_type() == RecordType::CNAME);
+                    if !has_cname
+                        && let Some(soa) = answer
+                            .answers
+                            .iter()
+                            .find(|r| r.record_type() == RecordType::SOA)
+                    {
+                        return Ok(name_string(&soa.name));
+                    }
+                }
+                code => {
+                    return Err(ResolverError::Rcode {
+                        name: name_string(&candidate),
+                        rtype: "SOA".into(),
+                        server,
+                        rcode: rcode_name(code),
+                    });
+                }
+            }
+            // A negative answer names the zone in its authority section: go there
+            // directly when it encloses the candidate.
+            if let Some(soa) = answer
+                .authorities
+                .iter()
+                .find(|r| r.record_type() == RecordType::SOA)
+                && soa.name.zone_of(&candidate)
+                && soa.name != candidate
+                && next.zone_of(&soa.name)
+            {
+                next = soa.name.clone();
+            }
+            candidate = next;
+        }
+        Err(ResolverError::NoZone {
+            name: name_string(&name),
+            servers: list(servers),
+        })
+    }
+
+    /// The name `fqdn` finally points to through CNAME records (itself when it has
+    /// none), for `cnameStrategy: Follow`. Wildcard CNAMEs count: the server
+    /// synthesises them for the asked name. A chain coming back to one of its names
+    /// is an error.
+    pub async fn follow_cname(&self, fqdn: &str) -> Result<String, ResolverError> {
+        let start = parse_name(fqdn)?;
+        let servers = &self.inner.recursive;
+        let mut chain = vec![start.clone()];
+        let mut current = start.clone();
+        for _ in 0..MAX_CNAME_LINKS {
+            let (_, answer) = self
+                .query(servers, &current, RecordType::CNAME, true)
+                .await?;
+            if answer.metadata.response_code != ResponseCode::NoError {
+                return Ok(name_string(&current));
+            }
+            let target = answer.answers.iter().find_map(|r| match &r.data {
+                RData::CNAME(cname) if r.name == current => Some(cname.0.clone()),
+                _ => None,
+            });
+            let Some(mut target) = target else {
+                return Ok(name_string(&current));
+            };
+            target.set_fqdn(true);
+            if chain.contains(&target) {
+                return Err(ResolverError::CnameLoop {
+                    name: name_string(&start),
+                    target: name_string(&target),
+                });
+            }
+            debug!(from = %current, to = %target, "following CNAME");
+            chain.push(target.clone());
+            current = target;
+        }
+        Err(ResolverError::CnameTooLong {
+            name: name_string(&start),
+        })
+    }
+
+    /// The addresses of the zone's authoritative nameservers (its NS records),
+    /// with port `authoritative_port`. Each nameserver contributes its IPv4
+    /// addresses, or its IPv6 ones when it has no IPv4 address; addresses given in
+    /// the answer's additional section save lookups.
+    pub async fn authoritative_nameservers(
+        &self,
+        zone: &str,
+    ) -> Result<Vec<SocketAddr>, ResolverError> {
+        let zone_name = parse_name(zone)?;
+        let servers = &self.inner.recursive;
+        let (server, answer) = self
+            .query(servers, &zone_name, RecordType::NS, true)
+            .await?;
+        if answer.metadata.response_code != ResponseCode::NoError {
+            return Err(ResolverError::NoAuthoritativeNameservers {
+                zone: name_string(&zone_name),
+                reason: format!(
+                    "{server} answered {} to the NS query",
+                    rcode_name(answer.metadata.response_code)
+                ),
+            });
+        }
+        let mut hosts: Vec<Name> = Vec::new();
+        for r in &answer.answers {
+            if let RData::NS(ns) = &r.data
+                && r.name == zone_name
+                && !hosts.contains(&ns.0)
+            {
+                hosts.push(ns.0.clone());
+            }
+        }
+        if hosts.is_empty() {
+            return Err(ResolverError::NoAuthoritativeNameservers {
+                zone: name_string(&zone_name),
+                reason: format!("{server} has no NS records for it"),
+            });
+        }
+        let port = self.inner.authoritative_port;
+        let mut out: Vec<SocketAddr> = Vec::new();
+        let mut failures = Vec::new();
+        for host in &hosts {
+            let glue = addresses(&answer.additionals, host);
+            let ips = if glue.is_empty() {
+                match self.host_addresses(host).await {
+                    Ok(ips) => ips,
+                    Err(e) => {
+                        failures.push(e.to_string());
+                        continue;
+                    }
+                }
+            } else {
+                glue
+            };
+            if ips.is_empty() {
+                failures.push(format!(
+                    "nameserver \"{}\" has no address",
+                    name_string(host)
+                ));
+            }
+            for ip in ips {
+                let addr = SocketAddr::new(ip, port);
+                if !out.contains(&addr) {
+                    out.push(addr);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(ResolverError::NoAuthoritativeNameservers {
+                zone: name_string(&zone_name),
+                reason: failures.join("; "),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The IPv4 addresses of `host`, or its IPv6 addresses when it has none.
+    async fn host_addresses(&self, host: &Name) -> Result<Vec<IpAddr>, ResolverError> {
+        let servers = &self.inner.recursive;
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            let (_, answer) = self.query(servers, host, rtype, true).await?;
+            if answer.metadata.response_code == ResponseCode::NoError {
+                let ips = addresses_of_type(&answer.answers, rtype);
+                if !ips.is_empty() {
+                    return Ok(ips);
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The TXT values of `fqdn` held by `server`, asked directly without recursion.
+    /// Each value is the concatenation of its character strings. A name that does not
+    /// exist has no values.
+    pub async fn txt_values(
+        &self,
+        server: SocketAddr,
+        fqdn: &str,
+    ) -> Result<Vec<String>, ResolverError> {
+        let name = parse_name(fqdn)?;
+        let (_, answer) = self.query(&[server], &name, RecordType::TXT, false).await?;
+        match answer.metadata.response_code {
+            ResponseCode::NoError => Ok(txt_strings(&answer.answers, &name)),
+            ResponseCode::NXDomain => Ok(Vec::new()),
+            code => Err(ResolverError::Rcode {
+                name: name_string(&name),
+                rtype: "TXT".into(),
+                server,
+                rcode: rcode_name(code),
+            }),
+        }
+    }
+}
+
+/// The system's nameservers, from `/etc/resolv.conf` (or the platform's equivalent).
+fn system_nameservers() -> Result<Vec<SocketAddr>, ResolverError> {
+    let (config, _) = hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+        ResolverError::NoRecursiveNameservers {
+            reason: format!("reading the system's resolver configuration: {e}"),
+        }
+    })?;
+    let mut out = Vec::new();
+    for ns in config.name_servers() {
+        let port = ns.connections.first().map(|c| c.port).unwrap_or(53);
+        let addr = SocketAddr::new(ns.ip, port);
+        if !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    if out.is_empty() {
+        return Err(ResolverError::NoRecursiveNameservers {
+            reason: "the system's resolver configuration lists no nameservers".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn addresses(records: &[Record], host: &Name) -> Vec<IpAddr> {
+    let owned: Vec<Record> = records
+        .iter()
+        .filter(|r| &r.name == host)
+        .cloned()
+        .collect();
+    let v4 = addresses_of_type(&owned, RecordType::A);
+    if v4.is_empty() {
+        addresses_of_type(&owned, RecordType::AAAA)
+    } else {
+        v4
+    }
+}
+
+fn addresses_of_type(records: &[Record], rtype: RecordType) -> Vec<IpAddr> {
+    records
+        .iter()
+        .filter_map(|r| match (&r.data, rtype) {
+            (RData::A(a), RecordType::A) => Some(IpAddr::V4(a.0)),
+            (RData::AAAA(a), RecordType::AAAA) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The TXT values owned by `name` in `records`, each joined from its strings.
+pub(crate) fn txt_strings(records: &[Record], name: &Name) -> Vec<String> {
+    records
+        .iter()
+        .filter(|r| &r.name == name)
+        .filter_map(|r| match &r.data {
+            RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, TXT};
+
+    fn name(s: &str) -> Name {
+        parse_name(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn names_are_absolute_and_lowercase() {
+        assert_eq!(name_string(&name("Example.COM")), "example.com.");
+        assert_eq!(
+            name_string(&name("_acme-challenge.example.com.")),
+            "_acme-challenge.example.com."
+        );
+        let err = parse_name("a..b").err();
+        assert!(
+            matches!(err, Some(ResolverError::InvalidName { .. })),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn txt_values_join_character_strings_and_match_the_owner() {
+        let owner = name("_acme-challenge.example.com.");
+        let records = vec![
+            Record::from_rdata(
+                owner.clone(),
+                60,
+                RData::TXT(TXT::new(vec!["ab".into(), "cd".into()])),
+            ),
+            Record::from_rdata(owner.clone(), 60, RData::TXT(TXT::new(vec!["x".into()]))),
+            Record::from_rdata(
+                name("other.example.com."),
+                60,
+                RData::TXT(TXT::new(vec!["no".into()])),
+            ),
+            Record::from_rdata(owner.clone(), 60, RData::A(A::new(127, 0, 0, 1))),
+        ];
+        assert_eq!(
+            txt_strings(&records, &owner),
+            vec!["abcd".to_string(), "x".to_string()]
+        );
+    }
+
+    #[test]
+    fn glue_prefers_ipv4() {
+        let host = name("ns1.example.com.");
+        let records = vec![
+            Record::from_rdata(host.clone(), 60, RData::A(A::new(192, 0, 2, 1))),
+            Record::from_rdata(name("ns2.example.com."), 60, RData::A(A::new(192, 0, 2, 2))),
+        ];
+        assert_eq!(
+            addresses(&records, &host),
+            vec![IpAddr::from([192, 0, 2, 1])]
+        );
+        assert!(addresses(&records, &name("ns3.example.com.")).is_empty());
+    }
+
+    #[test]
+    fn rcode_names_are_digs() {
+        assert_eq!(rcode_name(ResponseCode::Refused), "REFUSED");
+        assert_eq!(rcode_name(ResponseCode::NotAuth), "NOTAUTH");
+        assert_eq!(rcode_name(ResponseCode::NXDomain), "NXDOMAIN");
+    }
+
+    #[test]
+    fn errors_name_the_domain() {
+        let e = ResolverError::NoZone {
+            name: "_acme-challenge.nowhere.test.".into(),
+            servers: "127.0.0.1:53".into(),
+        };
+        assert!(
+            e.to_string().contains("\"_acme-challenge.nowhere.test.\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn explicit_nameservers_are_used_as_given() {
+        let config = Dns01Config {
+            recursive_nameservers: vec!["127.0.0.1:5353".parse().unwrap_or_else(|e| panic!("{e}"))],
+            ..Dns01Config::default()
+        };
+        let r = Resolver::new(&config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.recursive_nameservers().len(), 1);
+        assert_eq!(r.queries_sent(), 0);
+    }
+}

@@ -1,0 +1,504 @@
+//! The Challenge controller: schedule (at most `--max-concurrent-challenges` in
+//! flight), present (HTTP-01 routing and solver answer, or a DNS-01 TXT value),
+//! self-check, tell the CA, wait for its verdict, clean up. A finalizer makes sure
+//! nothing presented outlives its Challenge, whatever happens to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use instant_acme::{AuthorizationStatus, ChallengeType};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use serde_json::json;
+
+use crate::api::acme_dns01::{AcmeChallengeSolverDns01, CnameStrategy};
+use crate::api::challenge::AcmeChallengeType;
+use crate::api::order::State;
+use crate::api::{Challenge, Order};
+use crate::controller::Context;
+use crate::controller::events::EventType;
+use crate::dns01::Provider;
+use crate::issuers::acme::{CHALLENGE_FINALIZER, jittered, lookup_issuer};
+use crate::metrics;
+
+/// Why a Challenge could not be reconciled.
+#[derive(Debug, thiserror::Error)]
+pub enum ChallengeError {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+fn type_name(t: AcmeChallengeType) -> &'static str {
+    match t {
+        AcmeChallengeType::Http01 => "HTTP-01",
+        AcmeChallengeType::Dns01 => "DNS-01",
+    }
+}
+
+fn key(ch: &Challenge) -> String {
+    format!("{}/{}", ch.namespace().unwrap_or_default(), ch.name_any())
+}
+
+async fn patch_status(
+    ctx: &Context,
+    ch: &Challenge,
+    status: serde_json::Value,
+) -> Result<(), ChallengeError> {
+    Api::<Challenge>::namespaced(ctx.client.clone(), &ch.namespace().unwrap_or_default())
+        .patch_status(
+            &ch.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn set_finalizers(
+    ctx: &Context,
+    ch: &Challenge,
+    finalizers: Vec<String>,
+) -> Result<(), ChallengeError> {
+    Api::<Challenge>::namespaced(ctx.client.clone(), &ch.namespace().unwrap_or_default())
+        .patch(
+            &ch.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": finalizers,
+                "resourceVersion": ch.resource_version()}})),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A DNS-01 solver's provider, with its credentials read from `secret_ns`.
+async fn dns_provider(
+    ctx: &Context,
+    dns01: &AcmeChallengeSolverDns01,
+    secret_ns: &str,
+) -> Result<Box<dyn Provider>, String> {
+    if let Some(cfg) = &dns01.rfc2136 {
+        let secret = match &cfg.tsig_secret_secret_ref {
+            Some(r) => {
+                let key = r.key.clone().unwrap_or_default();
+                let s = Api::<Secret>::namespaced(ctx.client.clone(), secret_ns)
+                    .get_opt(&r.name)
+                    .await
+                    .map_err(|e| format!("reading Secret {secret_ns}/{}: {e}", r.name))?
+                    .ok_or_else(|| {
+                        format!(
+                            "the TSIG Secret {secret_ns}/{} named by rfc2136.tsigSecretSecretRef does not exist",
+                            r.name
+                        )
+                    })?;
+                let value = s
+                    .data
+                    .and_then(|d| d.get(&key).map(|v| v.0.clone()))
+                    .ok_or_else(|| {
+                        format!(
+                            "the TSIG Secret {secret_ns}/{} has no key {key:?} (rfc2136.tsigSecretSecretRef.key)",
+                            r.name
+                        )
+                    })?;
+                Some(value)
+            }
+            None => None,
+        };
+        let p = crate::dns01::rfc2136::Rfc2136Provider::new(cfg, secret.as_deref())
+            .map_err(|e| e.to_string())?;
+        return Ok(Box::new(p));
+    }
+    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136)".into())
+}
+
+/// Where a DNS-01 challenge's TXT value goes: (zone, fqdn).
+async fn dns_target(
+    ctx: &Context,
+    ch: &Challenge,
+    dns01: &AcmeChallengeSolverDns01,
+) -> Result<(String, String), String> {
+    let checker = ctx.acme.dns01.as_ref().map_err(|e| e.clone())?;
+    let resolver = checker.resolver();
+    let mut fqdn = crate::dns01::challenge_record_name(&ch.spec.dns_name);
+    if dns01.cname_strategy == Some(CnameStrategy::Follow) {
+        fqdn = resolver
+            .follow_cname(&fqdn)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let zone = resolver.find_zone(&fqdn).await.map_err(|e| e.to_string())?;
+    Ok((zone, fqdn))
+}
+
+/// Presents what the CA will look for. Idempotent.
+async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), String> {
+    match ch.spec.type_ {
+        AcmeChallengeType::Http01 => {
+            ctx.solver_tokens
+                .insert(&ch.spec.token, &ch.spec.dns_name, &ch.spec.key);
+            crate::http01::routes::ensure(&ctx.client, ch, &ctx.acme.http01)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        AcmeChallengeType::Dns01 => {
+            let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
+            let provider = dns_provider(ctx, &dns01, secret_ns).await?;
+            let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
+            provider
+                .present(&zone, &fqdn, &ch.spec.key)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Removes what `present` put in place. Idempotent.
+async fn clean_up(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), String> {
+    match ch.spec.type_ {
+        AcmeChallengeType::Http01 => {
+            ctx.solver_tokens.remove(&ch.spec.token);
+            crate::http01::routes::remove(&ctx.client, ch)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        AcmeChallengeType::Dns01 => {
+            let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
+            let provider = dns_provider(ctx, &dns01, secret_ns).await?;
+            let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
+            provider
+                .cleanup(&zone, &fqdn, &ch.spec.key)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Is it visible where the CA will look? `Err` carries what is missing.
+async fn self_check(ctx: &Context, ch: &Challenge) -> Result<(), String> {
+    match ch.spec.type_ {
+        AcmeChallengeType::Http01 => crate::http01::self_check::check(
+            &ch.spec.dns_name,
+            &ch.spec.token,
+            &ch.spec.key,
+            &ctx.acme.http01,
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        AcmeChallengeType::Dns01 => {
+            let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
+            let (_, fqdn) = dns_target(ctx, ch, &dns01).await?;
+            let checker = ctx.acme.dns01.as_ref().map_err(|e| e.clone())?;
+            let p = checker
+                .check(&fqdn, &ch.spec.key)
+                .await
+                .map_err(|e| e.to_string())?;
+            if p.is_visible() {
+                Ok(())
+            } else {
+                Err(p.message())
+            }
+        }
+    }
+}
+
+/// Where the issuer's Secrets live, from the Challenge's issuerRef.
+fn secret_namespace(ctx: &Context, ch: &Challenge) -> String {
+    if ch.spec.issuer_ref.kind_or_default() == "ClusterIssuer" {
+        ctx.config.cluster_resource_namespace.clone()
+    } else {
+        ch.namespace().unwrap_or_default()
+    }
+}
+
+/// The final state of the challenge's authorization, once the CA decided.
+enum Verdict {
+    Pending,
+    Valid,
+    Invalid(String),
+}
+
+/// Tells the CA the challenge is ready (once), then reads its authorization.
+async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Result<Verdict, String> {
+    let ns = ch.namespace().unwrap_or_default();
+    let order_ref =
+        crate::issuers::acme::orders::owner_order(ch).ok_or("the Challenge has no owning Order")?;
+    let order = Api::<Order>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&order_ref.name)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the owning Order is gone")?;
+    let url = order
+        .status
+        .as_ref()
+        .and_then(|s| s.url.clone())
+        .ok_or("the owning Order has no ACME URL yet")?;
+    let issuer = lookup_issuer(ctx, &ns, &ch.spec.issuer_ref)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the issuer is gone")?;
+    let acme = issuer
+        .config
+        .acme
+        .clone()
+        .ok_or("the issuer is not an ACME issuer")?;
+    let account = issuer
+        .account(ctx, &acme)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut acme_order = account
+        .account
+        .order(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut authorizations = acme_order.authorizations();
+    while let Some(a) = authorizations.next().await {
+        let mut a = a.map_err(|e| e.to_string())?;
+        if a.url() != ch.spec.authorization_url {
+            continue;
+        }
+        let identifier = a.identifier().to_string();
+        if !accepted && a.status == AuthorizationStatus::Pending {
+            let t = match ch.spec.type_ {
+                AcmeChallengeType::Http01 => ChallengeType::Http01,
+                AcmeChallengeType::Dns01 => ChallengeType::Dns01,
+            };
+            if let Some(mut handle) = a.challenge(t) {
+                handle
+                    .set_ready()
+                    .await
+                    .map_err(|e| format!("Error accepting challenge: {e}"))?;
+            }
+            return Ok(Verdict::Pending);
+        }
+        return Ok(match a.status {
+            AuthorizationStatus::Pending => Verdict::Pending,
+            AuthorizationStatus::Valid => Verdict::Valid,
+            _ => {
+                let detail = a
+                    .challenges
+                    .iter()
+                    .find_map(|c| c.error.as_ref().map(|p| p.to_string()))
+                    .unwrap_or_else(|| format!("authorization is {:?}", a.status));
+                Verdict::Invalid(format!(
+                    "Error accepting authorization: acme: authorization error for {identifier}: {detail}"
+                ))
+            }
+        });
+    }
+    Err("the challenge's authorization is not part of its Order".into())
+}
+
+async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, ChallengeError> {
+    ctx.metrics.inc(
+        metrics::SYNC_CALLS,
+        vec![("controller", "challenges".into())],
+    );
+    let status = ch.status.clone().unwrap_or_default();
+    let secret_ns = secret_namespace(&ctx, &ch);
+    let finalizers = ch.finalizers().to_vec();
+    let has_finalizer = finalizers.iter().any(|f| f == CHALLENGE_FINALIZER);
+    // Going away: clean up first, then let it go.
+    if ch.metadata.deletion_timestamp.is_some() {
+        if has_finalizer {
+            if status.presented.unwrap_or(false) || ch.spec.type_ == AcmeChallengeType::Dns01 {
+                if let Err(e) = clean_up(&ctx, &ch, &secret_ns).await {
+                    ctx.recorder
+                        .publish(
+                            &*ch,
+                            EventType::Warning,
+                            "CleanUpError",
+                            &format!("Error cleaning up challenge: {e}"),
+                        )
+                        .await;
+                    return Ok(Action::requeue(jittered(Duration::from_secs(10))));
+                }
+            }
+            ctx.acme.release_slot(&key(&ch));
+            let rest: Vec<String> = finalizers
+                .into_iter()
+                .filter(|f| f != CHALLENGE_FINALIZER)
+                .collect();
+            set_finalizers(&ctx, &ch, rest).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    if !has_finalizer {
+        let mut f = finalizers;
+        f.push(CHALLENGE_FINALIZER.to_string());
+        set_finalizers(&ctx, &ch, f).await?;
+        return Ok(Action::await_change());
+    }
+    // Decided: clean up once.
+    if status.state.is_some_and(State::is_final) {
+        if status.presented.unwrap_or(false) || status.processing.unwrap_or(false) {
+            if let Err(e) = clean_up(&ctx, &ch, &secret_ns).await {
+                ctx.recorder
+                    .publish(
+                        &*ch,
+                        EventType::Warning,
+                        "CleanUpError",
+                        &format!("Error cleaning up challenge: {e}"),
+                    )
+                    .await;
+                return Ok(Action::requeue(jittered(Duration::from_secs(10))));
+            }
+            patch_status(&ctx, &ch, json!({"presented": false, "processing": false})).await?;
+        }
+        ctx.acme.release_slot(&key(&ch));
+        return Ok(Action::await_change());
+    }
+    // Scheduling.
+    let processing = status.processing.unwrap_or(false);
+    if !ctx.acme.take_slot(&key(&ch), processing) {
+        return Ok(Action::requeue(jittered(Duration::from_secs(5))));
+    }
+    if !processing {
+        patch_status(&ctx, &ch, json!({"processing": true, "state": status.state.map_or("pending", crate::issuers::acme::requests::state_str)})).await?;
+        ctx.recorder
+            .publish(
+                &*ch,
+                EventType::Normal,
+                "Started",
+                "Challenge scheduled for processing",
+            )
+            .await;
+        return Ok(Action::await_change());
+    }
+    let kind = type_name(ch.spec.type_);
+    let accepted = status.reason.as_deref() == Some(REASON_ACCEPTED);
+    if !accepted {
+        // Present (again after a restart: presenting is idempotent and the
+        // in-process solver forgets its answers).
+        let needs_present = !status.presented.unwrap_or(false)
+            || (ch.spec.type_ == AcmeChallengeType::Http01
+                && !ctx.solver_tokens.contains(&ch.spec.token));
+        if needs_present {
+            if let Err(e) = present(&ctx, &ch, &secret_ns).await {
+                let message = format!("Error presenting challenge: {e}");
+                if status.reason.as_deref() != Some(message.as_str()) {
+                    patch_status(&ctx, &ch, json!({"reason": message})).await?;
+                    ctx.recorder
+                        .publish(&*ch, EventType::Warning, "PresentError", &message)
+                        .await;
+                }
+                return Ok(Action::requeue(jittered(Duration::from_secs(10))));
+            }
+            if !status.presented.unwrap_or(false) {
+                patch_status(
+                    &ctx,
+                    &ch,
+                    json!({"presented": true, "presentedAt": Time(ctx.now()), "reason": null}),
+                )
+                .await?;
+                ctx.recorder
+                    .publish(
+                        &*ch,
+                        EventType::Normal,
+                        "Presented",
+                        &format!("Presented challenge using {kind} challenge mechanism"),
+                    )
+                    .await;
+                return Ok(Action::requeue(Duration::from_millis(50)));
+            }
+        }
+        // Self-check, or the configured wait instead of it.
+        if let Some(wait) = ch.spec.solver.wait_instead_of_self_check.as_deref() {
+            let wait = crate::certificates::renewal::parse_go_duration(wait)
+                .unwrap_or(Duration::from_secs(0));
+            let presented_at = status.presented_at.as_ref().map(|t| t.0);
+            let elapsed = presented_at
+                .map(|t| ctx.now().duration_since(t).unsigned_abs())
+                .unwrap_or_default();
+            if elapsed < wait {
+                return Ok(Action::requeue(wait - elapsed));
+            }
+        } else if let Err(why) = self_check(&ctx, &ch).await {
+            let reason = format!("Waiting for {kind} challenge propagation: {why}");
+            if status.reason.as_deref() != Some(reason.as_str()) {
+                patch_status(&ctx, &ch, json!({"reason": reason})).await?;
+            }
+            let period = match ch.spec.type_ {
+                AcmeChallengeType::Dns01 => ctx.acme.dns01_config.poll_period,
+                AcmeChallengeType::Http01 => Duration::from_secs(2),
+            };
+            return Ok(Action::requeue(period));
+        }
+    }
+    match accept_and_poll(&ctx, &ch, accepted).await {
+        Ok(Verdict::Pending) => {
+            if !accepted {
+                patch_status(&ctx, &ch, json!({"reason": REASON_ACCEPTED})).await?;
+            }
+            Ok(Action::requeue(Duration::from_millis(500)))
+        }
+        Ok(Verdict::Valid) => {
+            patch_status(
+                &ctx,
+                &ch,
+                json!({"state": "valid", "reason": "Successfully authorized domain"}),
+            )
+            .await?;
+            ctx.recorder
+                .publish(
+                    &*ch,
+                    EventType::Normal,
+                    "DomainVerified",
+                    &format!(
+                        "Domain {:?} verified with {:?} validation",
+                        ch.spec.dns_name,
+                        kind.to_ascii_lowercase()
+                    ),
+                )
+                .await;
+            Ok(Action::requeue(Duration::from_millis(10)))
+        }
+        Ok(Verdict::Invalid(reason)) => {
+            patch_status(&ctx, &ch, json!({"state": "invalid", "reason": reason})).await?;
+            ctx.recorder
+                .publish(&*ch, EventType::Warning, "Failed", &reason)
+                .await;
+            Ok(Action::requeue(Duration::from_millis(10)))
+        }
+        Err(e) => {
+            if status.reason.as_deref() != Some(e.as_str()) && !accepted {
+                patch_status(&ctx, &ch, json!({"reason": e})).await?;
+            }
+            Ok(Action::requeue(jittered(Duration::from_secs(5))))
+        }
+    }
+}
+
+/// `status.reason` once the CA was told: the challenge is not told twice.
+pub const REASON_ACCEPTED: &str = "Waiting for the ACME server to validate the challenge";
+
+fn error_policy(ch: Arc<Challenge>, error: &ChallengeError, ctx: Arc<Context>) -> Action {
+    ctx.metrics.inc(
+        metrics::SYNC_ERRORS,
+        vec![("controller", "challenges".into())],
+    );
+    tracing::warn!(challenge = %ch.name_any(), %error, "challenge reconcile failed");
+    Action::requeue(jittered(Duration::from_secs(5)))
+}
+
+/// Runs the Challenge controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let challenges: Api<Challenge> = match &ctx.config.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    crate::controller::lean_controller(challenges)
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.config.max_concurrent_reconciles),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}

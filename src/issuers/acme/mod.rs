@@ -1,0 +1,187 @@
+//! The ACME issuer: accounts, CertificateRequest → Order, the Order and Challenge
+//! controllers, and the limits that keep a failing issuer from flooding its CA.
+
+pub mod account;
+pub mod budget;
+pub mod challenges;
+pub mod client;
+pub mod naming;
+pub mod orders;
+pub mod requests;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::api::Api;
+
+use crate::api::{AcmeIssuer, ClusterIssuer, Issuer, IssuerConfig, IssuerReference, Order};
+use crate::controller::Context;
+
+/// The finalizer on every Challenge: what was presented is removed before it goes.
+pub const CHALLENGE_FINALIZER: &str = "finalizer.acme.cert-manager.io";
+
+/// What the ACME controllers share in one process.
+pub struct AcmeRuntime {
+    pub accounts: account::AccountRegistry,
+    budget: Mutex<budget::OrderBudget>,
+    /// Challenges being worked on (`ns/name`), at most `max_concurrent_challenges`.
+    in_flight: Mutex<HashSet<String>>,
+    pub max_concurrent_challenges: usize,
+    /// The DNS-01 checker, or why none could be set up (e.g. no resolv.conf).
+    pub dns01: Result<crate::dns01::propagation::Checker, String>,
+    pub dns01_config: crate::dns01::Dns01Config,
+    pub http01: crate::http01::Http01Config,
+}
+
+impl AcmeRuntime {
+    pub fn new(
+        max_concurrent_challenges: usize,
+        dns01_config: crate::dns01::Dns01Config,
+        http01: crate::http01::Http01Config,
+        limits: budget::Limits,
+    ) -> AcmeRuntime {
+        AcmeRuntime {
+            accounts: Default::default(),
+            budget: Mutex::new(budget::OrderBudget::new(limits)),
+            in_flight: Default::default(),
+            max_concurrent_challenges,
+            dns01: crate::dns01::propagation::Checker::new(dns01_config.clone())
+                .map_err(|e| format!("cannot set up DNS lookups: {e}")),
+            dns01_config,
+            http01,
+        }
+    }
+
+    fn order_names(order: &Order) -> String {
+        let mut names: Vec<String> = order.spec.dns_names.clone().unwrap_or_default();
+        names.extend(order.spec.ip_addresses.clone().unwrap_or_default());
+        budget::names_key(&names)
+    }
+
+    pub fn budget_admit(
+        &self,
+        order: &Order,
+        account: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(), budget::OverBudget> {
+        match self.budget.lock() {
+            Ok(mut b) => b.admit(account, &Self::order_names(order), now),
+            Err(_) => Ok(()),
+        }
+    }
+
+    pub fn budget_record_created(&self, account: &str, now: jiff::Timestamp) {
+        if let Ok(mut b) = self.budget.lock() {
+            b.record_created(account, now);
+        }
+    }
+
+    pub fn budget_record_failure(&self, order: &Order, now: jiff::Timestamp) {
+        if let Ok(mut b) = self.budget.lock() {
+            b.record_failure(&Self::order_names(order), now);
+        }
+    }
+
+    /// Takes a slot for a Challenge; `false` when all are taken. A Challenge that
+    /// already holds one keeps it.
+    pub fn take_slot(&self, key: &str, already_processing: bool) -> bool {
+        let Ok(mut set) = self.in_flight.lock() else {
+            return false;
+        };
+        if set.contains(key) || already_processing {
+            set.insert(key.to_string());
+            return true;
+        }
+        if set.len() >= self.max_concurrent_challenges {
+            return false;
+        }
+        set.insert(key.to_string());
+        true
+    }
+
+    pub fn release_slot(&self, key: &str) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(key);
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}
+
+impl Default for AcmeRuntime {
+    fn default() -> Self {
+        AcmeRuntime::new(
+            60,
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        )
+    }
+}
+
+/// An issuer found for an ACME object.
+pub struct AcmeIssuerRef {
+    pub config: IssuerConfig,
+    /// `Issuer/<ns>/<name>` or `ClusterIssuer/<name>`: the account's registry key.
+    pub key: String,
+    /// Where its Secrets live.
+    pub secret_namespace: String,
+}
+
+impl AcmeIssuerRef {
+    /// The issuer's registered account.
+    pub async fn account(
+        &self,
+        ctx: &Context,
+        acme: &AcmeIssuer,
+    ) -> Result<account::Registered, account::AccountError> {
+        account::ensure(
+            &ctx.client,
+            &ctx.acme.accounts,
+            &account::AccountRequest {
+                issuer_key: &self.key,
+                acme,
+                secret_namespace: &self.secret_namespace,
+            },
+        )
+        .await
+    }
+}
+
+/// The issuer an Order or Challenge in `ns` refers to, if it exists.
+pub async fn lookup_issuer(
+    ctx: &Context,
+    ns: &str,
+    r: &IssuerReference,
+) -> Result<Option<AcmeIssuerRef>, kube::Error> {
+    if r.kind_or_default() == "ClusterIssuer" {
+        let found = Api::<ClusterIssuer>::all(ctx.client.clone())
+            .get_opt(&r.name)
+            .await?;
+        Ok(found.map(|i| AcmeIssuerRef {
+            key: format!("ClusterIssuer/{}", i.name_any()),
+            config: i.spec.config,
+            secret_namespace: ctx.config.cluster_resource_namespace.clone(),
+        }))
+    } else {
+        let found = Api::<Issuer>::namespaced(ctx.client.clone(), ns)
+            .get_opt(&r.name)
+            .await?;
+        Ok(found.map(|i| AcmeIssuerRef {
+            key: format!("Issuer/{ns}/{}", i.name_any()),
+            config: i.spec.config,
+            secret_namespace: ns.to_string(),
+        }))
+    }
+}
+
+/// `d` give or take up to 20%, so retries of many objects spread out.
+pub fn jittered(d: Duration) -> Duration {
+    let r = uuid::Uuid::new_v4().as_u128() % 401;
+    let factor = 0.8 + (r as f64) / 1000.0;
+    d.mul_f64(factor)
+}

@@ -1,0 +1,513 @@
+//! The Order controller: one ACME order per Order resource. It creates the order at
+//! the CA (once: the URL is kept in status, so a restart continues the same order),
+//! creates a Challenge per pending authorization with the solver chosen for its
+//! name, finalizes with the CSR when the CA says ready, and stores the chain.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use futures::StreamExt;
+use instant_acme::{AuthorizationStatus, Identifier, NewOrder, OrderStatus as AcmeOrderStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::api::challenge::AcmeChallengeType;
+use crate::api::order::{AcmeAuthorization, AcmeChallenge, State};
+use crate::api::{Challenge, ChallengeSpec, Order};
+use crate::controller::Context;
+use crate::controller::events::EventType;
+use crate::dns01::selection::{ChallengeKind, select_solver};
+use crate::issuers::acme::naming::compute_name;
+use crate::issuers::acme::{AcmeIssuerRef, lookup_issuer};
+use crate::metrics;
+
+/// Why an Order could not be reconciled (retried with back-off).
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("ACME request failed: {0}")]
+    Acme(String),
+}
+
+fn acme_err(e: instant_acme::Error) -> OrderError {
+    OrderError::Acme(e.to_string())
+}
+
+/// Our state for an ACME order state.
+pub fn order_state(s: AcmeOrderStatus) -> State {
+    match s {
+        AcmeOrderStatus::Pending => State::Pending,
+        AcmeOrderStatus::Ready => State::Ready,
+        AcmeOrderStatus::Processing => State::Processing,
+        AcmeOrderStatus::Valid => State::Valid,
+        AcmeOrderStatus::Invalid => State::Invalid,
+    }
+}
+
+fn authz_state(s: AuthorizationStatus) -> State {
+    match s {
+        AuthorizationStatus::Pending => State::Pending,
+        AuthorizationStatus::Valid => State::Valid,
+        AuthorizationStatus::Invalid
+        | AuthorizationStatus::Revoked
+        | AuthorizationStatus::Deactivated => State::Invalid,
+        AuthorizationStatus::Expired => State::Expired,
+    }
+}
+
+/// The challenge type names of our API for an ACME challenge type.
+fn challenge_type_name(t: &instant_acme::ChallengeType) -> Option<&'static str> {
+    match t {
+        instant_acme::ChallengeType::Http01 => Some("http-01"),
+        instant_acme::ChallengeType::Dns01 => Some("dns-01"),
+        _ => None,
+    }
+}
+
+/// The key a Challenge carries: the key authorization for HTTP-01, the TXT value
+/// (base64url SHA-256 of it) for DNS-01.
+pub fn challenge_key(kind: AcmeChallengeType, token: &str, thumbprint: &str) -> String {
+    let key_authorization = format!("{token}.{thumbprint}");
+    match kind {
+        AcmeChallengeType::Http01 => key_authorization,
+        AcmeChallengeType::Dns01 => crate::dns01::txt_value(&key_authorization),
+    }
+}
+
+/// The Challenge to create for one pending authorization (pure), or why none can be.
+pub fn build_challenge(
+    order: &Order,
+    authz: &AcmeAuthorization,
+    solvers: &[crate::api::AcmeChallengeSolver],
+    thumbprint: &str,
+) -> Result<Challenge, String> {
+    let identifier = authz.identifier.clone().unwrap_or_default();
+    let wildcard = authz.wildcard.unwrap_or(false);
+    let domain = if wildcard {
+        format!("*.{identifier}")
+    } else {
+        identifier.clone()
+    };
+    let offered: Vec<(ChallengeKind, &AcmeChallenge)> = authz
+        .challenges
+        .iter()
+        .flatten()
+        .filter_map(|c| match c.type_.as_str() {
+            "http-01" => Some((ChallengeKind::Http01, c)),
+            "dns-01" => Some((ChallengeKind::Dns01, c)),
+            _ => None,
+        })
+        .collect();
+    let kinds: Vec<ChallengeKind> = offered.iter().map(|(k, _)| *k).collect();
+    let labels = order.metadata.labels.clone().unwrap_or_default();
+    let (_, solver) =
+        select_solver(solvers, &domain, &labels, &kinds).map_err(|e| e.to_string())?;
+    let (kind, want) = if solver.dns01.is_some() {
+        (AcmeChallengeType::Dns01, ChallengeKind::Dns01)
+    } else {
+        (AcmeChallengeType::Http01, ChallengeKind::Http01)
+    };
+    let Some((_, acme_challenge)) = offered.iter().find(|(k, _)| *k == want) else {
+        return Err(format!(
+            "the ACME server offers no {} challenge for {domain:?}",
+            if want == ChallengeKind::Dns01 {
+                "dns-01"
+            } else {
+                "http-01"
+            }
+        ));
+    };
+    let spec = ChallengeSpec {
+        url: acme_challenge.url.clone(),
+        authorization_url: authz.url.clone(),
+        dns_name: identifier,
+        wildcard: Some(wildcard),
+        type_: kind,
+        token: acme_challenge.token.clone(),
+        key: challenge_key(kind, &acme_challenge.token, thumbprint),
+        solver: solver.clone(),
+        issuer_ref: order.spec.issuer_ref.clone(),
+    };
+    let name = compute_name(&order.name_any(), &spec);
+    let owner = OwnerReference {
+        api_version: Order::api_version(&()).to_string(),
+        kind: Order::kind(&()).to_string(),
+        name: order.name_any(),
+        uid: order.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    Ok(Challenge {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: order.namespace(),
+            labels: order.metadata.labels.clone(),
+            owner_references: Some(vec![owner]),
+            finalizers: Some(vec![crate::issuers::acme::CHALLENGE_FINALIZER.to_string()]),
+            ..Default::default()
+        },
+        spec,
+        status: None,
+    })
+}
+
+async fn patch_status(
+    api: &Api<Order>,
+    name: &str,
+    status: serde_json::Value,
+) -> Result<(), OrderError> {
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The Challenges this Order owns.
+async fn owned_challenges(ctx: &Context, order: &Order) -> Result<Vec<Challenge>, OrderError> {
+    let ns = order.namespace().unwrap_or_default();
+    let uid = order.uid().unwrap_or_default();
+    let list = Api::<Challenge>::namespaced(ctx.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|c| c.owner_references().iter().any(|o| o.uid == uid))
+        .collect())
+}
+
+/// Why the order failed, in the CA's words: the order's error, else the first
+/// failed challenge's error.
+fn failure_reason(order_error: Option<String>, challenge_errors: &[String]) -> String {
+    if let Some(first) = challenge_errors.first() {
+        return first.clone();
+    }
+    order_error.unwrap_or_else(|| "the ACME server marked the order invalid".to_string())
+}
+
+async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, OrderError> {
+    ctx.metrics
+        .inc(metrics::SYNC_CALLS, vec![("controller", "orders".into())]);
+    if order.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let ns = order.namespace().unwrap_or_default();
+    let name = order.name_any();
+    let api: Api<Order> = Api::namespaced(ctx.client.clone(), &ns);
+    let status = order.status.clone().unwrap_or_default();
+    if status.state.is_some_and(State::is_final) {
+        // Done: the Challenges go (their finalizer cleans up what they presented).
+        for ch in owned_challenges(&ctx, &order).await? {
+            if ch.metadata.deletion_timestamp.is_none() {
+                Api::<Challenge>::namespaced(ctx.client.clone(), &ns)
+                    .delete(&ch.name_any(), &DeleteParams::default())
+                    .await?;
+            }
+        }
+        return Ok(Action::await_change());
+    }
+    let Some(issuer) = lookup_issuer(&ctx, &ns, &order.spec.issuer_ref).await? else {
+        return Ok(Action::requeue(Duration::from_secs(10)));
+    };
+    let Some(acme) = issuer.config.acme.clone() else {
+        return Ok(Action::await_change());
+    };
+    let account = match issuer.account(&ctx, &acme).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(order = %name, error = %e, "ACME account not ready; order waits");
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
+    };
+    let Some(url) = status.url.clone() else {
+        return create_acme_order(&ctx, &api, &order, &issuer, &account.account).await;
+    };
+    let mut acme_order = account.account.order(url.clone()).await.map_err(acme_err)?;
+    let (acme_status, order_error) = {
+        let st = acme_order.state();
+        (st.status, st.error.as_ref().map(|p| p.to_string()))
+    };
+    match acme_status {
+        AcmeOrderStatus::Pending => {
+            ensure_challenges(&ctx, &order, &acme, account.account.key_thumbprint()).await?;
+            if status.state != Some(State::Pending) {
+                patch_status(&api, &name, json!({"state": "pending"})).await?;
+            }
+            // Challenge changes wake the Order; this is the fallback.
+            Ok(Action::requeue(Duration::from_secs(15)))
+        }
+        AcmeOrderStatus::Ready => {
+            let pem = base64::engine::general_purpose::STANDARD
+                .decode(&order.spec.request)
+                .unwrap_or_default();
+            let der = x509_parser::pem::Pem::iter_from_buffer(&pem)
+                .find_map(Result::ok)
+                .map(|p| p.contents)
+                .unwrap_or_default();
+            acme_order.finalize_csr(&der).await.map_err(acme_err)?;
+            patch_status(&api, &name, json!({"state": "processing"})).await?;
+            Ok(Action::requeue(Duration::from_millis(200)))
+        }
+        AcmeOrderStatus::Processing | AcmeOrderStatus::Valid => {
+            match acme_order.certificate().await.map_err(acme_err)? {
+                Some(chain) => {
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(chain.as_bytes());
+                    patch_status(
+                        &api,
+                        &name,
+                        json!({"state": "valid", "certificate": b64, "reason": null}),
+                    )
+                    .await?;
+                    ctx.recorder
+                        .publish(
+                            &*order,
+                            EventType::Normal,
+                            "Complete",
+                            "Order completed successfully",
+                        )
+                        .await;
+                    Ok(Action::await_change())
+                }
+                None => Ok(Action::requeue(Duration::from_millis(500))),
+            }
+        }
+        AcmeOrderStatus::Invalid => {
+            let mut errors = Vec::new();
+            let mut stream = acme_order.authorizations();
+            while let Some(a) = stream.next().await {
+                let Ok(a) = a else { continue };
+                for c in &a.challenges {
+                    if let Some(p) = &c.error {
+                        errors.push(format!(
+                            "acme: authorization error for {}: {p}",
+                            a.identifier()
+                        ));
+                    }
+                }
+            }
+            let reason = failure_reason(order_error, &errors);
+            patch_status(
+                &api,
+                &name,
+                json!({"state": "invalid", "reason": reason, "failureTime": Time(ctx.now())}),
+            )
+            .await?;
+            ctx.recorder
+                .publish(
+                    &*order,
+                    EventType::Warning,
+                    "Failed",
+                    &format!("Order failed: {reason}"),
+                )
+                .await;
+            ctx.acme.budget_record_failure(&order, ctx.now());
+            Ok(Action::await_change())
+        }
+    }
+}
+
+async fn create_acme_order(
+    ctx: &Context,
+    api: &Api<Order>,
+    order: &Order,
+    issuer: &AcmeIssuerRef,
+    account: &instant_acme::Account,
+) -> Result<Action, OrderError> {
+    let name = order.name_any();
+    if let Err(wait) = ctx.acme.budget_admit(order, &issuer.key, ctx.now()) {
+        let message = wait.to_string();
+        if order.status.as_ref().and_then(|s| s.reason.as_deref()) != Some(message.as_str()) {
+            patch_status(api, &name, json!({"reason": message})).await?;
+        }
+        return Ok(Action::requeue(wait.retry_in()));
+    }
+    let mut identifiers: Vec<Identifier> = order
+        .spec
+        .dns_names
+        .iter()
+        .flatten()
+        .map(|d| Identifier::Dns(d.clone()))
+        .collect();
+    for ip in order.spec.ip_addresses.iter().flatten() {
+        if let Ok(ip) = ip.parse() {
+            identifiers.push(Identifier::Ip(ip));
+        }
+    }
+    let mut new = NewOrder::new(&identifiers);
+    if let Some(p) = order.spec.profile.as_deref() {
+        new = new.profile(p);
+    }
+    let mut acme_order = match account.new_order(&new).await {
+        Ok(o) => o,
+        Err(e) => {
+            let reason = format!("Failed to create Order: {e}");
+            patch_status(api, &name, json!({"reason": reason})).await?;
+            return Err(acme_err(e));
+        }
+    };
+    ctx.acme.budget_record_created(&issuer.key, ctx.now());
+    let url = acme_order.url().to_string();
+    let (finalize, status) = {
+        let st = acme_order.state();
+        (st.finalize.clone(), st.status)
+    };
+    let mut authorizations = Vec::new();
+    let mut stream = acme_order.authorizations();
+    while let Some(a) = stream.next().await {
+        let a = a.map_err(acme_err)?;
+        let id = a.identifier();
+        let identifier = match id.identifier {
+            Identifier::Dns(d) => d.clone(),
+            Identifier::Ip(ip) => ip.to_string(),
+            _ => id.to_string(),
+        };
+        authorizations.push(AcmeAuthorization {
+            url: a.url().to_string(),
+            identifier: Some(identifier),
+            wildcard: Some(a.wildcard),
+            initial_state: Some(authz_state(a.status)),
+            challenges: Some(
+                a.challenges
+                    .iter()
+                    .filter_map(|c| {
+                        challenge_type_name(&c.r#type).map(|t| AcmeChallenge {
+                            url: c.url.clone(),
+                            token: c.token.clone(),
+                            type_: t.to_string(),
+                        })
+                    })
+                    .collect(),
+            ),
+        });
+    }
+    patch_status(
+        api,
+        &name,
+        json!({
+            "url": url,
+            "finalizeURL": finalize,
+            "state": crate::issuers::acme::requests::state_str(order_state(status)),
+            "authorizations": authorizations,
+            "reason": null,
+        }),
+    )
+    .await?;
+    Ok(Action::requeue(Duration::from_millis(10)))
+}
+
+async fn ensure_challenges(
+    ctx: &Context,
+    order: &Order,
+    acme: &crate::api::AcmeIssuer,
+    thumbprint: &str,
+) -> Result<(), OrderError> {
+    let ns = order.namespace().unwrap_or_default();
+    let api = Api::<Challenge>::namespaced(ctx.client.clone(), &ns);
+    let authorizations = order
+        .status
+        .as_ref()
+        .and_then(|s| s.authorizations.clone())
+        .unwrap_or_default();
+    let solvers = acme.solvers.clone().unwrap_or_default();
+    let mut problems = Vec::new();
+    for authz in authorizations
+        .iter()
+        .filter(|a| a.initial_state == Some(State::Pending))
+    {
+        let challenge = match build_challenge(order, authz, &solvers, thumbprint) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let name = challenge.name_any();
+        if api.get_opt(&name).await?.is_some() {
+            continue;
+        }
+        match api.create(&PostParams::default(), &challenge).await {
+            Ok(_) => {
+                ctx.recorder
+                    .publish(
+                        order,
+                        EventType::Normal,
+                        "Created",
+                        &format!(
+                            "Created Challenge resource {name:?} for domain {:?}",
+                            challenge.spec.dns_name
+                        ),
+                    )
+                    .await;
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let reason = (!problems.is_empty()).then(|| {
+        format!(
+            "Failed to determine a valid solver configuration for the set of domains on the Order: {}",
+            problems.join("; ")
+        )
+    });
+    let current = order.status.as_ref().and_then(|s| s.reason.clone());
+    if reason != current && (reason.is_some() || current.is_some()) {
+        let api: Api<Order> = Api::namespaced(ctx.client.clone(), &ns);
+        patch_status(&api, &order.name_any(), json!({"reason": reason})).await?;
+        if let Some(r) = &reason {
+            ctx.recorder
+                .publish(order, EventType::Warning, "Solver", r)
+                .await;
+        }
+    }
+    Ok(())
+}
+
+fn error_policy(order: Arc<Order>, error: &OrderError, ctx: Arc<Context>) -> Action {
+    ctx.metrics
+        .inc(metrics::SYNC_ERRORS, vec![("controller", "orders".into())]);
+    tracing::warn!(order = %order.name_any(), %error, "order reconcile failed");
+    Action::requeue(crate::issuers::acme::jittered(Duration::from_secs(5)))
+}
+
+/// Runs the Order controller until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let (orders, challenges): (Api<Order>, Api<Challenge>) = match &ctx.config.namespace {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    crate::controller::lean_controller(orders)
+        .owns(challenges, watcher::Config::default())
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.config.max_concurrent_reconciles),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// The Order a Challenge belongs to.
+pub fn owner_order(ch: &Challenge) -> Option<ObjectRef<Order>> {
+    let owner = ch
+        .owner_references()
+        .iter()
+        .find(|o| o.kind == "Order" && o.controller == Some(true))?;
+    Some(ObjectRef::new(&owner.name).within(&ch.namespace().unwrap_or_default()))
+}
