@@ -591,6 +591,16 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             NO_STATUS,
         ),
         builtin(
+            "discovery.k8s.io",
+            "EndpointSlice",
+            "endpointslices",
+            "endpointslice",
+            &[],
+            &[],
+            NS,
+            NO_STATUS,
+        ),
+        builtin(
             "coordination.k8s.io",
             "Lease",
             "leases",
