@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod bind;
+pub mod pebble;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
