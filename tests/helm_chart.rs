@@ -78,6 +78,9 @@ replicaCount: 2
 clusterResourceNamespace: issuers
 logFormat: json
 enableCertificateOwnerRef: true
+maxConcurrentChallenges: 30
+dns01RecursiveNameservers: "8.8.8.8:53,1.1.1.1:53"
+dns01RecursiveNameserversOnly: true
 ingressShim:
   defaultIssuerName: letsencrypt
   defaultIssuerKind: ClusterIssuer
@@ -507,6 +510,8 @@ fn default_values_render_valid_hardened_manifests() {
         "--cluster-resource-namespace=certgate",
         "--metrics-listen-address=0.0.0.0:9402",
         "--health-listen-address=0.0.0.0:9403",
+        "--acme-http01-solver-service=certgate/release-certgate-acmesolver",
+        "--acme-http01-solver-port=8089",
     ] {
         assert!(args.contains(&a.to_string()), "{a} not in {args:?}");
     }
@@ -539,14 +544,7 @@ fn default_values_render_valid_hardened_manifests() {
         solver["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
         "acmesolver"
     );
-    // `certgate acmesolver` is being added; check its flags once it exists.
-    let has_solver = run(
-        Path::new(env!("CARGO_BIN_EXE_certgate")),
-        &["acmesolver", "--help"],
-    );
-    if has_solver.status.success() {
-        assert_certgate_accepts(&solver_args);
-    }
+    assert_certgate_accepts(&solver_args);
     let solver_service = find(&docs, "Service", "release-certgate-acmesolver");
     assert_eq!(solver_service["spec"]["ports"][0]["port"], 8089);
     assert_eq!(
@@ -574,6 +572,13 @@ fn default_values_render_valid_hardened_manifests() {
         ("networking.k8s.io", "ingresses", "watch"),
         ("gateway.networking.k8s.io", "gateways", "watch"),
         ("gateway.networking.k8s.io", "referencegrants", "list"),
+        ("acme.cert-manager.io", "orders", "create"),
+        ("acme.cert-manager.io", "orders/status", "patch"),
+        ("acme.cert-manager.io", "challenges", "delete"),
+        ("acme.cert-manager.io", "challenges/status", "patch"),
+        ("", "services", "create"),
+        ("discovery.k8s.io", "endpointslices", "create"),
+        ("gateway.networking.k8s.io", "httproutes", "create"),
     ] {
         assert!(
             grants(&cluster, g, r, v),
@@ -613,6 +618,10 @@ fn everything_on_renders_valid_manifests() {
         "--cluster-resource-namespace=issuers",
         "--log-format=json",
         "--enable-certificate-owner-ref",
+        "--max-concurrent-challenges=30",
+        "--dns01-recursive-nameservers=8.8.8.8:53,1.1.1.1:53",
+        "--dns01-recursive-nameservers-only",
+        "--acme-http01-solver-service=certgate/release-certgate-acmesolver",
         "--default-issuer-name=letsencrypt",
         "--default-issuer-kind=ClusterIssuer",
         "--kube-api-qps=50",
@@ -733,6 +742,12 @@ fn the_values_schema_rejects_unknown_and_invalid_values() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    let args = args_of(find(&docs, "Deployment", "release-certgate"));
+    assert!(
+        !args.iter().any(|a| a.starts_with("--acme-http01-solver")),
+        "{args:?}"
+    );
+    assert_certgate_accepts(&args);
     assert!(!docs.iter().any(|d| {
         d["metadata"]["name"]
             .as_str()
