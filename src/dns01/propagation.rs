@@ -332,7 +332,7 @@ mod tests {
         assert!(!evaluate("x.", &round, "v").is_visible());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn slots_are_fresh_for_half_the_poll_period() {
         let slot = Slot::default();
         let now = Instant::now();

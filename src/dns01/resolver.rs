@@ -53,6 +53,17 @@ pub enum ResolverError {
         server: SocketAddr,
         rcode: String,
     },
+    /// A server answered the SOA walk with an error code.
+    #[error(
+        "could not find the zone of \"{name}\": {server} answered {rcode} to the SOA query for \"{asked}\" \
+         (expected NOERROR or NXDOMAIN from a recursive nameserver)"
+    )]
+    ZoneQuery {
+        name: String,
+        asked: String,
+        server: SocketAddr,
+        rcode: String,
+    },
     /// The SOA walk reached the top without finding a zone.
     #[error(
         "could not find the zone of \"{name}\": no SOA record for it or any parent domain (asked {servers})"
@@ -290,23 +301,21 @@ impl Resolver {
                     }
                 }
                 code => {
-                    return Err(ResolverError::Rcode {
-                        name: name_string(&candidate),
-                        rtype: "SOA".into(),
+                    return Err(ResolverError::ZoneQuery {
+                        name: name_string(&name),
+                        asked: name_string(&candidate),
                         server,
                         rcode: rcode_name(code),
                     });
                 }
             }
             // A negative answer names the zone in its authority section: go there
-            // directly when it encloses the candidate.
+            // directly when it encloses the parent.
             if let Some(soa) = answer
                 .authorities
                 .iter()
                 .find(|r| r.record_type() == RecordType::SOA)
-                && soa.name.zone_of(&candidate)
-                && soa.name != candidate
-                && next.zone_of(&soa.name)
+                && soa.name.zone_of(&next)
             {
                 next = soa.name.clone();
             }

@@ -110,13 +110,14 @@ pub enum Rfc2136Error {
         detail: String,
     },
     #[error(
-        "the nameserver {nameserver} answered NOTAUTH to the update of \"{fqdn}\": it is not authoritative for zone \"{zone}\", \
-         or it requires a TSIG key (set {FIELD}.tsigKeyName and tsigSecretSecretRef)"
+        "the nameserver {nameserver} answered NOTAUTH to the update of \"{fqdn}\": it is not authoritative for zone \"{zone}\" \
+         (check that the zone exists there as a primary zone and that the challenge's domain belongs to it){hint}"
     )]
     NotAuthoritative {
         nameserver: String,
         fqdn: String,
         zone: String,
+        hint: String,
     },
     #[error(
         "the nameserver {nameserver} answered NOTZONE to the update of \"{fqdn}\": zone \"{zone}\" is not a zone it serves, or the name is outside it"
@@ -502,23 +503,17 @@ impl Rfc2136Provider {
                     None => "this client (the update is not signed: no TSIG key is set)".into(),
                 },
             }),
-            ResponseCode::NotAuth
-            | ResponseCode::BADSIG
-            | ResponseCode::BADKEY
-            | ResponseCode::BADTIME
-                if self.tsig.is_some() =>
-            {
-                Err(Rfc2136Error::TsigRejected {
-                    nameserver,
-                    key_name: self.key_name().to_string(),
-                    fqdn: fqdn_s,
-                    detail: rcode_name(answer.metadata.response_code),
-                })
-            }
+            // A rejected key gets an unsigned answer, which fails verification
+            // above; a verified NOTAUTH is about the zone.
             ResponseCode::NotAuth => Err(Rfc2136Error::NotAuthoritative {
                 nameserver,
                 fqdn: fqdn_s,
                 zone: zone_s,
+                hint: if self.tsig.is_some() {
+                    String::new()
+                } else {
+                    ", or it requires a TSIG key (set tsigKeyName and tsigSecretSecretRef)".into()
+                },
             }),
             ResponseCode::NotZone => Err(Rfc2136Error::NotZone {
                 nameserver,
