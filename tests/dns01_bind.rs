@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use certgate::api::acme_dns01::{AcmeIssuerDns01ProviderRfc2136, Rfc2136Protocol};
-use certgate::dns01::propagation::{Checker, Propagation};
+use certgate::dns01::propagation::{Checker, Propagation, PropagationError};
 use certgate::dns01::resolver::{Resolver, ResolverError};
 use certgate::dns01::rfc2136::{Rfc2136Error, Rfc2136Provider};
 use certgate::dns01::{Dns01Config, Provider, challenge_record_name, txt_value};
@@ -241,6 +241,24 @@ async fn answers_are_fresh_after_half_the_poll_period() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     p.present("example.com.", fqdn, "late").await.unwrap();
     waiting.await.unwrap().unwrap();
+
+    // ...and gives up after the timeout, saying what it saw last.
+    let impatient = Checker::new(Dns01Config {
+        poll_period: Duration::from_millis(100),
+        timeout: Duration::from_millis(350),
+        ..config(&bind)
+    })
+    .unwrap();
+    let e = impatient.wait(fqdn, "never").await.unwrap_err();
+    assert!(matches!(e, PropagationError::TimedOut { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "DNS record for \"{fqdn}\" still not visible after"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("has 2 value(s), none matches"), "{msg}");
 }
 
 #[tokio::test]

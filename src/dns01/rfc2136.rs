@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use hickory_net::NetError;
 use hickory_proto::op::{ResponseCode, update_message};
 use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::rdata::tsig::TsigAlgorithm;
+use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, TsigError};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordSet, TSigner};
 use tracing::debug;
 
@@ -492,6 +492,7 @@ impl Rfc2136Provider {
                 });
             }
         };
+        let tsig_error = answer.signature().and_then(|sig| sig.data.error);
         match answer.metadata.response_code {
             ResponseCode::NoError => Ok(()),
             ResponseCode::Refused => Err(Rfc2136Error::Refused {
@@ -503,8 +504,15 @@ impl Rfc2136Provider {
                     None => "this client (the update is not signed: no TSIG key is set)".into(),
                 },
             }),
-            // A rejected key gets an unsigned answer, which fails verification
-            // above; a verified NOTAUTH is about the zone.
+            // A rejected key mostly gets an unsigned answer, which fails verification
+            // above; a signed one carries the TSIG error (BADTIME: clock skew).
+            ResponseCode::NotAuth if tsig_error.is_some() => Err(Rfc2136Error::TsigRejected {
+                nameserver,
+                key_name: self.key_name().to_string(),
+                fqdn: fqdn_s,
+                detail: tsig_error.map(tsig_error_detail).unwrap_or_default(),
+            }),
+            // Otherwise a NOTAUTH is about the zone.
             ResponseCode::NotAuth => Err(Rfc2136Error::NotAuthoritative {
                 nameserver,
                 fqdn: fqdn_s,
@@ -534,6 +542,19 @@ impl Rfc2136Provider {
             .as_ref()
             .map(|t| t.key_name.as_str())
             .unwrap_or("")
+    }
+}
+
+/// What a TSIG error in a signed answer means.
+fn tsig_error_detail(error: TsigError) -> String {
+    match error {
+        TsigError::BadSig => "BADSIG: the signature does not match the key's secret".into(),
+        TsigError::BadKey => "BADKEY: the server has no key of that name and algorithm".into(),
+        TsigError::BadTime => {
+            "BADTIME: this machine's clock and the server's differ by more than 5 minutes".into()
+        }
+        TsigError::BadTrunc => "BADTRUNC: truncated signature".into(),
+        TsigError::Unknown(code) => format!("TSIG error {code}"),
     }
 }
 
@@ -750,6 +771,16 @@ mod tests {
                 fqdn: "_acme-challenge.example.net.".into(),
                 zone: "example.com.".into()
             }
+        );
+    }
+
+    #[test]
+    fn tsig_errors_say_what_to_check() {
+        assert!(tsig_error_detail(TsigError::BadTime).contains("clock"));
+        assert!(tsig_error_detail(TsigError::BadKey).contains("no key of that name"));
+        assert!(tsig_error_detail(TsigError::BadSig).contains("secret"));
+        assert!(
+            tsig_detail("Please file an issue ... truncated HMACs with TSIG").contains("rejected")
         );
     }
 

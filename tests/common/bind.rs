@@ -38,9 +38,11 @@ impl ZoneSpec {
     }
 }
 
-/// A running `named`, killed on drop.
+/// A running `named`, killed on drop (or, should the test process die without
+/// dropping it, by a watchdog once that process is gone).
 pub struct Bind {
     child: Child,
+    watchdog: Option<Child>,
     dir: PathBuf,
     port: u16,
     secret: String,
@@ -132,8 +134,10 @@ impl Bind {
                 .expect("starting named (install bind9)");
             let mut child = child;
             if wait_ready(&mut child, port, &zones[0].name) {
+                let watchdog = watchdog(child.id());
                 return Bind {
                     child,
+                    watchdog,
                     dir,
                     port,
                     secret,
@@ -193,6 +197,21 @@ impl Bind {
     }
 }
 
+/// Kills `named` (pid `named`) once this test process has gone.
+fn watchdog(named: u32) -> Option<Child> {
+    let script = format!(
+        "while kill -0 {} 2>/dev/null; do sleep 1; done; kill {named} 2>/dev/null",
+        std::process::id()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
 fn wait_ready(child: &mut Child, port: u16, zone: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
@@ -248,6 +267,10 @@ fn named_conf(dir: &Path, port: u16, zones: &[ZoneSpec]) -> String {
 
 impl Drop for Bind {
     fn drop(&mut self) {
+        if let Some(mut w) = self.watchdog.take() {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
