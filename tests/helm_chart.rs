@@ -783,3 +783,283 @@ fn notes_tell_what_to_apply_next() {
         );
     }
 }
+
+/// Every request a client sends: (method, path, query).
+type RequestLog = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+/// A tower service recording each request before passing it on.
+#[derive(Clone)]
+struct Recording<S> {
+    inner: S,
+    log: RequestLog,
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for Recording<S>
+where
+    S: tower::Service<axum::http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
+        self.log.lock().unwrap().push((
+            req.method().to_string(),
+            req.uri().path().to_string(),
+            req.uri().query().unwrap_or_default().to_string(),
+        ));
+        self.inner.call(req)
+    }
+}
+
+/// kube's bootstrap `system:discovery` role, bound to every authenticated user (the
+/// sandbox starts without bootstrap roles).
+fn discovery_bootstrap() -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": "system:discovery"},
+               "rules": [{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez",
+                          "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": "system:discovery"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:discovery"},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]}),
+    ]
+}
+
+/// The chart's RBAC loaded into the sandbox with RBAC on, and the controllers run under
+/// the chart's ServiceAccount (leader election included) through CA, Ingress and Gateway
+/// issuances: no request may be forbidden. The granted (group, resource, verb) triples
+/// the run never used are printed (ACME and HTTP-01 paths need a CA: not run here).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_charts_rbac_suffices_for_issuance() {
+    use certgate::controller::{ControllerConfig, RunningControllers};
+    use certgate_sandbox::rbac::{RbacSnapshot, authorize, request_attributes};
+    use certgate_sandbox::{SandboxOptions, TestEnv};
+
+    let env = TestEnv::start_with(SandboxOptions {
+        rbac: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let Some(sandbox) = env.sandbox.as_ref() else {
+        env.cleanup().await;
+        return; // a real cluster has its own RBAC: this test is the sandbox's
+    };
+    let ns = env.namespace.clone();
+    let mut crds = common::checked_in_crds();
+    let gateway_api =
+        std::fs::read_to_string(common::root().join("tests/gateway-api-crds.yaml")).unwrap();
+    crds.extend(
+        certgate::manifests::parse_documents("gateway-api-crds.yaml", &gateway_api).unwrap(),
+    );
+    env.apply_crds(&crds).await.unwrap();
+
+    // The chart's RBAC for a release named after the namespace (ClusterRoles are global).
+    let chart = chart();
+    let out = run(
+        &helm(),
+        &[
+            "template",
+            &ns,
+            chart.to_str().unwrap(),
+            "--namespace",
+            &ns,
+            "--set",
+            "crds.enabled=false",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let rbac: Vec<Value> = documents(&String::from_utf8(out.stdout).unwrap())
+        .into_iter()
+        .filter(|d| {
+            [
+                "ServiceAccount",
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "Role",
+                "RoleBinding",
+            ]
+            .iter()
+            .any(|k| d["kind"] == *k)
+        })
+        .collect();
+    let mut objects = discovery_bootstrap();
+    objects.extend(rbac.iter().cloned());
+    certgate::manifests::apply(&env.client, "chart", &objects, "test")
+        .await
+        .unwrap();
+    let service_account = format!("{ns}-certgate");
+    assert!(
+        rbac.iter()
+            .any(|d| d["kind"] == "ServiceAccount"
+                && d["metadata"]["name"] == service_account.as_str()),
+        "no ServiceAccount {service_account}"
+    );
+
+    // A client of the controller's ServiceAccount, recording every request.
+    let token = sandbox.service_account_token(&ns, &service_account);
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml(&token)).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let log: RequestLog = Default::default();
+    let layer = {
+        let log = log.clone();
+        tower::layer::layer_fn(move |inner| Recording {
+            inner,
+            log: log.clone(),
+        })
+    };
+    let client = kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&layer)
+        .build();
+
+    let election = certgate::controller::leader::LeaderElectionConfig::new(&ns, "rbac-test");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        certgate::controller::leader::acquire(&client, &election),
+    )
+    .await
+    .expect("leader election under the chart's Role");
+    let controllers = RunningControllers::start(
+        client.clone(),
+        ControllerConfig {
+            cluster_resource_namespace: ns.clone(),
+            ..Default::default()
+        },
+    );
+
+    // A CA made by a self-signed ClusterIssuer; an Issuer and a ClusterIssuer of that CA;
+    // a Certificate, an annotated Ingress and an annotated Gateway.
+    let cluster_ss = format!("ss-{ns}");
+    let cluster_ca = format!("ca-{ns}");
+    let docs = [
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": cluster_ss}, "spec": {"selfSigned": {}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "root", "namespace": ns},
+               "spec": {"isCA": true, "commonName": "root", "secretName": "root-ca", "privateKey": {"algorithm": "ECDSA"},
+                        "issuerRef": {"name": cluster_ss, "kind": "ClusterIssuer"}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": cluster_ca}, "spec": {"ca": {"secretName": "root-ca"}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ca", "namespace": ns}, "spec": {"ca": {"secretName": "root-ca"}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "web", "namespace": ns},
+               "spec": {"secretName": "web-tls", "dnsNames": ["web.example"], "issuerRef": {"name": "ca"},
+                        "privateKey": {"rotationPolicy": "Always"}, "revisionHistoryLimit": 1}}),
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "shop", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": cluster_ca}},
+               "spec": {"tls": [{"hosts": ["shop.example"], "secretName": "shop-tls"}],
+                        "rules": [{"host": "shop.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                            "backend": {"service": {"name": "shop", "port": {"number": 80}}}}]}}]}}),
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "gw", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": cluster_ca}},
+               "spec": {"gatewayClassName": "nginx", "listeners": [
+                   {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": "gw.example",
+                    "tls": {"mode": "Terminate", "certificateRefs": [{"name": "gw-tls"}]}}]}}),
+    ];
+    certgate::manifests::apply(&env.client, "test", &docs[..2], "test")
+        .await
+        .unwrap();
+    let certs: kube::Api<certgate::api::Certificate> =
+        kube::Api::namespaced(env.client.clone(), &ns);
+    common::wait_for("the CA Certificate", async || {
+        certs
+            .get_opt("root")
+            .await
+            .unwrap()
+            .filter(common::is_ready)
+    })
+    .await;
+    certgate::manifests::apply(&env.client, "test", &docs[2..], "test")
+        .await
+        .unwrap();
+    for name in ["web", "shop-tls", "gw-tls"] {
+        common::wait_for(&format!("Certificate {name} Ready"), async || {
+            certs.get_opt(name).await.unwrap().filter(common::is_ready)
+        })
+        .await;
+    }
+    // A re-issuance (a new key, the old request pruned by revisionHistoryLimit).
+    certgate::cli::renew::renew(&env.client, Some(&ns), &["web".to_string()], false)
+        .await
+        .unwrap();
+    common::wait_for("web at revision 2", async || {
+        certs.get_opt("web").await.unwrap().filter(|c| {
+            common::is_ready(c) && c.status.as_ref().and_then(|s| s.revision) == Some(2)
+        })
+    })
+    .await;
+    controllers.stop().await;
+    certgate::controller::leader::release(&client, &election).await;
+
+    // Every request of the run, authorized against the chart's RBAC as the sandbox did.
+    let mut snapshot = RbacSnapshot::default();
+    for o in &objects {
+        match o["kind"].as_str().unwrap() {
+            "Role" => snapshot.roles.push(o.clone()),
+            "ClusterRole" => snapshot.cluster_roles.push(o.clone()),
+            "RoleBinding" => snapshot.role_bindings.push(o.clone()),
+            "ClusterRoleBinding" => snapshot.cluster_role_bindings.push(o.clone()),
+            _ => {}
+        }
+    }
+    let user = format!("system:serviceaccount:{ns}:{service_account}");
+    let groups = vec![
+        "system:serviceaccounts".to_string(),
+        format!("system:serviceaccounts:{ns}"),
+    ];
+    let requests = log.lock().unwrap().clone();
+    assert!(requests.len() > 20, "{requests:?}");
+    let mut denied = Vec::new();
+    let mut used = std::collections::BTreeSet::new();
+    for (method, path, query) in &requests {
+        let attrs = request_attributes(method, path, query, &user, &groups);
+        if !authorize(&snapshot, &attrs).is_allowed() {
+            denied.push(format!(
+                "{method} {path}?{query} ({} {}/{})",
+                attrs.verb, attrs.api_group, attrs.resource
+            ));
+        }
+        if attrs.resource_request {
+            let resource = if attrs.subresource.is_empty() {
+                attrs.resource.clone()
+            } else {
+                format!("{}/{}", attrs.resource, attrs.subresource)
+            };
+            used.insert((attrs.api_group.clone(), resource, attrs.verb.clone()));
+        }
+    }
+    assert!(
+        denied.is_empty(),
+        "the chart's RBAC forbids requests the controllers made:\n{}",
+        denied.join("\n")
+    );
+    let mut granted = std::collections::BTreeSet::new();
+    for role in objects.iter().filter(|o| {
+        (o["kind"] == "ClusterRole" || o["kind"] == "Role")
+            && o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&ns) && !n.contains("acmesolver"))
+    }) {
+        granted.extend(rules_of(role));
+    }
+    let unused: Vec<String> = granted
+        .iter()
+        .filter(|t| !used.contains(*t))
+        .map(|(g, r, v)| format!("{v} {r}.{g}"))
+        .collect();
+    eprintln!(
+        "granted but not used by this run ({} of {}; ACME/HTTP-01 and finalizer rules need a CA or OwnerReferencesPermissionEnforcement):\n  {}",
+        unused.len(),
+        granted.len(),
+        unused.join("\n  ")
+    );
+    env.cleanup().await;
+}

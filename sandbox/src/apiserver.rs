@@ -941,6 +941,22 @@ fn name_errors(info: &crate::resources::ResourceInfo, name: &str) -> Vec<FieldEr
         return vec![e];
     }
     let namespace_like = info.kind == "Namespace" && info.group.is_empty();
+    // RBAC objects take any path segment name (`ValidateRBACName` is
+    // `path.IsValidPathSegmentName`): `system:discovery`, `cert-manager:leaderelection`.
+    if info.group == "rbac.authorization.k8s.io" {
+        let detail = if name == "." || name == ".." {
+            Some(format!("may not be '{name}'"))
+        } else if name.contains('/') {
+            Some("may not contain '/'".to_string())
+        } else if name.contains('%') {
+            Some("may not contain '%'".to_string())
+        } else {
+            None
+        };
+        return detail
+            .map(|d| vec![FieldError::invalid("metadata.name", Some(json!(name)), d)])
+            .unwrap_or_default();
+    }
     if name.len() > 253 {
         return vec![FieldError::invalid(
             "metadata.name",

@@ -142,3 +142,32 @@ async fn service_accounts_get_what_their_roles_grant_and_nothing_else() {
     );
     assert!(used.iter().any(|r| r.contains("ns-lister")), "{used:?}");
 }
+
+/// RBAC objects take path segment names (kube's `ValidateRBACName`), colons included.
+#[tokio::test]
+async fn rbac_names_are_path_segments() {
+    let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let admin = sandbox.client().await.unwrap();
+    let roles: Api<ClusterRole> = Api::all(admin);
+    let named = |name: &str| -> ClusterRole {
+        serde_json::from_value(json!({"metadata": {"name": name}, "rules": []})).unwrap()
+    };
+    for ok in [
+        "system:discovery",
+        "cert-manager:leaderelection",
+        "Upper_Case",
+    ] {
+        roles
+            .create(&PostParams::default(), &named(ok))
+            .await
+            .unwrap();
+    }
+    let err = roles
+        .create(&PostParams::default(), &named("a%b"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422 && s.message.contains("may not contain '%'")),
+        "{err}"
+    );
+}
