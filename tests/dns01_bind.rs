@@ -315,6 +315,14 @@ async fn cname_follow_presents_and_checks_at_the_target() {
             .unwrap(),
         "_acme-challenge.plain.example.com."
     );
+    // The zone of a name holding a CNAME to another zone is the name's own.
+    assert_eq!(r.find_zone(&name).await.unwrap(), "example.com.");
+    assert_eq!(
+        r.find_zone("_acme-challenge.x.wild.example.com.")
+            .await
+            .unwrap(),
+        "example.com."
+    );
     // Loops.
     let e = r.follow_cname("loop1.example.com.").await.unwrap_err();
     assert!(matches!(e, ResolverError::CnameLoop { .. }), "{e}");

@@ -310,11 +310,13 @@ impl Resolver {
                 }
             }
             // A negative answer names the zone in its authority section: go there
-            // directly when it encloses the parent.
-            if let Some(soa) = answer
-                .authorities
-                .iter()
-                .find(|r| r.record_type() == RecordType::SOA)
+            // directly when it encloses the parent. Not after a CNAME: the SOA would
+            // be the target's zone.
+            if answer.answers.is_empty()
+                && let Some(soa) = answer
+                    .authorities
+                    .iter()
+                    .find(|r| r.record_type() == RecordType::SOA)
                 && soa.name.zone_of(&next)
             {
                 next = soa.name.clone();
