@@ -51,7 +51,7 @@ struct AcmeArgs {
 }
 
 impl AcmeArgs {
-    fn settings(self) -> certgate::controller::AcmeSettings {
+    fn settings(&self) -> certgate::controller::AcmeSettings {
         let poll =
             certgate::certificates::renewal::parse_go_duration(&self.dns01_check_retry_period)
                 .unwrap_or(std::time::Duration::from_secs(2));
@@ -69,7 +69,7 @@ impl AcmeArgs {
             max_concurrent_challenges: self.max_concurrent_challenges,
             http01: certgate::http01::Http01Config {
                 self_check_port: self.acme_http01_self_check_port,
-                self_check_nameservers: self.dns01_recursive_nameservers,
+                self_check_nameservers: self.dns01_recursive_nameservers.clone(),
                 solver_service,
                 solver_port: self.acme_http01_solver_port,
             },
@@ -124,7 +124,7 @@ enum Command {
         #[arg(long, default_value = "cert-manager.io")]
         default_issuer_group: String,
         #[command(flatten)]
-        acme: AcmeArgs,
+        acme: Box<AcmeArgs>,
     },
     /// Run the standalone HTTP-01 solver: answers every HTTP-01 Challenge it can see.
     Acmesolver {

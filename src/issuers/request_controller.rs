@@ -330,7 +330,6 @@ async fn finish(
     outcome: Outcome,
     now: jiff::Timestamp,
 ) -> Result<Action, RequestError> {
-    let ctx = ctx;
     let (outcome, event_reason) = match outcome {
         Outcome::PendingWith(r, m) => (Outcome::Pending(m), Some(r)),
         Outcome::FailedWith(r, m) => (Outcome::Failed(m), Some(r)),

@@ -303,18 +303,17 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
     // Going away: clean up first, then let it go.
     if ch.metadata.deletion_timestamp.is_some() {
         if has_finalizer {
-            if status.presented.unwrap_or(false) || ch.spec.type_ == AcmeChallengeType::Dns01 {
-                if let Err(e) = clean_up(&ctx, &ch, &secret_ns).await {
-                    ctx.recorder
-                        .publish(
-                            &*ch,
-                            EventType::Warning,
-                            "CleanUpError",
-                            &format!("Error cleaning up challenge: {e}"),
-                        )
-                        .await;
-                    return Ok(Action::requeue(jittered(Duration::from_secs(10))));
-                }
+            // Always: presenting may have happened without being recorded.
+            if let Err(e) = clean_up(&ctx, &ch, &secret_ns).await {
+                ctx.recorder
+                    .publish(
+                        &*ch,
+                        EventType::Warning,
+                        "CleanUpError",
+                        &format!("Error cleaning up challenge: {e}"),
+                    )
+                    .await;
+                return Ok(Action::requeue(jittered(Duration::from_secs(10))));
             }
             ctx.acme.release_slot(&key(&ch));
             let rest: Vec<String> = finalizers
