@@ -871,7 +871,7 @@ mod tests {
             .iter()
             .map(|g| &g["name"])
             .collect();
-        assert_eq!(served_groups.len(), 6);
+        assert_eq!(served_groups.len(), 7);
         let mut expected = rec["apis"].clone();
         let kept: Vec<Value> = expected["groups"]
             .as_array()
@@ -1006,8 +1006,8 @@ mod tests {
     fn aggregated_groups_match_recording() {
         let rec = recording();
         let ours = aggregated_groups(&served());
-        assert_eq!(ours["items"].as_array().unwrap().len(), 6);
-        let crd_group = &ours["items"][5];
+        assert_eq!(ours["items"].as_array().unwrap().len(), 7);
+        let crd_group = &ours["items"][6];
         assert_eq!(crd_group["metadata"]["name"], "example.certgate.test");
         assert_eq!(
             crd_group["versions"][0]["resources"]
