@@ -730,3 +730,65 @@ async fn a_controller_killed_mid_order_continues_the_same_order() {
     assert!(presented.metadata.name.is_some());
     s.assert_nothing_left(&["restart.example.com"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() {
+    let s = Stack::start(vec![]).await;
+    s.cluster_issuer(
+        "le-profile",
+        json!({"solvers": [{"http01": {"ingress": {}}}]}),
+    )
+    .await;
+    s.wait_issuer_ready("le-profile").await;
+    s.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "short", "annotations": {"acme.cert-manager.io/profile": "shortlived"}},
+        "spec": {"secretName": "short-tls", "dnsNames": ["short.example.com"],
+            "issuerRef": {"name": "le-profile", "kind": "ClusterIssuer"}}}))
+        .await;
+    let order = s
+        .wait("the Order to be errored", 30, async || {
+            s.api::<Order>()
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|o| {
+                    o.status.as_ref().and_then(|st| st.state)
+                        == Some(certgate::api::order::State::Errored)
+                })
+        })
+        .await;
+    assert_eq!(order.spec.profile.as_deref(), Some("shortlived"));
+    let reason = order.status.unwrap().reason.unwrap();
+    assert!(
+        reason.contains("does not support certificate profiles")
+            && reason.contains("\"shortlived\""),
+        "{reason}"
+    );
+    // No ACME order was placed for it.
+    let cert = s
+        .wait("the Certificate to record the failure", 30, async || {
+            let c = s.api::<Certificate>().get("short").await.ok()?;
+            c.status
+                .as_ref()
+                .and_then(|st| st.last_failure_time.as_ref())
+                .map(|_| c.clone())
+        })
+        .await;
+    let issuing = cert
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Issuing")
+        .unwrap();
+    assert!(
+        issuing
+            .message
+            .unwrap_or_default()
+            .contains("does not support certificate profiles"),
+        "the Certificate says why"
+    );
+}

@@ -316,6 +316,23 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     }
 }
 
+/// Why `profile` cannot be ordered from a CA offering `offered`, if it cannot.
+pub fn profile_problem(profile: &str, offered: &[&str]) -> Option<String> {
+    if offered.contains(&profile) {
+        return None;
+    }
+    Some(if offered.is_empty() {
+        format!(
+            "the ACME server does not support certificate profiles, so profile {profile:?} cannot be ordered: remove it from spec.acme.profile or the acme.cert-manager.io/profile annotation"
+        )
+    } else {
+        format!(
+            "the ACME server does not offer profile {profile:?}; it offers: {}",
+            offered.join(", ")
+        )
+    })
+}
+
 async fn create_acme_order(
     ctx: &Context,
     api: &Api<Order>,
@@ -345,6 +362,19 @@ async fn create_acme_order(
     }
     let mut new = NewOrder::new(&identifiers);
     if let Some(p) = order.spec.profile.as_deref() {
+        let offered: Vec<&str> = account.profiles().map(|m| m.name).collect();
+        if let Some(reason) = profile_problem(p, &offered) {
+            patch_status(
+                api,
+                &name,
+                json!({"state": "errored", "reason": reason, "failureTime": Time(ctx.now())}),
+            )
+            .await?;
+            ctx.recorder
+                .publish(order, EventType::Warning, "Failed", &reason)
+                .await;
+            return Ok(Action::await_change());
+        }
         new = new.profile(p);
     }
     let mut acme_order = match account.new_order(&new).await {
@@ -470,6 +500,26 @@ async fn ensure_challenges(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_must_be_offered_by_the_ca() {
+        assert_eq!(
+            profile_problem("shortlived", &["classic", "shortlived"]),
+            None
+        );
+        let none = profile_problem("shortlived", &[]).unwrap();
+        assert!(
+            none.contains("does not support certificate profiles"),
+            "{none}"
+        );
+        let other = profile_problem("tlsserver", &["classic", "shortlived"]).unwrap();
+        assert!(other.ends_with("it offers: classic, shortlived"), "{other}");
+    }
 }
 
 fn error_policy(order: Arc<Order>, error: &OrderError, ctx: Arc<Context>) -> Action {
