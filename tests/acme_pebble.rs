@@ -792,3 +792,122 @@ async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() 
         "the Certificate says why"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http01_through_a_gateway_httproute_solver() {
+    let s = Stack::start(vec![]).await;
+    let text = std::fs::read_to_string(common::root().join("tests/gateway-api-crds.yaml")).unwrap();
+    let crds = certgate::manifests::parse_documents("gateway-api-crds.yaml", &text).unwrap();
+    s.env.apply_crds(&crds).await.unwrap();
+    s.cluster_issuer(
+        "le-gw",
+        json!({"solvers": [{"http01": {"gatewayHTTPRoute": {
+            "parentRefs": [{"name": "edge", "namespace": "infra", "sectionName": "http"}],
+            "labels": {"team": "web"}}}}]}),
+    )
+    .await;
+    s.wait_issuer_ready("le-gw").await;
+    let routes: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        s.env.client.clone(),
+        &s.ns(),
+        &certgate::http01::routes::http_route_resource(),
+    );
+    // Watch from before the Certificate exists, so the short-lived route is seen.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watched = routes.clone();
+    let watch = tokio::spawn(async move {
+        use futures::StreamExt;
+        let stream = kube::runtime::watcher(watched, Default::default());
+        futures::pin_mut!(stream);
+        while let Some(Ok(ev)) = stream.next().await {
+            if let kube::runtime::watcher::Event::Apply(o) = ev {
+                let _ = tx.send(o);
+            }
+        }
+    });
+    s.certificate("gw", "le-gw", &["gw.example.com"]).await;
+    let route = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the solver HTTPRoute was created")
+        .unwrap();
+    watch.abort();
+    assert_eq!(route.metadata.labels.as_ref().unwrap()["team"], "web");
+    assert_eq!(route.data["spec"]["hostnames"][0], "gw.example.com");
+    assert_eq!(route.data["spec"]["parentRefs"][0]["name"], "edge");
+    assert_eq!(
+        route.data["spec"]["rules"][0]["matches"][0]["path"]["type"],
+        "Exact"
+    );
+    s.wait_certificate_ready("gw", 60).await;
+    wait_long("the HTTPRoute removed", 20, async || {
+        routes
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    s.assert_nothing_left(&["gw.example.com"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() {
+    let s = Stack::start(vec![]).await;
+    s.tsig_secret("tsig").await;
+    // The solver waits long before telling the CA: the record sits presented.
+    s.cluster_issuer(
+        "le-slow",
+        json!({"solvers": [{"dns01": s.rfc2136("tsig", &s.bind_ns()), "waitInsteadOfSelfCheck": "10m"}]}),
+    )
+    .await;
+    s.wait_issuer_ready("le-slow").await;
+    let presented = async |s: &Stack, name: &str| {
+        let record = certgate::dns01::challenge_record_name(&format!("{name}.example.com"));
+        s.wait(&format!("{record} presented"), 30, async || {
+            (!s.bind.txt(&record).is_empty()).then_some(())
+        })
+        .await;
+    };
+    // A Challenge deleted by hand.
+    s.certificate("gone-ch", "le-slow", &["gone-ch.example.com"])
+        .await;
+    presented(&s, "gone-ch").await;
+    let challenges = s.api::<Challenge>();
+    for c in challenges.list(&ListParams::default()).await.unwrap().items {
+        challenges
+            .delete(c.metadata.name.as_ref().unwrap(), &Default::default())
+            .await
+            .unwrap();
+    }
+    s.wait("the Challenge's record cleaned", 30, async || {
+        s.bind
+            .txt("_acme-challenge.gone-ch.example.com.")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    // A Certificate deleted: its request, Order and Challenge go with it, and the record.
+    s.certificate("gone-cert", "le-slow", &["gone-cert.example.com"])
+        .await;
+    presented(&s, "gone-cert").await;
+    s.api::<Certificate>()
+        .delete("gone-cert", &Default::default())
+        .await
+        .unwrap();
+    s.wait("the Certificate's record cleaned", 30, async || {
+        s.bind
+            .txt("_acme-challenge.gone-cert.example.com.")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    s.wait("the Certificate's Challenges gone", 30, async || {
+        let left = challenges.list(&ListParams::default()).await.ok()?.items;
+        left.iter()
+            .all(|c| c.spec.dns_name != "gone-cert.example.com")
+            .then_some(())
+    })
+    .await;
+}

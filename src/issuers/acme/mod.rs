@@ -185,3 +185,39 @@ pub fn jittered(d: Duration) -> Duration {
     let factor = 0.8 + (r as f64) / 1000.0;
     d.mul_f64(factor)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_max_concurrent_challenges_hold_a_slot() {
+        let rt = AcmeRuntime::new(
+            2,
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        );
+        assert!(rt.take_slot("ns/a", false));
+        assert!(rt.take_slot("ns/b", false));
+        assert!(!rt.take_slot("ns/c", false), "the third waits");
+        assert!(rt.take_slot("ns/a", false), "a holder keeps its slot");
+        // After a restart, a Challenge already processing takes its slot back.
+        assert!(rt.take_slot("ns/d", true));
+        assert_eq!(rt.in_flight(), 3);
+        rt.release_slot("ns/a");
+        rt.release_slot("ns/d");
+        assert!(rt.take_slot("ns/c", false));
+    }
+
+    #[test]
+    fn jitter_stays_within_a_fifth() {
+        for _ in 0..100 {
+            let d = jittered(Duration::from_secs(10));
+            assert!(
+                d >= Duration::from_secs(8) && d <= Duration::from_secs(12),
+                "{d:?}"
+            );
+        }
+    }
+}
