@@ -10,6 +10,7 @@ pub mod provider;
 pub mod resolver;
 pub mod rfc2136;
 pub mod selection;
+pub mod solver;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use instant_acme::{AuthorizationStatus, ChallengeType};
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
@@ -21,7 +20,6 @@ use crate::api::order::State;
 use crate::api::{Challenge, Order};
 use crate::controller::Context;
 use crate::controller::events::EventType;
-use crate::dns01::Provider;
 use crate::issuers::acme::{CHALLENGE_FINALIZER, jittered, lookup_issuer};
 use crate::metrics;
 
@@ -74,46 +72,6 @@ async fn set_finalizers(
     Ok(())
 }
 
-/// A DNS-01 solver's provider, with its credentials read from `secret_ns`.
-async fn dns_provider(
-    ctx: &Context,
-    dns01: &AcmeChallengeSolverDns01,
-    secret_ns: &str,
-) -> Result<Box<dyn Provider>, String> {
-    if let Some(cfg) = &dns01.rfc2136 {
-        let secret = match &cfg.tsig_secret_secret_ref {
-            Some(r) => {
-                let key = r.key.clone().unwrap_or_default();
-                let s = Api::<Secret>::namespaced(ctx.client.clone(), secret_ns)
-                    .get_opt(&r.name)
-                    .await
-                    .map_err(|e| format!("reading Secret {secret_ns}/{}: {e}", r.name))?
-                    .ok_or_else(|| {
-                        format!(
-                            "the TSIG Secret {secret_ns}/{} named by rfc2136.tsigSecretSecretRef does not exist",
-                            r.name
-                        )
-                    })?;
-                let value = s
-                    .data
-                    .and_then(|d| d.get(&key).map(|v| v.0.clone()))
-                    .ok_or_else(|| {
-                        format!(
-                            "the TSIG Secret {secret_ns}/{} has no key {key:?} (rfc2136.tsigSecretSecretRef.key)",
-                            r.name
-                        )
-                    })?;
-                Some(value)
-            }
-            None => None,
-        };
-        let p = crate::dns01::rfc2136::Rfc2136Provider::new(cfg, secret.as_deref())
-            .map_err(|e| e.to_string())?;
-        return Ok(Box::new(p));
-    }
-    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136)".into())
-}
-
 /// Where a DNS-01 challenge's TXT value goes: (zone, fqdn).
 async fn dns_target(
     ctx: &Context,
@@ -145,7 +103,8 @@ async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), S
         }
         AcmeChallengeType::Dns01 => {
             let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider = dns_provider(ctx, &dns01, secret_ns).await?;
+            let provider =
+                crate::dns01::solver::provider_for(&ctx.client, &dns01, secret_ns).await?;
             let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
             provider
                 .present(&zone, &fqdn, &ch.spec.key)
@@ -166,7 +125,8 @@ async fn clean_up(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), 
         }
         AcmeChallengeType::Dns01 => {
             let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider = dns_provider(ctx, &dns01, secret_ns).await?;
+            let provider =
+                crate::dns01::solver::provider_for(&ctx.client, &dns01, secret_ns).await?;
             let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
             provider
                 .cleanup(&zone, &fqdn, &ch.spec.key)

@@ -1,0 +1,49 @@
+//! From a solver's `dns01` configuration to a [`Provider`] with its credentials.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+
+use super::Provider;
+use crate::api::acme_dns01::AcmeChallengeSolverDns01;
+
+/// A DNS-01 solver's provider, with its credentials read from Secrets in
+/// `secret_ns` (the Issuer's namespace; a ClusterIssuer's cluster resource namespace).
+/// Errors name the Secret and key, never their content.
+pub async fn provider_for(
+    client: &kube::Client,
+    dns01: &AcmeChallengeSolverDns01,
+    secret_ns: &str,
+) -> Result<Box<dyn Provider>, String> {
+    if let Some(cfg) = &dns01.rfc2136 {
+        let secret = match &cfg.tsig_secret_secret_ref {
+            Some(r) => {
+                let key = r.key.clone().unwrap_or_default();
+                let s = Api::<Secret>::namespaced(client.clone(), secret_ns)
+                    .get_opt(&r.name)
+                    .await
+                    .map_err(|e| format!("reading Secret {secret_ns}/{}: {e}", r.name))?
+                    .ok_or_else(|| {
+                        format!(
+                            "the TSIG Secret {secret_ns}/{} named by rfc2136.tsigSecretSecretRef does not exist",
+                            r.name
+                        )
+                    })?;
+                let value = s
+                    .data
+                    .and_then(|d| d.get(&key).map(|v| v.0.clone()))
+                    .ok_or_else(|| {
+                        format!(
+                            "the TSIG Secret {secret_ns}/{} has no key {key:?} (rfc2136.tsigSecretSecretRef.key)",
+                            r.name
+                        )
+                    })?;
+                Some(value)
+            }
+            None => None,
+        };
+        let p = super::rfc2136::Rfc2136Provider::new(cfg, secret.as_deref())
+            .map_err(|e| e.to_string())?;
+        return Ok(Box::new(p));
+    }
+    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136)".into())
+}
