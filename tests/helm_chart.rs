@@ -1,10 +1,14 @@
 //! The Helm chart (`charts/certgate`): `helm lint --strict`, `helm template` with the
 //! default values and with everything on, the rendered manifests validated by
 //! `kubernetes-validate --strict`, the chart's CRDs equal to `crds/`, the controller's
-//! flags accepted by `certgate controller`, and the pods' security settings.
+//! flags accepted by `certgate controller`, the pods' security settings, and the
+//! chart's RBAC proven least privilege: certgate run under the chart's ServiceAccounts
+//! in the sandbox (RBAC on) through CA, shim and ACME issuances against Pebble and BIND
+//! needs every rule it is granted, and no other.
 //!
-//! Needs `helm` (on PATH or in `$HELM`) and `kubernetes-validate` on PATH; `.ci/run`
-//! installs both. The chart's CRD templates are generated from `crds/`: after changing
+//! Needs `helm` (on PATH or in `$HELM`) and `kubernetes-validate` on PATH, and `pebble`
+//! and BIND (`named`, `tsig-keygen`, `dig`) as tests/acme_pebble.rs does; `.ci/run`
+//! installs them all. The chart's CRD templates are generated from `crds/`: after changing
 //! the CRDs, run `CERTGATE_UPDATE_CHART_CRDS=1 cargo test --test helm_chart`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -784,8 +788,16 @@ fn notes_tell_what_to_apply_next() {
     }
 }
 
-/// Every request a client sends: (method, path, query).
-type RequestLog = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+/// One request a client sent, with the body of writes.
+#[derive(Clone, Debug)]
+struct Recorded {
+    method: String,
+    path: String,
+    query: String,
+    body: Vec<u8>,
+}
+
+type RequestLog = std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>;
 
 /// A tower service recording each request before passing it on.
 #[derive(Clone)]
@@ -794,9 +806,9 @@ struct Recording<S> {
     log: RequestLog,
 }
 
-impl<S, B> tower::Service<axum::http::Request<B>> for Recording<S>
+impl<S> tower::Service<axum::http::Request<kube::client::Body>> for Recording<S>
 where
-    S: tower::Service<axum::http::Request<B>>,
+    S: tower::Service<axum::http::Request<kube::client::Body>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -809,14 +821,50 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
-        self.log.lock().unwrap().push((
-            req.method().to_string(),
-            req.uri().path().to_string(),
-            req.uri().query().unwrap_or_default().to_string(),
-        ));
+    fn call(&mut self, req: axum::http::Request<kube::client::Body>) -> Self::Future {
+        use futures::FutureExt;
+        // kube sends each body whole, so a clone of it is read at once.
+        let body = req
+            .body()
+            .try_clone()
+            .and_then(|b| b.collect_bytes().now_or_never())
+            .and_then(Result::ok)
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        self.log.lock().unwrap().push(Recorded {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or_default().to_string(),
+            body,
+        });
         self.inner.call(req)
     }
+}
+
+/// A client of a ServiceAccount of the sandbox, recording every request it sends.
+async fn recording_client(
+    sandbox: &certgate_sandbox::Sandbox,
+    namespace: &str,
+    service_account: &str,
+) -> (kube::Client, RequestLog) {
+    let token = sandbox.service_account_token(namespace, service_account);
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml(&token)).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let log: RequestLog = Default::default();
+    let layer = {
+        let log = log.clone();
+        tower::layer::layer_fn(move |inner| Recording {
+            inner,
+            log: log.clone(),
+        })
+    };
+    let client = kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&layer)
+        .build();
+    (client, log)
 }
 
 /// kube's bootstrap `system:discovery` role, bound to every authenticated user (the
@@ -834,15 +882,222 @@ fn discovery_bootstrap() -> Vec<Value> {
     ]
 }
 
-/// The chart's RBAC loaded into the sandbox with RBAC on, and the controllers run under
-/// the chart's ServiceAccount (leader election included) through CA, Ingress and Gateway
-/// issuances: no request may be forbidden. The granted (group, resource, verb) triples
-/// the run never used are printed (ACME and HTTP-01 paths need a CA: not run here).
+/// Rules of the controller's ClusterRole that no run in the sandbox can use, with why
+/// the chart grants them anyway: (group, resource, verb, why).
+///
+/// All are `update` on an owner's `finalizers`: kube's OwnerReferencesPermissionEnforcement
+/// admission plugin (on in OpenShift and some managed clusters) asks it of a client that
+/// sets `blockOwnerDeletion: true` on an ownerReference to that owner. The sandbox does
+/// not run that plugin, so the permission is never checked here; instead the test
+/// requires that the run wrote such an ownerReference for every entry (an entry
+/// nothing needs any more fails), and that every owner so referenced has its entry.
+const NEEDED_BUT_NOT_EXERCISABLE: &[(&str, &str, &str, &str)] = &[
+    (
+        "cert-manager.io",
+        "certificates/finalizers",
+        "update",
+        "CertificateRequests (and Secrets, with --enable-certificate-owner-ref) are owned by their Certificate",
+    ),
+    (
+        "cert-manager.io",
+        "certificaterequests/finalizers",
+        "update",
+        "Orders are owned by their CertificateRequest",
+    ),
+    (
+        "acme.cert-manager.io",
+        "orders/finalizers",
+        "update",
+        "Challenges are owned by their Order",
+    ),
+    (
+        "acme.cert-manager.io",
+        "challenges/finalizers",
+        "update",
+        "each HTTP-01 challenge's Service, EndpointSlice, Ingress or HTTPRoute is owned by its Challenge",
+    ),
+    (
+        "networking.k8s.io",
+        "ingresses/finalizers",
+        "update",
+        "an annotated Ingress owns its Certificates",
+    ),
+    (
+        "gateway.networking.k8s.io",
+        "gateways/finalizers",
+        "update",
+        "an annotated Gateway owns its Certificates",
+    ),
+    (
+        "gateway.networking.k8s.io",
+        "listenersets/finalizers",
+        "update",
+        "a ListenerSet owns its Certificates",
+    ),
+];
+
+/// A (group, resource, verb) triple; the resource may carry `/subresource`.
+type Triple = (String, String, String);
+
+/// What one ServiceAccount's requests needed of the chart's roles.
+#[derive(Default)]
+struct Usage {
+    /// Requests the roles forbid.
+    denied: Vec<String>,
+    /// (role name, triple) of each role rule that allowed a request, with how many.
+    used: std::collections::BTreeMap<(String, Triple), usize>,
+    /// (group, resource) of the owners that written objects referenced with
+    /// `blockOwnerDeletion: true`.
+    blocking_owners: std::collections::BTreeSet<(String, String)>,
+    /// How many requests.
+    requests: usize,
+}
+
+/// The plural of a kind, as the kinds certgate owns objects by spell it.
+fn plural(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if lower.ends_with('s') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// Authorizes every request of `requests` (made as `user`, of `namespace`'s
+/// ServiceAccounts) against `snapshot` as the sandbox did, noting which rules allowed it.
+fn usage(
+    snapshot: &certgate_sandbox::rbac::RbacSnapshot,
+    user: &str,
+    namespace: &str,
+    requests: &[Recorded],
+) -> Usage {
+    use certgate_sandbox::rbac::{allowing_rules, authorize, request_attributes};
+    let groups = vec![
+        "system:serviceaccounts".to_string(),
+        format!("system:serviceaccounts:{namespace}"),
+    ];
+    let mut out = Usage {
+        requests: requests.len(),
+        ..Default::default()
+    };
+    for r in requests {
+        let attrs = request_attributes(&r.method, &r.path, &r.query, user, &groups);
+        if !authorize(snapshot, &attrs).is_allowed() {
+            out.denied.push(format!(
+                "{} {}?{} ({} {}/{})",
+                r.method, r.path, r.query, attrs.verb, attrs.api_group, attrs.resource
+            ));
+            continue;
+        }
+        if attrs.resource_request {
+            let resource = if attrs.subresource.is_empty() {
+                attrs.resource.clone()
+            } else {
+                format!("{}/{}", attrs.resource, attrs.subresource)
+            };
+            for rule in allowing_rules(snapshot, &attrs) {
+                let triple = (
+                    attrs.api_group.clone(),
+                    resource.clone(),
+                    attrs.verb.clone(),
+                );
+                *out.used.entry((rule.role_name, triple)).or_default() += 1;
+            }
+        }
+        if let Ok(body) = serde_json::from_slice::<Value>(&r.body) {
+            for o in body["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|o| o["blockOwnerDeletion"] == true)
+            {
+                let api_version = o["apiVersion"].as_str().unwrap_or_default();
+                let group = api_version
+                    .rsplit_once('/')
+                    .map_or("", |(g, _)| g)
+                    .to_string();
+                out.blocking_owners
+                    .insert((group, plural(o["kind"].as_str().unwrap_or_default())));
+            }
+        }
+    }
+    out
+}
+
+/// Polls `f` every 100 ms for up to `secs`; panics naming `what`, with the ACME objects
+/// of `ns`, when it never holds.
+async fn wait_long<T>(
+    client: &kube::Client,
+    ns: &str,
+    what: &str,
+    secs: u64,
+    mut f: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut dump = String::new();
+    for plural in [
+        "certificates",
+        "certificaterequests",
+        "orders",
+        "challenges",
+    ] {
+        let group = if plural == "orders" || plural == "challenges" {
+            "acme.cert-manager.io"
+        } else {
+            "cert-manager.io"
+        };
+        let ar = kube::core::ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: format!("{group}/v1"),
+            kind: String::new(),
+            plural: plural.into(),
+        };
+        let api: kube::Api<kube::core::DynamicObject> =
+            kube::Api::namespaced_with(client.clone(), ns, &ar);
+        for o in api
+            .list(&Default::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            dump += &format!(
+                "{plural}/{}: {}\n",
+                o.metadata.name.unwrap_or_default(),
+                o.data["status"]
+            );
+        }
+    }
+    panic!("timed out waiting for {what}\n{dump}");
+}
+
+/// The chart's RBAC loaded into the sandbox with RBAC on; the controllers run under the
+/// chart's ServiceAccount (leader election in its own namespace) through CA issuance,
+/// re-issuance, the Ingress shim (create, update), the Gateway shim (a ListenerSet, a
+/// ReferenceGrant'ed certificateRef in another namespace, the Gateway deleted), and ACME
+/// against Pebble and BIND: account key generation, HTTP-01 through a new Ingress, an
+/// existing Ingress edited in place and a Gateway API HTTPRoute, and DNS-01 wildcard +
+/// apex via RFC 2136; the standalone HTTP-01 solver runs under its own ServiceAccount
+/// and answers Pebble. No request may be forbidden, and every granted (role, group,
+/// resource, verb) must have allowed a request, but for [`NEEDED_BUT_NOT_EXERCISABLE`].
 #[tokio::test(flavor = "multi_thread")]
-async fn the_charts_rbac_suffices_for_issuance() {
-    use certgate::controller::{ControllerConfig, RunningControllers};
-    use certgate_sandbox::rbac::{RbacSnapshot, authorize, request_attributes};
+async fn the_charts_rbac_is_exactly_what_certgate_uses() {
+    use certgate::controller::{AcmeSettings, ControllerConfig, RunningControllers};
+    use certgate_sandbox::rbac::RbacSnapshot;
     use certgate_sandbox::{SandboxOptions, TestEnv};
+    use common::bind::{Bind, ZoneSpec};
+    use common::pebble::{Pebble, PebbleOptions, free_port};
+    use k8s_openapi::api::core::v1::{Namespace, Service};
+    use k8s_openapi::api::networking::v1::Ingress;
+    use kube::api::{Api, DeleteParams, ListParams, PostParams};
+    use std::collections::BTreeSet;
+    use std::time::Duration;
 
     let env = TestEnv::start_with(SandboxOptions {
         rbac: true,
@@ -855,15 +1110,32 @@ async fn the_charts_rbac_suffices_for_issuance() {
         return; // a real cluster has its own RBAC: this test is the sandbox's
     };
     let ns = env.namespace.clone();
+    let leases = format!("{ns}-leases");
+    let other = format!("{ns}-other");
+    for n in [&leases, &other] {
+        Api::<Namespace>::all(env.client.clone())
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": n}})).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
     let mut crds = common::checked_in_crds();
     let gateway_api =
         std::fs::read_to_string(common::root().join("tests/gateway-api-crds.yaml")).unwrap();
     crds.extend(
         certgate::manifests::parse_documents("gateway-api-crds.yaml", &gateway_api).unwrap(),
     );
+    assert!(
+        crds.iter()
+            .any(|c| c["metadata"]["name"] == "httproutes.gateway.networking.k8s.io"),
+        "tests/gateway-api-crds.yaml lacks HTTPRoute"
+    );
     env.apply_crds(&crds).await.unwrap();
 
-    // The chart's RBAC for a release named after the namespace (ClusterRoles are global).
+    // The chart's RBAC for a release named after the namespace (ClusterRoles are
+    // global), leader election in a namespace of its own.
     let chart = chart();
     let out = run(
         &helm(),
@@ -875,11 +1147,14 @@ async fn the_charts_rbac_suffices_for_issuance() {
             &ns,
             "--set",
             "crds.enabled=false",
+            "--set",
+            &format!("global.leaderElection.namespace={leases}"),
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
-    let rbac: Vec<Value> = documents(&String::from_utf8(out.stdout).unwrap())
-        .into_iter()
+    let rendered = documents(&String::from_utf8(out.stdout).unwrap());
+    let rbac: Vec<Value> = rendered
+        .iter()
         .filter(|d| {
             [
                 "ServiceAccount",
@@ -891,58 +1166,112 @@ async fn the_charts_rbac_suffices_for_issuance() {
             .iter()
             .any(|k| d["kind"] == *k)
         })
+        .cloned()
         .collect();
     let mut objects = discovery_bootstrap();
     objects.extend(rbac.iter().cloned());
     certgate::manifests::apply(&env.client, "chart", &objects, "test")
         .await
         .unwrap();
-    let service_account = format!("{ns}-certgate");
+    let controller_sa = format!("{ns}-certgate");
+    let solver_sa = format!("{ns}-certgate-acmesolver");
+    for sa in [&controller_sa, &solver_sa] {
+        assert!(
+            rbac.iter()
+                .any(|d| d["kind"] == "ServiceAccount" && d["metadata"]["name"] == sa.as_str()),
+            "no ServiceAccount {sa}"
+        );
+    }
+    // The controller's solver flags as the chart sets them.
+    let controller_args = args_of(find(&rendered, "Deployment", &controller_sa));
+    let solver_service = format!("{ns}/{ns}-certgate-acmesolver");
     assert!(
-        rbac.iter()
-            .any(|d| d["kind"] == "ServiceAccount"
-                && d["metadata"]["name"] == service_account.as_str()),
-        "no ServiceAccount {service_account}"
+        controller_args.contains(&format!("--acme-http01-solver-service={solver_service}")),
+        "{controller_args:?}"
     );
 
-    // A client of the controller's ServiceAccount, recording every request.
-    let token = sandbox.service_account_token(&ns, &service_account);
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sandbox.kubeconfig_yaml(&token)).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    let log: RequestLog = Default::default();
-    let layer = {
-        let log = log.clone();
-        tower::layer::layer_fn(move |inner| Recording {
-            inner,
-            log: log.clone(),
-        })
-    };
-    let client = kube::client::ClientBuilder::try_from(config)
-        .unwrap()
-        .with_layer(&layer)
-        .build();
+    // DNS and the CA; the standalone solver's Service has its pod at 127.0.0.1.
+    let bind = Bind::start(&[ZoneSpec::new("example.com")]);
+    let solver_port = free_port();
+    let pebble = Pebble::start(PebbleOptions {
+        dns_server: bind.addr().to_string(),
+        http_port: solver_port,
+        eab_keys: vec![],
+    });
+    certgate::manifests::apply(
+        &env.client,
+        "test",
+        &[
+            json!({"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": format!("{ns}-certgate-acmesolver"), "namespace": ns},
+                   "spec": {"selector": {"app.kubernetes.io/component": "acmesolver"},
+                            "ports": [{"name": "http", "port": solver_port}]}}),
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                   "metadata": {"name": format!("{ns}-certgate-acmesolver-1"), "namespace": ns,
+                                "labels": {"kubernetes.io/service-name": format!("{ns}-certgate-acmesolver")}},
+                   "addressType": "IPv4",
+                   "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+                   "ports": [{"name": "http", "port": solver_port, "protocol": "TCP"}]}),
+        ],
+        "test",
+    )
+    .await
+    .unwrap();
 
-    let election = certgate::controller::leader::LeaderElectionConfig::new(&ns, "rbac-test");
+    // The controllers under the chart's ServiceAccount, the solver under its own.
+    let (client, log) = recording_client(sandbox, &ns, &controller_sa).await;
+    let (solver_client, solver_log) = recording_client(sandbox, &ns, &solver_sa).await;
+    let election = certgate::controller::leader::LeaderElectionConfig::new(&leases, "rbac-test");
     tokio::time::timeout(
-        std::time::Duration::from_secs(10),
+        Duration::from_secs(10),
         certgate::controller::leader::acquire(&client, &election),
     )
     .await
     .expect("leader election under the chart's Role");
+    let dns = bind.addr();
+    let mut acme = AcmeSettings::default();
+    acme.dns01.recursive_nameservers = vec![dns];
+    acme.dns01.authoritative_port = dns.port();
+    acme.dns01.poll_period = Duration::from_millis(500);
+    acme.http01.self_check_port = solver_port;
+    acme.http01.self_check_nameservers = vec![dns];
+    acme.http01.solver_service = Some((ns.clone(), format!("{ns}-certgate-acmesolver")));
+    acme.http01.solver_port = solver_port;
+    // HTTP-01 answers come from the standalone solver, not the controller process.
+    acme.http01_solver_listen = None;
     let controllers = RunningControllers::start(
         client.clone(),
         ControllerConfig {
             cluster_resource_namespace: ns.clone(),
+            acme,
             ..Default::default()
         },
     );
+    let solver = {
+        let tokens = certgate::http01::server::SolverTokens::default();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", solver_port))
+            .await
+            .unwrap();
+        let serve =
+            certgate::http01::server::serve(listener, tokens.clone(), futures::future::pending());
+        let watch = certgate::http01::server::watch_challenges(solver_client, tokens);
+        tokio::spawn(async move {
+            let _ = tokio::join!(serve, watch);
+        })
+    };
 
-    // A CA made by a self-signed ClusterIssuer; an Issuer and a ClusterIssuer of that CA;
-    // a Certificate, an annotated Ingress and an annotated Gateway.
+    // CA: a CA made by a self-signed ClusterIssuer; an Issuer and a ClusterIssuer of
+    // that CA; a Certificate, an annotated Ingress, an annotated Gateway with a
+    // certificateRef to another namespace that grants it, and a ListenerSet.
     let cluster_ss = format!("ss-{ns}");
     let cluster_ca = format!("ca-{ns}");
+    let shop = |hosts: &[&str]| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "shop", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": cluster_ca}},
+               "spec": {"tls": [{"hosts": hosts, "secretName": "shop-tls"}],
+                        "rules": [{"host": "shop.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                            "backend": {"service": {"name": "shop", "port": {"number": 80}}}}]}}]}})
+    };
     let docs = [
         json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": cluster_ss}, "spec": {"selfSigned": {}}}),
         json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "root", "namespace": ns},
@@ -953,22 +1282,29 @@ async fn the_charts_rbac_suffices_for_issuance() {
         json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "web", "namespace": ns},
                "spec": {"secretName": "web-tls", "dnsNames": ["web.example"], "issuerRef": {"name": "ca"},
                         "privateKey": {"rotationPolicy": "Always"}, "revisionHistoryLimit": 1}}),
-        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-               "metadata": {"name": "shop", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": cluster_ca}},
-               "spec": {"tls": [{"hosts": ["shop.example"], "secretName": "shop-tls"}],
-                        "rules": [{"host": "shop.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
-                            "backend": {"service": {"name": "shop", "port": {"number": 80}}}}]}}]}}),
+        shop(&["shop.example"]),
+        json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+               "metadata": {"name": "gateways-may-use-secrets", "namespace": other},
+               "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": ns}],
+                        "to": [{"group": "", "kind": "Secret"}]}}),
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
                "metadata": {"name": "gw", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": cluster_ca}},
                "spec": {"gatewayClassName": "nginx", "listeners": [
                    {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": "gw.example",
-                    "tls": {"mode": "Terminate", "certificateRefs": [{"name": "gw-tls"}]}}]}}),
+                    "tls": {"mode": "Terminate", "certificateRefs": [{"name": "gw-tls"}]}},
+                   {"name": "shared", "protocol": "HTTPS", "port": 8443, "hostname": "shared.example",
+                    "tls": {"mode": "Terminate", "certificateRefs": [{"name": "shared-tls", "namespace": other}]}}]}}),
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+               "metadata": {"name": "team", "namespace": ns},
+               "spec": {"parentRef": {"name": "gw"}, "listeners": [
+                   {"name": "team", "protocol": "HTTPS", "port": 443, "hostname": "team.example",
+                    "tls": {"certificateRefs": [{"name": "team-tls"}]}}]}}),
     ];
     certgate::manifests::apply(&env.client, "test", &docs[..2], "test")
         .await
         .unwrap();
-    let certs: kube::Api<certgate::api::Certificate> =
-        kube::Api::namespaced(env.client.clone(), &ns);
+    let certs: Api<certgate::api::Certificate> = Api::namespaced(env.client.clone(), &ns);
+    let other_certs: Api<certgate::api::Certificate> = Api::namespaced(env.client.clone(), &other);
     common::wait_for("the CA Certificate", async || {
         certs
             .get_opt("root")
@@ -980,12 +1316,20 @@ async fn the_charts_rbac_suffices_for_issuance() {
     certgate::manifests::apply(&env.client, "test", &docs[2..], "test")
         .await
         .unwrap();
-    for name in ["web", "shop-tls", "gw-tls"] {
+    for name in ["web", "shop-tls", "gw-tls", "team-tls"] {
         common::wait_for(&format!("Certificate {name} Ready"), async || {
             certs.get_opt(name).await.unwrap().filter(common::is_ready)
         })
         .await;
     }
+    common::wait_for("the cross-namespace Certificate Ready", async || {
+        other_certs
+            .get_opt("shared-tls")
+            .await
+            .unwrap()
+            .filter(common::is_ready)
+    })
+    .await;
     // A re-issuance (a new key, the old request pruned by revisionHistoryLimit).
     certgate::cli::renew::renew(&env.client, Some(&ns), &["web".to_string()], false)
         .await
@@ -996,10 +1340,147 @@ async fn the_charts_rbac_suffices_for_issuance() {
         })
     })
     .await;
+    // The Ingress gains a host: its Certificate is updated.
+    certgate::manifests::apply(
+        &env.client,
+        "test",
+        &[shop(&["shop.example", "www.shop.example"])],
+        "test",
+    )
+    .await
+    .unwrap();
+    common::wait_for("shop-tls with the new host", async || {
+        certs.get_opt("shop-tls").await.unwrap().filter(|c| {
+            c.spec.dns_names.as_deref()
+                == Some(&["shop.example".to_string(), "www.shop.example".to_string()][..])
+        })
+    })
+    .await;
+    // The Gateway deleted: the controller deletes its cross-namespace Certificate.
+    Api::<certgate::gateway::types::Gateway>::namespaced(env.client.clone(), &ns)
+        .delete("gw", &DeleteParams::default())
+        .await
+        .unwrap();
+    common::wait_for("the cross-namespace Certificate deleted", async || {
+        other_certs
+            .get_opt("shared-tls")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+
+    // ACME from Pebble: one ClusterIssuer (its account key generated into a Secret),
+    // HTTP-01 through a new Ingress, an existing Ingress edited in place and an
+    // HTTPRoute, and DNS-01 for a wildcard and its apex through RFC 2136 to BIND.
+    let acme_issuer = format!("acme-{ns}");
+    let route_parent =
+        json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}]);
+    let acme_docs = [
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tsig", "namespace": ns},
+               "stringData": {"secret": bind.key_secret()}}),
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "legacy", "namespace": ns},
+               "spec": {"rules": [{"host": "legacy.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                   "backend": {"service": {"name": "legacy", "port": {"number": 80}}}}]}}]}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": acme_issuer},
+        "spec": {"acme": {"server": pebble.directory_url, "email": "ops@example.com",
+            "caBundle": pebble.ca_bundle(), "privateKeySecretRef": {"name": "acme-account"},
+            "solvers": [
+                {"selector": {"dnsNames": ["http.example.com"]}, "http01": {"ingress": {"class": "nginx"}}},
+                {"selector": {"dnsNames": ["edit.example.com"]}, "http01": {"ingress": {"name": "legacy"}}},
+                {"selector": {"dnsNames": ["route.example.com"]},
+                 "http01": {"gatewayHTTPRoute": {"parentRefs": route_parent}}},
+                {"dns01": {"rfc2136": {"nameserver": bind.addr().to_string(), "tsigKeyName": bind.key_name(),
+                    "tsigAlgorithm": "HMACSHA256", "tsigSecretSecretRef": {"name": "tsig", "key": "secret"}}}},
+            ]}}}),
+    ];
+    certgate::manifests::apply(&env.client, "test", &acme_docs, "test")
+        .await
+        .unwrap();
+    let acme_certs = [
+        ("http", vec!["http.example.com"]),
+        ("edit", vec!["edit.example.com"]),
+        ("route", vec!["route.example.com"]),
+        ("wild", vec!["*.example.com", "example.com"]),
+    ];
+    let cert_docs: Vec<Value> = acme_certs
+        .iter()
+        .map(|(name, dns_names)| {
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                   "metadata": {"name": name, "namespace": ns},
+                   "spec": {"secretName": format!("{name}-tls"), "dnsNames": dns_names,
+                            "privateKey": {"algorithm": "ECDSA", "size": 256},
+                            "issuerRef": {"name": acme_issuer, "kind": "ClusterIssuer"}}})
+        })
+        .collect();
+    certgate::manifests::apply(&env.client, "test", &cert_docs, "test")
+        .await
+        .unwrap();
+    for (name, _) in &acme_certs {
+        wait_long(
+            &env.client,
+            &ns,
+            &format!("ACME Certificate {name} Ready"),
+            120,
+            async || certs.get_opt(name).await.unwrap().filter(common::is_ready),
+        )
+        .await;
+    }
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(env.client.clone(), &ns);
+    assert!(
+        secrets.get_opt("acme-account").await.unwrap().is_some(),
+        "the ACME account key was generated"
+    );
+    // Every challenge cleaned up: Challenges, solver Services, Ingresses, HTTPRoutes, and
+    // the edited Ingress back as it was.
+    let routes: Api<kube::core::DynamicObject> = Api::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &certgate::http01::routes::http_route_resource(),
+    );
+    let solver_objects = ListParams::default().labels("acme.cert-manager.io/http01-solver=true");
+    wait_long(&env.client, &ns, "challenges cleaned up", 30, async || {
+        let challenges = Api::<certgate::api::Challenge>::namespaced(env.client.clone(), &ns)
+            .list(&ListParams::default())
+            .await
+            .ok()?;
+        let services = Api::<Service>::namespaced(env.client.clone(), &ns)
+            .list(&solver_objects)
+            .await
+            .ok()?;
+        let ingresses = Api::<Ingress>::namespaced(env.client.clone(), &ns)
+            .list(&solver_objects)
+            .await
+            .ok()?;
+        let route_list = routes.list(&solver_objects).await.ok()?;
+        let legacy = Api::<Ingress>::namespaced(env.client.clone(), &ns)
+            .get("legacy")
+            .await
+            .ok()?;
+        let legacy_paths = legacy
+            .spec?
+            .rules?
+            .iter()
+            .map(|r| r.http.as_ref().map_or(0, |h| h.paths.len()))
+            .sum::<usize>();
+        (challenges.items.is_empty()
+            && services.items.is_empty()
+            && ingresses.items.is_empty()
+            && route_list.items.is_empty()
+            && legacy_paths == 1)
+            .then_some(())
+    })
+    .await;
+
     controllers.stop().await;
     certgate::controller::leader::release(&client, &election).await;
+    solver.abort();
+    drop(pebble);
+    drop(bind);
 
-    // Every request of the run, authorized against the chart's RBAC as the sandbox did.
+    // Every request, authorized against the chart's RBAC as the sandbox did.
     let mut snapshot = RbacSnapshot::default();
     for o in &objects {
         match o["kind"].as_str().unwrap() {
@@ -1010,56 +1491,114 @@ async fn the_charts_rbac_suffices_for_issuance() {
             _ => {}
         }
     }
-    let user = format!("system:serviceaccount:{ns}:{service_account}");
-    let groups = vec![
-        "system:serviceaccounts".to_string(),
-        format!("system:serviceaccounts:{ns}"),
-    ];
-    let requests = log.lock().unwrap().clone();
-    assert!(requests.len() > 20, "{requests:?}");
-    let mut denied = Vec::new();
-    let mut used = std::collections::BTreeSet::new();
-    for (method, path, query) in &requests {
-        let attrs = request_attributes(method, path, query, &user, &groups);
-        if !authorize(&snapshot, &attrs).is_allowed() {
-            denied.push(format!(
-                "{method} {path}?{query} ({} {}/{})",
-                attrs.verb, attrs.api_group, attrs.resource
-            ));
-        }
-        if attrs.resource_request {
-            let resource = if attrs.subresource.is_empty() {
-                attrs.resource.clone()
-            } else {
-                format!("{}/{}", attrs.resource, attrs.subresource)
-            };
-            used.insert((attrs.api_group.clone(), resource, attrs.verb.clone()));
-        }
-    }
+    let controller_use = usage(
+        &snapshot,
+        &format!("system:serviceaccount:{ns}:{controller_sa}"),
+        &ns,
+        &log.lock().unwrap(),
+    );
+    let solver_use = usage(
+        &snapshot,
+        &format!("system:serviceaccount:{ns}:{solver_sa}"),
+        &ns,
+        &solver_log.lock().unwrap(),
+    );
+    assert!(controller_use.requests > 100, "{}", controller_use.requests);
+    assert!(solver_use.requests > 0);
+    let denied: Vec<String> = controller_use
+        .denied
+        .iter()
+        .chain(&solver_use.denied)
+        .cloned()
+        .collect();
     assert!(
         denied.is_empty(),
-        "the chart's RBAC forbids requests the controllers made:\n{}",
+        "the chart's RBAC forbids requests certgate made:\n{}",
         denied.join("\n")
     );
-    let mut granted = std::collections::BTreeSet::new();
+
+    // Every rule of the chart's roles allowed a request, but the allow-listed ones.
+    let controller_role = format!("{ns}-certgate-controller");
+    let mut granted: BTreeSet<(String, Triple)> = BTreeSet::new();
     for role in objects.iter().filter(|o| {
         (o["kind"] == "ClusterRole" || o["kind"] == "Role")
             && o["metadata"]["name"]
                 .as_str()
-                .is_some_and(|n| n.starts_with(&ns) && !n.contains("acmesolver"))
+                .is_some_and(|n| n.starts_with(&ns))
     }) {
-        granted.extend(rules_of(role));
+        let name = role["metadata"]["name"].as_str().unwrap().to_string();
+        for t in rules_of(role) {
+            assert!(
+                t.0 != "*" && t.1 != "*" && t.2 != "*",
+                "{name} grants a wildcard: {t:?}"
+            );
+            granted.insert((name.clone(), t));
+        }
+    }
+    let used: std::collections::BTreeMap<(String, Triple), usize> = controller_use
+        .used
+        .iter()
+        .chain(&solver_use.used)
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    eprintln!(
+        "requests allowed by each rule of the chart:\n  {}",
+        used.iter()
+            .map(|((role, (g, r, v)), n)| format!("{n:>4}  {role}: {v} {r}.{g}"))
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    let allowed_unused: BTreeSet<(String, Triple)> = NEEDED_BUT_NOT_EXERCISABLE
+        .iter()
+        .map(|(g, r, v, _)| {
+            (
+                controller_role.clone(),
+                (g.to_string(), r.to_string(), v.to_string()),
+            )
+        })
+        .collect();
+    for entry in &allowed_unused {
+        assert!(
+            granted.contains(entry),
+            "NEEDED_BUT_NOT_EXERCISABLE lists {entry:?}, which the chart does not grant"
+        );
+        assert!(
+            !used.contains_key(entry),
+            "NEEDED_BUT_NOT_EXERCISABLE lists {entry:?}, which the run used: take it off the list"
+        );
     }
     let unused: Vec<String> = granted
         .iter()
-        .filter(|t| !used.contains(*t))
-        .map(|(g, r, v)| format!("{v} {r}.{g}"))
+        .filter(|t| !used.contains_key(*t) && !allowed_unused.contains(*t))
+        .map(|(role, (g, r, v))| format!("{role}: {v} {r}.{g}"))
         .collect();
-    eprintln!(
-        "granted but not used by this run ({} of {}; ACME/HTTP-01 and finalizer rules need a CA or OwnerReferencesPermissionEnforcement):\n  {}",
-        unused.len(),
-        granted.len(),
+    assert!(
+        unused.is_empty(),
+        "the chart grants rules no request of the run used (remove them from \
+         charts/certgate/templates/rbac.yaml, or, when no sandbox run can use one, add it \
+         to NEEDED_BUT_NOT_EXERCISABLE with why):\n  {}",
         unused.join("\n  ")
     );
+
+    // The finalizers allow-list is exactly the owners the run blocked deletion of.
+    let finalizer_entries: BTreeSet<(String, String)> = NEEDED_BUT_NOT_EXERCISABLE
+        .iter()
+        .filter_map(|(g, r, _, _)| {
+            r.strip_suffix("/finalizers")
+                .map(|owner| (g.to_string(), owner.to_string()))
+        })
+        .collect();
+    assert_eq!(
+        finalizer_entries, controller_use.blocking_owners,
+        "update on <owner>/finalizers is needed exactly for the owners certgate sets \
+         blockOwnerDeletion on (left: allow-listed, right: seen in the run's writes)"
+    );
+    assert!(solver_use.blocking_owners.is_empty());
+
+    for n in [&leases, &other] {
+        let _ = Api::<Namespace>::all(env.client.clone())
+            .delete(n, &DeleteParams::default())
+            .await;
+    }
     env.cleanup().await;
 }

@@ -121,27 +121,31 @@ pub async fn serve(
         .await
 }
 
+/// Keeps `tokens` equal to the HTTP-01 Challenges being solved, from a watch of
+/// every Challenge the client can see (list and watch on `challenges`, nothing else).
+/// Runs until dropped.
+pub async fn watch_challenges(client: kube::Client, tokens: SolverTokens) {
+    let (reader, writer) = kube::runtime::reflector::store::<Challenge>();
+    let stream = kube::runtime::reflector(
+        writer,
+        watcher(Api::<Challenge>::all(client), watcher::Config::default()),
+    )
+    .default_backoff()
+    .touched_objects();
+    futures::pin_mut!(stream);
+    while stream.next().await.is_some() {
+        let all: Vec<Challenge> = reader.state().iter().map(|c| (**c).clone()).collect();
+        tokens.replace_from(&all);
+    }
+}
+
 /// `certgate acmesolver`: the standalone solver, filling its answers from a watch
 /// of every Challenge the ServiceAccount can see.
 pub async fn run_standalone(client: kube::Client, listen: SocketAddr) -> std::io::Result<()> {
     let tokens = SolverTokens::default();
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "HTTP-01 solver listening");
-    let watch_tokens = tokens.clone();
-    tokio::spawn(async move {
-        let (reader, writer) = kube::runtime::reflector::store::<Challenge>();
-        let stream = kube::runtime::reflector(
-            writer,
-            watcher(Api::<Challenge>::all(client), watcher::Config::default()),
-        )
-        .default_backoff()
-        .touched_objects();
-        futures::pin_mut!(stream);
-        while stream.next().await.is_some() {
-            let all: Vec<Challenge> = reader.state().iter().map(|c| (**c).clone()).collect();
-            watch_tokens.replace_from(&all);
-        }
-    });
+    tokio::spawn(watch_challenges(client, tokens.clone()));
     serve(listener, tokens, async {
         let _ = tokio::signal::ctrl_c().await;
     })
