@@ -46,6 +46,17 @@ pub struct Dns01Config {
     /// How long one DNS query waits for an answer (UDP retries included) before it
     /// fails. Default 10 s (cert-manager's `DNSTimeout`).
     pub query_timeout: Duration,
+    /// Where providers' HTTP APIs are reached. Default: each provider's public API.
+    pub api_endpoints: ApiEndpoints,
+}
+
+/// Base URLs of DNS providers' HTTP APIs; `None` means the provider's public API.
+/// Only tests and the conformance suite set them (to local emulators): the
+/// controller has no flag or environment variable for them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiEndpoints {
+    /// Cloudflare's v4 API, e.g. `http://127.0.0.1:8080/client/v4/`.
+    pub cloudflare: Option<String>,
 }
 
 impl Default for Dns01Config {
@@ -57,6 +68,7 @@ impl Default for Dns01Config {
             timeout: Duration::from_secs(300),
             authoritative_port: 53,
             query_timeout: Duration::from_secs(10),
+            api_endpoints: ApiEndpoints::default(),
         }
     }
 }

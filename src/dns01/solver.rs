@@ -3,17 +3,20 @@
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
-use super::Provider;
+use super::{ApiEndpoints, Provider};
 use crate::api::acme_dns01::AcmeChallengeSolverDns01;
 
 /// A DNS-01 solver's provider, with its credentials read from Secrets in
 /// `secret_ns` (the Issuer's namespace; a ClusterIssuer's cluster resource namespace).
-/// Errors name the Secret and key, never their content.
+/// Errors name the Secret and key, never their content. Providers with an HTTP API
+/// use `endpoints` (their public API unless a test points them elsewhere).
 pub async fn provider_for(
     client: &kube::Client,
     dns01: &AcmeChallengeSolverDns01,
     secret_ns: &str,
+    endpoints: &ApiEndpoints,
 ) -> Result<Box<dyn Provider>, String> {
+    let _ = endpoints;
     if let Some(cfg) = &dns01.rfc2136 {
         let secret = match &cfg.tsig_secret_secret_ref {
             Some(r) => {

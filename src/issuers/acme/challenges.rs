@@ -103,8 +103,13 @@ async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), S
         }
         AcmeChallengeType::Dns01 => {
             let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider =
-                crate::dns01::solver::provider_for(&ctx.client, &dns01, secret_ns).await?;
+            let provider = crate::dns01::solver::provider_for(
+                &ctx.client,
+                &dns01,
+                secret_ns,
+                &ctx.config.acme.dns01.api_endpoints,
+            )
+            .await?;
             let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
             provider
                 .present(&zone, &fqdn, &ch.spec.key)
@@ -125,8 +130,13 @@ async fn clean_up(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), 
         }
         AcmeChallengeType::Dns01 => {
             let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider =
-                crate::dns01::solver::provider_for(&ctx.client, &dns01, secret_ns).await?;
+            let provider = crate::dns01::solver::provider_for(
+                &ctx.client,
+                &dns01,
+                secret_ns,
+                &ctx.config.acme.dns01.api_endpoints,
+            )
+            .await?;
             let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
             provider
                 .cleanup(&zone, &fqdn, &ch.spec.key)
