@@ -4,7 +4,8 @@
 //! flags accepted by `certgate controller`, the pods' security settings, and the
 //! chart's RBAC proven least privilege: certgate run under the chart's ServiceAccounts
 //! in the sandbox (RBAC on) through CA, shim and ACME issuances against Pebble and BIND
-//! needs every rule it is granted, and no other.
+//! needs every rule it is granted, and no other; and the binary run as the kubectl
+//! plugin `kubectl-certgate`.
 //!
 //! Needs `helm` (on PATH or in `$HELM`) and `kubernetes-validate` on PATH, and `pebble`
 //! and BIND (`named`, `tsig-keygen`, `dig`) as tests/acme_pebble.rs does; `.ci/run`
@@ -786,6 +787,37 @@ fn notes_tell_what_to_apply_next() {
             "NOTES lack {expected:?}:\n{notes}"
         );
     }
+}
+
+/// The `certgate` binary is the kubectl plugin too: kubectl runs `kubectl-certgate` (a
+/// link to it, as the README installs it) with the arguments after `certgate`.
+#[cfg(unix)]
+#[test]
+fn certgate_parses_its_commands_when_run_as_kubectl_certgate() {
+    let dir = scratch("plugin");
+    let plugin = dir.join("kubectl-certgate");
+    let _ = std::fs::remove_file(&plugin);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_certgate"), &plugin).unwrap();
+    let commands: [&[&str]; 4] = [
+        &["status", "certificate", "web", "-n", "default"],
+        &["renew", "web", "-n", "default"],
+        &["inspect", "secret", "web-tls", "-n", "default"],
+        &["check", "api", "--wait", "2m"],
+    ];
+    for args in commands {
+        // `--help` succeeds only when every argument before it parses.
+        let mut with_help = args.to_vec();
+        with_help.push("--help");
+        let out = run(&plugin, &with_help);
+        assert!(
+            out.status.success(),
+            "kubectl-certgate {args:?}:\n{}",
+            text(&out)
+        );
+    }
+    let out = run(&plugin, &["status", "certificate", "web", "--bogus"]);
+    assert!(!out.status.success(), "an unknown flag is refused");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// One request a client sent, with the body of writes.
