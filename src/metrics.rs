@@ -46,6 +46,7 @@ pub const SYNC_CALLS: &str = "certmanager_controller_sync_call_count";
 pub const SYNC_ERRORS: &str = "certmanager_controller_sync_error_count";
 pub const CLOCK: &str = "certmanager_clock_time_seconds";
 pub const CLOCK_GAUGE: &str = "certmanager_clock_time_seconds_gauge";
+pub const ACME_CLIENT_REQUESTS: &str = "certmanager_http_acme_client_request_count";
 
 const FAMILIES: &[(&str, &str, &str)] = &[
     (
@@ -94,6 +95,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         CLOCK_GAUGE,
         "gauge",
         "The clock time given in seconds (from 1970/01/01 UTC).",
+    ),
+    (
+        ACME_CLIENT_REQUESTS,
+        "counter",
+        "The number of requests made by the ACME client.",
     ),
 ];
 

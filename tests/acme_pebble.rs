@@ -428,6 +428,17 @@ async fn http01_issues_a_certificate_from_pebble_and_leaves_nothing_behind() {
             && m == "Domain \"web.example.com\" verified with \"http-01\" validation"),
         "{challenge_events:?}"
     );
+    // The ACME client's requests are counted under cert-manager's metric name.
+    let text = s.controllers.as_ref().unwrap().metrics.render(0.0);
+    let new_orders = text
+        .lines()
+        .find(|l| {
+            l.starts_with("certmanager_http_acme_client_request_count{")
+                && l.contains("path=\"/order-plz/\"")
+                && l.contains("status=\"201\"")
+        })
+        .unwrap_or_else(|| panic!("no new-order series in:\n{text}"));
+    assert!(new_orders.contains("method=\"POST\""), "{new_orders}");
     s.assert_nothing_left(&["web.example.com"]).await;
 }
 

@@ -96,6 +96,7 @@ async fn acme_ready(
         issuer_key,
         acme,
         secret_namespace: secret_ns,
+        metrics: Some(ctx.metrics.clone()),
     };
     match account::ensure(&ctx.client, &ctx.acme.accounts, &req).await {
         Ok(r) => {

@@ -210,6 +210,8 @@ pub struct AccountRequest<'a> {
     pub acme: &'a AcmeIssuer,
     /// Where the issuer's Secrets live.
     pub secret_namespace: &'a str,
+    /// Where the ACME client's requests are counted.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
@@ -303,7 +305,7 @@ pub async fn ensure(
             }
             return Ok(r);
         }
-        let builder = account_builder(req.acme)?;
+        let builder = account_builder(req.acme, req.metrics.clone())?;
         let (account, _) = builder
             .create_from_key(
                 (key, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))),
@@ -338,7 +340,7 @@ pub async fn ensure(
     let eab = eab_key(client, req).await?;
     let contact: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
     let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
-    let builder = account_builder(req.acme)?;
+    let builder = account_builder(req.acme, req.metrics.clone())?;
     let (account, credentials) = builder
         .create(
             &NewAccount {

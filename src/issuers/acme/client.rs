@@ -10,6 +10,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::api::AcmeIssuer;
+use crate::metrics::{ACME_CLIENT_REQUESTS, Metrics};
 
 /// Why no client could be built for an issuer.
 #[derive(Debug, thiserror::Error)]
@@ -24,35 +25,116 @@ pub enum ClientError {
     Client(String),
 }
 
-/// An [`AccountBuilder`] whose HTTP client trusts what the issuer says to trust.
-pub fn account_builder(acme: &AcmeIssuer) -> Result<AccountBuilder, ClientError> {
+/// An [`AccountBuilder`] whose HTTP client trusts what the issuer says to trust:
+/// the platform's roots, `caBundle`, or anything with `skipTLSVerify`. Every request
+/// is counted in `certmanager_http_acme_client_request_count` when `metrics` is given.
+pub fn account_builder(
+    acme: &AcmeIssuer,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<AccountBuilder, ClientError> {
     let skip = acme.skip_tls_verify.unwrap_or(false);
     let bundle = acme.ca_bundle.as_deref().filter(|b| !b.is_empty());
-    if !skip && bundle.is_none() {
-        return instant_acme::Account::builder().map_err(|e| ClientError::Client(e.to_string()));
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Client(e.to_string()))?;
-    let config = if skip {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
+    let connector = if !skip && bundle.is_none() {
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .try_with_platform_verifier()
+            .map_err(|e| ClientError::Client(e.to_string()))?
     } else {
-        let roots = roots_from_bundle(bundle.unwrap_or_default())?;
-        builder.with_root_certificates(roots).with_no_client_auth()
-    };
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_only()
-        .enable_http1()
-        .build();
-    let client: hyper_util::client::legacy::Client<_, BodyWrapper<bytes::Bytes>> =
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Client(e.to_string()))?;
+        let config = if skip {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_no_client_auth()
+        } else {
+            let roots = roots_from_bundle(bundle.unwrap_or_default())?;
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
+    }
+    .https_only()
+    .enable_http1()
+    .enable_http2()
+    .build();
+    let client: HyperClient =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build(connector);
-    Ok(instant_acme::Account::builder_with_http(Box::new(client)))
+    Ok(instant_acme::Account::builder_with_http(Box::new(
+        CountingClient { client, metrics },
+    )))
+}
+
+type HyperClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    BodyWrapper<bytes::Bytes>,
+>;
+
+/// The HTTP client, counting requests by scheme, host, path, method and status.
+struct CountingClient {
+    client: HyperClient,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// The path of an ACME URL without its identifiers (`/acme/order/123/456` →
+/// `/acme/order/`), so the series stay few.
+pub fn path_label(path: &str) -> String {
+    let mut out = String::from("/");
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        let is_id = seg.len() > 16 || seg.chars().any(|c| c.is_ascii_digit());
+        if is_id {
+            break;
+        }
+        out.push_str(seg);
+        out.push('/');
+    }
+    out
+}
+
+impl instant_acme::HttpClient for CountingClient {
+    fn request(
+        &self,
+        req: http::Request<BodyWrapper<bytes::Bytes>>,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<instant_acme::BytesResponse, instant_acme::Error>,
+                > + Send,
+        >,
+    > {
+        let labels = self.metrics.as_ref().map(|_| {
+            let uri = req.uri();
+            (
+                uri.scheme_str().unwrap_or("https").to_string(),
+                uri.host().unwrap_or_default().to_string(),
+                path_label(uri.path()),
+                req.method().to_string(),
+            )
+        });
+        let metrics = self.metrics.clone();
+        let fut = instant_acme::HttpClient::request(&self.client, req);
+        Box::pin(async move {
+            let result = fut.await;
+            if let (Some(m), Some((scheme, host, path, method))) = (metrics, labels) {
+                let status = match &result {
+                    Ok(r) => r.parts.status.as_u16().to_string(),
+                    Err(_) => "error".to_string(),
+                };
+                m.inc(
+                    ACME_CLIENT_REQUESTS,
+                    vec![
+                        ("scheme", scheme),
+                        ("host", host),
+                        ("path", path),
+                        ("method", method),
+                        ("status", status),
+                    ],
+                );
+            }
+            result
+        })
+    }
 }
 
 /// The roots in a base64-encoded PEM bundle (the `caBundle` field).
@@ -133,6 +215,17 @@ impl ServerCertVerifier for NoVerification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_lose_their_identifiers() {
+        assert_eq!(path_label("/acme/order/123/456"), "/acme/order/");
+        assert_eq!(
+            path_label("/my-order/qFHVF5WrfnT2dJRupWzrNFWXsj4m6"),
+            "/my-order/"
+        );
+        assert_eq!(path_label("/dir"), "/dir/");
+        assert_eq!(path_label("/"), "/");
+    }
 
     #[test]
     fn a_bundle_must_hold_certificates() {

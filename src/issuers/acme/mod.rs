@@ -146,6 +146,7 @@ impl AcmeIssuerRef {
                 issuer_key: &self.key,
                 acme,
                 secret_namespace: &self.secret_namespace,
+                metrics: Some(ctx.metrics.clone()),
             },
         )
         .await
