@@ -502,26 +502,6 @@ async fn ensure_challenges(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn profiles_must_be_offered_by_the_ca() {
-        assert_eq!(
-            profile_problem("shortlived", &["classic", "shortlived"]),
-            None
-        );
-        let none = profile_problem("shortlived", &[]).unwrap();
-        assert!(
-            none.contains("does not support certificate profiles"),
-            "{none}"
-        );
-        let other = profile_problem("tlsserver", &["classic", "shortlived"]).unwrap();
-        assert!(other.ends_with("it offers: classic, shortlived"), "{other}");
-    }
-}
-
 fn error_policy(order: Arc<Order>, error: &OrderError, ctx: Arc<Context>) -> Action {
     ctx.metrics
         .inc(metrics::SYNC_ERRORS, vec![("controller", "orders".into())]);
@@ -560,4 +540,24 @@ pub fn owner_order(ch: &Challenge) -> Option<ObjectRef<Order>> {
         .iter()
         .find(|o| o.kind == "Order" && o.controller == Some(true))?;
     Some(ObjectRef::new(&owner.name).within(&ch.namespace().unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_must_be_offered_by_the_ca() {
+        assert_eq!(
+            profile_problem("shortlived", &["classic", "shortlived"]),
+            None
+        );
+        let none = profile_problem("shortlived", &[]).unwrap();
+        assert!(
+            none.contains("does not support certificate profiles"),
+            "{none}"
+        );
+        let other = profile_problem("tlsserver", &["classic", "shortlived"]).unwrap();
+        assert!(other.ends_with("it offers: classic, shortlived"), "{other}");
+    }
 }
