@@ -5,12 +5,15 @@
 //! Names handed to providers and to the checker are absolute, with a trailing dot:
 //! zone `example.com.`, record `_acme-challenge.example.com.`.
 
+pub mod credentials;
 pub mod propagation;
 pub mod provider;
 pub mod resolver;
 pub mod rfc2136;
+pub mod route53;
 pub mod selection;
 pub mod solver;
+pub mod zone_batch;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -57,6 +60,10 @@ pub struct Dns01Config {
 pub struct ApiEndpoints {
     /// Cloudflare's v4 API, e.g. `http://127.0.0.1:8080/client/v4/`.
     pub cloudflare: Option<String>,
+    /// Route53's (and STS's) API, e.g. moto's `http://127.0.0.1:5000`.
+    pub route53: Option<String>,
+    /// Cloud DNS's API root, e.g. `http://127.0.0.1:8080` (paths `/dns/v1/...`).
+    pub cloud_dns: Option<String>,
 }
 
 impl Default for Dns01Config {

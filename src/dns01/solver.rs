@@ -16,7 +16,11 @@ pub async fn provider_for(
     secret_ns: &str,
     endpoints: &ApiEndpoints,
 ) -> Result<Box<dyn Provider>, String> {
-    let _ = endpoints;
+    if let Some(cfg) = &dns01.route53 {
+        let p = super::route53::from_solver(client, cfg, secret_ns, endpoints.route53.as_deref())
+            .await?;
+        return Ok(Box::new(p));
+    }
     if let Some(cfg) = &dns01.rfc2136 {
         let secret = match &cfg.tsig_secret_secret_ref {
             Some(r) => {
@@ -48,5 +52,5 @@ pub async fn provider_for(
             .map_err(|e| e.to_string())?;
         return Ok(Box::new(p));
     }
-    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136)".into())
+    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136, route53)".into())
 }

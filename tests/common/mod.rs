@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bind;
+pub mod moto;
 pub mod pebble;
 
 use serde_json::Value;
