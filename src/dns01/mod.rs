@@ -5,6 +5,7 @@
 //! Names handed to providers and to the checker are absolute, with a trailing dot:
 //! zone `example.com.`, record `_acme-challenge.example.com.`.
 
+pub mod clouddns;
 pub mod credentials;
 pub mod propagation;
 pub mod provider;

@@ -21,6 +21,11 @@ pub async fn provider_for(
             .await?;
         return Ok(Box::new(p));
     }
+    if let Some(cfg) = &dns01.cloud_dns {
+        let p = super::clouddns::from_solver(client, cfg, secret_ns, endpoints.cloud_dns.as_deref())
+            .await?;
+        return Ok(Box::new(p));
+    }
     if let Some(cfg) = &dns01.rfc2136 {
         let secret = match &cfg.tsig_secret_secret_ref {
             Some(r) => {
@@ -52,5 +57,5 @@ pub async fn provider_for(
             .map_err(|e| e.to_string())?;
         return Ok(Box::new(p));
     }
-    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136, route53)".into())
+    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136, route53, cloudDNS)".into())
 }
