@@ -6,6 +6,7 @@
 //! zone `example.com.`, record `_acme-challenge.example.com.`.
 
 pub mod clouddns;
+pub mod cloudflare;
 pub mod credentials;
 pub mod propagation;
 pub mod provider;

@@ -16,6 +16,27 @@ pub async fn provider_for(
     secret_ns: &str,
     endpoints: &ApiEndpoints,
 ) -> Result<Box<dyn Provider>, String> {
+    if let Some(cfg) = &dns01.cloudflare {
+        use super::cloudflare::{CloudflareAuth, CloudflareProvider, CredentialRef};
+        let cred = super::cloudflare::credential_ref(cfg).map_err(|e| e.to_string())?;
+        let auth = match &cred {
+            CredentialRef::Token { secret, key } => CloudflareAuth::Token {
+                token: secret_string(client, secret_ns, secret, key, cred.field()).await?,
+                source: format!("Secret {secret_ns}/{secret} key {key:?}"),
+            },
+            CredentialRef::Key { secret, key, email } => CloudflareAuth::Key {
+                email: email.clone(),
+                key: secret_string(client, secret_ns, secret, key, cred.field()).await?,
+                source: format!("Secret {secret_ns}/{secret} key {key:?}"),
+            },
+        };
+        let base = endpoints
+            .cloudflare
+            .as_deref()
+            .unwrap_or(super::cloudflare::PRODUCTION_URL);
+        let p = CloudflareProvider::new(auth, base).map_err(|e| e.to_string())?;
+        return Ok(Box::new(p));
+    }
     if let Some(cfg) = &dns01.route53 {
         let p = super::route53::from_solver(client, cfg, secret_ns, endpoints.route53.as_deref())
             .await?;
@@ -57,5 +78,28 @@ pub async fn provider_for(
             .map_err(|e| e.to_string())?;
         return Ok(Box::new(p));
     }
-    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136, route53, cloudDNS)".into())
+    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136, cloudflare, route53, cloudDNS)".into())
+}
+
+/// The UTF-8 text of key `key` of Secret `secret_ns/name`, named by solver field
+/// `field`. Errors name the Secret, key and field, never the content.
+pub async fn secret_string(
+    client: &kube::Client,
+    secret_ns: &str,
+    name: &str,
+    key: &str,
+    field: &str,
+) -> Result<String, String> {
+    let s = Api::<Secret>::namespaced(client.clone(), secret_ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("reading Secret {secret_ns}/{name}: {e}"))?
+        .ok_or_else(|| format!("the Secret {secret_ns}/{name} named by {field} does not exist"))?;
+    let value = s
+        .data
+        .and_then(|d| d.get(key).map(|v| v.0.clone()))
+        .ok_or_else(|| format!("the Secret {secret_ns}/{name} has no key {key:?} ({field}.key)"))?;
+    String::from_utf8(value).map_err(|_| {
+        format!("key {key:?} of Secret {secret_ns}/{name} ({field}) is not UTF-8 text")
+    })
 }

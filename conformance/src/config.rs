@@ -1,0 +1,370 @@
+//! What `certgate-conformance` runs against: a zone, the solver's `dns01` block as it
+//! is written in an Issuer, and where the Secrets it names come from (environment
+//! variables or files, so credentials never sit in the configuration).
+//!
+//! The provider is built by certgate's own code path ([`certgate::dns01::solver`]):
+//! the Secrets are put in an in-process sandbox API server and read from there, as
+//! the controller reads them from Kubernetes. The `bad-credentials` case gets the same
+//! Secrets, in another namespace, with every letter and digit of their values
+//! replaced (same shape, wrong content).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use certgate::api::acme_dns01::AcmeChallengeSolverDns01;
+use certgate::dns01::{ApiEndpoints, Dns01Config, Provider};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, ObjectMeta, PostParams};
+use serde::Deserialize;
+
+use crate::suite::{BadCredentials, ProviderFactory};
+
+/// The namespace holding the given Secrets.
+pub const NAMESPACE: &str = "conformance";
+/// The namespace holding the scrambled copies for `bad-credentials`.
+pub const BAD_NAMESPACE: &str = "conformance-bad-credentials";
+
+/// Where one Secret key's value comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SecretSource {
+    /// An environment variable.
+    Env(String),
+    /// A file (its whole content).
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Parses `env:VAR` or `file:PATH`.
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s.split_once(':') {
+            Some(("env", v)) if !v.is_empty() => Ok(Self::Env(v.to_string())),
+            Some(("file", p)) if !p.is_empty() => Ok(Self::File(PathBuf::from(p))),
+            _ => Err(ConfigError::Invalid(format!(
+                "secret source {s:?}: expected env:VARIABLE or file:PATH"
+            ))),
+        }
+    }
+
+    fn read(&self, secret: &str, key: &str) -> Result<Vec<u8>, ConfigError> {
+        match self {
+            Self::Env(var) => std::env::var(var).map(String::into_bytes).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "Secret {secret} key {key}: environment variable {var} is not set"
+                ))
+            }),
+            Self::File(path) => std::fs::read(path).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "Secret {secret} key {key}: reading {}: {e}",
+                    path.display()
+                ))
+            }),
+        }
+    }
+}
+
+/// The configuration file (YAML), also assembled from command-line flags.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// The zone to write in (`example.com`); records go under
+    /// `_acme-challenge.cg-<run>-<case>.<zone>`.
+    pub zone: String,
+    /// The solver's `dns01` block, as in an Issuer's `spec.acme.solvers[]`.
+    pub dns01: AcmeChallengeSolverDns01,
+    /// Secret name → key → where its value comes from.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, BTreeMap<String, SecretSource>>,
+    /// Recursive nameservers used to find the zone's nameservers (default: the
+    /// system's).
+    #[serde(default)]
+    pub nameservers: Vec<SocketAddr>,
+    /// The port of the zone's nameservers (default 53).
+    #[serde(default)]
+    pub authoritative_port: Option<u16>,
+    /// How long to wait for a change to show at every nameserver (Go duration,
+    /// default `5m`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// How often to look (default `2s`).
+    #[serde(default)]
+    pub poll_period: Option<String>,
+    /// A zone the provider does not hold (default: a name under `.invalid`).
+    #[serde(default)]
+    pub unknown_zone: Option<String>,
+    /// Providers' API base URLs, to run against an emulator.
+    #[serde(default)]
+    pub api_endpoints: Endpoints,
+}
+
+/// API base URLs in the configuration file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Endpoints {
+    #[serde(default)]
+    pub cloudflare: Option<String>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the sandbox API server holding the Secrets: {0}")]
+    Sandbox(String),
+}
+
+impl Config {
+    /// Parses a YAML configuration.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        serde_saphyr::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The provider's name for the report (`cloudflare`, `rfc2136`…).
+    pub fn provider_name(&self) -> &'static str {
+        let d = &self.dns01;
+        if d.cloudflare.is_some() {
+            "cloudflare"
+        } else if d.route53.is_some() {
+            "route53"
+        } else if d.cloud_dns.is_some() {
+            "clouddns"
+        } else if d.rfc2136.is_some() {
+            "rfc2136"
+        } else {
+            "unknown"
+        }
+    }
+
+    /// How the suite reads DNS.
+    pub fn dns(&self) -> Result<Dns01Config, ConfigError> {
+        let dur = |v: &Option<String>, default: Duration| match v {
+            None => Ok(default),
+            Some(s) => certgate::certificates::renewal::parse_go_duration(s)
+                .map_err(|e| ConfigError::Invalid(format!("duration {s:?}: {e}"))),
+        };
+        Ok(Dns01Config {
+            recursive_nameservers: self.nameservers.clone(),
+            authoritative_port: self.authoritative_port.unwrap_or(53),
+            timeout: dur(&self.timeout, Duration::from_secs(300))?,
+            poll_period: dur(&self.poll_period, Duration::from_secs(2))?,
+            query_timeout: Duration::from_secs(5),
+            ..Dns01Config::default()
+        })
+    }
+
+    fn endpoints(&self) -> ApiEndpoints {
+        ApiEndpoints {
+            cloudflare: self.api_endpoints.cloudflare.clone(),
+            ..ApiEndpoints::default()
+        }
+    }
+
+    /// What a bad-credentials error must name: the Secret, or for RFC 2136 the TSIG
+    /// key (updates know the key, not the Secret).
+    fn credential_names(&self) -> Vec<String> {
+        if let Some(r) = &self.dns01.rfc2136 {
+            return r.tsig_key_name.iter().cloned().collect();
+        }
+        self.secrets
+            .keys()
+            .take(1)
+            .map(|name| format!("Secret {BAD_NAMESPACE}/{name}"))
+            .collect()
+    }
+}
+
+/// Replaces every letter and digit with another of the same kind: the value keeps its
+/// shape (length, alphabet, punctuation) but is wrong.
+pub fn scramble(value: &[u8]) -> Vec<u8> {
+    let seed = uuid::Uuid::new_v4().as_u128();
+    value
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            let r = ((seed >> ((i % 16) * 8)) as u8).wrapping_add(i as u8);
+            let shift = |base: u8, n: u8, b: u8| base + (b - base + 1 + r % (n - 1)) % n;
+            match b {
+                b'a'..=b'z' => shift(b'a', 26, b),
+                b'A'..=b'Z' => shift(b'A', 26, b),
+                b'0'..=b'9' => shift(b'0', 10, b),
+                other => other,
+            }
+        })
+        .collect()
+}
+
+/// A provider built by certgate's solver code from a configuration, with the
+/// sandbox holding its Secrets.
+pub struct Built {
+    pub provider: Box<dyn Provider>,
+    pub bad_credentials: Option<BadCredentials>,
+    _sandbox: certgate_sandbox::Sandbox,
+}
+
+async fn put_secrets(
+    client: &kube::Client,
+    namespace: &str,
+    secrets: &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+) -> Result<(), ConfigError> {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .map_err(|e| ConfigError::Sandbox(e.to_string()))?;
+    for (name, keys) in secrets {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace.to_string()),
+                ..Default::default()
+            },
+            data: Some(
+                keys.iter()
+                    .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        Api::<Secret>::namespaced(client.clone(), namespace)
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(|e| ConfigError::Sandbox(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Builds the provider of `config` (and one with scrambled credentials).
+pub async fn build(config: &Config) -> Result<Built, ConfigError> {
+    let mut values: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    for (name, keys) in &config.secrets {
+        for (key, source) in keys {
+            values
+                .entry(name.clone())
+                .or_default()
+                .insert(key.clone(), source.read(name, key)?);
+        }
+    }
+    let scrambled: BTreeMap<String, BTreeMap<String, Vec<u8>>> = values
+        .iter()
+        .map(|(n, ks)| {
+            (
+                n.clone(),
+                ks.iter().map(|(k, v)| (k.clone(), scramble(v))).collect(),
+            )
+        })
+        .collect();
+    let sandbox = certgate_sandbox::Sandbox::start(certgate_sandbox::SandboxOptions::default())
+        .await
+        .map_err(|e| ConfigError::Sandbox(e.to_string()))?;
+    let client = sandbox
+        .client()
+        .await
+        .map_err(|e| ConfigError::Sandbox(e.to_string()))?;
+    put_secrets(&client, NAMESPACE, &values).await?;
+    put_secrets(&client, BAD_NAMESPACE, &scrambled).await?;
+    let endpoints = config.endpoints();
+    let provider =
+        certgate::dns01::solver::provider_for(&client, &config.dns01, NAMESPACE, &endpoints)
+            .await
+            .map_err(ConfigError::Invalid)?;
+    let bad_credentials = if values.is_empty() {
+        None
+    } else {
+        let dns01 = config.dns01.clone();
+        let factory: ProviderFactory = Box::new(move || {
+            let client = client.clone();
+            let dns01 = dns01.clone();
+            let endpoints = endpoints.clone();
+            Box::pin(async move {
+                certgate::dns01::solver::provider_for(&client, &dns01, BAD_NAMESPACE, &endpoints)
+                    .await
+            })
+        });
+        let mut secrets: Vec<String> = Vec::new();
+        for map in [&values, &scrambled] {
+            for v in map.values().flat_map(|ks| ks.values()) {
+                let text = String::from_utf8_lossy(v).trim().to_string();
+                if text.len() >= 6 {
+                    secrets.push(text);
+                }
+            }
+        }
+        Some(BadCredentials {
+            factory,
+            must_name: config.credential_names(),
+            secrets,
+        })
+    };
+    Ok(Built {
+        provider,
+        bad_credentials,
+        _sandbox: sandbox,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml() {
+        let c = Config::from_yaml(
+            "zone: example.com\n\
+             dns01:\n  cloudflare:\n    apiTokenSecretRef: {name: cf, key: api-token}\n\
+             secrets:\n  cf:\n    api-token: {env: CF_API_TOKEN}\n\
+             timeout: 90s\n",
+        )
+        .unwrap();
+        assert_eq!(c.provider_name(), "cloudflare");
+        assert_eq!(
+            c.secrets["cf"]["api-token"],
+            SecretSource::Env("CF_API_TOKEN".into())
+        );
+        assert_eq!(c.dns().unwrap().timeout, Duration::from_secs(90));
+        assert_eq!(
+            c.credential_names(),
+            vec![format!("Secret {BAD_NAMESPACE}/cf")]
+        );
+        assert!(Config::from_yaml("zone: x\ndns01: {}\nbogus: 1\n").is_err());
+    }
+
+    #[test]
+    fn sources() {
+        assert_eq!(
+            SecretSource::parse("env:X").unwrap(),
+            SecretSource::Env("X".into())
+        );
+        assert_eq!(
+            SecretSource::parse("file:/tmp/k").unwrap(),
+            SecretSource::File("/tmp/k".into())
+        );
+        assert!(SecretSource::parse("X").is_err());
+    }
+
+    #[test]
+    fn scrambled_values_keep_their_shape() {
+        let v = b"AbC-123_xyz=";
+        let s = scramble(v);
+        assert_eq!(s.len(), v.len());
+        for (a, b) in v.iter().zip(&s) {
+            assert_eq!(a.is_ascii_lowercase(), b.is_ascii_lowercase());
+            assert_eq!(a.is_ascii_uppercase(), b.is_ascii_uppercase());
+            assert_eq!(a.is_ascii_digit(), b.is_ascii_digit());
+            if a.is_ascii_alphanumeric() {
+                assert_ne!(a, b);
+            } else {
+                assert_eq!(a, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,1160 @@
+//! The Cloudflare provider: one TXT record per challenge value through Cloudflare's v4
+//! API, from cert-manager's `cloudflare` solver fields (`apiTokenSecretRef`, or
+//! `apiKeySecretRef` + `email`).
+//!
+//! present finds the zone (the zone the SOA walk found, else the most specific
+//! Cloudflare zone enclosing the name), lists the name's TXT records (every page) and
+//! creates a record holding the value unless one already does; cleanup deletes the
+//! records holding exactly that value. Other values on the name are never touched.
+//!
+//! Requests are built with the `cloudflare` crate's endpoint types, credentials and
+//! environments (`Environment::Custom` for a local emulator) and sent with reqwest.
+//! The crate's own client is not used: it decodes error codes as `u16`, so the DNS
+//! error codes (81044, 81057, 81058…) make it drop the whole error list, and its
+//! response types require fields Cloudflare leaves null (e.g. a pending zone's
+//! `activated_on`). Responses are decoded here with only the fields used.
+
+use std::fmt;
+use std::time::Duration;
+
+use cloudflare::endpoints::dns::dns::{
+    CreateDnsRecord, CreateDnsRecordParams, DeleteDnsRecord, DnsContent,
+};
+use cloudflare::endpoints::zones::zone::{ListZones, ListZonesParams};
+use cloudflare::framework::Environment;
+use cloudflare::framework::auth::Credentials;
+use cloudflare::framework::endpoint::spec::EndpointSpec;
+use cloudflare::framework::endpoint::{Method, RequestBody};
+use futures::future::BoxFuture;
+use reqwest012 as reqwest;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tracing::debug;
+
+use super::provider::{Provider, ProviderError};
+use crate::api::acme_dns01::AcmeIssuerDns01ProviderCloudflare;
+use crate::api::meta::SecretKeySelector;
+
+/// Where the solver's fields live, for messages.
+const FIELD: &str = "spec.acme.solvers[].dns01.cloudflare";
+/// Cloudflare's public API.
+pub const PRODUCTION_URL: &str = "https://api.cloudflare.com/client/v4/";
+/// The TTL of the TXT records written (cert-manager's).
+pub const TXT_TTL: u32 = 120;
+/// How long one API request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Records per page when listing (Cloudflare's default is 100).
+const RECORDS_PER_PAGE: u32 = 100;
+/// Zones per page when listing (Cloudflare allows 5 to 50).
+const ZONES_PER_PAGE: u32 = 50;
+/// Pages read at most when listing, against a server that never ends.
+const MAX_PAGES: u32 = 1000;
+
+/// What went wrong with a Cloudflare solver. Messages say what to fix and never carry
+/// the token or key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloudflareError {
+    #[error(
+        "the Cloudflare API URL \"{url}\" is invalid: {reason}; expected e.g. {PRODUCTION_URL}"
+    )]
+    InvalidBaseUrl { url: String, reason: String },
+    #[error("{source_} is empty")]
+    EmptyCredential { source_: String },
+    #[error(
+        "{source_} contains characters an HTTP header cannot carry (only visible ASCII is allowed): \
+         check that the Secret holds the credential itself"
+    )]
+    InvalidCredential { source_: String },
+    #[error(
+        "\"{email}\" (spec.acme.solvers[].dns01.cloudflare.email) is not a valid email address"
+    )]
+    InvalidEmail { email: String },
+    #[error(
+        "{FIELD} sets both apiTokenSecretRef and apiKeySecretRef: keep one (an API token is recommended)"
+    )]
+    BothCredentials,
+    #[error(
+        "{FIELD} has no credentials: set apiTokenSecretRef (an API token with Zone:Read and DNS:Edit), \
+         or apiKeySecretRef and email"
+    )]
+    NoCredentials,
+    #[error("{FIELD}.apiKeySecretRef needs {FIELD}.email, the Cloudflare account's email")]
+    MissingEmail,
+    #[error(
+        "{FIELD}.{field}.key is not set: name the key of Secret \"{secret}\" that holds the credential"
+    )]
+    MissingSecretKey { field: String, secret: String },
+    #[error("\"{fqdn}\" is not inside zone \"{zone}\"")]
+    NotInZone { fqdn: String, zone: String },
+    #[error(
+        "Cloudflare has no zone for \"{fqdn}\" visible to {credential} (looked for {tried}): \
+         check that the domain's zone is in the Cloudflare account and that the credential may read it (Zone:Read)"
+    )]
+    NoZone {
+        fqdn: String,
+        tried: String,
+        credential: String,
+    },
+    #[error(
+        "Cloudflare refused {credential} (code {code}: {message}) when {action}: \
+         check it has Zone:Read and DNS:Edit on {zone}"
+    )]
+    Forbidden {
+        credential: String,
+        code: u32,
+        message: String,
+        action: String,
+        zone: String,
+    },
+    #[error(
+        "Cloudflare does not know {credential} (code {code}: {message}): it is mistyped, revoked or expired; \
+         {fix}"
+    )]
+    UnknownCredential {
+        credential: String,
+        code: u32,
+        message: String,
+        fix: String,
+    },
+    #[error(
+        "Cloudflare rejected the request headers made from {credential} (code {code}: {message}): \
+         {fix}"
+    )]
+    MalformedCredential {
+        credential: String,
+        code: u32,
+        message: String,
+        fix: String,
+    },
+    #[error(
+        "Cloudflare has no API route for {what} (code {code}: {message}): the zone id may be stale, \
+         or {base} is not Cloudflare's v4 API"
+    )]
+    BadRoute {
+        what: String,
+        code: u32,
+        message: String,
+        base: String,
+    },
+    #[error("Cloudflare refused {action} (HTTP {status}{codes})")]
+    Api {
+        action: String,
+        status: u16,
+        codes: String,
+    },
+    #[error("Cloudflare is rate limiting requests (HTTP 429{codes}) when {action}: retrying later")]
+    RateLimited { action: String, codes: String },
+    #[error("Cloudflare failed when {action} (HTTP {status}{codes}): retrying later")]
+    ServerError {
+        action: String,
+        status: u16,
+        codes: String,
+    },
+    #[error("no answer from the Cloudflare API at {base} when {action}: {reason}")]
+    Unreachable {
+        base: String,
+        action: String,
+        reason: String,
+    },
+    #[error("unexpected answer from the Cloudflare API at {base} when {action}: {reason}")]
+    InvalidResponse {
+        base: String,
+        action: String,
+        reason: String,
+    },
+}
+
+impl CloudflareError {
+    /// Whether retrying without any change may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. }
+                | Self::ServerError { .. }
+                | Self::Unreachable { .. }
+                | Self::InvalidResponse { .. }
+        )
+    }
+}
+
+impl From<CloudflareError> for ProviderError {
+    fn from(e: CloudflareError) -> Self {
+        if e.is_transient() {
+            Self::Unavailable(Box::new(e))
+        } else {
+            Self::Misconfigured(Box::new(e))
+        }
+    }
+}
+
+/// How requests authenticate. `source` says where the secret came from (e.g.
+/// `Secret cert-manager/cloudflare key api-token`), for messages; the secret itself
+/// never appears in `Debug` or errors.
+#[derive(Clone)]
+pub enum CloudflareAuth {
+    /// An API token (`Authorization: Bearer`), recommended.
+    Token { token: String, source: String },
+    /// A global API key with its account email (`X-Auth-Key` + `X-Auth-Email`).
+    Key {
+        email: String,
+        key: String,
+        source: String,
+    },
+}
+
+impl fmt::Debug for CloudflareAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token { source, .. } => f
+                .debug_struct("Token")
+                .field("source", source)
+                .finish_non_exhaustive(),
+            Self::Key { email, source, .. } => f
+                .debug_struct("Key")
+                .field("email", email)
+                .field("source", source)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl CloudflareAuth {
+    /// The credential in words, for messages: `the API token from <source>`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Token { source, .. } => format!("the API token from {source}"),
+            Self::Key { email, source, .. } => {
+                format!("the global API key from {source} (email {email})")
+            }
+        }
+    }
+}
+
+/// Which Secret key holds a solver's credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialRef {
+    /// `apiTokenSecretRef`.
+    Token { secret: String, key: String },
+    /// `apiKeySecretRef` with `email`.
+    Key {
+        secret: String,
+        key: String,
+        email: String,
+    },
+}
+
+impl CredentialRef {
+    /// The solver field naming the Secret, for messages.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Token { .. } => "cloudflare.apiTokenSecretRef",
+            Self::Key { .. } => "cloudflare.apiKeySecretRef",
+        }
+    }
+}
+
+/// The credential a solver's `cloudflare` block names, as cert-manager reads it: an
+/// API token, or a global API key with the account email; not both.
+pub fn credential_ref(
+    config: &AcmeIssuerDns01ProviderCloudflare,
+) -> Result<CredentialRef, CloudflareError> {
+    let key_of = |r: &SecretKeySelector, field: &str| {
+        r.key
+            .clone()
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| CloudflareError::MissingSecretKey {
+                field: field.to_string(),
+                secret: r.name.clone(),
+            })
+    };
+    match (&config.api_token_secret_ref, &config.api_key_secret_ref) {
+        (Some(_), Some(_)) => Err(CloudflareError::BothCredentials),
+        (None, None) => Err(CloudflareError::NoCredentials),
+        (Some(r), None) => Ok(CredentialRef::Token {
+            secret: r.name.clone(),
+            key: key_of(r, "apiTokenSecretRef")?,
+        }),
+        (None, Some(r)) => {
+            let email = config
+                .email
+                .clone()
+                .filter(|e| !e.trim().is_empty())
+                .ok_or(CloudflareError::MissingEmail)?;
+            Ok(CredentialRef::Key {
+                secret: r.name.clone(),
+                key: key_of(r, "apiKeySecretRef")?,
+                email,
+            })
+        }
+    }
+}
+
+/// Writes challenge records through Cloudflare's v4 API.
+#[derive(Clone)]
+pub struct CloudflareProvider {
+    http: reqwest::Client,
+    base: String,
+    credentials: Credentials,
+    auth: CloudflareAuth,
+}
+
+impl fmt::Debug for CloudflareProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudflareProvider")
+            .field("base", &self.base)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cloudflare's response envelope, with only what is used.
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    #[serde(default)]
+    success: bool,
+    #[serde(default)]
+    errors: Vec<ApiMessage>,
+    result: Option<T>,
+    result_info: Option<ResultInfo>,
+}
+
+/// One entry of `errors` (codes go beyond `u16`: 81057).
+#[derive(Debug, Clone, Deserialize)]
+struct ApiMessage {
+    #[serde(default)]
+    code: u32,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    error_chain: Vec<ApiMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResultInfo {
+    page: Option<u32>,
+    total_pages: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ZoneLite {
+    id: String,
+    name: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RecordLite {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(rename = "type", default)]
+    record_type: String,
+    #[serde(default)]
+    content: String,
+}
+
+/// `GET zones/{zone}/dns_records?type=TXT&name=…`: the crate's `ListDnsRecords` can
+/// filter on a type only together with a content.
+#[derive(Debug)]
+struct ListTxtRecords<'a> {
+    zone_identifier: &'a str,
+    name: &'a str,
+    page: u32,
+}
+
+impl EndpointSpec for ListTxtRecords<'_> {
+    type JsonResponse = ();
+    type ResponseType = ();
+
+    fn method(&self) -> Method {
+        Method::GET
+    }
+    fn path(&self) -> String {
+        format!("zones/{}/dns_records", self.zone_identifier)
+    }
+    fn query(&self) -> Option<String> {
+        cloudflare::framework::endpoint::serialize_query(&[
+            ("type", "TXT".to_string()),
+            ("name", self.name.to_string()),
+            ("page", self.page.to_string()),
+            ("per_page", RECORDS_PER_PAGE.to_string()),
+        ])
+    }
+}
+
+/// A failed call: the HTTP status and Cloudflare's error codes.
+#[derive(Debug)]
+enum CallError {
+    Transport(String),
+    Decode(String),
+    Status {
+        status: u16,
+        errors: Vec<ApiMessage>,
+    },
+}
+
+impl CallError {
+    fn has_code(&self, codes: &[u32]) -> bool {
+        match self {
+            Self::Status { errors, .. } => errors
+                .iter()
+                .flat_map(|e| std::iter::once(e).chain(e.error_chain.iter()))
+                .any(|e| codes.contains(&e.code)),
+            _ => false,
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// `" (code 81057: Record already exists.)"`, or empty.
+fn codes_text(errors: &[ApiMessage]) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let mut s = format!("code {}: {}", e.code, e.message.trim_end_matches('.'));
+            for c in &e.error_chain {
+                s.push_str(&format!(
+                    "; code {}: {}",
+                    c.code,
+                    c.message.trim_end_matches('.')
+                ));
+            }
+            s
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", parts.join(", "))
+    }
+}
+
+/// A TXT record's content as a plain value: Cloudflare may hold and return it as
+/// quoted character strings (`"abc" "def"`), which join to `abcdef`.
+pub fn txt_content_value(content: &str) -> String {
+    let t = content.trim();
+    if !(t.len() >= 2 && t.starts_with('"') && t.ends_with('"')) {
+        return t.to_string();
+    }
+    let mut out = String::new();
+    let mut in_quotes = false;
+    let mut chars = t.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            '\\' if in_quotes => {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            c if in_quotes => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn check_header_value(value: &str, source: &str) -> Result<String, CloudflareError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(CloudflareError::EmptyCredential {
+            source_: source.to_string(),
+        });
+    }
+    if !v.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err(CloudflareError::InvalidCredential {
+            source_: source.to_string(),
+        });
+    }
+    Ok(v.to_string())
+}
+
+/// `base` as a URL ending in `/`, so that endpoint paths join below it.
+fn normalise_base(base: &str) -> Result<String, CloudflareError> {
+    let invalid = |reason: &str| CloudflareError::InvalidBaseUrl {
+        url: base.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut url = reqwest::Url::parse(base.trim()).map_err(|e| invalid(&e.to_string()))?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(invalid(
+            "the scheme must be https (or http for a local emulator)",
+        ));
+    }
+    if url.cannot_be_a_base() || url.host_str().is_none() {
+        return Err(invalid("no host"));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url.to_string())
+}
+
+fn strip_dot(name: &str) -> String {
+    super::fqdn(name).trim_end_matches('.').to_string()
+}
+
+impl CloudflareProvider {
+    /// A provider for Cloudflare's public API.
+    pub fn production(auth: CloudflareAuth) -> Result<Self, CloudflareError> {
+        Self::new(auth, PRODUCTION_URL)
+    }
+
+    /// A provider for the v4 API at `base_url` (Cloudflare's is [`PRODUCTION_URL`];
+    /// tests give a local emulator's).
+    pub fn new(auth: CloudflareAuth, base_url: &str) -> Result<Self, CloudflareError> {
+        let base = normalise_base(base_url)?;
+        let (credentials, auth) = match auth {
+            CloudflareAuth::Token { token, source } => {
+                let token = check_header_value(&token, &source)?;
+                (
+                    Credentials::UserAuthToken {
+                        token: token.clone(),
+                    },
+                    CloudflareAuth::Token { token, source },
+                )
+            }
+            CloudflareAuth::Key { email, key, source } => {
+                let key = check_header_value(&key, &source)?;
+                let email = email.trim().to_string();
+                if email.is_empty()
+                    || !email.contains('@')
+                    || !email.bytes().all(|b| (0x21..=0x7e).contains(&b))
+                {
+                    return Err(CloudflareError::InvalidEmail { email });
+                }
+                (
+                    Credentials::UserAuthKey {
+                        email: email.clone(),
+                        key: key.clone(),
+                    },
+                    CloudflareAuth::Key { email, key, source },
+                )
+            }
+        };
+        // reqwest here uses rustls without a built-in crypto provider: make sure the
+        // process has one (the binary installs aws-lc-rs first; this is a no-op then).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| CloudflareError::Unreachable {
+                base: base.clone(),
+                action: "setting up the HTTP client".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            base,
+            credentials,
+            auth,
+        })
+    }
+
+    /// The API base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends `endpoint` and decodes a successful envelope's `result` as `T`.
+    async fn call<E, T>(&self, endpoint: &E) -> Result<(T, Option<ResultInfo>), CallError>
+    where
+        E: EndpointSpec,
+        T: DeserializeOwned,
+    {
+        let env = Environment::Custom(self.base.clone());
+        let url = endpoint.url(&env);
+        let method = endpoint.method();
+        debug!(method = %method, url = %url, "Cloudflare API request");
+        let mut request = self.http.request(method, url);
+        for (name, value) in self.credentials.headers() {
+            let mut value = reqwest::header::HeaderValue::from_str(&value)
+                .map_err(|_| CallError::Transport("invalid credential header".into()))?;
+            value.set_sensitive(true);
+            request = request.header(name, value);
+        }
+        if let Some(RequestBody::Json(json)) = endpoint.body() {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CallError::Transport(without_url(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::Transport(without_url(&e)))?;
+        let envelope: Result<Envelope<T>, _> = serde_json::from_slice(&bytes);
+        if !status.is_success() {
+            let errors = serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes)
+                .map(|e| e.errors)
+                .unwrap_or_default();
+            return Err(CallError::Status {
+                status: status.as_u16(),
+                errors,
+            });
+        }
+        let envelope = envelope.map_err(|e| CallError::Decode(e.to_string()))?;
+        if !envelope.success {
+            return Err(CallError::Status {
+                status: status.as_u16(),
+                errors: envelope.errors,
+            });
+        }
+        let result = envelope
+            .result
+            .ok_or_else(|| CallError::Decode("no result".into()))?;
+        Ok((result, envelope.result_info))
+    }
+
+    /// What a failed call means, in words.
+    fn explain(&self, e: CallError, action: &str, zone: &str) -> CloudflareError {
+        let credential = self.auth.describe();
+        let base = self.base.clone();
+        let (status, errors) = match e {
+            CallError::Transport(reason) => {
+                return CloudflareError::Unreachable {
+                    base,
+                    action: action.into(),
+                    reason,
+                };
+            }
+            CallError::Decode(reason) => {
+                return CloudflareError::InvalidResponse {
+                    base,
+                    action: action.into(),
+                    reason,
+                };
+            }
+            CallError::Status { status, errors } => (status, errors),
+        };
+        let first = errors.first().cloned();
+        let code = first.as_ref().map(|f| f.code).unwrap_or(0);
+        let message = first
+            .as_ref()
+            .map(|f| {
+                let mut m = f.message.trim_end_matches('.').to_string();
+                for c in &f.error_chain {
+                    m.push_str(&format!(
+                        "; code {}: {}",
+                        c.code,
+                        c.message.trim_end_matches('.')
+                    ));
+                }
+                m
+            })
+            .unwrap_or_default();
+        let is_token = matches!(self.auth, CloudflareAuth::Token { .. });
+        match code {
+            // Authentication error: the credential is valid but not allowed here.
+            10000 => CloudflareError::Forbidden {
+                credential,
+                code,
+                message,
+                action: action.into(),
+                zone: zone.trim_end_matches('.').to_string(),
+            },
+            // Invalid access token / unknown key or email.
+            9109 | 9103 | 1000 => CloudflareError::UnknownCredential {
+                credential,
+                code,
+                message,
+                fix: if is_token {
+                    format!(
+                        "create an API token with Zone:Read and DNS:Edit on {} and put it in the Secret",
+                        zone.trim_end_matches('.')
+                    )
+                } else {
+                    "check the account email and the global API key (or use an API token)".into()
+                },
+            },
+            // Invalid request headers, missing headers.
+            6003 | 6100..=6199 | 9106 => CloudflareError::MalformedCredential {
+                credential,
+                code,
+                message,
+                fix: if is_token {
+                    "the Secret must hold the API token's value (about 40 characters), not a global API key or the token's ID".into()
+                } else {
+                    "check that apiKeySecretRef holds the global API key and email is the account's email; an API token goes in apiTokenSecretRef".into()
+                },
+            },
+            7000 | 7003 | 1001 | 1003 => CloudflareError::BadRoute {
+                what: action.into(),
+                code,
+                message,
+                base,
+            },
+            _ if status == 429 => CloudflareError::RateLimited {
+                action: action.into(),
+                codes: codes_text(&errors),
+            },
+            _ if status >= 500 => CloudflareError::ServerError {
+                action: action.into(),
+                status,
+                codes: codes_text(&errors),
+            },
+            _ if status == 401 || status == 403 => CloudflareError::Forbidden {
+                credential,
+                code,
+                message: if message.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    message
+                },
+                action: action.into(),
+                zone: zone.trim_end_matches('.').to_string(),
+            },
+            _ => CloudflareError::Api {
+                action: action.into(),
+                status,
+                codes: codes_text(&errors),
+            },
+        }
+    }
+
+    /// Zones named exactly `name` visible to the credential.
+    async fn zones_named(&self, name: &str, zone: &str) -> Result<Vec<ZoneLite>, CloudflareError> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let endpoint = ListZones {
+                params: ListZonesParams {
+                    name: Some(name.to_string()),
+                    page: Some(page),
+                    per_page: Some(ZONES_PER_PAGE),
+                    ..Default::default()
+                },
+            };
+            let (zones, info): (Vec<ZoneLite>, _) = self
+                .call(&endpoint)
+                .await
+                .map_err(|e| self.explain(e, &format!("looking up zone {name}"), zone))?;
+            let n = zones.len();
+            out.extend(
+                zones
+                    .into_iter()
+                    .filter(|z| z.name.eq_ignore_ascii_case(name)),
+            );
+            if !more_pages(info.as_ref(), page, n, ZONES_PER_PAGE) || page >= MAX_PAGES {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
+    /// The Cloudflare zone holding `fqdn`: `zone` when Cloudflare has it, else the
+    /// most specific zone enclosing `fqdn`. Returns its id and name.
+    pub async fn find_zone(
+        &self,
+        zone: &str,
+        fqdn: &str,
+    ) -> Result<(String, String), CloudflareError> {
+        let fqdn_name = strip_dot(fqdn);
+        let zone_name = strip_dot(zone);
+        let inside = fqdn_name == zone_name || fqdn_name.ends_with(&format!(".{zone_name}"));
+        if !inside {
+            return Err(CloudflareError::NotInZone {
+                fqdn: super::fqdn(fqdn),
+                zone: super::fqdn(zone),
+            });
+        }
+        // The zone the SOA walk found first, then every parent of the name, most
+        // specific first (a Cloudflare zone by another name than the served one).
+        let mut candidates = vec![zone_name.clone()];
+        let labels: Vec<&str> = fqdn_name.split('.').collect();
+        for i in 1..labels.len().saturating_sub(1) {
+            let c = labels[i..].join(".");
+            if !candidates.contains(&c) {
+                candidates.push(c);
+            }
+        }
+        let mut tried = Vec::new();
+        for candidate in candidates {
+            let zones = self.zones_named(&candidate, zone).await?;
+            tried.push(candidate.clone());
+            let best = zones
+                .iter()
+                .find(|z| z.status.as_deref() == Some("active"))
+                .or_else(|| zones.first());
+            if let Some(z) = best {
+                return Ok((z.id.clone(), z.name.clone()));
+            }
+        }
+        Err(CloudflareError::NoZone {
+            fqdn: super::fqdn(fqdn),
+            tried: tried.join(", "),
+            credential: self.auth.describe(),
+        })
+    }
+
+    /// The TXT records of `name` in zone `zone_id`, every page.
+    async fn txt_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+        zone: &str,
+    ) -> Result<Vec<RecordLite>, CloudflareError> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let endpoint = ListTxtRecords {
+                zone_identifier: zone_id,
+                name,
+                page,
+            };
+            let (records, info): (Vec<RecordLite>, _) =
+                self.call(&endpoint).await.map_err(|e| {
+                    self.explain(e, &format!("listing the TXT records of {name}"), zone)
+                })?;
+            let n = records.len();
+            out.extend(records.into_iter().filter(|r| {
+                r.record_type.eq_ignore_ascii_case("TXT") && r.name.eq_ignore_ascii_case(name)
+            }));
+            if !more_pages(info.as_ref(), page, n, RECORDS_PER_PAGE) || page >= MAX_PAGES {
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
+    /// Creates a TXT record of `fqdn` holding `value` unless one already does.
+    pub async fn add(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), CloudflareError> {
+        let (zone_id, zone_name) = self.find_zone(zone, fqdn).await?;
+        let name = strip_dot(fqdn);
+        let records = self.txt_records(&zone_id, &name, &zone_name).await?;
+        if records
+            .iter()
+            .any(|r| txt_content_value(&r.content) == value)
+        {
+            debug!(%name, zone = %zone_name, "Cloudflare TXT record already present");
+            return Ok(());
+        }
+        let endpoint = CreateDnsRecord {
+            zone_identifier: &zone_id,
+            params: CreateDnsRecordParams {
+                ttl: Some(TXT_TTL),
+                priority: None,
+                proxied: None,
+                name: &name,
+                content: DnsContent::TXT {
+                    content: value.to_string(),
+                },
+            },
+        };
+        debug!(%name, zone = %zone_name, "creating Cloudflare TXT record");
+        match self.call::<_, RecordLite>(&endpoint).await {
+            Ok(_) => Ok(()),
+            // Created meanwhile by someone else (another replica, a retry).
+            Err(e) if e.has_code(&[81057, 81058]) => Ok(()),
+            Err(e) => {
+                Err(self.explain(e, &format!("creating a TXT record for {name}"), &zone_name))
+            }
+        }
+    }
+
+    /// Deletes the TXT records of `fqdn` holding `value`; succeeds when there are none.
+    pub async fn remove(&self, zone: &str, fqdn: &str, value: &str) -> Result<(), CloudflareError> {
+        let (zone_id, zone_name) = self.find_zone(zone, fqdn).await?;
+        let name = strip_dot(fqdn);
+        let records = self.txt_records(&zone_id, &name, &zone_name).await?;
+        for r in records
+            .iter()
+            .filter(|r| txt_content_value(&r.content) == value)
+        {
+            let endpoint = DeleteDnsRecord {
+                zone_identifier: &zone_id,
+                identifier: &r.id,
+            };
+            debug!(%name, zone = %zone_name, record = %r.id, "deleting Cloudflare TXT record");
+            match self.call::<_, serde_json::Value>(&endpoint).await {
+                Ok(_) => {}
+                // Deleted meanwhile.
+                Err(e) if e.status() == Some(404) || e.has_code(&[81044]) => {}
+                Err(e) => {
+                    return Err(self.explain(
+                        e,
+                        &format!("deleting a TXT record of {name}"),
+                        &zone_name,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a listing has pages after `page`: `result_info.total_pages` when given,
+/// else whether the page was full.
+fn more_pages(info: Option<&ResultInfo>, page: u32, got: usize, per_page: u32) -> bool {
+    match info.and_then(|i| i.total_pages) {
+        Some(total) => info.and_then(|i| i.page).unwrap_or(page) < total,
+        None => got as u64 >= u64::from(per_page) && got > 0,
+    }
+}
+
+/// A reqwest error without its URL (which is ours and harmless, but long).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(url) = e.url() {
+        s = s.replace(&format!(" ({url})"), "");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+impl Provider for CloudflareProvider {
+    fn present<'a>(
+        &'a self,
+        zone: &'a str,
+        fqdn: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move { self.add(zone, fqdn, value).await.map_err(Into::into) })
+    }
+
+    fn cleanup<'a>(
+        &'a self,
+        zone: &'a str,
+        fqdn: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move { self.remove(zone, fqdn, value).await.map_err(Into::into) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(t: &str) -> CloudflareAuth {
+        CloudflareAuth::Token {
+            token: t.into(),
+            source: "Secret cert-manager/cf key api-token".into(),
+        }
+    }
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(normalise_base(PRODUCTION_URL).unwrap(), PRODUCTION_URL);
+        assert_eq!(
+            normalise_base("http://127.0.0.1:8080/client/v4").unwrap(),
+            "http://127.0.0.1:8080/client/v4/"
+        );
+        assert!(normalise_base("ftp://x/").is_err());
+        assert!(normalise_base("not a url").is_err());
+        let env = Environment::Custom(normalise_base("http://127.0.0.1:1/client/v4").unwrap());
+        let list = ListTxtRecords {
+            zone_identifier: "abc",
+            name: "_acme-challenge.example.com",
+            page: 2,
+        };
+        assert_eq!(
+            list.url(&env).as_str(),
+            "http://127.0.0.1:1/client/v4/zones/abc/dns_records?type=TXT&name=_acme-challenge.example.com&page=2&per_page=100"
+        );
+        let zones = ListZones {
+            params: ListZonesParams {
+                name: Some("example.com".into()),
+                page: Some(1),
+                per_page: Some(50),
+                ..Default::default()
+            },
+        };
+        assert_eq!(
+            zones.url(&env).as_str(),
+            "http://127.0.0.1:1/client/v4/zones?name=example.com&page=1&per_page=50"
+        );
+    }
+
+    #[test]
+    fn credentials_never_leak() {
+        let secret = "s3cr3t-token-value-0123456789abcdefghijk";
+        let p = CloudflareProvider::new(token(secret), "http://127.0.0.1:1/").unwrap();
+        let debug = format!("{p:?}");
+        assert!(!debug.contains(secret), "{debug}");
+        assert!(debug.contains("cert-manager/cf"), "{debug}");
+        let e =
+            CloudflareProvider::new(token("with space\u{7f}"), "http://127.0.0.1:1/").unwrap_err();
+        assert!(!e.to_string().contains("with space"), "{e}");
+        assert!(e.to_string().contains("Secret cert-manager/cf"), "{e}");
+        assert!(matches!(
+            CloudflareProvider::new(token("  \n"), "http://127.0.0.1:1/"),
+            Err(CloudflareError::EmptyCredential { .. })
+        ));
+        // A trailing newline (common in Secrets) is not part of the token.
+        assert!(CloudflareProvider::new(token("abc\n"), "http://127.0.0.1:1/").is_ok());
+        let key = CloudflareAuth::Key {
+            email: "not-an-email".into(),
+            key: "k".into(),
+            source: "Secret x/y key k".into(),
+        };
+        assert!(matches!(
+            CloudflareProvider::new(key, PRODUCTION_URL),
+            Err(CloudflareError::InvalidEmail { .. })
+        ));
+    }
+
+    #[test]
+    fn credential_refs() {
+        let sel = |name: &str, key: Option<&str>| SecretKeySelector {
+            name: name.into(),
+            key: key.map(Into::into),
+        };
+        let token = AcmeIssuerDns01ProviderCloudflare {
+            api_token_secret_ref: Some(sel("cf", Some("api-token"))),
+            ..Default::default()
+        };
+        assert_eq!(
+            credential_ref(&token).unwrap(),
+            CredentialRef::Token {
+                secret: "cf".into(),
+                key: "api-token".into()
+            }
+        );
+        let both = AcmeIssuerDns01ProviderCloudflare {
+            api_key_secret_ref: Some(sel("cf", Some("k"))),
+            ..token.clone()
+        };
+        assert_eq!(credential_ref(&both), Err(CloudflareError::BothCredentials));
+        assert_eq!(
+            credential_ref(&Default::default()),
+            Err(CloudflareError::NoCredentials)
+        );
+        let key_no_email = AcmeIssuerDns01ProviderCloudflare {
+            api_key_secret_ref: Some(sel("cf", Some("k"))),
+            ..Default::default()
+        };
+        assert_eq!(
+            credential_ref(&key_no_email),
+            Err(CloudflareError::MissingEmail)
+        );
+        let key = AcmeIssuerDns01ProviderCloudflare {
+            email: Some("ops@example.com".into()),
+            ..key_no_email
+        };
+        assert!(matches!(
+            credential_ref(&key),
+            Ok(CredentialRef::Key { .. })
+        ));
+        let no_key = AcmeIssuerDns01ProviderCloudflare {
+            api_token_secret_ref: Some(sel("cf", None)),
+            ..Default::default()
+        };
+        let e = credential_ref(&no_key).unwrap_err();
+        assert!(
+            e.to_string().contains("apiTokenSecretRef.key") && e.to_string().contains("\"cf\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn txt_contents() {
+        assert_eq!(txt_content_value("abc"), "abc");
+        assert_eq!(txt_content_value("\"abc\""), "abc");
+        assert_eq!(txt_content_value("\"ab\" \"cd\""), "abcd");
+        assert_eq!(txt_content_value("\"a\\\"b\""), "a\"b");
+    }
+
+    #[test]
+    fn error_codes_in_plain_words() {
+        let p = CloudflareProvider::new(token("tok"), PRODUCTION_URL).unwrap();
+        let status = |status: u16, code: u32, message: &str| CallError::Status {
+            status,
+            errors: vec![ApiMessage {
+                code,
+                message: message.into(),
+                error_chain: vec![],
+            }],
+        };
+        let e = p.explain(
+            status(403, 10000, "Authentication error"),
+            "listing",
+            "example.com.",
+        );
+        assert_eq!(
+            e.to_string(),
+            "Cloudflare refused the API token from Secret cert-manager/cf key api-token \
+             (code 10000: Authentication error) when listing: check it has Zone:Read and DNS:Edit on example.com"
+        );
+        assert!(!e.is_transient());
+        let e = p.explain(
+            status(403, 9109, "Invalid access token"),
+            "x",
+            "example.com.",
+        );
+        assert!(
+            e.to_string().contains("mistyped, revoked or expired"),
+            "{e}"
+        );
+        let e = p.explain(
+            CallError::Status {
+                status: 400,
+                errors: vec![ApiMessage {
+                    code: 6003,
+                    message: "Invalid request headers".into(),
+                    error_chain: vec![ApiMessage {
+                        code: 6111,
+                        message: "Invalid format for Authorization header".into(),
+                        error_chain: vec![],
+                    }],
+                }],
+            },
+            "x",
+            "example.com.",
+        );
+        assert!(e.to_string().contains("6111: Invalid format"), "{e}");
+        let e = p.explain(
+            status(400, 7003, "Could not route"),
+            "listing",
+            "example.com.",
+        );
+        assert!(e.to_string().contains("zone id may be stale"), "{e}");
+        let e = p.explain(status(429, 971, "Please wait"), "listing", "example.com.");
+        assert!(e.is_transient());
+        let e = p.explain(status(502, 0, ""), "listing", "example.com.");
+        assert!(e.is_transient());
+        let e = p.explain(
+            status(400, 81058, "An identical record already exists."),
+            "creating",
+            "example.com.",
+        );
+        assert!(
+            e.to_string()
+                .contains("code 81058: An identical record already exists"),
+            "{e}"
+        );
+        assert!(status(400, 81057, "x").has_code(&[81057]));
+    }
+
+    #[test]
+    fn pages() {
+        let info = |page, total| ResultInfo {
+            page: Some(page),
+            total_pages: Some(total),
+        };
+        assert!(more_pages(Some(&info(1, 2)), 1, 100, 100));
+        assert!(!more_pages(Some(&info(2, 2)), 2, 3, 100));
+        assert!(!more_pages(None, 1, 3, 100));
+        assert!(more_pages(None, 1, 100, 100));
+        assert!(!more_pages(None, 1, 0, 100));
+    }
+}
