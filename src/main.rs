@@ -189,6 +189,11 @@ enum Command {
         #[command(subcommand)]
         what: CheckWhat,
     },
+    /// Walk the troubleshooting tree for a resource: `diagnose certificate NAME`.
+    Diagnose {
+        #[command(subcommand)]
+        what: DiagnoseWhat,
+    },
     /// Print certgate's version.
     Version,
 }
@@ -218,11 +223,63 @@ enum OutputFormat {
 
 #[derive(Subcommand, Debug)]
 enum StatusWhat {
-    /// A Certificate: conditions, dates, issuer, Secret, CertificateRequest and events.
+    /// A Certificate: conditions, dates, issuer, Secret, CertificateRequest, Order,
+    /// Challenges and events.
     Certificate {
         name: String,
         #[arg(short = 'n', long, default_value = "default")]
         namespace: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DiagnoseWhat {
+    /// Walk the troubleshooting tree of a Certificate and print each step's verdict
+    /// and fix.
+    ///
+    /// Certificate Ready → issuerRef (typo, wrong kind) → issuer Ready (ACME account)
+    /// → CertificateRequest (denied, failed) → Order (CA errors, no matching solver)
+    /// → each pending Challenge: HTTP-01 (the name resolves, the port is reachable,
+    /// the challenge path answers 200 with the key, no forced HTTPS redirect) or
+    /// DNS-01 (solver selector, provider credentials, CNAME delegation and
+    /// cnameStrategy, the TXT value at each authoritative nameserver) → CA rate limits.
+    /// The probes are made from where this command runs, with the resolver settings
+    /// given here (use the controller's).
+    ///
+    /// Exit status: 0 healthy (nothing wrong found; warnings may say an issuance is
+    /// still in progress), 1 fixable (a step failed and says how to fix it), 2 failing
+    /// for reasons outside what certgate can fix (e.g. a CA error without a known
+    /// remedy) or the diagnosis could not be made.
+    #[command(verbatim_doc_comment)]
+    Certificate {
+        name: String,
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// Nameservers (host:port) for DNS lookups, comma-separated (the controller's
+        /// --dns01-recursive-nameservers); the system's when empty.
+        #[arg(long, value_delimiter = ',')]
+        dns01_recursive_nameservers: Vec<SocketAddr>,
+        /// Check TXT records only at --dns01-recursive-nameservers (as the controller flag).
+        #[arg(long, default_value_t = false)]
+        dns01_recursive_nameservers_only: bool,
+        /// The port authoritative nameservers are asked on (tests).
+        #[arg(long, default_value_t = 53, hide = true)]
+        dns01_authoritative_port: u16,
+        /// How long one DNS query of the probes waits for an answer (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s", value_parser = certgate::cli::check::parse_duration)]
+        probe_timeout: std::time::Duration,
+        /// The port HTTP-01 probes connect to.
+        #[arg(long, default_value_t = 80)]
+        http01_port: u16,
+        /// Namespace of the Secrets ClusterIssuers use (the controller's flag).
+        #[arg(long, default_value = "cert-manager", env = "POD_NAMESPACE")]
+        cluster_resource_namespace: String,
     },
 }
 
@@ -308,13 +365,66 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             });
         }
         Command::Status {
-            what: StatusWhat::Certificate { name, namespace },
+            what:
+                StatusWhat::Certificate {
+                    name,
+                    namespace,
+                    output,
+                },
         } => {
             let client = kube::Client::try_default().await?;
-            print!(
-                "{}",
-                certgate::cli::status::certificate(&client, &namespace, &name).await?
-            );
+            let status = certgate::cli::status::load(&client, &namespace, &name).await?;
+            match output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+                OutputFormat::Yaml => print!("{}", serde_saphyr::to_string(&status)?),
+                OutputFormat::Text => print!("{}", status.render()),
+            }
+        }
+        Command::Diagnose {
+            what:
+                DiagnoseWhat::Certificate {
+                    name,
+                    namespace,
+                    output,
+                    dns01_recursive_nameservers,
+                    dns01_recursive_nameservers_only,
+                    dns01_authoritative_port,
+                    probe_timeout,
+                    http01_port,
+                    cluster_resource_namespace,
+                },
+        } => {
+            let opts = certgate::cli::diagnose::Options {
+                dns01: certgate::dns01::Dns01Config {
+                    recursive_nameservers: dns01_recursive_nameservers,
+                    recursive_nameservers_only: dns01_recursive_nameservers_only,
+                    authoritative_port: dns01_authoritative_port,
+                    query_timeout: probe_timeout,
+                    ..Default::default()
+                },
+                http01_port,
+                cluster_resource_namespace,
+            };
+            let report = async {
+                let client = kube::Client::try_default().await?;
+                certgate::cli::diagnose::certificate(&client, &namespace, &name, &opts)
+                    .await
+                    .map_err(Box::<dyn std::error::Error>::from)
+            }
+            .await;
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                OutputFormat::Yaml => print!("{}", serde_saphyr::to_string(&report)?),
+                OutputFormat::Text => print!("{}", report.render()),
+            }
+            return Ok(ExitCode::from(report.exit_code));
         }
         Command::Inspect {
             what: InspectWhat::Secret { name, namespace },

@@ -922,3 +922,179 @@ async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() 
     })
     .await;
 }
+
+/// `certgate diagnose certificate` against Pebble and BIND: a DNS-01 record behind a
+/// CNAME the solver does not follow (the Challenge waits on propagation: the CA would
+/// see the CNAME target's wrong value), and an HTTP-01 path caught by a forced HTTPS
+/// redirect in front of the solver (the Challenge waits on its self-check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_reports_an_unfollowed_cname_and_a_forced_https_redirect() {
+    // An ingress that redirects every plain-HTTP request to HTTPS.
+    let redirect = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect_port = redirect.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(
+        |uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.split(':').next())
+                .unwrap_or_default()
+                .to_string();
+            (
+                axum::http::StatusCode::MOVED_PERMANENTLY,
+                [(axum::http::header::LOCATION, format!("https://{host}{uri}"))],
+            )
+        },
+    );
+    tokio::spawn(async move { axum::serve(redirect, app).await });
+
+    let mut s = Stack::start(vec![]).await;
+    // The controller's self-check goes where the CA's request would: through the redirect.
+    s.controllers.take().unwrap().kill();
+    let mut config = s.config();
+    config.acme.http01.self_check_port = redirect_port;
+    s.controllers = Some(RunningControllers::start(s.env.client.clone(), config));
+    s.tsig_secret("tsig").await;
+    // `_acme-challenge.fail.example.com` is a CNAME to a record holding a wrong value.
+    s.cluster_issuer(
+        "le-diag",
+        json!({"solvers": [
+            {"selector": {"dnsNames": ["fail.example.com"]}, "dns01": s.rfc2136("tsig", &s.bind_ns())},
+            {"http01": {"ingress": {"class": "nginx"}}},
+        ]}),
+    )
+    .await;
+    s.wait_issuer_ready("le-diag").await;
+    s.certificate("diag-dns", "le-diag", &["fail.example.com"])
+        .await;
+    s.certificate("diag-http", "le-diag", &["redirect.example.com"])
+        .await;
+    for (domain, waiting) in [
+        (
+            "fail.example.com",
+            "Waiting for DNS-01 challenge propagation",
+        ),
+        (
+            "redirect.example.com",
+            "Waiting for HTTP-01 challenge propagation: wrong status code '301'",
+        ),
+    ] {
+        s.wait(&format!("the {domain} Challenge waiting"), 60, async || {
+            s.api::<Challenge>()
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|c| {
+                    c.spec.dns_name == domain
+                        && c.status
+                            .as_ref()
+                            .and_then(|st| st.reason.as_deref())
+                            .is_some_and(|r| r.starts_with(waiting))
+                })
+        })
+        .await;
+    }
+
+    let dir = std::env::temp_dir().join(format!("certgate-diagnose-{}", s.ns()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    s.env
+        .sandbox
+        .as_ref()
+        .expect("the sandbox")
+        .write_kubeconfig(&kubeconfig)
+        .unwrap();
+    let bind = s.bind.addr();
+    let run = |args: Vec<String>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certgate"));
+        cmd.args(&args).env("KUBECONFIG", &kubeconfig);
+        async move {
+            let out = cmd.output().await.unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.code(), text)
+        }
+    };
+    let diagnose = |name: &str| {
+        let ns = s.ns();
+        run([
+            "diagnose",
+            "certificate",
+            name,
+            "-n",
+            &ns,
+            "--cluster-resource-namespace",
+            &ns,
+            "--dns01-recursive-nameservers",
+            &bind.to_string(),
+            "--dns01-authoritative-port",
+            &bind.port().to_string(),
+            "--http01-port",
+            &redirect_port.to_string(),
+        ]
+        .map(String::from)
+        .to_vec())
+    };
+
+    let (code, out) = diagnose("diag-dns").await;
+    assert_eq!(code, Some(1), "fixable:\n{out}");
+    for expected in [
+        "[WARN] Challenge fail.example.com (DNS-01) — ",
+        "[PASS] DNS-01 fail.example.com: solver selector — solver #1 dns01 dnsNames [fail.example.com] matches \"fail.example.com\" (zone example.com.)",
+        &format!(
+            "[PASS] DNS-01 fail.example.com: rfc2136 credentials — dns01.rfc2136.tsigSecretSecretRef: Secret {}/tsig has key \"secret\"",
+            s.ns()
+        ),
+        "[FAIL] DNS-01 fail.example.com: CNAME delegation — _acme-challenge.fail.example.com. is a CNAME to _acme-challenge.wrong.example.com., but the solver does not follow CNAMEs",
+        "       fix: set cnameStrategy: Follow on the solver's dns01",
+        &format!(
+            "[FAIL] DNS-01 fail.example.com: TXT at authoritative nameserver 127.0.0.1:{} — _acme-challenge.wrong.example.com. has 1 TXT value(s), none is the challenge's",
+            bind.port()
+        ),
+    ] {
+        assert!(
+            out.contains(expected),
+            "diagnose lacks {expected:?}:\n{out}"
+        );
+    }
+
+    let (code, out) = diagnose("diag-http").await;
+    assert_eq!(code, Some(1), "fixable:\n{out}");
+    for expected in [
+        "[WARN] Challenge redirect.example.com (HTTP-01) — ",
+        "[PASS] HTTP-01 redirect.example.com: name resolves — redirect.example.com resolves to 127.0.0.1",
+        &format!(
+            "[PASS] HTTP-01 redirect.example.com: port reachable — connected to 127.0.0.1:{redirect_port}"
+        ),
+        &format!(
+            "[FAIL] HTTP-01 redirect.example.com: challenge path — forced HTTPS redirect: http://redirect.example.com:{redirect_port}/.well-known/acme-challenge/"
+        ),
+        "answers 301 to https://redirect.example.com/.well-known/acme-challenge/",
+        "       fix: a forced HTTPS redirect catches the challenge path: exempt /.well-known/acme-challenge/ from it",
+    ] {
+        assert!(
+            out.contains(expected),
+            "diagnose lacks {expected:?}:\n{out}"
+        );
+    }
+
+    // status shows the Order and the waiting Challenge.
+    let (code, out) = run(["status", "certificate", "diag-http", "-n", &s.ns()]
+        .map(String::from)
+        .to_vec())
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Order:\n  Name: diag-http-1-"), "{out}");
+    assert!(
+        out.contains("Type: HTTP-01, Token: ")
+            && out.contains("State: pending, Reason: Waiting for HTTP-01 challenge propagation: wrong status code '301'")
+            && out.contains("Processing: true, Presented: true"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

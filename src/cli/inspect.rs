@@ -8,41 +8,77 @@ use crate::api::Certificate;
 use crate::api::annotations as ann;
 use crate::cli::CliError;
 
-/// A readable description of a PEM chain (no key material is ever printed).
-pub fn describe_pem(pem: &[u8]) -> String {
-    let mut out = String::new();
+/// What one certificate of a PEM chain says (no key material).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertSummary {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub serial: String,
+    pub is_ca: bool,
+    /// `DNS:…`, `IP:…`, `URI:…` (the leaf only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sans: Option<String>,
+    /// RSA, ECDSA or Ed25519 (the leaf only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+}
+
+/// The certificates of a PEM chain, leaf first.
+pub fn summarize_pem(pem: &[u8]) -> Vec<CertSummary> {
+    let mut out = Vec::new();
     for (i, p) in x509_parser::pem::Pem::iter_from_buffer(pem).enumerate() {
         let Ok(p) = p else { break };
         let Ok(cert) = p.parse_x509() else { continue };
-        let role = if i == 0 { "Certificate" } else { "Chain" };
-        let _ = writeln!(out, "{role} #{i}:");
-        let _ = writeln!(out, "  Subject:    {}", cert.subject());
-        let _ = writeln!(out, "  Issuer:     {}", cert.issuer());
-        let _ = writeln!(
-            out,
-            "  Not Before: {}",
-            cert.validity().not_before.to_datetime()
-        );
-        let _ = writeln!(
-            out,
-            "  Not After:  {}",
-            cert.validity().not_after.to_datetime()
-        );
-        let _ = writeln!(out, "  Serial:     {}", cert.raw_serial_as_string());
-        let _ = writeln!(out, "  Is CA:      {}", cert.is_ca());
-        if i == 0 {
-            let _ = writeln!(
-                out,
-                "  SANs:       {}",
+        let leaf = i == 0;
+        out.push(CertSummary {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            not_before: cert.validity().not_before.to_datetime().to_string(),
+            not_after: cert.validity().not_after.to_datetime().to_string(),
+            serial: cert.raw_serial_as_string(),
+            is_ca: cert.is_ca(),
+            sans: leaf.then(|| {
                 crate::demo::describe_certificate(pem)
                     .split("SANs [")
                     .nth(1)
                     .and_then(|s| s.split(']').next())
                     .unwrap_or("")
-            );
-            let alg = cert.public_key().algorithm.algorithm.to_id_string();
-            let _ = writeln!(out, "  Public key: {}", key_name(&alg));
-        }
+                    .to_string()
+            }),
+            public_key: leaf.then(|| {
+                key_name(&cert.public_key().algorithm.algorithm.to_id_string()).to_string()
+            }),
+        });
+    }
+    out
+}
+
+/// The lines describing one certificate (indented by two spaces).
+pub fn describe_summary(out: &mut String, c: &CertSummary) {
+    let _ = writeln!(out, "  Subject:    {}", c.subject);
+    let _ = writeln!(out, "  Issuer:     {}", c.issuer);
+    let _ = writeln!(out, "  Not Before: {}", c.not_before);
+    let _ = writeln!(out, "  Not After:  {}", c.not_after);
+    let _ = writeln!(out, "  Serial:     {}", c.serial);
+    let _ = writeln!(out, "  Is CA:      {}", c.is_ca);
+    if let Some(sans) = &c.sans {
+        let _ = writeln!(out, "  SANs:       {sans}");
+    }
+    if let Some(k) = &c.public_key {
+        let _ = writeln!(out, "  Public key: {k}");
+    }
+}
+
+/// A readable description of a PEM chain (no key material is ever printed).
+pub fn describe_pem(pem: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, c) in summarize_pem(pem).iter().enumerate() {
+        let role = if i == 0 { "Certificate" } else { "Chain" };
+        let _ = writeln!(out, "{role} #{i}:");
+        describe_summary(&mut out, c);
     }
     out
 }

@@ -1,7 +1,8 @@
-//! The operator's commands (`certgate status | renew | inspect | check`), in cmctl's spirit:
+//! The operator's commands (`certgate status | renew | inspect | check | diagnose`), in cmctl's spirit:
 //! one screen with everything needed to see why a Certificate is (not) Ready.
 
 pub mod check;
+pub mod diagnose;
 pub mod inspect;
 pub mod renew;
 pub mod status;

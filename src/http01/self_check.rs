@@ -63,31 +63,90 @@ async fn resolve(host: &str, nameservers: &[SocketAddr]) -> Result<Vec<IpAddr>, 
     Ok(found.iter().collect())
 }
 
-/// GETs the challenge URL and compares the body with `key`.
-pub async fn check(
-    host: &str,
-    token: &str,
-    key: &str,
-    config: &Http01Config,
-) -> Result<(), SelfCheckError> {
+/// How far a fetch of the challenge URL got (what [`probe`] saw).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase", tag = "stage")]
+pub enum FetchOutcome {
+    /// The host name did not resolve (`reason` in Go's words, e.g. `lookup a.example.com: no such host`).
+    Unresolved { reason: String },
+    /// It resolved, but no TCP connection could be made to `addr`.
+    Unreachable { addr: SocketAddr, reason: String },
+    /// Connected, but the request failed or got no answer in time.
+    NoResponse { addr: SocketAddr, reason: String },
+    /// An HTTP answer came.
+    Answered {
+        addr: SocketAddr,
+        status: u16,
+        /// The `Location` header of a redirect.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+        body: String,
+    },
+}
+
+/// One fetch of a challenge URL, the way the CA makes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fetch {
+    pub url: String,
+    /// The addresses the host resolved to (empty when it did not).
+    pub resolved: Vec<IpAddr>,
+    pub outcome: FetchOutcome,
+}
+
+const TIMEOUT_REASON: &str =
+    "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
+
+/// GETs the challenge URL of `host` and `token` and reports how far it got.
+pub async fn probe(host: &str, token: &str, config: &Http01Config) -> Fetch {
     let port = config.self_check_port;
     let url = challenge_url(host, port, token);
-    let req_err = |reason: String| SelfCheckError::Request {
-        url: url.clone(),
-        reason: format!("Get {url:?}: {reason}"),
+    let resolved = match resolve(host, &config.self_check_nameservers).await {
+        Ok(ips) => ips,
+        Err(e) => {
+            return Fetch {
+                url,
+                resolved: Vec::new(),
+                outcome: FetchOutcome::Unresolved { reason: e },
+            };
+        }
     };
-    let ips = resolve(host, &config.self_check_nameservers)
-        .await
-        .map_err(|e| req_err(format!("dial tcp: {e}")))?;
-    let ip = ips
-        .first()
-        .copied()
-        .ok_or_else(|| req_err(format!("dial tcp: lookup {host}: no such host")))?;
+    let Some(ip) = resolved.first().copied() else {
+        return Fetch {
+            url,
+            resolved,
+            outcome: FetchOutcome::Unresolved {
+                reason: format!("lookup {host}: no such host"),
+            },
+        };
+    };
     let addr = SocketAddr::new(ip, port);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let stream = match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(addr)).await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return Fetch {
+                url,
+                resolved,
+                outcome: FetchOutcome::Unreachable {
+                    addr,
+                    reason: format!("dial tcp {addr}: {e}"),
+                },
+            };
+        }
+        Err(_) => {
+            return Fetch {
+                url,
+                resolved,
+                outcome: FetchOutcome::Unreachable {
+                    addr,
+                    reason: TIMEOUT_REASON.into(),
+                },
+            };
+        }
+    };
     let fetch = async {
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("dial tcp {addr}: {e}"))?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
                 .await
@@ -113,35 +172,84 @@ pub async fn check(
             .to_bytes();
         Ok::<_, String>((status, location, body))
     };
-    let (status, location, body) = tokio::time::timeout(Duration::from_secs(10), fetch)
-        .await
-        .map_err(|_| {
-            req_err(
-                "context deadline exceeded (Client.Timeout exceeded while awaiting headers)".into(),
-            )
-        })?
-        .map_err(req_err)?;
-    if status.as_u16() != 200 {
-        let hint = match (status.is_redirection(), location) {
-            (true, Some(l)) => format!(
-                " (redirected to {l}: the challenge path must answer over plain HTTP; a forced HTTPS redirect on the host's Ingress or Gateway catches it)"
-            ),
-            _ => String::new(),
+    let outcome = match tokio::time::timeout_at(deadline, fetch).await {
+        Err(_) => FetchOutcome::NoResponse {
+            addr,
+            reason: TIMEOUT_REASON.into(),
+        },
+        Ok(Err(reason)) => FetchOutcome::NoResponse { addr, reason },
+        Ok(Ok((status, location, body))) => FetchOutcome::Answered {
+            addr,
+            status: status.as_u16(),
+            location,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        },
+    };
+    Fetch {
+        url,
+        resolved,
+        outcome,
+    }
+}
+
+impl FetchOutcome {
+    /// Whether the answer was a redirect, and where to.
+    pub fn redirect(&self) -> Option<(u16, Option<&str>)> {
+        match self {
+            FetchOutcome::Answered {
+                status, location, ..
+            } if (300..400).contains(status) => Some((*status, location.as_deref())),
+            _ => None,
+        }
+    }
+}
+
+impl Fetch {
+    /// The self-check's verdict on this fetch: `Ok` when the body is `key`.
+    pub fn verdict(&self, key: &str) -> Result<(), SelfCheckError> {
+        let url = &self.url;
+        let req_err = |reason: String| SelfCheckError::Request {
+            url: url.clone(),
+            reason: format!("Get {url:?}: {reason}"),
         };
-        return Err(SelfCheckError::Status {
-            code: status.as_u16(),
-            hint,
-        });
+        match &self.outcome {
+            FetchOutcome::Unresolved { reason } => Err(req_err(format!("dial tcp: {reason}"))),
+            FetchOutcome::Unreachable { reason, .. } | FetchOutcome::NoResponse { reason, .. } => {
+                Err(req_err(reason.clone()))
+            }
+            FetchOutcome::Answered { status, body, .. } => {
+                if *status != 200 {
+                    let hint = match self.outcome.redirect() {
+                        Some((_, Some(l))) => format!(
+                            " (redirected to {l}: the challenge path must answer over plain HTTP; a forced HTTPS redirect on the host's Ingress or Gateway catches it)"
+                        ),
+                        _ => String::new(),
+                    };
+                    return Err(SelfCheckError::Status {
+                        code: *status,
+                        hint,
+                    });
+                }
+                if body.trim() != key {
+                    return Err(SelfCheckError::Body {
+                        expected: key.to_string(),
+                        got: body.chars().take(200).collect(),
+                    });
+                }
+                Ok(())
+            }
+        }
     }
-    let got = String::from_utf8_lossy(&body);
-    if got.trim() != key {
-        let shown: String = got.chars().take(200).collect();
-        return Err(SelfCheckError::Body {
-            expected: key.to_string(),
-            got: shown,
-        });
-    }
-    Ok(())
+}
+
+/// GETs the challenge URL and compares the body with `key`.
+pub async fn check(
+    host: &str,
+    token: &str,
+    key: &str,
+    config: &Http01Config,
+) -> Result<(), SelfCheckError> {
+    probe(host, token, config).await.verdict(key)
 }
 
 #[cfg(test)]
