@@ -95,3 +95,11 @@ pub const TLS_COMBINED_PEM: &str = "tls-combined.pem";
 /// certificates with, overriding the issuer's `spec.acme.profile`. Set on a
 /// Certificate (copied to its CertificateRequests), or on an Ingress/Gateway.
 pub const ACME_PROFILE: &str = "acme.cert-manager.io/profile";
+
+/// certgate (ACME renewal information, RFC 9773): on a CertificateRequest, the
+/// renewal time picked in the window its CA suggests for the certificate it issued.
+/// The Certificate is renewed then (or earlier, by an explicit renewBefore).
+pub const ACME_ARI_RENEWAL_TIME: &str = "acme.cert-manager.io/ari-renewal-time";
+/// certgate: on a CertificateRequest, the ARI identifier of the certificate it
+/// replaces; the ACME order for it says so (`replaces`) when the CA supports ARI.
+pub const ACME_REPLACES: &str = "acme.cert-manager.io/replaces";

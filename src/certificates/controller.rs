@@ -502,6 +502,22 @@ pub fn request_name(certificate: &str, revision: i32) -> String {
     format!("{}-{revision}", shorten(certificate, 52))
 }
 
+/// The ARI identifier of the certificate a new request replaces: the Secret's, when
+/// the same issuer issued it (a CA only knows its own certificates).
+fn replaced_certificate_id(s: &Snapshot) -> Option<String> {
+    let secret = s.secret.as_ref()?;
+    let issuer = &s.certificate.spec.issuer_ref;
+    let same_issuer = secret.annotations.get(ann::ISSUER_NAME) == Some(&issuer.name)
+        && secret
+            .annotations
+            .get(ann::ISSUER_KIND)
+            .is_none_or(|k| k == issuer.kind_or_default());
+    if !same_issuer {
+        return None;
+    }
+    crate::issuers::acme::ari::certificate_id(secret.data.get(ann::TLS_CRT)?)
+}
+
 async fn create_request(
     ctx: &Context,
     s: &Snapshot,
@@ -534,6 +550,9 @@ async fn create_request(
             .into_iter()
             .filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/")),
     );
+    if let Some(id) = replaced_certificate_id(s) {
+        annotations.insert(ann::ACME_REPLACES.to_string(), id);
+    }
     let mut labels = s.certificate.metadata.labels.clone().unwrap_or_default();
     if label_value_fits(s.name()) {
         labels.insert(CERTIFICATE_NAME_LABEL.to_string(), s.name().to_string());

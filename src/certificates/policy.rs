@@ -606,7 +606,12 @@ impl<'a> Ctx<'a> {
             Ok(v) => v,
             Err(t) => return Some(t),
         };
-        let rt = renewal::renewal_time_for_spec(nb, na, self.spec)?;
+        let rt = renewal::renewal_time_with_hint(
+            nb,
+            na,
+            self.spec,
+            crate::certificates::snapshot::ari_renewal_time(self.input.current_request),
+        )?;
         if rt > self.input.now {
             return None;
         }

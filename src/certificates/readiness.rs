@@ -59,7 +59,12 @@ pub fn decide(s: &Snapshot) -> Readiness {
         Some((nb, na)) => (
             Some(nb),
             Some(na),
-            renewal::renewal_time_for_spec(nb, na, &s.certificate.spec),
+            renewal::renewal_time_with_hint(
+                nb,
+                na,
+                &s.certificate.spec,
+                crate::certificates::snapshot::ari_renewal_time(s.current_request()),
+            ),
         ),
         None => (None, None, None),
     };

@@ -288,6 +288,23 @@ pub fn renewal_time_for_spec(
     ))
 }
 
+/// The renewal time with the CA's suggestion (ACME ARI) applied: without an explicit
+/// `renewBefore`/`renewBeforePercentage` the CA's time is followed; with one, the
+/// earlier of the two wins. Disabled renewal stays disabled.
+pub fn renewal_time_with_hint(
+    not_before: Timestamp,
+    not_after: Timestamp,
+    spec: &CertificateSpec,
+    hint: Option<Timestamp>,
+) -> Option<Timestamp> {
+    let own = renewal_time_for_spec(not_before, not_after, spec)?;
+    let explicit = spec.renew_before.is_some() || spec.renew_before_percentage.is_some();
+    Some(match hint {
+        Some(h) if !explicit || h < own => h,
+        _ => own,
+    })
+}
+
 /// Whether `spec.renewal.policy` is `Disabled`.
 pub fn renewal_disabled(spec: &CertificateSpec) -> bool {
     spec.renewal

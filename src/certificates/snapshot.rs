@@ -87,6 +87,16 @@ pub fn request_failed(req: &CertificateRequest) -> Option<String> {
     }
 }
 
+/// The renewal time the ACME CA suggested (ARI) for the certificate `req` issued.
+pub fn ari_renewal_time(req: Option<&CertificateRequest>) -> Option<Timestamp> {
+    req?.metadata
+        .annotations
+        .as_ref()?
+        .get(annotations::ACME_ARI_RENEWAL_TIME)?
+        .parse()
+        .ok()
+}
+
 impl Snapshot {
     /// `status.revision` (0 before the first issuance).
     pub fn revision(&self) -> i32 {

@@ -43,6 +43,8 @@ pub struct AcmeSettings {
     pub http01_solver_listen: Option<SocketAddr>,
     /// Limits on new orders per issuer.
     pub order_limits: crate::issuers::acme::budget::Limits,
+    /// The shortest wait between two ACME renewal-information polls (60 s).
+    pub ari_min_poll: std::time::Duration,
 }
 
 impl Default for AcmeSettings {
@@ -53,6 +55,7 @@ impl Default for AcmeSettings {
             http01: Default::default(),
             http01_solver_listen: None,
             order_limits: Default::default(),
+            ari_min_poll: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -96,12 +99,13 @@ impl Context {
         metrics: Arc<Metrics>,
     ) -> Arc<Context> {
         let recorder = events::Recorder::new(client.clone(), &config.component);
-        let acme = crate::issuers::acme::AcmeRuntime::new(
+        let mut acme = crate::issuers::acme::AcmeRuntime::new(
             config.acme.max_concurrent_challenges,
             config.acme.dns01.clone(),
             config.acme.http01.clone(),
             config.acme.order_limits,
         );
+        acme.ari_min_poll = config.acme.ari_min_poll;
         Arc::new(Context {
             client,
             config,

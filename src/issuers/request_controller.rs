@@ -207,11 +207,12 @@ async fn reconcile(
     }
     let now = ctx.now();
     let status_of = |t: &str| request_condition(&req, t).map(|c| c.status);
-    if status_of("Ready") == Some(ConditionStatus::True)
-        || request_condition(&req, "Ready").is_some_and(|c| {
-            c.reason.as_deref() == Some("Failed") || c.reason.as_deref() == Some("Denied")
-        })
-    {
+    if status_of("Ready") == Some(ConditionStatus::True) {
+        return Ok(follow_renewal_info(&ctx, &req).await);
+    }
+    if request_condition(&req, "Ready").is_some_and(|c| {
+        c.reason.as_deref() == Some("Failed") || c.reason.as_deref() == Some("Denied")
+    }) {
         return Ok(Action::await_change());
     }
     // The built-in approver.
@@ -284,7 +285,19 @@ async fn reconcile(
     };
     if let Some(acme) = &config.acme {
         let outcome = crate::issuers::acme::requests::sync(&ctx, &req, acme).await?;
-        return finish(&ctx, &req, outcome, now).await;
+        let issued = matches!(outcome, Outcome::Issued(_));
+        let action = finish(&ctx, &req, outcome, now).await?;
+        if issued {
+            // Ask the CA when to renew (ARI) right away.
+            let ns = req.namespace().unwrap_or_default();
+            if let Some(issuer) =
+                crate::issuers::acme::lookup_issuer(&ctx, &ns, &req.spec.issuer_ref).await?
+                && let Some(next) = crate::issuers::acme::ari::poll(&ctx, &req, &issuer, acme).await
+            {
+                return Ok(Action::requeue(next));
+            }
+        }
+        return Ok(action);
     }
     let (secret_ns, secret_name) = if config.self_signed.is_some() {
         let name = req
@@ -389,6 +402,42 @@ async fn finish(
         Outcome::PendingWith(..) | Outcome::FailedWith(..) | Outcome::NotOurs => {
             Ok(Action::await_change())
         }
+    }
+}
+
+/// An issued request whose CA gave renewal information (ARI) is asked again when
+/// the CA said to, as long as its certificate is the Certificate's current one.
+async fn follow_renewal_info(ctx: &Context, req: &CertificateRequest) -> Action {
+    if !req.annotations().contains_key(ann::ACME_ARI_RENEWAL_TIME) {
+        return Action::await_change();
+    }
+    let ns = req.namespace().unwrap_or_default();
+    let (Some(cert_name), Some(revision)) = (
+        req.annotations().get(ann::CERTIFICATE_NAME),
+        crate::certificates::snapshot::request_revision(req),
+    ) else {
+        return Action::await_change();
+    };
+    let current = Api::<crate::api::Certificate>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(cert_name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| c.status.and_then(|s| s.revision));
+    if current != Some(revision) {
+        return Action::await_change();
+    }
+    let Ok(Some(issuer)) =
+        crate::issuers::acme::lookup_issuer(ctx, &ns, &req.spec.issuer_ref).await
+    else {
+        return Action::await_change();
+    };
+    let Some(acme) = issuer.config.acme.clone() else {
+        return Action::await_change();
+    };
+    match crate::issuers::acme::ari::poll(ctx, req, &issuer, &acme).await {
+        Some(next) => Action::requeue(next),
+        None => Action::await_change(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! controllers, and the limits that keep a failing issuer from flooding its CA.
 
 pub mod account;
+pub mod ari;
 pub mod budget;
 pub mod challenges;
 pub mod client;
@@ -29,6 +30,8 @@ pub struct AcmeRuntime {
     /// Challenges being worked on (`ns/name`), at most `max_concurrent_challenges`.
     in_flight: Mutex<HashSet<String>>,
     pub max_concurrent_challenges: usize,
+    /// The shortest wait between two ARI polls of one certificate.
+    pub ari_min_poll: Duration,
     /// The DNS-01 checker, or why none could be set up (e.g. no resolv.conf).
     pub dns01: Result<crate::dns01::propagation::Checker, String>,
     pub dns01_config: crate::dns01::Dns01Config,
@@ -47,6 +50,7 @@ impl AcmeRuntime {
             budget: Mutex::new(budget::OrderBudget::new(limits)),
             in_flight: Default::default(),
             max_concurrent_challenges,
+            ari_min_poll: Duration::from_secs(60),
             dns01: crate::dns01::propagation::Checker::new(dns01_config.clone())
                 .map_err(|e| format!("cannot set up DNS lookups: {e}")),
             dns01_config,

@@ -360,8 +360,8 @@ async fn create_acme_order(
             identifiers.push(Identifier::Ip(ip));
         }
     }
-    let mut new = NewOrder::new(&identifiers);
-    if let Some(p) = order.spec.profile.as_deref() {
+    let profile = order.spec.profile.as_deref();
+    if let Some(p) = profile {
         let offered: Vec<&str> = account.profiles().map(|m| m.name).collect();
         if let Some(reason) = profile_problem(p, &offered) {
             patch_status(
@@ -375,9 +375,30 @@ async fn create_acme_order(
                 .await;
             return Ok(Action::await_change());
         }
-        new = new.profile(p);
     }
-    let mut acme_order = match account.new_order(&new).await {
+    let new = || {
+        let n = NewOrder::new(&identifiers);
+        match profile {
+            Some(p) => n.profile(p),
+            None => n,
+        }
+    };
+    // A renewal says which certificate it replaces (ARI), when the CA takes it.
+    let replaces = order
+        .annotations()
+        .get(crate::api::annotations::ACME_REPLACES)
+        .and_then(|id| crate::issuers::acme::ari::parse_certificate_id(id));
+    let first = match replaces {
+        Some(id) => match account.new_order(&new().replaces(id)).await {
+            Ok(o) => Ok(o),
+            Err(e) => {
+                tracing::info!(order = %name, error = %e, "ordering with `replaces` failed; ordering without");
+                account.new_order(&new()).await
+            }
+        },
+        None => account.new_order(&new()).await,
+    };
+    let mut acme_order = match first {
         Ok(o) => o,
         Err(e) => {
             let reason = format!("Failed to create Order: {e}");
