@@ -5,13 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 #[path = "../tests/common/bind.rs"]
 #[allow(dead_code)]
 mod bind;
 #[path = "../tests/common/pebble.rs"]
 #[allow(dead_code)]
 mod pebble;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -70,7 +70,11 @@ async fn issue_one(client: &kube::Client, name: &str, issuer: &str, dns: &[Strin
             .await
             .unwrap()
             .items;
-        if p.order.is_none() && os.iter().any(|o| o.status.as_ref().and_then(|s| s.url.as_ref()).is_some()) {
+        if p.order.is_none()
+            && os
+                .iter()
+                .any(|o| o.status.as_ref().and_then(|s| s.url.as_ref()).is_some())
+        {
             p.order = Some(t);
         }
         let chs: Vec<Challenge> = challenges
@@ -79,7 +83,9 @@ async fn issue_one(client: &kube::Client, name: &str, issuer: &str, dns: &[Strin
             .unwrap()
             .items;
         let all = |f: &dyn Fn(&Challenge) -> bool| !chs.is_empty() && chs.iter().all(f);
-        if p.presented.is_none() && all(&|c| c.status.as_ref().and_then(|s| s.presented) == Some(true)) {
+        if p.presented.is_none()
+            && all(&|c| c.status.as_ref().and_then(|s| s.presented) == Some(true))
+        {
             p.presented = Some(t);
         }
         let accepted = |c: &Challenge| {
@@ -104,9 +110,14 @@ async fn issue_one(client: &kube::Client, name: &str, issuer: &str, dns: &[Strin
             p.validated = Some(t);
         }
         let c = certs.get(name).await.unwrap();
-        let ready = c.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-            cs.iter().any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True")
-        });
+        let ready = c
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True")
+            });
         if ready {
             p.ready = Some(t);
             // Phases too quick to be seen end with the next one.
@@ -148,14 +159,22 @@ fn report(kind: &str, runs: &[Phases]) -> Duration {
         ms(propagation),
         ms(validation),
         ms(finalize),
-        if total <= Duration::from_secs(2) { "met" } else { "NOT met" }
+        if total <= Duration::from_secs(2) {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     total
 }
 
 fn certbot_runs(pebble: &pebble::Pebble, port: u16, n: usize) -> Option<Vec<Duration>> {
     let certbot = std::env::var("CERTBOT").unwrap_or_else(|_| "certbot".into());
-    if std::process::Command::new(&certbot).arg("--version").output().is_err() {
+    if std::process::Command::new(&certbot)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         println!("certbot: not found (pip install certbot) — no ratio");
         return None;
     }
@@ -166,10 +185,20 @@ fn certbot_runs(pebble: &pebble::Pebble, port: u16, n: usize) -> Option<Vec<Dura
     for i in 0..n {
         let start = Instant::now();
         let out = std::process::Command::new(&certbot)
-            .args(["certonly", "--standalone", "--non-interactive", "--agree-tos"])
+            .args([
+                "certonly",
+                "--standalone",
+                "--non-interactive",
+                "--agree-tos",
+            ])
             .args(["--register-unsafely-without-email", "--key-type", "ecdsa"])
             .args(["--server", &pebble.directory_url])
-            .args(["--http-01-port", &port.to_string(), "--http-01-address", "127.0.0.1"])
+            .args([
+                "--http-01-port",
+                &port.to_string(),
+                "--http-01-address",
+                "127.0.0.1",
+            ])
             .arg("--config-dir")
             .arg(dir.0.join("config"))
             .arg("--work-dir")
@@ -183,7 +212,10 @@ fn certbot_runs(pebble: &pebble::Pebble, port: u16, n: usize) -> Option<Vec<Dura
         if !out.status.success() {
             println!(
                 "certbot failed: {}",
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
             );
             return None;
         }
@@ -206,7 +238,11 @@ async fn main() {
         eab_keys: vec![],
     });
     let (_sandbox, client) = support::remote_sandbox().await;
-    apply(&client, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).await;
+    apply(
+        &client,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+    )
+    .await;
     let mut acme = AcmeSettings::default();
     acme.dns01.recursive_nameservers = vec![dns];
     acme.dns01.authoritative_port = dns.port();
@@ -235,8 +271,12 @@ async fn main() {
         "tsigKeyName": bind.key_name(), "tsigAlgorithm": "HMACSHA256",
         "tsigSecretSecretRef": {"name": "tsig", "key": "secret"}}}}]);
     for (name, spec) in [("http", http), ("dns", dns01)] {
-        apply(&client, json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-            "metadata": {"name": name}, "spec": {"acme": spec}})).await;
+        apply(
+            &client,
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": name}, "spec": {"acme": spec}}),
+        )
+        .await;
     }
     let issuers: Api<ClusterIssuer> = Api::all(client.clone());
     for name in ["http", "dns"] {
@@ -244,17 +284,23 @@ async fn main() {
         loop {
             let i = issuers.get(name).await.unwrap();
             let ready = i.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                cs.iter().any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True")
+                cs.iter()
+                    .any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True")
             });
             if ready {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(30), "issuer {name} not Ready");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "issuer {name} not Ready"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    println!("ACME issuance against Pebble + BIND on 127.0.0.1 (sandbox API server in a child process)");
+    println!(
+        "ACME issuance against Pebble + BIND on 127.0.0.1 (sandbox API server in a child process)"
+    );
     let mut http_runs = Vec::new();
     for i in 0..n {
         let name = format!("h{i}");
@@ -284,17 +330,29 @@ async fn main() {
         let list = certs.list(&ListParams::default()).await.unwrap().items;
         let ready = list
             .iter()
-            .filter(|c| c.metadata.name.as_deref().is_some_and(|n| n.starts_with('b')))
             .filter(|c| {
-                c.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-                    cs.iter().any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True")
-                })
+                c.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with('b'))
+            })
+            .filter(|c| {
+                c.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True")
+                    })
             })
             .count();
         if ready == bulk {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(600), "bulk: {ready}/{bulk} Ready after 600 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "bulk: {ready}/{bulk} Ready after 600 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let secs = start.elapsed().as_secs_f64();
