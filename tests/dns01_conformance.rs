@@ -291,3 +291,54 @@ async fn cloudflare_through_the_solver_and_secrets_passes_the_suite() {
         bad.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clouddns_on_the_emulator_passes_the_suite() {
+    use certgate::dns01::clouddns::{CloudDnsOptions, CloudDnsProvider, GcpCredentials};
+    use certgate_conformance::emulators::clouddns::{self as gcp, CloudDnsEmulator};
+    let emu = CloudDnsEmulator::start(&["example.com", "other.test"])
+        .await
+        .unwrap();
+    // Small pages: every listing the provider makes pages.
+    emu.cap_per_page(1);
+    let options = |credentials: GcpCredentials| CloudDnsOptions {
+        project: gcp::PROJECT.into(),
+        credentials,
+        endpoint: Some(emu.endpoint()),
+        poll_interval: Duration::from_millis(50),
+        ..CloudDnsOptions::default()
+    };
+    let provider = CloudDnsProvider::new(options(GcpCredentials::Anonymous))
+        .await
+        .unwrap();
+    let source = "Secret cert-manager/clouddns key \"key.json\"";
+    let fake_key = r#"{"type": "service_account", "client_email": "dns@p.iam.gserviceaccount.com",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nMIIBVQ==\n-----END PRIVATE KEY-----\n"}"#;
+    let bad_options = options(GcpCredentials::ServiceAccountKey {
+        json: fake_key.into(),
+        source: source.into(),
+    });
+    let bad = BadCredentials {
+        factory: Box::new(move || {
+            let o = bad_options.clone();
+            Box::pin(async move {
+                CloudDnsProvider::new(o)
+                    .await
+                    .map(|p| Box::new(p) as Box<dyn Provider>)
+                    .map_err(|e| e.to_string())
+            })
+        }),
+        must_name: vec![source.into()],
+        secrets: vec!["MIIBVQ==".into()],
+    };
+    run(
+        "clouddns",
+        &provider,
+        "example.com",
+        emu.dns_addr(),
+        Some(bad),
+    )
+    .await;
+    assert!(emu.rrsets("_acme-challenge.example.com").is_empty());
+    assert!(emu.changes() > 0);
+}
