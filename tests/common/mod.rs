@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod acme_mock;
 pub mod bind;
 pub mod moto;
 pub mod pebble;
