@@ -20,8 +20,7 @@ fn command(emu: &CloudflareEmulator) -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_the_suite_from_flags_and_from_a_file() {
     let emu = CloudflareEmulator::start(&["example.com"]).await.unwrap();
-    let dns01 =
-        format!("{{cloudflare: {{apiTokenSecretRef: {{name: cloudflare, key: api-token}}}}}}");
+    let dns01 = "{cloudflare: {apiTokenSecretRef: {name: cloudflare, key: api-token}}}";
     let config = format!(
         "zone: example.com\ndns01: {dns01}\napiEndpoints: {{cloudflare: \"{}\"}}\n\
          secrets:\n  cloudflare:\n    api-token: {{env: CF_TEST_TOKEN}}\npollPeriod: 100ms\n",
