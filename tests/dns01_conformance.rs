@@ -342,3 +342,136 @@ async fn clouddns_on_the_emulator_passes_the_suite() {
     assert!(emu.rrsets("_acme-challenge.example.com").is_empty());
     assert!(emu.changes() > 0);
 }
+
+/// The emulators' REST answers, as the providers' documentation describes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emulators_answer_as_the_documented_apis() {
+    use certgate_conformance::emulators::clouddns::{self as gcp, CloudDnsEmulator};
+    use reqwest012 as reqwest;
+    use serde_json::{Value, json};
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let send = async |r: reqwest::RequestBuilder| -> (u16, Value) {
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap_or(Value::Null),
+        )
+    };
+
+    // Cloud DNS v1.
+    let g = CloudDnsEmulator::start(&["example.com"]).await.unwrap();
+    let base = format!(
+        "{}/dns/v1/projects/{}/managedZones",
+        g.endpoint(),
+        gcp::PROJECT
+    );
+    let (s, zones) = send(http.get(format!("{base}?dnsName=example.com.&$alt=json"))).await;
+    assert_eq!(s, 200, "{zones}");
+    assert_eq!(zones["managedZones"][0]["name"], "example-com");
+    let txt = json!({"name": "_acme-challenge.example.com.", "type": "TXT", "ttl": 60,
+                     "rrdatas": ["\"v1\""]});
+    let (s, change) = send(
+        http.post(format!("{base}/example-com/changes"))
+            .json(&json!({"additions": [txt]})),
+    )
+    .await;
+    assert_eq!(
+        (s, change["status"].as_str()),
+        (200, Some("pending")),
+        "{change}"
+    );
+    let id = change["id"].as_str().unwrap().to_string();
+    let mut done = false;
+    for _ in 0..50 {
+        let (_, c) = send(http.get(format!("{base}/example-com/changes/{id}"))).await;
+        if c["status"] == "done" {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(done);
+    assert_eq!(
+        g.zone_data().txt_values("_acme-challenge.example.com"),
+        vec!["v1".to_string()]
+    );
+    let (s, e) = send(
+        http.post(format!("{base}/example-com/changes"))
+            .json(&json!({"additions": [txt]})),
+    )
+    .await;
+    assert_eq!(s, 409, "{e}");
+    assert_eq!(e["error"]["errors"][0]["reason"], "alreadyExists");
+    assert_eq!(e["error"]["status"], "ALREADY_EXISTS");
+    let stale = json!({"name": "_acme-challenge.example.com.", "type": "TXT", "ttl": 60,
+                       "rrdatas": ["\"other\""]});
+    let (s, e) = send(
+        http.post(format!("{base}/example-com/changes"))
+            .json(&json!({"deletions": [stale]})),
+    )
+    .await;
+    assert_eq!(
+        (s, &e["error"]["errors"][0]["reason"]),
+        (412, &json!("conditionNotMet")),
+        "{e}"
+    );
+    let (s, sets) = send(http.get(format!(
+        "{base}/example-com/rrsets?name=_acme-challenge.example.com.&type=TXT"
+    )))
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(sets["rrsets"][0]["rrdatas"][0], "\"v1\"");
+    g.deny_token("revoked");
+    let (s, e) = send(http.get(&base).bearer_auth("revoked")).await;
+    assert_eq!(
+        (s, &e["error"]["status"]),
+        (401, &json!("UNAUTHENTICATED")),
+        "{e}"
+    );
+
+    // Cloudflare v4.
+    let c = CloudflareEmulator::start(&["example.com"]).await.unwrap();
+    let api = c.api_url();
+    let (s, e) = send(http.get(format!("{api}zones"))).await;
+    assert_eq!((s, &e["errors"][0]["code"]), (400, &json!(9106)), "{e}");
+    let (s, zones) = send(
+        http.get(format!("{api}zones?name=example.com"))
+            .bearer_auth(cf::TOKEN),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(zones["result_info"]["total_count"], 1);
+    let zone = zones["result"][0]["id"].as_str().unwrap().to_string();
+    let record =
+        json!({"type": "TXT", "name": "_acme-challenge.example.com", "content": "v1", "ttl": 120});
+    let records = format!("{api}zones/{zone}/dns_records");
+    let (s, r) = send(http.post(&records).bearer_auth(cf::TOKEN).json(&record)).await;
+    assert_eq!((s, &r["success"]), (200, &json!(true)), "{r}");
+    let (s, e) = send(http.post(&records).bearer_auth(cf::TOKEN).json(&record)).await;
+    assert_eq!((s, &e["errors"][0]["code"]), (400, &json!(81058)), "{e}");
+    let (s, e) = send(
+        http.delete(format!("{records}/0123456789abcdef0123456789abcdef"))
+            .bearer_auth(cf::TOKEN),
+    )
+    .await;
+    assert_eq!((s, &e["errors"][0]["code"]), (404, &json!(81044)), "{e}");
+    let (s, e) = send(
+        http.get(format!("{api}zones/not-an-id/dns_records"))
+            .bearer_auth(cf::TOKEN),
+    )
+    .await;
+    assert_eq!((s, &e["errors"][0]["code"]), (400, &json!(7003)), "{e}");
+    let (s, e) = send(
+        http.get(format!("{api}zones"))
+            .header("X-Auth-Email", cf::EMAIL)
+            .header("X-Auth-Key", "0123456789abcdef0123456789abcdef99999"),
+    )
+    .await;
+    assert_eq!((s, &e["errors"][0]["code"]), (403, &json!(9103)), "{e}");
+    assert_eq!(
+        c.zone_data().txt_values("_acme-challenge.example.com"),
+        vec!["v1".to_string()]
+    );
+}
