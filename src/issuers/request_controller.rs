@@ -424,8 +424,12 @@ async fn follow_renewal_info(ctx: &Context, req: &CertificateRequest) -> Action 
         .ok()
         .flatten()
         .and_then(|c| c.status.and_then(|s| s.revision));
-    if current != Some(revision) {
-        return Action::await_change();
+    match current {
+        // Superseded by a newer certificate: nothing more to ask.
+        Some(c) if c > revision => return Action::await_change(),
+        Some(c) if c == revision => {}
+        // The Certificate has not taken this request's certificate yet.
+        _ => return Action::requeue(ctx.acme.ari_min_poll),
     }
     let Ok(Some(issuer)) =
         crate::issuers::acme::lookup_issuer(ctx, &ns, &req.spec.issuer_ref).await
