@@ -159,6 +159,9 @@ pub struct Snapshot {
     pub events: Vec<EventInfo>,
     /// By Challenge name.
     pub probes: BTreeMap<String, ChallengeProbe>,
+    /// CNAME lookups of the `_acme-challenge` records of a failed Order's DNS-01
+    /// names, by name (its Challenges are gone; only `record` and `target` are set).
+    pub domain_probes: BTreeMap<String, Dns01Probe>,
 }
 
 impl Snapshot {
@@ -179,6 +182,7 @@ impl Snapshot {
             secrets: BTreeMap::new(),
             events: Vec::new(),
             probes: BTreeMap::new(),
+            domain_probes: BTreeMap::new(),
         }
     }
 
@@ -862,6 +866,7 @@ fn order(s: &Snapshot, solvers: &[AcmeChallengeSolver], out: &mut Vec<Step>) {
                 format!("{name} is {}: {reason}", state_word(state)),
                 fix,
             ));
+            failed_order_dns_steps(s, o, solvers, out);
             return;
         }
         Some(State::Valid) => {
@@ -901,6 +906,40 @@ fn order(s: &Snapshot, solvers: &[AcmeChallengeSolver], out: &mut Vec<Step>) {
         let _ = write!(detail, ": {reason}");
     }
     out.push(step(check, Verdict::Pass, detail));
+}
+
+/// The DNS-01 solver that takes `domain` for this Order, if it is a DNS-01 one.
+fn dns01_solver_for<'a>(
+    o: &Order,
+    solvers: &'a [AcmeChallengeSolver],
+    domain: &str,
+) -> Option<&'a AcmeChallengeSolverDns01> {
+    let labels = o.metadata.labels.clone().unwrap_or_default();
+    let offered = offered_kinds(Some(o), domain);
+    select_solver(solvers, domain, &labels, &offered)
+        .ok()
+        .and_then(|(_, sv)| sv.dns01.as_ref())
+}
+
+/// After the CA failed an Order its Challenges are gone: what can still be checked
+/// without them is the CNAME delegation of each DNS-01 name.
+fn failed_order_dns_steps(
+    s: &Snapshot,
+    o: &Order,
+    solvers: &[AcmeChallengeSolver],
+    out: &mut Vec<Step>,
+) {
+    for (domain, p) in &s.domain_probes {
+        let follow = dns01_solver_for(o, solvers, domain)
+            .is_some_and(|d| d.cname_strategy == Some(CnameStrategy::Follow));
+        let mut st = cname_step(&format!("DNS-01 {domain}"), p, follow).0;
+        if p.target.is_err() {
+            // A side check here: not being able to make it is no cause.
+            st.verdict = Verdict::Warn;
+            st.fix = None;
+        }
+        out.push(st);
+    }
 }
 
 /// The challenge types the CA offered for `domain` (both when unknown).
@@ -1069,6 +1108,23 @@ fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Option<String> 
     }
     if upper.contains("REFUSED") || upper.contains("NOTAUTH") {
         return Some("the DNS server refused the update: allow updates of the zone with this key (BIND: update-policy or allow-update), and point rfc2136.nameserver at the zone's primary".into());
+    }
+    let lower = reason.to_ascii_lowercase();
+    if [
+        "401",
+        "403",
+        "unauthorized",
+        "forbidden",
+        "invalid api token",
+        "authentication",
+        "access denied",
+        "invalidclienttokenid",
+        "signaturedoesnotmatch",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        return Some("the DNS provider refused the credentials: check the token or keys in the solver's Secret and that they may edit the zone".into());
     }
     if reason.contains("not supported by certgate yet") {
         return Some(
@@ -1351,6 +1407,57 @@ fn provider_name(dns01: &AcmeChallengeSolverDns01) -> &'static str {
     }
 }
 
+/// The CNAME delegation of a challenge record, and whether the solver follows it;
+/// also says whether the record is a CNAME the solver does not follow.
+fn cname_step(prefix: &str, p: &Dns01Probe, follow: bool) -> (Step, bool) {
+    let check = format!("{prefix}: CNAME delegation");
+    match &p.target {
+        Err(e) => (
+            fail(
+                check,
+                format!("could not look up {}: {e}", p.record),
+                Some("check --dns01-recursive-nameservers: they must answer for the zone".into()),
+            ),
+            false,
+        ),
+        Ok(t) if t == &p.record => {
+            let detail = if follow {
+                format!(
+                    "{} has no CNAME (cnameStrategy: Follow has nothing to follow)",
+                    p.record
+                )
+            } else {
+                format!("{} has no CNAME", p.record)
+            };
+            (step(check, Verdict::Pass, detail), false)
+        }
+        Ok(t) if follow => (
+            step(
+                check,
+                Verdict::Pass,
+                format!(
+                    "{} is a CNAME to {t}, followed (cnameStrategy: Follow)",
+                    p.record
+                ),
+            ),
+            false,
+        ),
+        Ok(t) => (
+            fail(
+                check,
+                format!(
+                    "{} is a CNAME to {t}, but the solver does not follow CNAMEs: the TXT record is written at {}, and the CA, following the CNAME, looks at {t}",
+                    p.record, p.record
+                ),
+                Some(format!(
+                    "set cnameStrategy: Follow on the solver's dns01 so the record is written at {t} (the provider must be able to update that zone)"
+                )),
+            ),
+            true,
+        ),
+    }
+}
+
 fn dns01_steps(
     s: &Snapshot,
     ch: &Challenge,
@@ -1435,50 +1542,12 @@ fn dns01_steps(
     };
     // 3. CNAME delegation, and whether the solver follows it.
     let follow = dns01.cname_strategy == Some(CnameStrategy::Follow);
-    let cname_check = format!("{prefix}: CNAME delegation");
-    let mut cname_unfollowed = false;
-    match &p.target {
-        Err(e) => {
-            // Nothing else can be looked up either.
-            out.push(fail(
-                cname_check,
-                format!("could not look up {}: {e}", p.record),
-                Some("check --dns01-recursive-nameservers: they must answer for the zone".into()),
-            ));
-            return;
-        }
-        Ok(t) if t == &p.record => {
-            let detail = if follow {
-                format!(
-                    "{} has no CNAME (cnameStrategy: Follow has nothing to follow)",
-                    p.record
-                )
-            } else {
-                format!("{} has no CNAME", p.record)
-            };
-            out.push(step(cname_check, Verdict::Pass, detail));
-        }
-        Ok(t) if follow => out.push(step(
-            cname_check,
-            Verdict::Pass,
-            format!(
-                "{} is a CNAME to {t}, followed (cnameStrategy: Follow)",
-                p.record
-            ),
-        )),
-        Ok(t) => {
-            cname_unfollowed = true;
-            out.push(fail(
-                cname_check,
-                format!(
-                    "{} is a CNAME to {t}, but the solver does not follow CNAMEs: the TXT record is written at {}, and the CA, following the CNAME, looks at {t}",
-                    p.record, p.record
-                ),
-                Some(format!(
-                    "set cnameStrategy: Follow on the solver's dns01 so the record is written at {t} (the provider must be able to update that zone)"
-                )),
-            ));
-        }
+    let (cname, cname_unfollowed) = cname_step(&prefix, p, follow);
+    let lookup_failed = p.target.is_err();
+    out.push(cname);
+    if lookup_failed {
+        // Nothing else can be looked up either.
+        return;
     }
     // 4. Is the TXT value visible at each nameserver?
     let target = p.target.clone().unwrap_or_else(|_| p.record.clone());
@@ -1894,6 +1963,67 @@ pub async fn load(
         self_check_nameservers: opts.dns01.recursive_nameservers.clone(),
         ..Default::default()
     };
+    let failed_order = s.order.as_ref().filter(|o| {
+        o.status
+            .as_ref()
+            .and_then(|st| st.state)
+            .is_some_and(State::is_failure)
+    });
+    let solvers = s
+        .issuer
+        .as_ref()
+        .and_then(|i| i.config.acme.as_ref())
+        .and_then(|a| a.solvers.clone())
+        .unwrap_or_default();
+    if let Some(o) = failed_order
+        && pending.is_empty()
+    {
+        let domains: Vec<String> = o
+            .spec
+            .dns_names
+            .iter()
+            .flatten()
+            .filter(|d| dns01_solver_for(o, &solvers, d).is_some())
+            .cloned()
+            .collect();
+        if !domains.is_empty() {
+            match crate::dns01::resolver::Resolver::new(&opts.dns01) {
+                Ok(r) => {
+                    for d in domains {
+                        let record = crate::dns01::challenge_record_name(&d);
+                        let target = r.follow_cname(&record).await.map_err(|e| e.to_string());
+                        let not_checked = "not checked".to_string();
+                        s.domain_probes.insert(
+                            d,
+                            Dns01Probe {
+                                record,
+                                target,
+                                zone: Err(not_checked.clone()),
+                                nameservers: Err(not_checked),
+                                recursive_only: opts.dns01.recursive_nameservers_only,
+                            },
+                        );
+                    }
+                }
+                Err(e) => {
+                    for d in domains {
+                        let record = crate::dns01::challenge_record_name(&d);
+                        let why = format!("cannot make DNS lookups: {e}");
+                        s.domain_probes.insert(
+                            d,
+                            Dns01Probe {
+                                record,
+                                target: Err(why.clone()),
+                                zone: Err(why.clone()),
+                                nameservers: Err(why),
+                                recursive_only: false,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
     let mut probes = BTreeMap::new();
     for ch in pending {
         let probe = match ch.spec.type_ {
@@ -2577,5 +2707,56 @@ mod tests {
         let v = serde_json::to_value(&report).unwrap();
         assert_eq!(v["outcome"], "fixable");
         assert_eq!(v["steps"][1]["verdict"], "fail");
+    }
+
+    #[test]
+    fn a_failed_order_without_challenges_still_gets_its_cname_checked() {
+        let mut s = acme_base(json!([dns_solver(false)]));
+        s.order = Some(order(
+            &["fail.example.com"],
+            json!({"state": "invalid", "reason": "acme: authorization error for fail.example.com: urn:ietf:params:acme:error:unauthorized: Correct value not found for DNS challenge"}),
+        ));
+        s.domain_probes.insert(
+            "fail.example.com".into(),
+            Dns01Probe {
+                record: "_acme-challenge.fail.example.com.".into(),
+                target: Ok("_acme-challenge.wrong.example.com.".into()),
+                zone: Err("not checked".into()),
+                nameservers: Err("not checked".into()),
+                recursive_only: false,
+            },
+        );
+        let steps = super::steps(&s);
+        let o = find(&steps, "Order");
+        assert_eq!(o.verdict, Verdict::Fail);
+        assert!(
+            o.fix
+                .as_deref()
+                .unwrap()
+                .contains("the CA did not find the challenge's TXT value"),
+            "{o:?}"
+        );
+        let cname = find(&steps, "DNS-01 fail.example.com: CNAME delegation");
+        assert_eq!(cname.verdict, Verdict::Fail);
+        assert!(
+            cname
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("set cnameStrategy: Follow")
+        );
+    }
+
+    #[test]
+    fn refused_provider_credentials_are_explained() {
+        let ch = challenge("DNS-01", "a.example.com", dns_solver(false), json!({}));
+        let fix =
+            present_fix("cloudflare: 403 Forbidden: Authentication error", &ch, "ns").unwrap();
+        assert!(
+            fix.starts_with("the DNS provider refused the credentials"),
+            "{fix}"
+        );
+        let fix = present_fix("a.example.com. answered BADTIME", &ch, "ns").unwrap();
+        assert!(fix.contains("NTP"), "{fix}");
     }
 }
