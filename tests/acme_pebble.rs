@@ -205,6 +205,21 @@ impl Stack {
             .collect()
     }
 
+    /// Every object of a kind in the test namespace.
+    async fn all<K>(&self) -> Vec<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        self.api::<K>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+    }
+
     /// (reason, message) of every Event about a Challenge.
     async fn challenge_events(&self) -> Vec<(String, String)> {
         let list = self
@@ -234,26 +249,14 @@ impl Stack {
                 c.status.and_then(|s| s.conditions)
             );
         }
-        for o in self
-            .api::<Order>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-        {
+        for o in self.all::<Order>().await {
             out += &format!(
                 "Order {}: {:?}\n",
                 o.metadata.name.unwrap_or_default(),
                 o.status
             );
         }
-        for c in self
-            .api::<Challenge>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-        {
+        for c in self.all::<Challenge>().await {
             out += &format!(
                 "Challenge {}: {:?} {:?}\n",
                 c.metadata.name.unwrap_or_default(),
@@ -261,13 +264,7 @@ impl Stack {
                 c.status
             );
         }
-        for c in self
-            .api::<Certificate>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-        {
+        for c in self.all::<Certificate>().await {
             out += &format!(
                 "Certificate {}: {:?}\n",
                 c.metadata.name.unwrap_or_default(),
@@ -337,6 +334,48 @@ fn chain_names(pem: &[u8]) -> (usize, Vec<String>) {
         .unwrap_or_default();
     names.sort();
     (blocks.len(), names)
+}
+
+impl Stack {
+    /// Waits for an Order in `state`.
+    async fn wait_order(&self, state: certgate::api::order::State, secs: u64) -> Order {
+        self.wait(&format!("an Order in state {state:?}"), secs, async || {
+            self.api::<Order>()
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|o| o.status.as_ref().and_then(|st| st.state) == Some(state))
+        })
+        .await
+    }
+
+    /// Waits until the Certificate recorded a failed issuance.
+    async fn wait_failure_recorded(&self, name: &str) -> Certificate {
+        self.wait("the Certificate to record the failure", 30, async || {
+            let c = self.api::<Certificate>().get(name).await.ok()?;
+            c.status
+                .as_ref()
+                .and_then(|st| st.last_failure_time.as_ref())
+                .map(|_| c.clone())
+        })
+        .await
+    }
+
+    /// Waits for a Challenge presented.
+    async fn wait_presented(&self) -> Challenge {
+        self.wait("a challenge presented", 30, async || {
+            self.api::<Challenge>()
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|c| c.status.as_ref().and_then(|st| st.presented) == Some(true))
+        })
+        .await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,20 +662,7 @@ async fn a_wrong_txt_record_fails_the_order_with_the_cas_error_and_backs_off() {
     s.wait_issuer_ready("le-fail").await;
     s.certificate("fail", "le-fail", &["fail.example.com"])
         .await;
-    let order = s
-        .wait("the Order to be invalid", 60, async || {
-            s.api::<Order>()
-                .list(&ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .find(|o| {
-                    o.status.as_ref().and_then(|st| st.state)
-                        == Some(certgate::api::order::State::Invalid)
-                })
-        })
-        .await;
+    let order = s.wait_order(certgate::api::order::State::Invalid, 60).await;
     let st = order.status.clone().unwrap();
     let reason = st.reason.unwrap();
     assert!(reason.contains("fail.example.com"), "{reason}");
@@ -646,15 +672,7 @@ async fn a_wrong_txt_record_fails_the_order_with_the_cas_error_and_backs_off() {
     );
     assert!(st.failure_time.is_some());
     // The request failed with the Order's reason; the Certificate says so and backs off.
-    let cert = s
-        .wait("the Certificate to record the failure", 30, async || {
-            let c = s.api::<Certificate>().get("fail").await.ok()?;
-            c.status
-                .as_ref()
-                .and_then(|st| st.last_failure_time.as_ref())
-                .map(|_| c.clone())
-        })
-        .await;
+    let cert = s.wait_failure_recorded("fail").await;
     let status = cert.status.unwrap();
     assert_eq!(status.failed_issuance_attempts, Some(1));
     let ready = status
@@ -691,23 +709,8 @@ async fn a_controller_killed_mid_order_continues_the_same_order() {
     s.certificate("restart", "le-restart", &["restart.example.com"])
         .await;
     // Wait until the record is presented and the controller waits before telling the CA.
-    let presented = s
-        .wait("the challenge presented", 30, async || {
-            s.api::<Challenge>()
-                .list(&ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .find(|c| c.status.as_ref().and_then(|st| st.presented) == Some(true))
-        })
-        .await;
-    let order_before = s
-        .api::<Order>()
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items;
+    let presented = s.wait_presented().await;
+    let order_before = s.all::<Order>().await;
     assert_eq!(order_before.len(), 1);
     let url_before = order_before[0]
         .status
@@ -720,12 +723,7 @@ async fn a_controller_killed_mid_order_continues_the_same_order() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.start_controllers();
     s.wait_certificate_ready("restart", 90).await;
-    let orders = s
-        .api::<Order>()
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items;
+    let orders = s.all::<Order>().await;
     assert_eq!(orders.len(), 1, "no second Order");
     assert_eq!(
         orders[0].status.as_ref().unwrap().url.as_deref(),
@@ -756,20 +754,7 @@ async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() 
         "spec": {"secretName": "short-tls", "dnsNames": ["short.example.com"],
             "issuerRef": {"name": "le-profile", "kind": "ClusterIssuer"}}}))
         .await;
-    let order = s
-        .wait("the Order to be errored", 30, async || {
-            s.api::<Order>()
-                .list(&ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .find(|o| {
-                    o.status.as_ref().and_then(|st| st.state)
-                        == Some(certgate::api::order::State::Errored)
-                })
-        })
-        .await;
+    let order = s.wait_order(certgate::api::order::State::Errored, 30).await;
     assert_eq!(order.spec.profile.as_deref(), Some("shortlived"));
     let reason = order.status.unwrap().reason.unwrap();
     assert!(
@@ -778,15 +763,7 @@ async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() 
         "{reason}"
     );
     // No ACME order was placed for it.
-    let cert = s
-        .wait("the Certificate to record the failure", 30, async || {
-            let c = s.api::<Certificate>().get("short").await.ok()?;
-            c.status
-                .as_ref()
-                .and_then(|st| st.last_failure_time.as_ref())
-                .map(|_| c.clone())
-        })
-        .await;
+    let cert = s.wait_failure_recorded("short").await;
     let issuing = cert
         .status
         .unwrap()
