@@ -47,6 +47,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const RECORDS_PER_PAGE: u32 = 100;
 /// Zones per page when listing (Cloudflare allows 5 to 50).
 const ZONES_PER_PAGE: u32 = 50;
+/// Listings restarted at most when the records change while being paged through.
+const LIST_RESTARTS: usize = 5;
 /// Pages read at most when listing, against a server that never ends.
 const MAX_PAGES: u32 = 1000;
 
@@ -333,6 +335,7 @@ struct ApiMessage {
 struct ResultInfo {
     page: Option<u32>,
     total_pages: Option<u32>,
+    total_count: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -476,6 +479,18 @@ fn check_header_value(value: &str, source: &str) -> Result<String, CloudflareErr
     Ok(v.to_string())
 }
 
+/// An HTTP client for one provider. (Not shared process-wide: pooled connections
+/// belong to the runtime that opened them, and tests run many runtimes.)
+fn new_client() -> Result<reqwest::Client, String> {
+    // reqwest here uses rustls without a built-in crypto provider: make sure the
+    // process has one (the binary installs aws-lc-rs first; this is a no-op then).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// `base` as a URL ending in `/`, so that endpoint paths join below it.
 fn normalise_base(base: &str) -> Result<String, CloudflareError> {
     let invalid = |reason: &str| CloudflareError::InvalidBaseUrl {
@@ -542,17 +557,11 @@ impl CloudflareProvider {
                 )
             }
         };
-        // reqwest here uses rustls without a built-in crypto provider: make sure the
-        // process has one (the binary installs aws-lc-rs first; this is a no-op then).
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| CloudflareError::Unreachable {
-                base: base.clone(),
-                action: "setting up the HTTP client".into(),
-                reason: e.to_string(),
-            })?;
+        let http = new_client().map_err(|reason| CloudflareError::Unreachable {
+            base: base.clone(),
+            action: "setting up the HTTP client".into(),
+            reason,
+        })?;
         Ok(Self {
             http,
             base,
@@ -801,33 +810,47 @@ impl CloudflareProvider {
         })
     }
 
-    /// The TXT records of `name` in zone `zone_id`, every page.
+    /// The TXT records of `name` in zone `zone_id`, every page. Pages are offsets:
+    /// when the record count changes between pages (a record of the name created or
+    /// deleted meanwhile, e.g. the other value of a wildcard + apex pair), records may
+    /// have shifted past a page boundary, so the listing starts again.
     async fn txt_records(
         &self,
         zone_id: &str,
         name: &str,
         zone: &str,
     ) -> Result<Vec<RecordLite>, CloudflareError> {
-        let mut out = Vec::new();
-        let mut page = 1;
-        loop {
-            let endpoint = ListTxtRecords {
-                zone_identifier: zone_id,
-                name,
-                page,
-            };
-            let (records, info): (Vec<RecordLite>, _) =
-                self.call(&endpoint).await.map_err(|e| {
-                    self.explain(e, &format!("listing the TXT records of {name}"), zone)
-                })?;
-            let n = records.len();
-            out.extend(records.into_iter().filter(|r| {
-                r.record_type.eq_ignore_ascii_case("TXT") && r.name.eq_ignore_ascii_case(name)
-            }));
-            if !more_pages(info.as_ref(), page, n, RECORDS_PER_PAGE) || page >= MAX_PAGES {
-                return Ok(out);
+        let mut restarts = 0;
+        'listing: loop {
+            let mut out = Vec::new();
+            let mut first_count = None;
+            let mut page = 1;
+            loop {
+                let endpoint = ListTxtRecords {
+                    zone_identifier: zone_id,
+                    name,
+                    page,
+                };
+                let (records, info): (Vec<RecordLite>, _) =
+                    self.call(&endpoint).await.map_err(|e| {
+                        self.explain(e, &format!("listing the TXT records of {name}"), zone)
+                    })?;
+                let count = info.as_ref().and_then(|i| i.total_count);
+                if page == 1 {
+                    first_count = count;
+                } else if count != first_count && restarts < LIST_RESTARTS {
+                    restarts += 1;
+                    continue 'listing;
+                }
+                let n = records.len();
+                out.extend(records.into_iter().filter(|r| {
+                    r.record_type.eq_ignore_ascii_case("TXT") && r.name.eq_ignore_ascii_case(name)
+                }));
+                if !more_pages(info.as_ref(), page, n, RECORDS_PER_PAGE) || page >= MAX_PAGES {
+                    return Ok(out);
+                }
+                page += 1;
             }
-            page += 1;
         }
     }
 
@@ -1150,6 +1173,7 @@ mod tests {
         let info = |page, total| ResultInfo {
             page: Some(page),
             total_pages: Some(total),
+            total_count: None,
         };
         assert!(more_pages(Some(&info(1, 2)), 1, 100, 100));
         assert!(!more_pages(Some(&info(2, 2)), 2, 3, 100));
