@@ -226,7 +226,14 @@ where
                     attempts,
                     code,
                 }
-            } else if BAD_CREDENTIAL_CODES.contains(&code.as_str()) {
+            } else if BAD_CREDENTIAL_CODES.contains(&code.as_str())
+                || (code == "unknown" && matches!(status, Some(401 | 403)))
+            {
+                let code = if code == "unknown" {
+                    format!("HTTP {}", status.unwrap_or_default())
+                } else {
+                    code
+                };
                 Route53Error::BadCredentials {
                     action,
                     creds: creds.to_string(),

@@ -5,7 +5,9 @@
 //! moto answers SigV4-signed requests with any credentials. Where it differs from
 //! AWS: GetChange is always INSYNC; CREATE of an existing record duplicates it;
 //! DELETE of a missing record is `InvalidInput`; ListHostedZonesByName matches only
-//! the exact name; it never throttles and serves no DNS.
+//! the exact name; it never throttles and serves no DNS. Its IAM enforcement
+//! (`INITIAL_NO_AUTH_ACTION_COUNT`) refuses even correctly signed Route53 GET
+//! requests (SignatureDoesNotMatch), so tests cannot meet a real credential refusal.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +19,8 @@ pub struct Moto {
     child: Child,
     watchdog: Option<Child>,
     port: u16,
+    /// The access key the helpers below sign with (moto takes any).
+    creds: (String, String),
 }
 
 fn free_port() -> Option<u16> {
@@ -75,9 +79,15 @@ fn watchdog(pid: u32) -> Option<Child> {
 impl Moto {
     /// Starts moto; panics (saying how to install it) when it cannot.
     pub fn start() -> Moto {
+        Self::start_env(&[])
+    }
+
+    fn start_env(env: &[(&str, &str)]) -> Moto {
         for _ in 0..3 {
             let Some(port) = free_port() else { continue };
-            let mut child = command(port).spawn().unwrap_or_else(|e| {
+            let mut cmd = command(port);
+            cmd.envs(env.iter().copied());
+            let mut child = cmd.spawn().unwrap_or_else(|e| {
                 panic!("cannot start moto ({e}): python3 -m pip install 'moto[server]'")
             });
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -91,6 +101,7 @@ impl Moto {
                         child,
                         watchdog,
                         port,
+                        creds: ("AKIDTEST".into(), "secret".into()),
                     };
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -113,7 +124,11 @@ impl Moto {
             .region(aws_sdk_route53::config::Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
             .credentials_provider(aws_sdk_route53::config::Credentials::new(
-                "AKIDTEST", "secret", None, None, "test",
+                self.creds.0.clone(),
+                self.creds.1.clone(),
+                None,
+                None,
+                "test",
             ))
             .build();
         aws_sdk_route53::Client::from_conf(conf)
@@ -173,6 +188,45 @@ impl Moto {
             .collect();
         v.sort();
         v
+    }
+
+    /// Every TXT set of zone `id`: name (absolute, lowercase), TTL and values (unquoted).
+    pub async fn all_txt(&self, id: &str) -> Vec<(String, u32, Vec<String>)> {
+        use aws_sdk_route53::types::RrType;
+        let c = self.route53().await;
+        let mut out = Vec::new();
+        let mut start: Option<(String, RrType)> = None;
+        loop {
+            let mut req = c.list_resource_record_sets().hosted_zone_id(id);
+            if let Some((n, t)) = &start {
+                req = req.start_record_name(n).start_record_type(t.clone());
+            }
+            let page = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("listing zone {id}: {e:?}"));
+            for s in page.resource_record_sets() {
+                if *s.r#type() == RrType::Txt {
+                    out.push((
+                        format!("{}.", s.name().trim_end_matches('.').to_ascii_lowercase()),
+                        s.ttl().and_then(|t| u32::try_from(t).ok()).unwrap_or(300),
+                        s.resource_records()
+                            .iter()
+                            .map(|r| r.value().trim_matches('"').to_string())
+                            .collect(),
+                    ));
+                }
+            }
+            match (
+                page.is_truncated(),
+                page.next_record_name(),
+                page.next_record_type(),
+            ) {
+                (true, Some(n), Some(t)) => start = Some((n.to_string(), t.clone())),
+                _ => break,
+            }
+        }
+        out
     }
 
     /// Writes the TXT set `name` with `values` (quoted) directly, as another tool would.
