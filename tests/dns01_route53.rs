@@ -101,6 +101,18 @@ async fn concurrent_presents_to_one_zone_are_one_change() {
         1,
         "{after:?}"
     );
+    // One zone lookup for all 20 (the others wait for it), one page of the zone
+    // instead of a read per name.
+    assert_eq!(
+        after.list_hosted_zones_by_name - before.list_hosted_zones_by_name,
+        1,
+        "{after:?}"
+    );
+    assert_eq!(
+        after.list_resource_record_sets - before.list_resource_record_sets,
+        1,
+        "{after:?}"
+    );
     for name in &names {
         assert_eq!(moto.txt(&id, name).await, vec!["apex", "wild"]);
     }

@@ -33,7 +33,8 @@ use tracing::debug;
 
 use super::provider::{Provider, ProviderError};
 use super::zone_batch::{
-    Backend, Backoff, Batcher, BatcherGone, Edit, NameChange, Op, TXT_TTL, TxtSet, retry,
+    Backend, Backoff, Batcher, BatcherGone, Edit, NameChange, Op, SCAN_MIN_NAMES, TXT_TTL, TxtSet,
+    retry, scan_budget,
 };
 use crate::api::acme_dns01::AcmeIssuerDns01ProviderCloudDns;
 
@@ -310,6 +311,8 @@ struct Inner {
     batcher: Batcher<Api>,
     hosted_zone_name: Option<String>,
     zones: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    /// Held while a zone is looked up.
+    discovery: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for CloudDnsProvider {
@@ -373,6 +376,7 @@ impl CloudDnsProvider {
                 batcher: Batcher::new(Arc::new(api), opts.batch_window),
                 hosted_zone_name: opts.hosted_zone_name.filter(|z| !z.trim().is_empty()),
                 zones: Mutex::new(HashMap::new()),
+                discovery: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -380,6 +384,14 @@ impl CloudDnsProvider {
     /// The calls made so far.
     pub fn api_calls(&self) -> ApiCallCounts {
         self.inner.batcher.backend().calls.snapshot()
+    }
+
+    /// A discovered zone (or its absence) still trusted.
+    fn cached(&self, name: &str) -> Option<Option<String>> {
+        let z = self.inner.zones.lock().ok()?;
+        z.get(name)
+            .filter(|(_, at)| at.elapsed() < ZONE_CACHE_TTL)
+            .map(|(found, _)| found.clone())
     }
 
     /// The managed zone name for `fqdn`, whose authoritative zone is `zone`.
@@ -390,19 +402,22 @@ impl CloudDnsProvider {
         let api = self.inner.batcher.backend();
         let candidates = super::zone_batch::zone_candidates(zone, fqdn);
         for name in &candidates {
-            let cached = self.inner.zones.lock().ok().and_then(|z| {
-                z.get(name)
-                    .filter(|(_, at)| at.elapsed() < ZONE_CACHE_TTL)
-                    .map(|(id, _)| id.clone())
-            });
-            let found = match cached {
+            let found = match self.cached(name) {
                 Some(found) => found,
                 None => {
-                    let found = api.find_zone(name).await?;
-                    if let Ok(mut z) = self.inner.zones.lock() {
-                        z.insert(name.clone(), (found.clone(), Instant::now()));
+                    // One lookup at a time: concurrent challenges wait for it and
+                    // find the answer cached.
+                    let _one = self.inner.discovery.lock().await;
+                    match self.cached(name) {
+                        Some(found) => found,
+                        None => {
+                            let found = api.find_zone(name).await?;
+                            if let Ok(mut z) = self.inner.zones.lock() {
+                                z.insert(name.clone(), (found.clone(), Instant::now()));
+                            }
+                            found
+                        }
                     }
-                    found
                 }
             };
             if let Some(z) = found {
@@ -466,6 +481,13 @@ fn rrset(name: &str, set: &TxtSet) -> ResourceRecordSet {
         .set_type("TXT")
         .set_ttl(i32::try_from(set.ttl).unwrap_or(i32::MAX))
         .set_rrdatas(set.rdatas.clone())
+}
+
+fn txt_set(s: &ResourceRecordSet) -> TxtSet {
+    TxtSet {
+        ttl: s.ttl.and_then(|t| u32::try_from(t).ok()).unwrap_or(TXT_TTL),
+        rdatas: s.rrdatas.clone(),
+    }
 }
 
 /// The Cloud DNS change of `changes`: each set as read is deleted and the set as it
@@ -604,10 +626,50 @@ impl Api {
                 s.name.as_deref().map(super::fqdn).as_deref() == Some(name)
                     && s.r#type.as_deref() == Some("TXT")
             })
-            .map(|s| TxtSet {
-                ttl: s.ttl.and_then(|t| u32::try_from(t).ok()).unwrap_or(TXT_TTL),
-                rdatas: s.rrdatas.clone(),
-            }))
+            .map(txt_set))
+    }
+
+    /// The TXT sets at `names` from pages of the whole zone, at most [`scan_budget`]
+    /// pages; `false` when the zone was longer than that.
+    async fn scan(
+        &self,
+        zone: &str,
+        names: &[String],
+    ) -> Result<(HashMap<String, TxtSet>, bool), CloudDnsError> {
+        let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+        let mut found = HashMap::new();
+        let mut page: Option<String> = None;
+        for _ in 0..scan_budget(names.len()) {
+            let (r, attempts) = retry(&self.backoff, retryable, || {
+                self.calls.rrsets_list.fetch_add(1, Ordering::Relaxed);
+                let mut req = self
+                    .rrsets
+                    .list()
+                    .set_project(&self.project)
+                    .set_managed_zone(zone)
+                    .set_max_results(1000);
+                if let Some(t) = &page {
+                    req = req.set_page_token(t.clone());
+                }
+                req.send()
+            })
+            .await;
+            let out =
+                r.map_err(|e| self.classify("resourceRecordSets.list", Some(zone), attempts, e))?;
+            for s in &out.rrsets {
+                let Some(name) = s.name.as_deref().map(super::fqdn) else {
+                    continue;
+                };
+                if s.r#type.as_deref() == Some("TXT") && wanted.contains(name.as_str()) {
+                    found.insert(name, txt_set(s));
+                }
+            }
+            match out.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => page = Some(t),
+                None => return Ok((found, true)),
+            }
+        }
+        Ok((found, false))
     }
 
     async fn wait_done(&self, zone: &str, id: &str) -> Result<(), CloudDnsError> {
@@ -651,12 +713,21 @@ impl Backend for Api {
     ) -> BoxFuture<'a, Result<HashMap<String, TxtSet>, CloudDnsError>> {
         Box::pin(async move {
             let mut out = HashMap::new();
-            for chunk in names.chunks(4) {
+            let mut rest: Vec<&String> = names.iter().collect();
+            if names.len() >= SCAN_MIN_NAMES {
+                let (found, complete) = self.scan(zone, names).await?;
+                if complete {
+                    return Ok(found);
+                }
+                rest.retain(|n| !found.contains_key(*n));
+                out = found;
+            }
+            for chunk in rest.chunks(4) {
                 let sets =
                     futures::future::join_all(chunk.iter().map(|n| self.read_one(zone, n))).await;
                 for (n, s) in chunk.iter().zip(sets) {
                     if let Some(s) = s? {
-                        out.insert(n.clone(), s);
+                        out.insert((*n).clone(), s);
                     }
                 }
             }

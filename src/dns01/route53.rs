@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
@@ -49,7 +49,8 @@ use tracing::debug;
 
 use super::provider::{Provider, ProviderError};
 use super::zone_batch::{
-    Backend, Backoff, Batcher, BatcherGone, Edit, NameChange, Op, TxtSet, retry,
+    Backend, Backoff, Batcher, BatcherGone, Edit, NameChange, Op, SCAN_MIN_NAMES, TxtSet, retry,
+    scan_budget,
 };
 use crate::api::acme_dns01::AcmeIssuerDns01ProviderRoute53;
 
@@ -433,7 +434,9 @@ struct Inner {
     batcher: Batcher<Api>,
     hosted_zone_id: Option<String>,
     /// Discovered zone ids (or their absence) by zone name, and when they were found.
-    zones: Mutex<HashMap<String, (Option<String>, std::time::Instant)>>,
+    zones: Mutex<HashMap<String, (Option<String>, Instant)>>,
+    /// Held while a zone is looked up.
+    discovery: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Route53Provider {
@@ -545,6 +548,7 @@ impl Route53Provider {
                     .filter(|z| !z.is_empty())
                     .map(|z| bare_zone_id(&z).to_string()),
                 zones: Mutex::new(HashMap::new()),
+                discovery: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -552,6 +556,14 @@ impl Route53Provider {
     /// The calls made so far.
     pub fn api_calls(&self) -> ApiCallCounts {
         self.inner.batcher.backend().calls.snapshot()
+    }
+
+    /// A discovered zone (or its absence) still trusted.
+    fn cached(&self, name: &str) -> Option<Option<String>> {
+        let z = self.inner.zones.lock().ok()?;
+        z.get(name)
+            .filter(|(_, at)| at.elapsed() < ZONE_CACHE_TTL)
+            .map(|(found, _)| found.clone())
     }
 
     /// The hosted zone id for `fqdn`, whose authoritative zone is `zone`.
@@ -562,19 +574,22 @@ impl Route53Provider {
         let candidates = super::zone_batch::zone_candidates(zone, fqdn);
         let api = self.inner.batcher.backend();
         for name in &candidates {
-            let cached = self.inner.zones.lock().ok().and_then(|z| {
-                z.get(name)
-                    .filter(|(_, at)| at.elapsed() < ZONE_CACHE_TTL)
-                    .map(|(id, _)| id.clone())
-            });
-            let id = match cached {
-                Some(id) => id,
+            let id = match self.cached(name) {
+                Some(found) => found,
                 None => {
-                    let id = api.find_zone(name).await?;
-                    if let Ok(mut z) = self.inner.zones.lock() {
-                        z.insert(name.clone(), (id.clone(), std::time::Instant::now()));
+                    // One lookup at a time: concurrent challenges wait for it and
+                    // find the answer cached.
+                    let _one = self.inner.discovery.lock().await;
+                    match self.cached(name) {
+                        Some(found) => found,
+                        None => {
+                            let found = api.find_zone(name).await?;
+                            if let Ok(mut z) = self.inner.zones.lock() {
+                                z.insert(name.clone(), (found.clone(), Instant::now()));
+                            }
+                            found
+                        }
                     }
-                    id
                 }
             };
             if let Some(id) = id {
@@ -739,17 +754,74 @@ impl Api {
                     && *s.r#type() == RrType::Txt
                     && s.set_identifier().is_none()
             })
-            .map(|s| TxtSet {
-                ttl: s
-                    .ttl()
-                    .and_then(|t| u32::try_from(t).ok())
-                    .unwrap_or(super::zone_batch::TXT_TTL),
-                rdatas: s
-                    .resource_records()
-                    .iter()
-                    .map(|r| r.value().to_string())
-                    .collect(),
-            }))
+            .map(txt_set))
+    }
+
+    /// The TXT sets at `names` from pages of the whole zone (300 record sets a page),
+    /// at most [`scan_budget`] pages; `false` when the zone was longer than that (the
+    /// caller reads the names not found one by one).
+    async fn scan(
+        &self,
+        zone: &str,
+        names: &[String],
+    ) -> Result<(HashMap<String, TxtSet>, bool), Route53Error> {
+        const ACTION: &str = "ListResourceRecordSets";
+        let wanted: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+        let mut found = HashMap::new();
+        let mut next: Option<(String, RrType, Option<String>)> = None;
+        for _ in 0..scan_budget(names.len()) {
+            let (r, attempts) = retry(&self.backoff, sdk_retryable, || {
+                self.calls
+                    .list_resource_record_sets
+                    .fetch_add(1, Ordering::Relaxed);
+                let mut req = self
+                    .client
+                    .list_resource_record_sets()
+                    .hosted_zone_id(zone)
+                    .max_items(300);
+                if let Some((n, t, id)) = &next {
+                    req = req
+                        .start_record_name(n)
+                        .start_record_type(t.clone())
+                        .set_start_record_identifier(id.clone());
+                }
+                req.send()
+            })
+            .await;
+            let out = r.map_err(|e| match &e {
+                SdkError::ServiceError(s) if s.err().code() == Some("NoSuchHostedZone") => {
+                    Route53Error::NoSuchZone {
+                        id: zone.to_string(),
+                        creds: self.creds.clone(),
+                    }
+                }
+                _ => classify(ACTION, &self.creds, attempts, e),
+            })?;
+            for s in out.resource_record_sets() {
+                let name = unescape_name(s.name());
+                if *s.r#type() == RrType::Txt
+                    && s.set_identifier().is_none()
+                    && wanted.contains(name.as_str())
+                {
+                    found.insert(name, txt_set(s));
+                }
+            }
+            match (
+                out.is_truncated(),
+                out.next_record_name(),
+                out.next_record_type(),
+            ) {
+                (true, Some(n), Some(t)) => {
+                    next = Some((
+                        n.to_string(),
+                        t.clone(),
+                        out.next_record_identifier().map(String::from),
+                    ))
+                }
+                _ => return Ok((found, true)),
+            }
+        }
+        Ok((found, false))
     }
 
     async fn wait_insync(&self, id: &str) -> Result<(), Route53Error> {
@@ -778,6 +850,20 @@ impl Api {
                 return Ok(());
             }
         }
+    }
+}
+
+fn txt_set(s: &ResourceRecordSet) -> TxtSet {
+    TxtSet {
+        ttl: s
+            .ttl()
+            .and_then(|t| u32::try_from(t).ok())
+            .unwrap_or(super::zone_batch::TXT_TTL),
+        rdatas: s
+            .resource_records()
+            .iter()
+            .map(|r| r.value().to_string())
+            .collect(),
     }
 }
 
@@ -826,12 +912,21 @@ impl Backend for Api {
     ) -> BoxFuture<'a, Result<HashMap<String, TxtSet>, Route53Error>> {
         Box::pin(async move {
             let mut out = HashMap::new();
-            for chunk in names.chunks(4) {
+            let mut rest: Vec<&String> = names.iter().collect();
+            if names.len() >= SCAN_MIN_NAMES {
+                let (found, complete) = self.scan(zone, names).await?;
+                if complete {
+                    return Ok(found);
+                }
+                rest.retain(|n| !found.contains_key(*n));
+                out = found;
+            }
+            for chunk in rest.chunks(4) {
                 let sets =
                     futures::future::join_all(chunk.iter().map(|n| self.read_one(zone, n))).await;
                 for (n, s) in chunk.iter().zip(sets) {
                     if let Some(s) = s? {
-                        out.insert(n.clone(), s);
+                        out.insert((*n).clone(), s);
                     }
                 }
             }

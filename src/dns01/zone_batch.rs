@@ -28,6 +28,16 @@ use tracing::debug;
 pub const TXT_TTL: u32 = 60;
 /// At most this many edits go into one batch (Route53 allows 1000 values per change).
 const MAX_EDITS_PER_BATCH: usize = 200;
+/// With at least this many names in a batch, backends read pages of the whole zone
+/// rather than one call per name.
+pub const SCAN_MIN_NAMES: usize = 8;
+
+/// At most this many pages are read for a batch of `names` names before the names
+/// not found yet are read one by one: half as many calls as names.
+pub fn scan_budget(names: usize) -> usize {
+    (names / 2).max(1)
+}
+
 /// How often a batch is re-read and planned again after a conflict.
 const CONFLICT_ATTEMPTS: u32 = 4;
 
