@@ -33,8 +33,10 @@ async fn the_cas_renewal_window_moves_renewal_and_the_renewal_replaces_the_certi
     let env = TestEnv::start().await.unwrap();
     env.apply_crds(&common::checked_in_crds()).await.unwrap();
     let ns = env.namespace.clone();
-    let mut acme = AcmeSettings::default();
-    acme.ari_min_poll = Duration::from_secs(1);
+    let acme = AcmeSettings {
+        ari_min_poll: Duration::from_secs(1),
+        ..Default::default()
+    };
     let controllers = RunningControllers::start(
         env.client.clone(),
         ControllerConfig {

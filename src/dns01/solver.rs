@@ -43,8 +43,9 @@ pub async fn provider_for(
         return Ok(Box::new(p));
     }
     if let Some(cfg) = &dns01.cloud_dns {
-        let p = super::clouddns::from_solver(client, cfg, secret_ns, endpoints.cloud_dns.as_deref())
-            .await?;
+        let p =
+            super::clouddns::from_solver(client, cfg, secret_ns, endpoints.cloud_dns.as_deref())
+                .await?;
         return Ok(Box::new(p));
     }
     if let Some(cfg) = &dns01.rfc2136 {

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: fixtures and the checked-in CRDs.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod acme_mock;
 pub mod bind;
