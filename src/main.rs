@@ -45,6 +45,12 @@ struct AcmeArgs {
     /// The port of the acmesolver.
     #[arg(long, default_value_t = 8089)]
     acme_http01_solver_port: u16,
+    /// Let namespaced Issuers' DNS-01 solvers use the controller's own cloud credentials.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    issuer_ambient_credentials: bool,
+    /// Let ClusterIssuers' DNS-01 solvers use the controller's own cloud credentials.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    cluster_issuer_ambient_credentials: bool,
     /// The port the HTTP-01 self-check connects to.
     #[arg(long, default_value_t = 80)]
     acme_http01_self_check_port: u16,
@@ -59,6 +65,8 @@ impl AcmeArgs {
             recursive_nameservers: self.dns01_recursive_nameservers.clone(),
             recursive_nameservers_only: self.dns01_recursive_nameservers_only,
             poll_period: poll,
+            issuer_ambient_credentials: self.issuer_ambient_credentials,
+            cluster_issuer_ambient_credentials: self.cluster_issuer_ambient_credentials,
             ..Default::default()
         };
         let solver_service = self

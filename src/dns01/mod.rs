@@ -53,6 +53,11 @@ pub struct Dns01Config {
     pub query_timeout: Duration,
     /// Where providers' HTTP APIs are reached. Default: each provider's public API.
     pub api_endpoints: ApiEndpoints,
+    /// Whether a namespaced Issuer's solver may use the controller's own (ambient)
+    /// cloud credentials (cert-manager's `--issuer-ambient-credentials`, off).
+    pub issuer_ambient_credentials: bool,
+    /// The same for ClusterIssuers (`--cluster-issuer-ambient-credentials`, on).
+    pub cluster_issuer_ambient_credentials: bool,
 }
 
 /// Base URLs of DNS providers' HTTP APIs; `None` means the provider's public API.
@@ -78,6 +83,8 @@ impl Default for Dns01Config {
             authoritative_port: 53,
             query_timeout: Duration::from_secs(10),
             api_endpoints: ApiEndpoints::default(),
+            issuer_ambient_credentials: false,
+            cluster_issuer_ambient_credentials: true,
         }
     }
 }

@@ -6,6 +6,53 @@ use kube::api::Api;
 use super::{ApiEndpoints, Provider};
 use crate::api::acme_dns01::AcmeChallengeSolverDns01;
 
+/// The provider whose ambient credentials (the controller's own cloud identity) a
+/// solver would use, having none of its own; `role` alone is assumed with them.
+pub fn ambient_credentials(dns01: &AcmeChallengeSolverDns01) -> Option<&'static str> {
+    if let Some(r) = &dns01.route53 {
+        let own = r.access_key_id.is_some()
+            || r.access_key_id_secret_ref.is_some()
+            || r.secret_access_key_secret_ref.is_some()
+            || r.auth.is_some();
+        if !own {
+            return Some("route53");
+        }
+    }
+    if let Some(c) = &dns01.cloud_dns
+        && c.service_account_secret_ref.is_none()
+    {
+        return Some("cloudDNS");
+    }
+    None
+}
+
+/// Why a namespaced Issuer may not use ambient credentials, when it may not.
+pub fn ambient_refusal(
+    dns01: &AcmeChallengeSolverDns01,
+    cluster_issuer: bool,
+    config: &super::Dns01Config,
+) -> Option<String> {
+    let provider = ambient_credentials(dns01)?;
+    let (allowed, flag, kind) = if cluster_issuer {
+        (
+            config.cluster_issuer_ambient_credentials,
+            "--cluster-issuer-ambient-credentials",
+            "ClusterIssuer",
+        )
+    } else {
+        (
+            config.issuer_ambient_credentials,
+            "--issuer-ambient-credentials",
+            "Issuer",
+        )
+    };
+    (!allowed).then(|| {
+        format!(
+            "the {kind}'s {provider} solver names no credentials of its own, and using the controller's ambient credentials is off for {kind}s ({flag}=false, as in cert-manager): give the solver credentials in a Secret, or use a ClusterIssuer"
+        )
+    })
+}
+
 /// A DNS-01 solver's provider, with its credentials read from Secrets in
 /// `secret_ns` (the Issuer's namespace; a ClusterIssuer's cluster resource namespace).
 /// Errors name the Secret and key, never their content. Providers with an HTTP API
@@ -103,4 +150,58 @@ pub async fn secret_string(
     String::from_utf8(value).map_err(|_| {
         format!("key {key:?} of Secret {secret_ns}/{name} ({field}) is not UTF-8 text")
     })
+}
+
+#[cfg(test)]
+mod ambient_tests {
+    use super::*;
+    use crate::api::acme_dns01::{AcmeIssuerDns01ProviderCloudDns, AcmeIssuerDns01ProviderRoute53};
+    use crate::api::meta::SecretKeySelector;
+
+    #[test]
+    fn namespaced_issuers_need_credentials_of_their_own() {
+        let config = super::super::Dns01Config::default();
+        let bare = AcmeChallengeSolverDns01 {
+            route53: Some(AcmeIssuerDns01ProviderRoute53 {
+                region: Some("eu-west-1".into()),
+                role: Some("arn:aws:iam::1:role/dns".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(ambient_credentials(&bare), Some("route53"));
+        let why = ambient_refusal(&bare, false, &config).unwrap();
+        assert!(why.contains("--issuer-ambient-credentials=false"), "{why}");
+        assert_eq!(
+            ambient_refusal(&bare, true, &config),
+            None,
+            "ClusterIssuers may"
+        );
+        let allowed = super::super::Dns01Config {
+            issuer_ambient_credentials: true,
+            ..Default::default()
+        };
+        assert_eq!(ambient_refusal(&bare, false, &allowed), None);
+
+        let keyed = AcmeChallengeSolverDns01 {
+            route53: Some(AcmeIssuerDns01ProviderRoute53 {
+                access_key_id: Some("AKIA".into()),
+                secret_access_key_secret_ref: Some(SecretKeySelector {
+                    name: "aws".into(),
+                    key: Some("secret".into()),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(ambient_refusal(&keyed, false, &config), None);
+        let gcp = AcmeChallengeSolverDns01 {
+            cloud_dns: Some(AcmeIssuerDns01ProviderCloudDns {
+                project: "p".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(ambient_credentials(&gcp), Some("cloudDNS"));
+    }
 }

@@ -91,6 +91,28 @@ async fn dns_target(
     Ok((zone, fqdn))
 }
 
+/// The provider of a DNS-01 Challenge's solver, with its credentials; ambient
+/// credentials only where the flags allow them.
+async fn challenge_provider(
+    ctx: &Context,
+    ch: &Challenge,
+    dns01: &AcmeChallengeSolverDns01,
+    secret_ns: &str,
+) -> Result<Box<dyn crate::dns01::Provider>, String> {
+    let cluster = ch.spec.issuer_ref.kind_or_default() == "ClusterIssuer";
+    if let Some(why) = crate::dns01::solver::ambient_refusal(dns01, cluster, &ctx.config.acme.dns01)
+    {
+        return Err(why);
+    }
+    crate::dns01::solver::provider_for(
+        &ctx.client,
+        dns01,
+        secret_ns,
+        &ctx.config.acme.dns01.api_endpoints,
+    )
+    .await
+}
+
 /// Presents what the CA will look for. Idempotent.
 async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), String> {
     match ch.spec.type_ {
@@ -103,13 +125,7 @@ async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), S
         }
         AcmeChallengeType::Dns01 => {
             let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider = crate::dns01::solver::provider_for(
-                &ctx.client,
-                &dns01,
-                secret_ns,
-                &ctx.config.acme.dns01.api_endpoints,
-            )
-            .await?;
+            let provider = challenge_provider(ctx, ch, &dns01, secret_ns).await?;
             let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
             provider
                 .present(&zone, &fqdn, &ch.spec.key)
@@ -130,13 +146,7 @@ async fn clean_up(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), 
         }
         AcmeChallengeType::Dns01 => {
             let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider = crate::dns01::solver::provider_for(
-                &ctx.client,
-                &dns01,
-                secret_ns,
-                &ctx.config.acme.dns01.api_endpoints,
-            )
-            .await?;
+            let provider = challenge_provider(ctx, ch, &dns01, secret_ns).await?;
             let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
             provider
                 .cleanup(&zone, &fqdn, &ch.spec.key)
