@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -310,9 +310,8 @@ pub struct CloudDnsProvider {
 struct Inner {
     batcher: Batcher<Api>,
     hosted_zone_name: Option<String>,
-    zones: Mutex<HashMap<String, (Option<String>, Instant)>>,
-    /// Held while a zone is looked up.
-    discovery: tokio::sync::Mutex<()>,
+    /// Discovered managed zones (or their absence) by DNS name.
+    zones: super::zone_batch::ZoneCache,
 }
 
 impl fmt::Debug for CloudDnsProvider {
@@ -375,8 +374,7 @@ impl CloudDnsProvider {
             inner: Arc::new(Inner {
                 batcher: Batcher::new(Arc::new(api), opts.batch_window),
                 hosted_zone_name: opts.hosted_zone_name.filter(|z| !z.trim().is_empty()),
-                zones: Mutex::new(HashMap::new()),
-                discovery: tokio::sync::Mutex::new(()),
+                zones: super::zone_batch::ZoneCache::new(ZONE_CACHE_TTL),
             }),
         })
     }
@@ -386,14 +384,6 @@ impl CloudDnsProvider {
         self.inner.batcher.backend().calls.snapshot()
     }
 
-    /// A discovered zone (or its absence) still trusted.
-    fn cached(&self, name: &str) -> Option<Option<String>> {
-        let z = self.inner.zones.lock().ok()?;
-        z.get(name)
-            .filter(|(_, at)| at.elapsed() < ZONE_CACHE_TTL)
-            .map(|(found, _)| found.clone())
-    }
-
     /// The managed zone name for `fqdn`, whose authoritative zone is `zone`.
     pub async fn zone_name(&self, zone: &str, fqdn: &str) -> Result<String, CloudDnsError> {
         if let Some(z) = &self.inner.hosted_zone_name {
@@ -401,29 +391,17 @@ impl CloudDnsProvider {
         }
         let api = self.inner.batcher.backend();
         let candidates = super::zone_batch::zone_candidates(zone, fqdn);
-        for name in &candidates {
-            let found = match self.cached(name) {
-                Some(found) => found,
-                None => {
-                    // One lookup at a time: concurrent challenges wait for it and
-                    // find the answer cached.
-                    let _one = self.inner.discovery.lock().await;
-                    match self.cached(name) {
-                        Some(found) => found,
-                        None => {
-                            let found = api.find_zone(name).await?;
-                            if let Ok(mut z) = self.inner.zones.lock() {
-                                z.insert(name.clone(), (found.clone(), Instant::now()));
-                            }
-                            found
-                        }
-                    }
-                }
-            };
-            if let Some(z) = found {
-                debug!(dns_name = %name, zone = %z, "using the Cloud DNS managed zone");
-                return Ok(z);
-            }
+        let found = self
+            .inner
+            .zones
+            .first(
+                &candidates,
+                |name| async move { api.find_zone(&name).await },
+            )
+            .await?;
+        if let Some((name, z)) = found {
+            debug!(dns_name = %name, zone = %z, "using the Cloud DNS managed zone");
+            return Ok(z);
         }
         Err(CloudDnsError::ZoneNotFound {
             fqdn: fqdn.to_string(),

@@ -29,9 +29,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
@@ -433,10 +433,8 @@ pub struct Route53Provider {
 struct Inner {
     batcher: Batcher<Api>,
     hosted_zone_id: Option<String>,
-    /// Discovered zone ids (or their absence) by zone name, and when they were found.
-    zones: Mutex<HashMap<String, (Option<String>, Instant)>>,
-    /// Held while a zone is looked up.
-    discovery: tokio::sync::Mutex<()>,
+    /// Discovered zone ids (or their absence) by zone name.
+    zones: super::zone_batch::ZoneCache,
 }
 
 impl fmt::Debug for Route53Provider {
@@ -547,8 +545,7 @@ impl Route53Provider {
                     .hosted_zone_id
                     .filter(|z| !z.is_empty())
                     .map(|z| bare_zone_id(&z).to_string()),
-                zones: Mutex::new(HashMap::new()),
-                discovery: tokio::sync::Mutex::new(()),
+                zones: super::zone_batch::ZoneCache::new(ZONE_CACHE_TTL),
             }),
         })
     }
@@ -558,14 +555,6 @@ impl Route53Provider {
         self.inner.batcher.backend().calls.snapshot()
     }
 
-    /// A discovered zone (or its absence) still trusted.
-    fn cached(&self, name: &str) -> Option<Option<String>> {
-        let z = self.inner.zones.lock().ok()?;
-        z.get(name)
-            .filter(|(_, at)| at.elapsed() < ZONE_CACHE_TTL)
-            .map(|(found, _)| found.clone())
-    }
-
     /// The hosted zone id for `fqdn`, whose authoritative zone is `zone`.
     pub async fn zone_id(&self, zone: &str, fqdn: &str) -> Result<String, Route53Error> {
         if let Some(id) = &self.inner.hosted_zone_id {
@@ -573,29 +562,17 @@ impl Route53Provider {
         }
         let candidates = super::zone_batch::zone_candidates(zone, fqdn);
         let api = self.inner.batcher.backend();
-        for name in &candidates {
-            let id = match self.cached(name) {
-                Some(found) => found,
-                None => {
-                    // One lookup at a time: concurrent challenges wait for it and
-                    // find the answer cached.
-                    let _one = self.inner.discovery.lock().await;
-                    match self.cached(name) {
-                        Some(found) => found,
-                        None => {
-                            let found = api.find_zone(name).await?;
-                            if let Ok(mut z) = self.inner.zones.lock() {
-                                z.insert(name.clone(), (found.clone(), Instant::now()));
-                            }
-                            found
-                        }
-                    }
-                }
-            };
-            if let Some(id) = id {
-                debug!(zone = %name, id = %id, "using the Route53 hosted zone");
-                return Ok(id);
-            }
+        let found = self
+            .inner
+            .zones
+            .first(
+                &candidates,
+                |name| async move { api.find_zone(&name).await },
+            )
+            .await?;
+        if let Some((name, id)) = found {
+            debug!(zone = %name, id = %id, "using the Route53 hosted zone");
+            return Ok(id);
         }
         Err(Route53Error::ZoneNotFound {
             fqdn: fqdn.to_string(),
