@@ -434,6 +434,65 @@ pub fn zone_candidates(zone: &str, fqdn: &str) -> Vec<String> {
     out
 }
 
+/// Zones found by name (or found absent), trusted for `ttl`, looked up one at a
+/// time: concurrent challenges wait for the first lookup and find its answer.
+pub struct ZoneCache {
+    ttl: Duration,
+    zones: std::sync::Mutex<HashMap<String, (Option<String>, std::time::Instant)>>,
+    lookup: tokio::sync::Mutex<()>,
+}
+
+impl ZoneCache {
+    pub fn new(ttl: Duration) -> Self {
+        ZoneCache {
+            ttl,
+            zones: Default::default(),
+            lookup: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn cached(&self, name: &str) -> Option<Option<String>> {
+        let z = self.zones.lock().ok()?;
+        z.get(name)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(found, _)| found.clone())
+    }
+
+    /// The first of `candidates` that `find` says is a zone: (name, the provider's id).
+    pub async fn first<E, F, Fut>(
+        &self,
+        candidates: &[String],
+        mut find: F,
+    ) -> Result<Option<(String, String)>, E>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<String>, E>>,
+    {
+        for name in candidates {
+            let found = match self.cached(name) {
+                Some(found) => found,
+                None => {
+                    let _one = self.lookup.lock().await;
+                    match self.cached(name) {
+                        Some(found) => found,
+                        None => {
+                            let found = find(name.clone()).await?;
+                            if let Ok(mut z) = self.zones.lock() {
+                                z.insert(name.clone(), (found.clone(), std::time::Instant::now()));
+                            }
+                            found
+                        }
+                    }
+                }
+            };
+            if let Some(id) = found {
+                return Ok(Some((name.clone(), id)));
+            }
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,64 +813,5 @@ mod tests {
             .await;
         assert!(r.is_ok());
         assert_eq!(fake.reads.load(Ordering::SeqCst) - before, 2);
-    }
-}
-
-/// Zones found by name (or found absent), trusted for `ttl`, looked up one at a
-/// time: concurrent challenges wait for the first lookup and find its answer.
-pub struct ZoneCache {
-    ttl: Duration,
-    zones: std::sync::Mutex<HashMap<String, (Option<String>, std::time::Instant)>>,
-    lookup: tokio::sync::Mutex<()>,
-}
-
-impl ZoneCache {
-    pub fn new(ttl: Duration) -> Self {
-        ZoneCache {
-            ttl,
-            zones: Default::default(),
-            lookup: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    fn cached(&self, name: &str) -> Option<Option<String>> {
-        let z = self.zones.lock().ok()?;
-        z.get(name)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(found, _)| found.clone())
-    }
-
-    /// The first of `candidates` that `find` says is a zone: (name, the provider's id).
-    pub async fn first<E, F, Fut>(
-        &self,
-        candidates: &[String],
-        mut find: F,
-    ) -> Result<Option<(String, String)>, E>
-    where
-        F: FnMut(String) -> Fut,
-        Fut: std::future::Future<Output = Result<Option<String>, E>>,
-    {
-        for name in candidates {
-            let found = match self.cached(name) {
-                Some(found) => found,
-                None => {
-                    let _one = self.lookup.lock().await;
-                    match self.cached(name) {
-                        Some(found) => found,
-                        None => {
-                            let found = find(name.clone()).await?;
-                            if let Ok(mut z) = self.zones.lock() {
-                                z.insert(name.clone(), (found.clone(), std::time::Instant::now()));
-                            }
-                            found
-                        }
-                    }
-                }
-            };
-            if let Some(id) = found {
-                return Ok(Some((name.clone(), id)));
-            }
-        }
-        Ok(None)
     }
 }
