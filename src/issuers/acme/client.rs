@@ -57,13 +57,22 @@ pub fn account_builder(
     .https_only()
     .enable_http1()
     .enable_http2()
-    .build();
+    .wrap_connector(tcp_connector());
     let client: HyperClient =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build(connector);
     Ok(instant_acme::Account::builder_with_http(Box::new(
         CountingClient { client, metrics },
     )))
+}
+
+/// TCP with Nagle off: an ACME exchange is many small request/response pairs, and
+/// a request's frames held back for the peer's delayed ACK cost ~40 ms each.
+fn tcp_connector() -> hyper_util::client::legacy::connect::HttpConnector {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http
 }
 
 type HyperClient = hyper_util::client::legacy::Client<
