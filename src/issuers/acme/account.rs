@@ -203,6 +203,11 @@ pub fn key_hash(der: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+/// The account's contact URIs for its email, if any.
+fn contacts(email: Option<&str>) -> Vec<String> {
+    email.iter().map(|e| format!("mailto:{e}")).collect()
+}
+
 /// Everything needed to get an issuer's account.
 pub struct AccountRequest<'a> {
     /// `Issuer/<ns>/<name>` or `ClusterIssuer/<name>`.
@@ -293,7 +298,7 @@ pub async fn ensure(
             && r.eab_key_id == eab_key_id
         {
             if r.email != email {
-                let contact: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
+                let contact = contacts(email.as_deref());
                 let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
                 r.account
                     .update_contacts(&refs)
@@ -313,10 +318,11 @@ pub async fn ensure(
             )
             .await
             .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
-        if let Some(e) = &email {
-            let contact = format!("mailto:{e}");
+        if email.is_some() {
+            let contact = contacts(email.as_deref());
+            let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
             account
-                .update_contacts(&[contact.as_str()])
+                .update_contacts(&refs)
                 .await
                 .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
         }
@@ -338,7 +344,7 @@ pub async fn ensure(
     }
     // A new key and a new account, then the key is stored.
     let eab = eab_key(client, req).await?;
-    let contact: Vec<String> = email.iter().map(|e| format!("mailto:{e}")).collect();
+    let contact = contacts(email.as_deref());
     let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
     let builder = account_builder(req.acme, req.metrics.clone())?;
     let (account, credentials) = builder

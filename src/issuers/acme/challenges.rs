@@ -168,8 +168,10 @@ async fn self_check(ctx: &Context, ch: &Challenge) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string()),
         AcmeChallengeType::Dns01 => {
-            let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let (_, fqdn) = dns_target(ctx, ch, &dns01).await?;
+            // The checker follows CNAMEs from the challenge's own record name (and
+            // caches where they lead), so this is the record the CA will read,
+            // wherever the solver wrote it.
+            let fqdn = crate::dns01::challenge_record_name(&ch.spec.dns_name);
             let checker = ctx.acme.dns01.as_ref().map_err(|e| e.clone())?;
             let p = checker
                 .check(&fqdn, &ch.spec.key)

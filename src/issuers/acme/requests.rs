@@ -190,7 +190,7 @@ pub async fn sync(
                     "Order {ns}/{name} is valid but holds no certificate yet"
                 )));
             }
-            Ok(Outcome::Issued(split_chain(&pem)))
+            Ok(Outcome::Issued(acme_issued(&pem)))
         }
         state => Ok(Outcome::PendingWith(
             "OrderPending".into(),
@@ -217,7 +217,7 @@ pub fn state_str(s: State) -> &'static str {
 
 /// The chain an ACME server sends: the leaf and its intermediates. `ca.crt` stays
 /// empty, as cert-manager leaves it for ACME (the root is not sent).
-pub fn split_chain(pem: &str) -> SignedCertificate {
+pub fn acme_issued(pem: &str) -> SignedCertificate {
     SignedCertificate {
         certificate_pem: pem.to_string(),
         ca_pem: String::new(),
