@@ -26,12 +26,18 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5000);
     let (sandbox, client) = remote_sandbox().await;
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/gateway-api-crds.yaml"
-    ))
-    .unwrap();
-    let crds = certgate::manifests::parse_documents("gateway-api-crds.yaml", &text).unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gateway-api");
+    let mut crds = Vec::new();
+    for kind in [
+        "gatewayclasses",
+        "gateways",
+        "listenersets",
+        "referencegrants",
+    ] {
+        let file = format!("gateway.networking.k8s.io_{kind}.yaml");
+        let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+        crds.extend(certgate::manifests::parse_documents(&file, &text).unwrap());
+    }
     certgate::manifests::apply(&client, "crds", &crds, "bench")
         .await
         .unwrap();

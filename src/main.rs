@@ -98,6 +98,10 @@ enum Command {
         /// Watch only this namespace (all when empty).
         #[arg(long, default_value = "")]
         namespace: String,
+        /// Serve only the ClusterIssuers matching this label selector (all when empty),
+        /// so several certgates can share a cluster.
+        #[arg(long, default_value = "")]
+        cluster_issuer_selector: String,
         /// Elect a leader with a Lease before running controllers.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         leader_elect: bool,
@@ -513,6 +517,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             kube_api_qps: _,
             kube_api_burst: _,
             log_format,
+            cluster_issuer_selector,
             enable_certificate_owner_ref,
             default_issuer_name,
             default_issuer_kind,
@@ -524,6 +529,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let config = certgate::controller::ControllerConfig {
                 cluster_resource_namespace,
                 namespace: (!namespace.is_empty()).then_some(namespace),
+                cluster_issuer_selector: (!cluster_issuer_selector.is_empty())
+                    .then_some(cluster_issuer_selector),
                 max_concurrent_reconciles,
                 enable_certificate_owner_ref,
                 default_issuer: certgate::certificates::intent::Defaults {

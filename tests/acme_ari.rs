@@ -40,9 +40,8 @@ async fn the_cas_renewal_window_moves_renewal_and_the_renewal_replaces_the_certi
     let controllers = RunningControllers::start(
         env.client.clone(),
         ControllerConfig {
-            cluster_resource_namespace: ns.clone(),
             acme,
-            ..Default::default()
+            ..common::scoped_config(&env)
         },
     );
     let docs = vec![
@@ -57,6 +56,7 @@ async fn the_cas_renewal_window_moves_renewal_and_the_renewal_replaces_the_certi
             "spec": {"secretName": "ari-tls", "dnsNames": ["ari.example.com"],
                 "issuerRef": {"name": "mock", "kind": "ClusterIssuer"}}}),
     ];
+    let docs: Vec<serde_json::Value> = docs.into_iter().map(|d| common::place(&env, d)).collect();
     certgate::manifests::apply(&env.client, "test", &docs, "test")
         .await
         .unwrap();

@@ -42,9 +42,8 @@ impl Stack {
         acme.dns01.poll_period = Duration::from_millis(500);
         acme.dns01.api_endpoints.cloudflare = Some(cloudflare.api_url());
         let config = ControllerConfig {
-            cluster_resource_namespace: env.namespace.clone(),
             acme,
-            ..Default::default()
+            ..common::scoped_config(&env)
         };
         let controllers = RunningControllers::start(env.client.clone(), config);
         Stack {
@@ -55,10 +54,8 @@ impl Stack {
         }
     }
 
-    async fn apply(&self, mut doc: Value) {
-        if doc["kind"] != "ClusterIssuer" {
-            doc["metadata"]["namespace"] = json!(self.env.namespace);
-        }
+    async fn apply(&self, doc: Value) {
+        let doc = common::place(&self.env, doc);
         certgate::manifests::apply(&self.env.client, "test", &[doc], "test")
             .await
             .unwrap();

@@ -6,7 +6,8 @@
 
 mod common;
 
-use certgate::api::{Certificate, Challenge, ClusterIssuer, Order};
+use certgate::api::annotations as ann;
+use certgate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Order};
 use certgate::controller::{AcmeSettings, ControllerConfig, RunningControllers};
 use certgate_sandbox::TestEnv;
 use common::bind::{Bind, ZoneSpec};
@@ -94,9 +95,8 @@ impl Stack {
         acme.http01.self_check_nameservers = vec![dns];
         acme.http01_solver_listen = Some(SocketAddr::from(([127, 0, 0, 1], self.solver_port)));
         ControllerConfig {
-            cluster_resource_namespace: self.env.namespace.clone(),
             acme,
-            ..Default::default()
+            ..common::scoped_config(&self.env)
         }
     }
 
@@ -121,10 +121,8 @@ impl Stack {
         Api::namespaced(self.env.client.clone(), &self.ns())
     }
 
-    async fn apply(&self, mut doc: Value) {
-        if doc["kind"] != "ClusterIssuer" {
-            doc["metadata"]["namespace"] = json!(self.ns());
-        }
+    async fn apply(&self, doc: Value) {
+        let doc = common::place(&self.env, doc);
         certgate::manifests::apply(&self.env.client, "test", &[doc], "test")
             .await
             .unwrap();
@@ -749,17 +747,24 @@ async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() 
     )
     .await;
     s.wait_issuer_ready("le-profile").await;
-    s.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-        "metadata": {"name": "short", "annotations": {"acme.cert-manager.io/profile": "shortlived"}},
+    s.apply(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "short", "annotations": {"acme.cert-manager.io/profile": "tlsserver"}},
         "spec": {"secretName": "short-tls", "dnsNames": ["short.example.com"],
-            "issuerRef": {"name": "le-profile", "kind": "ClusterIssuer"}}}))
-        .await;
+            "issuerRef": {"name": "le-profile", "kind": "ClusterIssuer"}}}),
+    )
+    .await;
     let order = s.wait_order(certgate::api::order::State::Errored, 30).await;
-    assert_eq!(order.spec.profile.as_deref(), Some("shortlived"));
+    assert_eq!(order.spec.profile.as_deref(), Some("tlsserver"));
     let reason = order.status.unwrap().reason.unwrap();
+    // Pebble 2.10 lists its profiles; Debian's 2.4 has none.
+    let expected = if common::pebble::pebble_is_current() {
+        "the ACME server does not offer profile \"tlsserver\"; it offers: default, shortlived"
+    } else {
+        "does not support certificate profiles"
+    };
     assert!(
-        reason.contains("does not support certificate profiles")
-            && reason.contains("\"shortlived\""),
+        reason.contains(expected) && reason.contains("\"tlsserver\""),
         "{reason}"
     );
     // No ACME order was placed for it.
@@ -773,20 +778,132 @@ async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() 
         .find(|c| c.type_ == "Issuing")
         .unwrap();
     assert!(
-        issuing
-            .message
-            .unwrap_or_default()
-            .contains("does not support certificate profiles"),
+        issuing.message.unwrap_or_default().contains(expected),
         "the Certificate says why"
+    );
+}
+
+/// A profile and ARI end to end against a current CA (Pebble 2.10.1 from
+/// `../shared/pebble`): the 6-day `shortlived` profile reaches the CA, the renewal
+/// time comes from the CA's renewal window, and a renewal's order names the
+/// certificate it replaces — and the CA accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_and_renewal_information_from_a_current_ca() {
+    if !common::pebble::pebble_is_current() {
+        eprintln!(
+            "skipped: needs Pebble 2.10 (../shared/pebble); Debian's 2.4 has no ARI or profiles"
+        );
+        return;
+    }
+    let s = Stack::start(vec![]).await;
+    s.cluster_issuer("le-ari", json!({"solvers": [{"http01": {"ingress": {}}}]}))
+        .await;
+    s.wait_issuer_ready("le-ari").await;
+    s.apply(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "ari", "annotations": {"acme.cert-manager.io/profile": "shortlived"}},
+        "spec": {"secretName": "ari-tls", "dnsNames": ["ari.example.com"],
+            "issuerRef": {"name": "le-ari", "kind": "ClusterIssuer"}}}),
+    )
+    .await;
+    let first = s.wait_certificate_ready("ari", 60).await;
+    let st = first.status.clone().unwrap();
+    let (nb, na) = (st.not_before.clone().unwrap().0, st.not_after.unwrap().0);
+    let lifetime = na.duration_since(nb);
+    assert!(
+        lifetime > jiff::SignedDuration::from_hours(5 * 24)
+            && lifetime < jiff::SignedDuration::from_hours(7 * 24),
+        "the shortlived profile gives 6 days, not {lifetime:?}"
+    );
+    let requests = s.api::<CertificateRequest>();
+    let picked: jiff::Timestamp = s
+        .wait("the CA's renewal time on the request", 30, async || {
+            requests
+                .list(&ListParams::default())
+                .await
+                .ok()?
+                .items
+                .iter()
+                .find_map(|r| {
+                    r.metadata
+                        .annotations
+                        .as_ref()?
+                        .get(ann::ACME_ARI_RENEWAL_TIME)
+                        .cloned()
+                })
+        })
+        .await
+        .parse()
+        .unwrap();
+    assert!(
+        picked > nb && picked < na,
+        "{picked} outside the certificate's life"
+    );
+    let renewal = s
+        .wait("status.renewalTime to follow the CA", 30, async || {
+            let c = s.api::<Certificate>().get("ari").await.ok()?;
+            let rt = c.status?.renewal_time?.0;
+            (rt == picked).then_some(rt)
+        })
+        .await;
+    assert_eq!(renewal, picked);
+
+    // Renew now: the new request names the certificate it replaces, the CA takes the
+    // order with `replaces`, and revision 2 is issued.
+    certgate::cli::renew::renew(&s.env.client, Some(&s.ns()), &["ari".to_string()], false)
+        .await
+        .unwrap();
+    let second = s
+        .wait("revision 2 Ready", 60, async || {
+            let c = s.api::<Certificate>().get("ari").await.ok()?;
+            (common::is_ready(&c) && c.status.as_ref()?.revision == Some(2)).then_some(c)
+        })
+        .await;
+    assert!(common::is_ready(&second));
+    // The renewal's request names the certificate it replaces, and its Order — placed
+    // with `replaces` — is valid (older requests may be gone: revisionHistoryLimit).
+    let renewal_request = requests
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| {
+            r.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ann::ACME_REPLACES))
+                .is_some_and(|id| !id.is_empty())
+        })
+        .expect("the renewal says what it replaces");
+    let renewal_uid = renewal_request.metadata.uid.clone().unwrap();
+    let orders = s
+        .api::<Order>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let order = orders
+        .iter()
+        .find(|o| {
+            o.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.uid == renewal_uid)
+        })
+        .expect("the renewal's Order");
+    assert_eq!(
+        order.status.as_ref().and_then(|st| st.state),
+        Some(certgate::api::order::State::Valid),
+        "{order:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http01_through_a_gateway_httproute_solver() {
     let s = Stack::start(vec![]).await;
-    let text = std::fs::read_to_string(common::root().join("tests/gateway-api-crds.yaml")).unwrap();
-    let crds = certgate::manifests::parse_documents("gateway-api-crds.yaml", &text).unwrap();
-    s.env.apply_crds(&crds).await.unwrap();
+    s.env.apply_crds(&common::gateway_api_crds()).await.unwrap();
     s.cluster_issuer(
         "le-gw",
         json!({"solvers": [{"http01": {"gatewayHTTPRoute": {
@@ -996,12 +1113,7 @@ async fn diagnose_reports_an_unfollowed_cname_and_a_forced_https_redirect() {
     let dir = std::env::temp_dir().join(format!("certgate-diagnose-{}", s.ns()));
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = dir.join("kubeconfig");
-    s.env
-        .sandbox
-        .as_ref()
-        .expect("the sandbox")
-        .write_kubeconfig(&kubeconfig)
-        .unwrap();
+    s.env.write_kubeconfig(&kubeconfig).unwrap();
     let bind = s.bind.addr();
     let run = |args: Vec<String>| {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_certgate"));

@@ -38,9 +38,8 @@ impl Harness {
 
     fn start_controllers(&mut self) {
         let config = ControllerConfig {
-            cluster_resource_namespace: self.env.namespace.clone(),
             clock: Arc::new(self.clock.clone()),
-            ..Default::default()
+            ..common::scoped_config(&self.env)
         };
         self.controllers = Some(RunningControllers::start(self.env.client.clone(), config));
     }
@@ -62,11 +61,7 @@ impl Harness {
     }
 
     async fn apply(&self, doc: Value) {
-        let mut doc = doc;
-        if doc["kind"] != "ClusterIssuer" {
-            doc["metadata"]["namespace"] = json!(self.ns());
-        }
-        let docs = vec![doc];
+        let docs = vec![common::place(&self.env, doc)];
         certgate::manifests::apply(&self.env.client, "test", &docs, "test")
             .await
             .unwrap();

@@ -93,3 +93,65 @@ fn every_cel_rule_compiles() {
         }
     }
 }
+
+/// Every bound (`maxItems`, `maxLength`, `maxProperties`) multiplied by `factor`.
+fn loosen_bounds(node: &mut serde_json::Value, factor: u64) {
+    match node {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if matches!(k.as_str(), "maxItems" | "maxLength" | "maxProperties") {
+                    if let Some(n) = v.as_u64() {
+                        *v = serde_json::json!(n * factor);
+                    }
+                } else {
+                    loosen_bounds(v, factor);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| loosen_bounds(v, factor)),
+        _ => {}
+    }
+}
+
+/// The API server accepts all six CRDs, and would still accept them with every bound
+/// four times larger: the rules' estimated cost is far from the budget, not at its edge.
+/// (On the real leg this is kube-apiserver's own cost estimator; a CRD over budget is
+/// refused with "estimated rule cost exceeds budget".)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_server_accepts_the_crds_with_room_to_spare_in_the_cel_budget() {
+    let env = certgate_sandbox::TestEnv::start().await.expect("test env");
+    let crds = common::checked_in_crds();
+    env.apply_crds(&crds)
+        .await
+        .expect("the API server accepts the CRDs");
+    // The same CRDs in a group of this test's own, with every bound loosened ×4.
+    let group = format!("{}.budget.certgate.test", env.namespace);
+    let loosened: Vec<serde_json::Value> = crds
+        .iter()
+        .map(|crd| {
+            let mut c = crd.clone();
+            let plural = c["spec"]["names"]["plural"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            c["metadata"] = serde_json::json!({"name": format!("{plural}.{group}")});
+            c["spec"]["group"] = serde_json::json!(group);
+            loosen_bounds(&mut c["spec"]["versions"], 4);
+            c
+        })
+        .collect();
+    let result = env.apply_crds(&loosened).await;
+    let api: kube::Api<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    > = kube::Api::all(env.client.clone());
+    for c in &loosened {
+        let _ = api
+            .delete(
+                c["metadata"]["name"].as_str().unwrap_or_default(),
+                &Default::default(),
+            )
+            .await;
+    }
+    env.cleanup().await;
+    result.expect("the CRDs with every bound ×4 still fit the CEL cost budget");
+}

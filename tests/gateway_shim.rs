@@ -15,14 +15,18 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 
 async fn apply(env: &TestEnv, doc: Value) {
+    let doc = if doc["kind"] == "ClusterIssuer" {
+        env.scoped(doc)
+    } else {
+        doc
+    };
     certgate::manifests::apply(&env.client, "test", &[doc], "test")
         .await
         .unwrap();
 }
 
 fn gateway_crds() -> Vec<Value> {
-    let text = std::fs::read_to_string(common::root().join("tests/gateway-api-crds.yaml")).unwrap();
-    certgate::manifests::parse_documents("gateway-api-crds.yaml", &text).unwrap()
+    common::gateway_api_crds()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -32,9 +36,11 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
     crds.extend(gateway_crds());
     env.apply_crds(&crds).await.unwrap();
     let ns = env.namespace.clone();
+    // Watching every namespace (a certificateRef reaches into another one), serving
+    // only this test's ClusterIssuers.
     let config = ControllerConfig {
-        cluster_resource_namespace: ns.clone(),
-        ..Default::default()
+        namespace: None,
+        ..common::scoped_config(&env)
     };
     let controllers = RunningControllers::start(env.client.clone(), config);
 

@@ -1160,15 +1160,11 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
             .unwrap();
     }
     let mut crds = common::checked_in_crds();
-    let gateway_api =
-        std::fs::read_to_string(common::root().join("tests/gateway-api-crds.yaml")).unwrap();
-    crds.extend(
-        certgate::manifests::parse_documents("gateway-api-crds.yaml", &gateway_api).unwrap(),
-    );
+    crds.extend(common::gateway_api_crds());
     assert!(
         crds.iter()
             .any(|c| c["metadata"]["name"] == "httproutes.gateway.networking.k8s.io"),
-        "tests/gateway-api-crds.yaml lacks HTTPRoute"
+        "tests/gateway-api lacks HTTPRoute"
     );
     env.apply_crds(&crds).await.unwrap();
 

@@ -8,7 +8,7 @@
 mod common;
 
 use certgate::api::Certificate;
-use certgate::controller::{ControllerConfig, RunningControllers};
+use certgate::controller::RunningControllers;
 use certgate_sandbox::TestEnv;
 use k8s_openapi::api::core::v1::{Event, Secret};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -61,10 +61,7 @@ fn dns_names(c: &Certificate) -> Vec<String> {
 async fn the_seed_ingress_gets_a_ready_secret_and_follows_its_tls_entries() {
     let env = TestEnv::start().await.unwrap();
     env.apply_crds(&common::checked_in_crds()).await.unwrap();
-    let config = ControllerConfig {
-        cluster_resource_namespace: env.namespace.clone(),
-        ..Default::default()
-    };
+    let config = common::scoped_config(&env);
     let controllers = RunningControllers::start(env.client.clone(), config);
     let issuer = std::fs::read_to_string(
         common::root().join("tests/fixtures/valid/seed-000-selfsigning-issuer.yaml"),

@@ -3,8 +3,16 @@
 //!
 //! Each entry names a node of a CRD's `openAPIV3Schema` by a dotted path (`[]` steps
 //! into list items) and a constraint set on it: a schema keyword or a CEL rule
-//! (`x-kubernetes-validations`). Rules test presence with `has()` and never iterate
-//! over lists, so their cost stays constant and far within the API server's budget.
+//! (`x-kubernetes-validations`).
+//!
+//! kube-apiserver refuses a CRD whose rules' *estimated* cost exceeds its budget. A
+//! rule inside list items (or map values) costs its own cost times the largest number
+//! of items the list could hold: `maxItems`, or without it what fits in a 3 MB request
+//! (about 1.5 million for a list of small strings). Strings a rule reads cost in
+//! proportion to their `maxLength`, or to the request size without one. So every list
+//! whose items carry a rule, every map a rule iterates and every string a rule reads is
+//! bounded here, with limits no real manifest reaches (1,000 SANs, 100 solvers), and
+//! `crds::tests` plus a real API server in CI check that the CRDs are accepted.
 
 use serde_json::{Value, json};
 
@@ -74,6 +82,8 @@ fn issuer_ref(path: &str) -> Vec<SchemaConstraint> {
     vec![
         kw(&format!("{path}.name"), "minLength", json!(1)),
         kw(&format!("{path}.name"), "maxLength", json!(253)),
+        kw(&format!("{path}.kind"), "maxLength", json!(63)),
+        kw(&format!("{path}.group"), "maxLength", json!(253)),
         rule_at(
             path,
             ".kind",
@@ -87,6 +97,12 @@ fn issuer_ref(path: &str) -> Vec<SchemaConstraint> {
 fn secret_ref(path: &str) -> SchemaConstraint {
     kw(&format!("{path}.name"), "minLength", json!(1))
 }
+
+/// The most entries of one kind of SAN a Certificate may list (Let's Encrypt allows 100
+/// names per certificate; private CAs rarely reach a few hundred).
+const MAX_SANS: u32 = 1000;
+/// The most solvers one ACME issuer may list.
+const MAX_SOLVERS: u32 = 100;
 
 /// The Certificate CRD's rules.
 pub(crate) fn certificate() -> Vec<SchemaConstraint> {
@@ -158,6 +174,21 @@ pub(crate) fn certificate() -> Vec<SchemaConstraint> {
             json!(r"^[a-zA-Z][a-zA-Z0-9+.-]*:"),
         ),
         kw("spec.ipAddresses[]", "maxLength", json!(45)),
+        kw("spec.dnsNames", "maxItems", json!(MAX_SANS)),
+        kw("spec.ipAddresses", "maxItems", json!(MAX_SANS)),
+        kw("spec.uris", "maxItems", json!(MAX_SANS)),
+        kw("spec.emailAddresses", "maxItems", json!(MAX_SANS)),
+        kw("spec.otherNames", "maxItems", json!(MAX_SANS)),
+        kw("spec.otherNames[].oid", "maxLength", json!(256)),
+        kw("spec.otherNames[].utf8Value", "maxLength", json!(1024)),
+        kw("spec.signatureAlgorithm", "maxLength", json!(32)),
+        kw("spec.privateKey.algorithm", "maxLength", json!(16)),
+        kw(
+            "spec.secretTemplate.annotations",
+            "maxProperties",
+            json!(1000),
+        ),
+        kw("spec.renewal.windows", "maxItems", json!(100)),
         rule(
             "spec.ipAddresses[]",
             "isIP(self)",
@@ -303,6 +334,47 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
         secret_ref("spec.acme.externalAccountBinding.keySecretRef"),
         kw("spec.acme.profile", "maxLength", json!(64)),
         // Solvers
+        kw("spec.acme.solvers", "maxItems", json!(MAX_SOLVERS)),
+        kw(
+            "spec.acme.solvers[].selector.dnsNames",
+            "maxItems",
+            json!(MAX_SANS),
+        ),
+        kw(
+            "spec.acme.solvers[].selector.dnsZones",
+            "maxItems",
+            json!(MAX_SANS),
+        ),
+        kw(
+            "spec.acme.solvers[].dns01.route53.secretAccessKeySecretRef.name",
+            "maxLength",
+            json!(253),
+        ),
+        kw(
+            "spec.acme.solvers[].dns01.cloudflare.email",
+            "maxLength",
+            json!(254),
+        ),
+        kw(
+            "spec.acme.solvers[].dns01.rfc2136.tsigKeyName",
+            "maxLength",
+            json!(253),
+        ),
+        kw(
+            "spec.acme.solvers[].dns01.rfc2136.tsigSecretSecretRef.name",
+            "maxLength",
+            json!(253),
+        ),
+        kw(
+            "spec.acme.solvers[].http01.gatewayHTTPRoute.parentRefs",
+            "maxItems",
+            json!(32),
+        ),
+        kw(
+            "spec.vault.auth.kubernetes.secretRef.name",
+            "maxLength",
+            json!(253),
+        ),
         rule(
             "spec.acme.solvers[]",
             "(has(self.http01) ? 1 : 0) + (has(self.dns01) ? 1 : 0) == 1",

@@ -20,6 +20,10 @@ pub struct ControllerConfig {
     pub cluster_resource_namespace: String,
     /// Watch only this namespace (ClusterIssuers are still watched).
     pub namespace: Option<String>,
+    /// Serve only the ClusterIssuers matching this label selector
+    /// (`--cluster-issuer-selector`): several certgates can share a cluster, each
+    /// keeping its own ClusterIssuers Ready (with `namespace`, one per tenant or test).
+    pub cluster_issuer_selector: Option<String>,
     pub max_concurrent_reconciles: u16,
     /// Set an ownerReference from each Secret to its Certificate.
     pub enable_certificate_owner_ref: bool,
@@ -65,6 +69,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             cluster_resource_namespace: "cert-manager".to_string(),
             namespace: None,
+            cluster_issuer_selector: None,
             max_concurrent_reconciles: 16,
             enable_certificate_owner_ref: false,
             clock: Arc::new(clock::SystemClock),
@@ -144,9 +149,43 @@ where
     lean_controller_with(api, |_| {})
 }
 
+/// As [`lean_controller`], watching only what `config` selects.
+pub fn lean_controller_selected<K>(
+    api: kube::Api<K>,
+    config: kube::runtime::watcher::Config,
+) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    lean_controller_configured(api, config, |_| {})
+}
+
 /// As [`lean_controller`], dropping more of each object before it is cached.
 pub fn lean_controller_with<K>(
     api: kube::Api<K>,
+    trim: impl FnMut(&mut K) + Send + 'static,
+) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    lean_controller_configured(api, kube::runtime::watcher::Config::default(), trim)
+}
+
+fn lean_controller_configured<K>(
+    api: kube::Api<K>,
+    config: kube::runtime::watcher::Config,
     mut trim: impl FnMut(&mut K) + Send + 'static,
 ) -> kube::runtime::Controller<K>
 where
@@ -162,7 +201,7 @@ where
     let (reader, writer) = reflector::store();
     let stream = reflector(
         writer,
-        watcher(api, watcher::Config::default()).modify(move |o: &mut K| {
+        watcher(api, config).modify(move |o: &mut K| {
             let meta = o.meta_mut();
             meta.managed_fields = None;
             if let Some(a) = meta.annotations.as_mut() {

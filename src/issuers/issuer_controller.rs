@@ -299,7 +299,11 @@ pub async fn run_cluster_issuers(
     let issuers: Api<ClusterIssuer> = Api::all(ctx.client.clone());
     let secrets: Api<PartialObjectMeta<Secret>> =
         Api::namespaced(ctx.client.clone(), &ctx.config.cluster_resource_namespace);
-    let controller = crate::controller::lean_controller(issuers);
+    let selected = match &ctx.config.cluster_issuer_selector {
+        Some(selector) => watcher::Config::default().labels(selector),
+        None => watcher::Config::default(),
+    };
+    let controller = crate::controller::lean_controller_selected(issuers, selected);
     let store = controller.store();
     controller
         .watches_stream(

@@ -337,6 +337,19 @@ async fn reconcile(
 }
 
 /// Writes what the issuer said into the request's status, with its event.
+/// The status patch of an issued request: the conditions, the certificate and — only
+/// when the issuer knows one — the CA. Both are `format: byte` in the CRD, where the
+/// API server refuses `""`, so an unknown CA (ACME) is left out (`null` in a merge
+/// patch), never written empty.
+fn issued_status(conditions: &[RequestCondition], signed: &SignedCertificate) -> Value {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let ca = match signed.ca_pem.trim() {
+        "" => Value::Null,
+        _ => Value::String(b64(&signed.ca_pem)),
+    };
+    json!({"conditions": conditions, "certificate": b64(&signed.certificate_pem), "ca": ca})
+}
+
 async fn finish(
     ctx: &Context,
     req: &CertificateRequest,
@@ -355,13 +368,7 @@ async fn finish(
                 req,
                 condition("Ready", ConditionStatus::True, "Issued", message, now),
             );
-            let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
-            patch_status(
-                ctx,
-                req,
-                json!({"conditions": list, "certificate": b64(&signed.certificate_pem), "ca": b64(&signed.ca_pem)}),
-            )
-            .await?;
+            patch_status(ctx, req, issued_status(&list, &signed)).await?;
             ctx.recorder
                 .publish(req, EventType::Normal, "CertificateIssued", message)
                 .await;
@@ -543,4 +550,33 @@ pub async fn run(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(ca_pem: &str) -> SignedCertificate {
+        SignedCertificate {
+            certificate_pem: "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+                .into(),
+            ca_pem: ca_pem.into(),
+        }
+    }
+
+    #[test]
+    fn an_unknown_ca_is_left_out_of_the_status_not_written_empty() {
+        // ACME sends no root: `status.ca` is `format: byte`, where "" is refused.
+        let patch = issued_status(&[], &signed(""));
+        assert_eq!(patch["ca"], Value::Null);
+        assert!(!patch["certificate"].as_str().unwrap_or_default().is_empty());
+        let whitespace = issued_status(&[], &signed("\n"));
+        assert_eq!(whitespace["ca"], Value::Null);
+    }
+
+    #[test]
+    fn a_known_ca_is_written_base64() {
+        let patch = issued_status(&[], &signed("CA PEM"));
+        assert_eq!(patch["ca"], json!("Q0EgUEVN"));
+    }
 }

@@ -98,3 +98,52 @@ pub fn is_ready(c: &certgate::api::Certificate) -> bool {
                 .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True)
         })
 }
+
+/// The released Gateway API v1.6.1 standard-channel CRDs certgate reads and writes
+/// (GatewayClass, Gateway, HTTPRoute, ListenerSet, ReferenceGrant), exactly as
+/// published (copied from `../shared/gateway-api/v1.6.1-standard/`), so the real
+/// schemas and CEL rules check what the tests and certgate write.
+pub fn gateway_api_crds() -> Vec<Value> {
+    let dir = root().join("tests/gateway-api");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .flat_map(|p| {
+            let text = std::fs::read_to_string(p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            certgate::manifests::parse_documents(&name(p), &text)
+                .unwrap_or_else(|e| panic!("parsing {}: {e}", p.display()))
+        })
+        .collect()
+}
+
+/// The controllers' configuration for one test: they watch only the test's namespace
+/// (its Secrets are the ClusterIssuers' too) and serve only the ClusterIssuers
+/// labelled for it, so tests can share a real API server without acting on each
+/// other's objects.
+pub fn scoped_config(env: &certgate_sandbox::TestEnv) -> certgate::controller::ControllerConfig {
+    certgate::controller::ControllerConfig {
+        namespace: Some(env.namespace.clone()),
+        cluster_resource_namespace: env.namespace.clone(),
+        cluster_issuer_selector: Some(env.scope_selector()),
+        ..Default::default()
+    }
+}
+
+/// A manifest placed in the test's scope: namespaced objects in its namespace,
+/// ClusterIssuers labelled for it (see [`scoped_config`]).
+pub fn place(env: &certgate_sandbox::TestEnv, mut doc: Value) -> Value {
+    if doc["kind"] == "ClusterIssuer" {
+        env.scoped(doc)
+    } else {
+        if doc["metadata"]["namespace"].is_null() {
+            doc["metadata"]["namespace"] = Value::String(env.namespace.clone());
+        }
+        doc
+    }
+}

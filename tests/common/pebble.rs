@@ -54,6 +54,48 @@ fn uuid_like() -> String {
     )
 }
 
+/// The Pebble to run: v2.10.1 (ARI, profiles) from `../shared/pebble` when it is
+/// there, unpacked once into the target directory; else `pebble` on PATH (Debian's
+/// 2.4.0, which has neither).
+pub fn pebble_binary() -> PathBuf {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let packed = root.join("../shared/pebble/bin/pebble.xz");
+            if !packed.exists() {
+                return PathBuf::from("pebble");
+            }
+            let dir = root.join("target/pebble-v2.10.1");
+            let binary = dir.join("pebble");
+            if !binary.exists() {
+                std::fs::create_dir_all(&dir).unwrap();
+                let tmp = dir.join(format!("pebble.{}", std::process::id()));
+                let out = std::fs::File::create(&tmp).unwrap();
+                let ok = Command::new("xz")
+                    .arg("-dc")
+                    .arg(&packed)
+                    .stdout(out)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    let _ = std::fs::remove_file(&tmp);
+                    return PathBuf::from("pebble");
+                }
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+                std::fs::rename(&tmp, &binary).unwrap();
+            }
+            binary
+        })
+        .clone()
+}
+
+/// Whether the Pebble in use serves ARI and profiles (v2.10.1 from `../shared`).
+pub fn pebble_is_current() -> bool {
+    pebble_binary() != PathBuf::from("pebble")
+}
+
 /// A port free right now on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -89,6 +131,11 @@ impl Pebble {
         for _attempt in 0..5 {
             let (port, mport) = (free_port(), free_port());
             let config = serde_json::json!({"pebble": {
+                // Pebble 2.10 offers these (2.4 ignores the key): 90-day and 6-day.
+                "profiles": {
+                    "default": {"description": "The profile you know and love", "validityPeriod": 7776000},
+                    "shortlived": {"description": "A short-lived cert profile, without actual enforcement", "validityPeriod": 518400},
+                },
                 "listenAddress": format!("127.0.0.1:{port}"),
                 "managementListenAddress": format!("127.0.0.1:{mport}"),
                 "certificate": dir.0.join("cert.pem"),
@@ -102,7 +149,7 @@ impl Pebble {
             let path = dir.0.join("pebble.json");
             std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
             let log = std::fs::File::create(dir.0.join("pebble.log")).unwrap();
-            let mut child = Command::new("pebble")
+            let mut child = Command::new(pebble_binary())
                 .arg("-config")
                 .arg(&path)
                 .arg("-dnsserver")
