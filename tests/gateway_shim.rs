@@ -42,7 +42,7 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
         namespace: None,
         ..common::scoped_config(&env)
     };
-    let controllers = RunningControllers::start(env.client.clone(), config);
+    let controllers = RunningControllers::start(env.client.clone(), config.clone());
 
     // A CA ClusterIssuer (standing in for the seed's letsencrypt-prod).
     let issuer = format!("ca-{ns}");
@@ -159,6 +159,30 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
             .filter(common::is_ready)
     })
     .await;
+    // The listener's hostname changes: the Certificate in the other namespace follows
+    // (it is found by its owner label, not an ownerReference).
+    apply(&env, json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "app-gateway", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": issuer, "touched": "1"}},
+        "spec": {"gatewayClassName": "nginx", "listeners": [
+            {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": "app.example.com",
+             "tls": {"mode": "Terminate", "certificateRefs": [{"name": "app-tls", "kind": "Secret"}]}},
+            {"name": "shared", "protocol": "HTTPS", "port": 8443, "hostname": "shared2.example.com",
+             "tls": {"certificateRefs": [{"name": "shared-tls", "namespace": vault}]}}
+        ]}
+    }))
+    .await;
+    common::wait_for(
+        "the cross-namespace Certificate to follow the hostname",
+        async || {
+            vault_certs
+                .get_opt("shared-tls")
+                .await
+                .unwrap()
+                .filter(|c| c.spec.dns_names.clone().unwrap_or_default() == ["shared2.example.com"])
+        },
+    )
+    .await;
     common::wait_for("the removed listener's host dropped", async || {
         certs
             .get_opt("app-tls")
@@ -209,6 +233,37 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
     common::wait_for("the cross-namespace Certificate gone too", async || {
         vault_certs
             .get_opt("shared-tls")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    // A Gateway deleted while certgate is down: its cross-namespace Certificate is
+    // swept when certgate starts again (no Delete event will ever come for it).
+    apply(&env, json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "late-gateway", "namespace": ns, "annotations": {"cert-manager.io/cluster-issuer": issuer}},
+        "spec": {"gatewayClassName": "nginx", "listeners": [
+            {"name": "late", "protocol": "HTTPS", "port": 443, "hostname": "late.example.com",
+             "tls": {"certificateRefs": [{"name": "late-tls", "namespace": vault}]}}
+        ]}
+    }))
+    .await;
+    common::wait_for(
+        "the late Gateway's cross-namespace Certificate",
+        async || vault_certs.get_opt("late-tls").await.unwrap(),
+    )
+    .await;
+    controllers.stop().await;
+    Api::<certgate::gateway::types::Gateway>::namespaced(env.client.clone(), &ns)
+        .delete("late-gateway", &DeleteParams::default())
+        .await
+        .unwrap();
+    let controllers = RunningControllers::start(env.client.clone(), config);
+    common::wait_for("the orphan swept after the restart", async || {
+        vault_certs
+            .get_opt("late-tls")
             .await
             .unwrap()
             .is_none()

@@ -1358,8 +1358,17 @@ pub fn apply(
         owned_elsewhere = owned_elsewhere.union(&e.fields);
     }
     let to_remove = last_set.difference(&owned_elsewhere);
-    for path in to_remove.iter().rev() {
-        if !owned_elsewhere.has_descendant(path) {
+    // Only the outermost removable paths: a list item goes whole. Removing its key
+    // fields first would leave an item no key can find (an empty `{}` in the list).
+    let removable: Vec<&Path> = to_remove
+        .iter()
+        .filter(|p| !owned_elsewhere.has_descendant(p))
+        .collect();
+    for path in removable.iter().rev() {
+        let under_another = removable
+            .iter()
+            .any(|q| q.len() < path.len() && path.starts_with(q));
+        if !under_another {
             remove_path(&mut merged, path);
         }
     }
@@ -1819,6 +1828,52 @@ mod tests {
     fn widget(spec: Value) -> Value {
         json!({"apiVersion": "example.certgate.test/v1", "kind": "Widget",
                "metadata": {"name": "w", "namespace": "rec"}, "spec": spec})
+    }
+
+    #[test]
+    fn reapplying_without_list_map_items_removes_them_whole() {
+        // A Gateway's listeners: a list of maps keyed by name. The manager that
+        // applied three applies one: two go, with no empty `{}` left behind.
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"listeners": {"type": "array",
+                "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "port": {"type": "integer"},
+                    "tls": {"type": "object", "properties": {"mode": {"type": "string"}}}}}}}}}});
+        let lt = SchemaListTypes::new(Some(&schema), false);
+        let listeners = |names: &[&str]| {
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": "gw", "namespace": "ns"},
+                "spec": {"listeners": names.iter().map(|n| json!({"name": n, "port": 443, "tls": {"mode": "Terminate"}})).collect::<Vec<_>>()}})
+        };
+        let v = "gateway.networking.k8s.io/v1";
+        let t = "2026-01-01T00:00:00Z";
+        let first = apply(
+            None,
+            &listeners(&["a", "b", "c"]),
+            "m",
+            false,
+            None,
+            v,
+            t,
+            &lt,
+        )
+        .unwrap();
+        let second = apply(
+            Some(&first),
+            &listeners(&["b"]),
+            "m",
+            false,
+            None,
+            v,
+            t,
+            &lt,
+        )
+        .unwrap();
+        assert_eq!(
+            second["spec"]["listeners"],
+            json!([{"name": "b", "port": 443, "tls": {"mode": "Terminate"}}])
+        );
     }
 
     #[test]

@@ -279,19 +279,26 @@ fn aggregate(errs: &[String]) -> String {
 /// Whether `cert` belongs to the source with UID `source_uid`: a controller
 /// ownerReference to it, or (cross-namespace) [`OWNER_UID_LABEL`].
 pub fn is_owned_by(cert: &Certificate, source_uid: &str) -> bool {
+    owner_uids(cert).iter().any(|uid| uid == source_uid)
+}
+
+/// The uids of the sources that own a Certificate: its controlling ownerReference,
+/// and the [`OWNER_UID_LABEL`] of a cross-namespace one.
+pub fn owner_uids(cert: &Certificate) -> Vec<String> {
     let by_ref = cert
         .metadata
         .owner_references
         .iter()
         .flatten()
-        .any(|o| o.uid == source_uid && o.controller == Some(true));
+        .filter(|o| o.controller == Some(true))
+        .map(|o| o.uid.clone());
     let by_label = cert
         .metadata
         .labels
         .as_ref()
         .and_then(|l| l.get(OWNER_UID_LABEL))
-        .is_some_and(|uid| uid == source_uid);
-    by_ref || by_label
+        .cloned();
+    by_ref.chain(by_label).collect()
 }
 
 /// Builds the plan for `source`.

@@ -23,12 +23,23 @@ pub struct OwnerIndex<K> {
     inner: RwLock<Inner<K>>,
     /// Drops what the index's readers do not need, before an object is kept.
     trim: fn(&mut K),
+    /// The uids an object is filed under: its ownerReferences' by default.
+    owners: fn(&K) -> Vec<String>,
 }
 
-impl<K> Default for OwnerIndex<K> {
+/// The uids of an object's ownerReferences.
+fn referenced_owners<K: ResourceExt>(obj: &K) -> Vec<String> {
+    obj.owner_references()
+        .iter()
+        .map(|o| o.uid.clone())
+        .collect()
+}
+
+impl<K: ResourceExt> Default for OwnerIndex<K> {
     fn default() -> Self {
         OwnerIndex {
             trim: |_| {},
+            owners: referenced_owners::<K>,
             inner: RwLock::new(Inner {
                 by_owner: HashMap::new(),
                 owners_of: HashMap::new(),
@@ -47,6 +58,16 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
     pub fn with_trim(trim: fn(&mut K)) -> Self {
         OwnerIndex {
             trim,
+            ..Default::default()
+        }
+    }
+
+    /// An index that files each object under the uids `owners` gives (e.g. an owner
+    /// named by a label where an ownerReference cannot be set).
+    pub fn with_owners(trim: fn(&mut K), owners: fn(&K) -> Vec<String>) -> Self {
+        OwnerIndex {
+            trim,
+            owners,
             ..Default::default()
         }
     }
@@ -71,14 +92,10 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         }
     }
 
-    fn insert_locked(inner: &mut Inner<K>, obj: Arc<K>) {
+    fn insert_locked(&self, inner: &mut Inner<K>, obj: Arc<K>) {
         let k = key(obj.as_ref());
         Self::remove_locked(inner, &k);
-        let owners: Vec<String> = obj
-            .owner_references()
-            .iter()
-            .map(|o| o.uid.clone())
-            .collect();
+        let owners = (self.owners)(obj.as_ref());
         for o in &owners {
             inner
                 .by_owner
@@ -95,7 +112,7 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
             return;
         };
         match event {
-            Event::Apply(o) => Self::insert_locked(&mut inner, self.lean(o)),
+            Event::Apply(o) => self.insert_locked(&mut inner, self.lean(o)),
             Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
             Event::Init => inner.relist = Some(Vec::new()),
             Event::InitApply(o) => {
@@ -108,7 +125,7 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
                 inner.by_owner.clear();
                 inner.owners_of.clear();
                 for o in listed {
-                    Self::insert_locked(&mut inner, o);
+                    self.insert_locked(&mut inner, o);
                 }
             }
         }

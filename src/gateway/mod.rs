@@ -252,12 +252,61 @@ fn certificate_events(
         .touched_objects()
 }
 
+/// The Gateway (or ListenerSet: `kind`) a Certificate belongs to, as
+/// `(namespace, name)`: its controlling ownerReference of that kind, or — for one in
+/// another namespace, which no ownerReference can reach — its `certgate.io/owner`
+/// annotation (`Kind/namespace/name`).
+pub fn source_of(cert: &Certificate, kind: &str) -> Option<(String, String)> {
+    let owned = cert
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true) && o.kind == kind)
+        .map(|o| (cert.namespace().unwrap_or_default(), o.name.clone()));
+    owned.or_else(|| {
+        let annotated = cert.annotations().get(intent::OWNER_ANNOTATION)?;
+        let mut parts = annotated.splitn(3, '/');
+        let (k, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
+        (k == kind).then(|| (ns.to_string(), name.to_string()))
+    })
+}
+
+/// The cross-namespace Certificates of `kind` sources whose source is gone: labelled
+/// with an owner uid that no live source has.
+pub fn orphaned<'a>(
+    certs: &'a [Certificate],
+    kind: &str,
+    live: &std::collections::HashSet<String>,
+) -> Vec<&'a Certificate> {
+    certs
+        .iter()
+        .filter(|c| source_of(c, kind).is_some())
+        .filter(|c| {
+            c.labels()
+                .get(intent::OWNER_UID_LABEL)
+                .is_some_and(|uid| !live.contains(uid))
+        })
+        .collect()
+}
+
+async fn delete_certificates<'a>(ctx: &Context, certs: impl IntoIterator<Item = &'a Certificate>) {
+    for c in certs {
+        let ns = c.namespace().unwrap_or_default();
+        let _ = Api::<Certificate>::namespaced(ctx.client.clone(), &ns)
+            .delete(&c.name_any(), &kube::api::DeleteParams::background())
+            .await;
+    }
+}
+
 /// Certificates made in another namespace (a ReferenceGrant'ed certificateRef) cannot
-/// be owned by their source: when the source goes, they are deleted here, found by
-/// their `certgate.io/owner-uid` label.
-async fn delete_cross_namespace_certificates<K>(ctx: Arc<Context>, api: Api<K>)
+/// be owned by their source, so the garbage collector does not remove them: when the
+/// source goes they are deleted here, found by their `certgate.io/owner-uid` label;
+/// and each time the watch has listed every source (at start, after a restart or a
+/// lost watch) the ones whose source went while nobody watched are swept.
+async fn delete_cross_namespace_certificates<K>(ctx: Arc<Context>, api: Api<K>, kind: &'static str)
 where
-    K: Resource<DynamicType = ()>
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
@@ -265,22 +314,54 @@ where
         + Sync
         + 'static,
 {
+    let labelled = || ListParams::default().labels(intent::OWNER_UID_LABEL);
+    let mut live = std::collections::HashSet::new();
+    let mut listing = std::collections::HashSet::new();
     let mut events = watcher(api, watcher::Config::default()).boxed();
     while let Some(event) = events.next().await {
-        let Ok(watcher::Event::Delete(source)) = event else {
-            continue;
-        };
-        let Some(uid) = source.uid() else { continue };
-        let certs: Api<Certificate> = Api::all(ctx.client.clone());
-        let selector = format!("{}={uid}", intent::OWNER_UID_LABEL);
-        let Ok(list) = certs.list(&ListParams::default().labels(&selector)).await else {
-            continue;
-        };
-        for c in list.items {
-            let ns = c.namespace().unwrap_or_default();
-            let _ = Api::<Certificate>::namespaced(ctx.client.clone(), &ns)
-                .delete(&c.name_any(), &kube::api::DeleteParams::background())
-                .await;
+        match event {
+            Ok(watcher::Event::Init) => listing.clear(),
+            Ok(watcher::Event::InitApply(source)) => listing.extend(source.uid()),
+            Ok(watcher::Event::InitDone) => {
+                live = std::mem::take(&mut listing);
+                let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
+                    .list(&labelled())
+                    .await
+                else {
+                    continue;
+                };
+                // A source made after the listing is not in `live` yet: ask for each.
+                let mut gone = Vec::new();
+                for c in orphaned(&list.items, kind, &live) {
+                    let Some((ns, name)) = source_of(c, kind) else {
+                        continue;
+                    };
+                    let source = Api::<K>::namespaced(ctx.client.clone(), &ns)
+                        .get_opt(&name)
+                        .await;
+                    let uid = c.labels().get(intent::OWNER_UID_LABEL);
+                    if matches!(source, Ok(None))
+                        || matches!(&source, Ok(Some(s)) if s.uid().as_ref() != uid)
+                    {
+                        gone.push(c);
+                    }
+                }
+                delete_certificates(&ctx, gone).await;
+            }
+            Ok(watcher::Event::Apply(source)) => live.extend(source.uid()),
+            Ok(watcher::Event::Delete(source)) => {
+                let Some(uid) = source.uid() else { continue };
+                live.remove(&uid);
+                let selector = format!("{}={uid}", intent::OWNER_UID_LABEL);
+                let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                else {
+                    continue;
+                };
+                delete_certificates(&ctx, &list.items).await;
+            }
+            Err(_) => {}
         }
     }
 }
@@ -307,6 +388,7 @@ pub async fn run(
     let sweeper = tokio::spawn(delete_cross_namespace_certificates(
         ctx.clone(),
         Api::<Gateway>::all(client.clone()),
+        "Gateway",
     ));
     let (gateways, certs): (Api<Gateway>, Api<Certificate>) = match &ctx.config.namespace {
         Some(ns) => (
@@ -320,8 +402,15 @@ pub async fn run(
         certificates: crate::ingress_shim::certificate_index(),
         defaults: defaults.clone(),
     });
+    // A Certificate's change goes to the source it belongs to, by ownerReference or,
+    // in another namespace, by its `certgate.io/owner` annotation.
     let gateway_controller = crate::controller::lean_controller(gateways)
-        .owns_stream(certificate_events(certs.clone(), shared.clone()))
+        .watches_stream(
+            certificate_events(certs.clone(), shared.clone()),
+            |c: Certificate| {
+                source_of(&c, "Gateway").map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+            },
+        )
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile_gateway, error_policy, shared.clone())
         .for_each(|_| futures::future::ready(()));
@@ -343,11 +432,17 @@ pub async fn run(
         let ls_sweeper = tokio::spawn(delete_cross_namespace_certificates(
             ctx.clone(),
             api.clone(),
+            "ListenerSet",
         ));
         let controller = crate::controller::lean_controller(api);
         let store = controller.store();
         controller
-            .owns_stream(watcher(certs.clone(), watcher::Config::default()).touched_objects())
+            .watches_stream(
+                watcher(certs.clone(), watcher::Config::default()).touched_objects(),
+                |c: Certificate| {
+                    source_of(&c, "ListenerSet").map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+                },
+            )
             .watches(parents, watcher::Config::default(), move |gw: Gateway| {
                 let (name, ns) = (gw.name_any(), gw.namespace());
                 store
@@ -401,5 +496,81 @@ mod tests {
         let own = BTreeMap::from([("cert-manager.io/issuer".to_string(), "local".to_string())]);
         let kept = effective_annotations(&own, Some(&parent));
         assert_eq!(kept, own);
+    }
+}
+
+#[cfg(test)]
+mod ownership_tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn cert(ns: &str, owner_ref: Option<(&str, &str)>, label: Option<(&str, &str)>) -> Certificate {
+        let mut c: Certificate = serde_json::from_value(serde_json::json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": "c", "namespace": ns},
+            "spec": {"secretName": "s", "issuerRef": {"name": "i"}}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        if let Some((kind, name)) = owner_ref {
+            c.metadata.owner_references = Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    kind: kind.into(),
+                    name: name.into(),
+                    uid: "ref-uid".into(),
+                    controller: Some(true),
+                    ..Default::default()
+                },
+            ]);
+        }
+        if let Some((owner, uid)) = label {
+            c.metadata.labels = Some(BTreeMap::from([(
+                intent::OWNER_UID_LABEL.to_string(),
+                uid.to_string(),
+            )]));
+            c.metadata.annotations = Some(BTreeMap::from([(
+                intent::OWNER_ANNOTATION.to_string(),
+                owner.to_string(),
+            )]));
+        }
+        c
+    }
+
+    #[test]
+    fn a_certificate_maps_to_its_source_by_reference_or_by_annotation() {
+        let owned = cert("app", Some(("Gateway", "gw")), None);
+        assert_eq!(
+            source_of(&owned, "Gateway"),
+            Some(("app".into(), "gw".into()))
+        );
+        assert_eq!(source_of(&owned, "ListenerSet"), None);
+        let across = cert("vault", None, Some(("Gateway/app/gw", "u1")));
+        assert_eq!(
+            source_of(&across, "Gateway"),
+            Some(("app".into(), "gw".into()))
+        );
+        assert_eq!(source_of(&across, "ListenerSet"), None);
+        let malformed = cert("vault", None, Some(("Gateway/app", "u1")));
+        assert_eq!(source_of(&malformed, "Gateway"), None);
+    }
+
+    #[test]
+    fn only_certificates_of_the_kind_whose_source_is_not_live_are_orphans() {
+        let live: HashSet<String> = HashSet::from(["alive".to_string()]);
+        let certs = vec![
+            cert("v", None, Some(("Gateway/app/a", "alive"))),
+            cert("v", None, Some(("Gateway/app/b", "gone"))),
+            cert("v", None, Some(("ListenerSet/app/c", "gone-too"))),
+            cert("v", Some(("Gateway", "d")), None),
+        ];
+        let orphans: Vec<String> = orphaned(&certs, "Gateway", &live)
+            .iter()
+            .map(|c| c.annotations()[intent::OWNER_ANNOTATION].clone())
+            .collect();
+        assert_eq!(orphans, ["Gateway/app/b"]);
+        let ls: Vec<String> = orphaned(&certs, "ListenerSet", &live)
+            .iter()
+            .map(|c| c.annotations()[intent::OWNER_ANNOTATION].clone())
+            .collect();
+        assert_eq!(ls, ["ListenerSet/app/c"]);
     }
 }

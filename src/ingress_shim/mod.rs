@@ -51,9 +51,11 @@ pub fn source(ing: &Ingress) -> Source {
 }
 
 /// An index of Certificates by owner for a shim: the builder compares metadata and
-/// spec only, so status is not kept.
+/// spec only, so status is not kept. A Certificate is filed under its controlling
+/// owner and under the source its `certgate.io/owner-uid` label names (a Gateway's
+/// Certificate in another namespace, where no ownerReference can point).
 pub fn certificate_index() -> OwnerIndex<Certificate> {
-    OwnerIndex::with_trim(|c| c.status = None)
+    OwnerIndex::with_owners(|c| c.status = None, intent::owner_uids)
 }
 
 /// What the shims share: the context and the Certificates each source owns.
