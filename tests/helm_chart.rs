@@ -1636,3 +1636,130 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
     }
     env.cleanup().await;
 }
+
+/// On a real API server (the CI's real leg): `helm install` of the chart is accepted
+/// as it is, and the controller binary, run with the token of the chart's own
+/// ServiceAccount — so under the chart's ClusterRole, checked by kube-apiserver's RBAC
+/// — issues a CA-signed Certificate from a self-signed root without one refusal.
+/// (The sandbox leg has its own, stricter RBAC test above: every rule used.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_and_the_chart_rbac_on_a_real_api_server() {
+    use certgate::api::Certificate;
+    use kube::api::Api;
+    let env = certgate_sandbox::TestEnv::start().await.unwrap();
+    if !env.is_real_cluster() {
+        eprintln!(
+            "skipped: needs CERTGATE_TEST_KUBECONFIG (a real API server); the sandbox RBAC test covers the chart there"
+        );
+        env.cleanup().await;
+        return;
+    }
+    let ns = env.namespace.clone();
+    // The CRDs are shared by the cluster's tests (applied, not owned by this release).
+    env.apply_crds(&common::checked_in_crds()).await.unwrap();
+    let dir = scratch(&format!("real-{ns}"));
+    let admin = dir.join("admin.kubeconfig");
+    env.write_kubeconfig(&admin).unwrap();
+    let release = format!("r-{ns}");
+    let install = Command::new(helm())
+        .args(["install", &release, chart().to_str().unwrap(), "-n", &ns])
+        .args(["--set", "crds.enabled=false"])
+        .args(["--set", &format!("global.leaderElection.namespace={ns}")])
+        .env("KUBECONFIG", &admin)
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "helm install: {}", text(&install));
+
+    // A kubeconfig for the controller's ServiceAccount.
+    let sa = format!("{release}-certgate");
+    let token = Command::new("kubectl")
+        .args(["create", "token", &sa, "-n", &ns, "--duration", "1h"])
+        .env("KUBECONFIG", &admin)
+        .output()
+        .unwrap();
+    assert!(
+        token.status.success(),
+        "kubectl create token: {}",
+        text(&token)
+    );
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_string();
+    let mut kc = common::yaml_to_json(&std::fs::read_to_string(&admin).unwrap()).unwrap();
+    kc["users"] = json!([{"name": "sa", "user": {"token": token}}]);
+    kc["contexts"][0]["context"]["user"] = json!("sa");
+    let as_sa = dir.join("sa.kubeconfig");
+    std::fs::write(&as_sa, serde_json::to_string(&kc).unwrap()).unwrap();
+
+    // The chart's controller arguments, scoped to this test's namespace.
+    let log = dir.join("controller.log");
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args([
+            "controller",
+            "--namespace",
+            &ns,
+            "--cluster-resource-namespace",
+            &ns,
+        ])
+        .args(["--leader-election-namespace", &ns])
+        .args(["--cluster-issuer-selector", &env.scope_selector()])
+        .args(["--metrics-listen-address", "127.0.0.1:0"])
+        .args(["--health-listen-address", "127.0.0.1:0"])
+        .env("KUBECONFIG", &as_sa)
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join("controller.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let docs = vec![
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ss"}, "spec": {"selfSigned": {}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "root"},
+            "spec": {"isCA": true, "commonName": "real root", "secretName": "root-ca", "issuerRef": {"name": "ss"}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ca"}, "spec": {"ca": {"secretName": "root-ca"}}}),
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "web"},
+            "spec": {"secretName": "web-tls", "dnsNames": ["web.example.com"], "issuerRef": {"name": "ca"}}}),
+    ];
+    let docs: Vec<Value> = docs.into_iter().map(|d| common::place(&env, d)).collect();
+    certgate::manifests::apply(&env.client, "test", &docs, "test")
+        .await
+        .unwrap();
+    let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &ns);
+    let mut ready = false;
+    for _ in 0..600 {
+        if certs
+            .get_opt("web")
+            .await
+            .unwrap()
+            .is_some_and(|c| common::is_ready(&c))
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = controller.kill();
+    let _ = controller.wait();
+    let output = format!(
+        "{}{}",
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        std::fs::read_to_string(dir.join("controller.err")).unwrap_or_default()
+    );
+    assert!(
+        ready,
+        "the Certificate never became Ready under the chart's RBAC:\n{output}"
+    );
+    assert!(
+        !output.contains("forbidden") && !output.contains("Forbidden"),
+        "the chart's RBAC refused a request:\n{output}"
+    );
+    let uninstall = Command::new(helm())
+        .args(["uninstall", &release, "-n", &ns])
+        .env("KUBECONFIG", &admin)
+        .output()
+        .unwrap();
+    assert!(
+        uninstall.status.success(),
+        "helm uninstall: {}",
+        text(&uninstall)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    env.cleanup().await;
+}
