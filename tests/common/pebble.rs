@@ -93,7 +93,7 @@ pub fn pebble_binary() -> PathBuf {
 
 /// Whether the Pebble in use serves ARI and profiles (v2.10.1 from `../shared`).
 pub fn pebble_is_current() -> bool {
-    pebble_binary() != PathBuf::from("pebble")
+    pebble_binary() != std::path::Path::new("pebble")
 }
 
 /// A port free right now on 127.0.0.1.
