@@ -1582,7 +1582,7 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
             .collect::<Vec<_>>()
             .join("\n  ")
     );
-    let allowed_unused: BTreeSet<(String, Triple)> = NEEDED_BUT_NOT_EXERCISABLE
+    let mut allowed_unused: BTreeSet<(String, Triple)> = NEEDED_BUT_NOT_EXERCISABLE
         .iter()
         .map(|(g, r, v, _)| {
             (
@@ -1591,6 +1591,18 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
             )
         })
         .collect();
+    if !common::pebble::pebble_is_current() {
+        // Debian's Pebble 2.4 has no renewal information: the ARI annotation is never
+        // patched onto a request (Pebble 2.10 from ../shared, as in CI, exercises it).
+        allowed_unused.insert((
+            controller_role.clone(),
+            (
+                "cert-manager.io".into(),
+                "certificaterequests".into(),
+                "patch".into(),
+            ),
+        ));
+    }
     for entry in &allowed_unused {
         assert!(
             granted.contains(entry),
