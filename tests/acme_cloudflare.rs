@@ -143,6 +143,9 @@ fn sans(pem: &[u8]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wildcard_and_apex_issued_through_cloudflare_and_nothing_left() {
+    if common::missing(&[common::PEBBLE]) {
+        return;
+    }
     let s = Stack::start().await;
     s.issuer("cloudflare", "cloudflare-api-token", cf::TOKEN)
         .await;
@@ -178,6 +181,9 @@ async fn wildcard_and_apex_issued_through_cloudflare_and_nothing_left() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_is_reported_on_the_challenge_without_the_token() {
+    if common::missing(&[common::PEBBLE]) {
+        return;
+    }
     let s = Stack::start().await;
     let wrong = "wrong-token-0123456789abcdefghijklmnopqr";
     s.issuer("cloudflare-wrong", "cloudflare-wrong-token", wrong)

@@ -378,6 +378,14 @@ impl Stack {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http01_issues_a_certificate_from_pebble_and_leaves_nothing_behind() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let s = Stack::start(vec![]).await;
     s.cluster_issuer(
         "le",
@@ -520,6 +528,14 @@ impl Stack {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns01_wildcard_and_apex_via_rfc2136_with_solvers_routed_by_zone() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let s = Stack::start(vec![]).await;
     s.tsig_secret("tsig").await;
     s.tsig_secret("tsig-other").await;
@@ -575,6 +591,14 @@ async fn dns01_wildcard_and_apex_via_rfc2136_with_solvers_routed_by_zone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns01_follows_a_cname_delegation() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     // The target is in the same zone: BIND, authoritative only, does not chase a
     // CNAME into another zone, and Pebble asks it without recursion. Following into
     // another zone is covered by tests/dns01_bind.rs.
@@ -602,6 +626,14 @@ async fn dns01_follows_a_cname_delegation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issuer_needing_eab_says_so_then_registers_with_it() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
     let s = Stack::start(vec![("kid-1".into(), hmac.into())]).await;
     s.cluster_issuer("le-eab", json!({"solvers": [{"http01": {"ingress": {}}}]}))
@@ -648,6 +680,14 @@ async fn an_issuer_needing_eab_says_so_then_registers_with_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_txt_record_fails_the_order_with_the_cas_error_and_backs_off() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let s = Stack::start(vec![]).await;
     s.tsig_secret("tsig").await;
     // `_acme-challenge.fail.example.com` is a CNAME to a record holding a wrong value,
@@ -696,6 +736,14 @@ async fn a_wrong_txt_record_fails_the_order_with_the_cas_error_and_backs_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_killed_mid_order_continues_the_same_order() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let mut s = Stack::start(vec![]).await;
     s.tsig_secret("tsig").await;
     s.cluster_issuer(
@@ -740,6 +788,14 @@ async fn a_controller_killed_mid_order_continues_the_same_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let s = Stack::start(vec![]).await;
     s.cluster_issuer(
         "le-profile",
@@ -789,10 +845,12 @@ async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() 
 /// certificate it replaces — and the CA accepts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_and_renewal_information_from_a_current_ca() {
-    if !common::pebble::pebble_is_current() {
-        eprintln!(
-            "skipped: needs Pebble 2.10 (../shared/pebble); Debian's 2.4 has no ARI or profiles"
-        );
+    if common::missing(&[
+        common::PEBBLE_CURRENT,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
         return;
     }
     let s = Stack::start(vec![]).await;
@@ -902,6 +960,14 @@ async fn a_profile_and_renewal_information_from_a_current_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http01_through_a_gateway_httproute_solver() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let s = Stack::start(vec![]).await;
     s.env.apply_crds(&common::gateway_api_crds()).await.unwrap();
     s.cluster_issuer(
@@ -959,6 +1025,14 @@ async fn http01_through_a_gateway_httproute_solver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     let s = Stack::start(vec![]).await;
     s.tsig_secret("tsig").await;
     // The solver waits long before telling the CA: the record sits presented.
@@ -1042,6 +1116,14 @@ async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() 
 /// redirect in front of the solver (the Challenge waits on its self-check).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diagnose_reports_an_unfollowed_cname_and_a_forced_https_redirect() {
+    if common::missing(&[
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     // An ingress that redirects every plain-HTTP request to HTTPS.
     let redirect = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let redirect_port = redirect.local_addr().unwrap().port();

@@ -44,6 +44,9 @@ fn provider(bind: &Bind) -> Rfc2136Provider {
 
 #[tokio::test]
 async fn soa_walk_finds_zones_and_sub_zones() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[
         ZoneSpec::new("example.com"),
         ZoneSpec::new("sub.example.com"),
@@ -84,6 +87,9 @@ async fn soa_walk_finds_zones_and_sub_zones() {
 
 #[tokio::test]
 async fn unknown_zones_are_errors_naming_the_domain() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let r = Resolver::new(&config(&bind)).unwrap();
     let e = r
@@ -112,6 +118,9 @@ async fn unknown_zones_are_errors_naming_the_domain() {
 
 #[tokio::test]
 async fn present_and_cleanup_keep_other_values() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let p = provider(&bind);
     let r = Resolver::new(&config(&bind)).unwrap();
@@ -149,6 +158,9 @@ async fn present_and_cleanup_keep_other_values() {
 
 #[tokio::test]
 async fn updates_over_tcp() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let p = rfc2136(&bind, bind.key_secret(), Some(Rfc2136Protocol::Tcp));
     let fqdn = "_acme-challenge.www.example.com.";
@@ -160,6 +172,9 @@ async fn updates_over_tcp() {
 
 #[tokio::test]
 async fn wildcard_and_apex_share_one_round_of_queries() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let p = provider(&bind);
     let fqdn = challenge_record_name("*.example.com");
@@ -220,6 +235,9 @@ async fn wildcard_and_apex_share_one_round_of_queries() {
 
 #[tokio::test]
 async fn answers_are_fresh_after_half_the_poll_period() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let p = provider(&bind);
     let fqdn = "_acme-challenge.fresh.example.com.";
@@ -263,6 +281,9 @@ async fn answers_are_fresh_after_half_the_poll_period() {
 
 #[tokio::test]
 async fn recursive_nameservers_only() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let p = provider(&bind);
     let fqdn = "_acme-challenge.rec.example.com.";
@@ -279,6 +300,9 @@ async fn recursive_nameservers_only() {
 
 #[tokio::test]
 async fn cname_follow_presents_and_checks_at_the_target() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[
         ZoneSpec::new("example.com")
             .with_record("_acme-challenge.app IN CNAME _acme-challenge.delegated.example.net.")
@@ -351,6 +375,9 @@ async fn cname_follow_presents_and_checks_at_the_target() {
 
 #[tokio::test]
 async fn a_wrong_tsig_secret_names_the_key_not_the_secret() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let wrong = "c29tZS1vdGhlci1zZWNyZXQtb2YtMzItYnl0ZXMhISE=";
     assert_ne!(wrong, bind.key_secret());
@@ -380,6 +407,9 @@ async fn a_wrong_tsig_secret_names_the_key_not_the_secret() {
 
 #[tokio::test]
 async fn unsigned_updates_are_refused_with_a_hint() {
+    if common::missing(&common::BIND_TOOLS) {
+        return;
+    }
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let cfg = AcmeIssuerDns01ProviderRfc2136 {
         nameserver: bind.addr().to_string(),

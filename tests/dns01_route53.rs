@@ -43,6 +43,9 @@ async fn provider(moto: &Moto) -> Route53Provider {
 
 #[tokio::test]
 async fn present_and_cleanup_keep_other_values() {
+    if common::missing(&[common::MOTO]) {
+        return;
+    }
     let moto = Moto::start();
     let id = moto.create_zone("example.com", false).await;
     let name = "_acme-challenge.example.com.";
@@ -74,6 +77,9 @@ async fn present_and_cleanup_keep_other_values() {
 
 #[tokio::test]
 async fn concurrent_presents_to_one_zone_are_one_change() {
+    if common::missing(&[common::MOTO]) {
+        return;
+    }
     let moto = Moto::start();
     let id = moto.create_zone("example.com", false).await;
     let p = provider(&moto).await;
@@ -143,6 +149,9 @@ async fn concurrent_presents_to_one_zone_are_one_change() {
 
 #[tokio::test]
 async fn zone_discovery_most_specific_public_first() {
+    if common::missing(&[common::MOTO]) {
+        return;
+    }
     let moto = Moto::start();
     let parent = moto.create_zone("example.com", false).await;
     let sub = moto.create_zone("sub.example.com", false).await;
@@ -224,6 +233,9 @@ async fn zone_discovery_most_specific_public_first() {
 
 #[tokio::test]
 async fn assume_role_and_web_identity_through_sts() {
+    if common::missing(&[common::MOTO]) {
+        return;
+    }
     let moto = Moto::start();
     let id = moto.create_zone("example.com", false).await;
     let role = "arn:aws:iam::123456789012:role/certgate-dns".to_string();
@@ -303,6 +315,9 @@ async fn assume_role_and_web_identity_through_sts() {
 
 #[tokio::test]
 async fn credentials_from_secrets_and_errors_naming_them() {
+    if common::missing(&[common::MOTO]) {
+        return;
+    }
     let moto = Moto::start();
     let id = moto.create_zone("example.com", false).await;
     let env = TestEnv::start().await.unwrap();

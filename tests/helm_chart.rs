@@ -327,6 +327,9 @@ fn strip_chart_metadata(mut crd: Value) -> Value {
 /// can be kept or not, and left out.
 #[test]
 fn rendered_crds_equal_the_checked_in_crds() {
+    if common::missing(&[common::HELM]) {
+        return;
+    }
     let docs = documents(&render(&[]));
     let mut rendered: Vec<Value> = docs
         .iter()
@@ -388,6 +391,9 @@ fn chart_version_follows_cargo() {
 
 #[test]
 fn helm_lint_strict_passes() {
+    if common::missing(&[common::HELM]) {
+        return;
+    }
     let dir = scratch("lint");
     let values = dir.join("everything.yaml");
     std::fs::write(&values, EVERYTHING).unwrap();
@@ -477,6 +483,9 @@ fn grants(rules: &[(String, String, String)], group: &str, resource: &str, verb:
 
 #[test]
 fn default_values_render_valid_hardened_manifests() {
+    if common::missing(&[common::HELM, common::KUBERNETES_VALIDATE]) {
+        return;
+    }
     let rendered = render(&[]);
     kubernetes_validate(&rendered, "default");
     let docs = documents(&rendered);
@@ -606,6 +615,9 @@ fn default_values_render_valid_hardened_manifests() {
 
 #[test]
 fn everything_on_renders_valid_manifests() {
+    if common::missing(&[common::HELM, common::KUBERNETES_VALIDATE]) {
+        return;
+    }
     let dir = scratch("everything");
     let values = dir.join("everything.yaml");
     std::fs::write(&values, EVERYTHING).unwrap();
@@ -725,6 +737,9 @@ fn everything_on_renders_valid_manifests() {
 
 #[test]
 fn the_values_schema_rejects_unknown_and_invalid_values() {
+    if common::missing(&[common::HELM]) {
+        return;
+    }
     for (set, why) in [
         ("bogus=1", "an unknown top-level key"),
         ("crds.bogus=true", "an unknown key under crds"),
@@ -762,6 +777,9 @@ fn the_values_schema_rejects_unknown_and_invalid_values() {
 
 #[test]
 fn notes_tell_what_to_apply_next() {
+    if common::missing(&[common::HELM]) {
+        return;
+    }
     let chart = chart();
     let out = run(
         &helm(),
@@ -1126,6 +1144,16 @@ async fn wait_long<T>(
 /// resource, verb) must have allowed a request, but for [`NEEDED_BUT_NOT_EXERCISABLE`].
 #[tokio::test(flavor = "multi_thread")]
 async fn the_charts_rbac_is_exactly_what_certgate_uses() {
+    if common::missing(&[
+        common::HELM,
+        common::KUBERNETES_VALIDATE,
+        common::PEBBLE,
+        common::BIND,
+        common::TSIG_KEYGEN,
+        common::DIG,
+    ]) {
+        return;
+    }
     use certgate::controller::{AcmeSettings, ControllerConfig, RunningControllers};
     use certgate_sandbox::rbac::RbacSnapshot;
     use certgate_sandbox::{SandboxOptions, TestEnv};
@@ -1656,6 +1684,9 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
 /// (The sandbox leg has its own, stricter RBAC test above: every rule used.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_install_and_the_chart_rbac_on_a_real_api_server() {
+    if common::missing(&[common::HELM]) {
+        return;
+    }
     use certgate::api::Certificate;
     use kube::api::Api;
     let env = certgate_sandbox::TestEnv::start().await.unwrap();

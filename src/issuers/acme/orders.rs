@@ -326,9 +326,13 @@ pub fn profile_problem(profile: &str, offered: &[&str]) -> Option<String> {
             "the ACME server does not support certificate profiles, so profile {profile:?} cannot be ordered: remove it from spec.acme.profile or the acme.cert-manager.io/profile annotation"
         )
     } else {
+        // Sorted: the directory is a JSON object, whose order means nothing (and a
+        // reason that changes between reconciles would be rewritten every time).
+        let mut names = offered.to_vec();
+        names.sort_unstable();
         format!(
             "the ACME server does not offer profile {profile:?}; it offers: {}",
-            offered.join(", ")
+            names.join(", ")
         )
     })
 }
@@ -578,7 +582,7 @@ mod tests {
             none.contains("does not support certificate profiles"),
             "{none}"
         );
-        let other = profile_problem("tlsserver", &["classic", "shortlived"]).unwrap();
+        let other = profile_problem("tlsserver", &["shortlived", "classic"]).unwrap();
         assert!(other.ends_with("it offers: classic, shortlived"), "{other}");
     }
 }
