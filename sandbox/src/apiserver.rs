@@ -203,7 +203,7 @@ impl ApiServer {
             self.require_namespace(&ns)?;
         }
         if info.kind == "CustomResourceDefinition" {
-            self.prepare_crd(&mut body)?;
+            self.prepare_crd(&mut body, None)?;
         }
         if !opts.managed_fields_computed {
             crate::managed_fields_glue::record_update(served, None, &mut body, &opts.manager, None);
@@ -574,7 +574,7 @@ impl ApiServer {
             }
         }
         if info.kind == "CustomResourceDefinition" {
-            self.prepare_crd(&mut next)?;
+            self.prepare_crd(&mut next, Some(current))?;
         }
         let changed = !objects::equal_except(&next, current, &[], &["resourceVersion"]);
         if changed && !opts.managed_fields_computed {
@@ -762,8 +762,9 @@ impl ApiServer {
         self.gc_wakeup.notify_one();
     }
 
-    /// Sets a CRD's status (names accepted, established) and refuses rules that do not compile.
-    fn prepare_crd(&self, crd: &mut Value) -> Result<(), ApiError> {
+    /// Sets a CRD's status (names accepted, established) and refuses rules that do not
+    /// compile or whose estimated cost exceeds the budget (`old`: the stored CRD on an update).
+    fn prepare_crd(&self, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         let name = objects::name(crd).to_string();
         for v in crd
             .pointer("/spec/versions")
@@ -795,6 +796,18 @@ impl ApiServer {
                     None => ApiError::bad_request(err.to_string()),
                 });
             }
+        }
+        let cost_errors = crate::validation::cel_cost::crd_cost_errors(crd, old);
+        if !cost_errors.is_empty() {
+            return Err(
+                match self
+                    .registry
+                    .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+                {
+                    Some(i) => ApiError::invalid(&i.info, &name, &cost_errors),
+                    None => ApiError::bad_request(cost_errors[0].to_string()),
+                },
+            );
         }
         let names = crd
             .pointer("/spec/names")

@@ -1,6 +1,7 @@
 //! Validation of custom resources against a CRD's `openAPIV3Schema`, as
 //! kube-apiserver does it: pruning, defaulting, structural checks, then CEL rules.
 
+pub mod cel_cost;
 pub mod cel_rules;
 pub mod field_error;
 pub mod structural;
