@@ -155,3 +155,62 @@ async fn the_api_server_accepts_the_crds_with_room_to_spare_in_the_cel_budget() 
     env.cleanup().await;
     result.expect("the CRDs with every bound ×4 still fit the CEL cost budget");
 }
+
+/// Without the bounds (the CRDs as they were before), the API server refuses the
+/// Certificate and Issuer CRDs for their rules' estimated cost — the real server and
+/// the sandbox alike, naming the rule's path and the factor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_bounds_the_crds_are_refused_for_cel_cost() {
+    let env = certgate_sandbox::TestEnv::start().await.expect("test env");
+    let group = format!("{}.unbounded.certgate.test", env.namespace);
+    let api: kube::Api<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    > = kube::Api::all(env.client.clone());
+    let mut refusals = Vec::new();
+    for (file, path) in [
+        (
+            "certificates.cert-manager.io.yaml",
+            "properties[spec].properties[ipAddresses].items.x-kubernetes-validations[0].rule",
+        ),
+        (
+            "issuers.cert-manager.io.yaml",
+            "properties[spec].properties[acme].properties[solvers].items.properties[dns01].x-kubernetes-validations[0].rule",
+        ),
+    ] {
+        let text = std::fs::read_to_string(
+            common::root()
+                .join("sandbox/tests/fixtures/unbounded-crds")
+                .join(file),
+        )
+        .expect("the unbounded CRD fixture");
+        let mut crd = common::yaml_to_json(&text).expect("yaml");
+        let plural = crd["spec"]["names"]["plural"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        crd["metadata"] = serde_json::json!({"name": format!("{plural}.{group}")});
+        crd["spec"]["group"] = serde_json::json!(group);
+        let typed = serde_json::from_value(crd).expect("a CRD");
+        let result = api.create(&Default::default(), &typed).await;
+        if let Ok(created) = &result {
+            let _ = api
+                .delete(
+                    &created.metadata.name.clone().unwrap_or_default(),
+                    &Default::default(),
+                )
+                .await;
+        }
+        refusals.push((path, result.err().map(|e| e.to_string())));
+    }
+    env.cleanup().await;
+    for (path, refusal) in refusals {
+        let message =
+            refusal.unwrap_or_else(|| panic!("accepted a CRD whose rule at {path} is over budget"));
+        assert!(
+            message.contains(&format!(
+                "{path}: Forbidden: estimated rule cost exceeds budget by factor of"
+            )),
+            "{message}"
+        );
+    }
+}
