@@ -3,7 +3,7 @@
 //! Cloudflare and Google Cloud DNS APIs ([`emulators`]).
 
 pub mod config;
-pub mod emulators;
+pub use certgate_emulators as emulators;
 pub mod suite;
 
 pub use suite::{CaseResult, Report, Suite};

@@ -439,30 +439,9 @@ fn codes_text(errors: &[ApiMessage]) -> String {
     }
 }
 
-/// A TXT record's content as a plain value: Cloudflare may hold and return it as
-/// quoted character strings (`"abc" "def"`), which join to `abcdef`.
-pub fn txt_content_value(content: &str) -> String {
-    let t = content.trim();
-    if !(t.len() >= 2 && t.starts_with('"') && t.ends_with('"')) {
-        return t.to_string();
-    }
-    let mut out = String::new();
-    let mut in_quotes = false;
-    let mut chars = t.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => in_quotes = !in_quotes,
-            '\\' if in_quotes => {
-                if let Some(next) = chars.next() {
-                    out.push(next);
-                }
-            }
-            c if in_quotes => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
+/// A TXT record's content as a plain value (quoted character strings joined): how
+/// Cloudflare holds TXT content, shared with its emulator.
+pub use certgate_emulators::txt_content_value;
 
 fn check_header_value(value: &str, source: &str) -> Result<String, CloudflareError> {
     let v = value.trim();

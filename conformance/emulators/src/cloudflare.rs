@@ -29,8 +29,8 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::EmulatorError;
-use super::dns::{DnsServer, RecordValue, StoredRecord, ZoneData, absolute};
+use crate::EmulatorError;
+use crate::dns::{DnsServer, RecordValue, StoredRecord, ZoneData, absolute};
 
 /// A well-formed API token accepted for every zone by [`CloudflareEmulator::start`].
 pub const TOKEN: &str = "certgate-conformance-token-0123456789abc";
@@ -110,9 +110,7 @@ impl Shared {
             .filter_map(|r| {
                 let value = match r.rtype.as_str() {
                     "A" => RecordValue::A(r.content.parse().ok()?),
-                    "TXT" => {
-                        RecordValue::Txt(certgate::dns01::cloudflare::txt_content_value(&r.content))
-                    }
+                    "TXT" => RecordValue::Txt(crate::txt_content_value(&r.content)),
                     "CNAME" => RecordValue::Cname(absolute(&r.content)),
                     _ => return None,
                 };

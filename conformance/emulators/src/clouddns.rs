@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::EmulatorError;
-use super::dns::{DnsServer, RecordValue, StoredRecord, ZoneData, absolute};
+use crate::EmulatorError;
+use crate::dns::{DnsServer, RecordValue, StoredRecord, ZoneData, absolute};
 
 /// The project the emulator's zones belong to unless told otherwise.
 pub const PROJECT: &str = "certgate-conformance";
@@ -150,7 +150,7 @@ impl Shared {
                         Ok(ip) => RecordValue::A(ip),
                         Err(_) => continue,
                     },
-                    "TXT" => RecordValue::Txt(certgate::dns01::cloudflare::txt_content_value(data)),
+                    "TXT" => RecordValue::Txt(crate::txt_content_value(data)),
                     "CNAME" => RecordValue::Cname(absolute(data)),
                     _ => continue,
                 };
