@@ -116,7 +116,14 @@ impl ApiError {
         } else {
             format!("{}.{}", info.kind, info.group)
         };
-        let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        // The message lists each distinct error once (an aggregate), the causes all.
+        let mut listed: Vec<String> = Vec::new();
+        for e in errors {
+            let text = e.to_string();
+            if !listed.contains(&text) {
+                listed.push(text);
+            }
+        }
         let joined = if listed.len() == 1 {
             listed.join("")
         } else {

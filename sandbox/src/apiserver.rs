@@ -129,6 +129,11 @@ impl ApiServer {
     ) -> Result<WriteResult, ApiError> {
         let info = &served.info;
         check_type_meta(served, &body)?;
+        if let Some(m) = body.as_object_mut() {
+            m.entry("apiVersion")
+                .or_insert_with(|| json!(info.api_version()));
+            m.entry("kind").or_insert_with(|| json!(info.kind));
+        }
         let ns = if info.namespaced {
             ns.unwrap_or_default().to_string()
         } else {
@@ -197,10 +202,24 @@ impl ApiServer {
         initialize_builtin(info, &mut body);
         errs.extend(self.validate(served, &body, None));
         if !errs.is_empty() {
-            return Err(ApiError::invalid(info, &name, &with_cel_skip_marker(errs)));
+            return Err(ApiError::invalid(
+                info,
+                &name,
+                &with_cel_skip_marker(info, errs),
+            ));
         }
         if info.namespaced {
-            self.require_namespace(&ns)?;
+            self.require_namespace(&ns).map_err(|e| match e {
+                // Refused in a namespace being deleted: named as the object refused.
+                ApiError::Status { code: 403, .. } => ApiError::forbidden(
+                    format!(
+                        "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                        info.qualified_plural()
+                    ),
+                    json!({"name": name, "kind": info.plural, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
+                ),
+                other => other,
+            })?;
         }
         if info.kind == "CustomResourceDefinition" {
             self.prepare_crd(&mut body, None)?;
@@ -208,6 +227,7 @@ impl ApiServer {
         if !opts.managed_fields_computed {
             crate::managed_fields_glue::record_update(served, None, &mut body, &opts.manager, None);
         }
+        default_namespace_spec(info, &mut body);
         warnings.extend(builtin_warnings(info, &body));
         if opts.dry_run {
             if self.store.get(&served.key(), &ns, &name).is_some() {
@@ -313,10 +333,20 @@ impl ApiServer {
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)
             .map(str::to_string);
+        // Leases, like custom resources, take no unconditional update (their error
+        // names the resource: `leases.coordination.k8s.io "x" is invalid`).
+        let lease = info.group == "coordination.k8s.io" && info.kind == "Lease";
+        let named = if lease {
+            let mut i = info.clone();
+            i.kind = i.plural.clone();
+            i
+        } else {
+            info.clone()
+        };
         let expected_rv = match expected.as_deref() {
-            None | Some("") if info.custom => {
+            None | Some("") if info.custom || lease => {
                 return Err(ApiError::invalid(
-                    info,
+                    &named,
                     name,
                     &[FieldError::invalid(
                         "metadata.resourceVersion",
@@ -476,9 +506,16 @@ impl ApiServer {
         if info.status_subresource {
             match subresource {
                 Some("status") => {
-                    // Only status changes through /status.
+                    // Only status changes through /status (and, for an apply, the
+                    // managed fields it computed).
                     let status = next.get("status").cloned();
+                    let applied_fields = next.pointer("/metadata/managedFields").cloned();
                     let mut merged = current.clone();
+                    if opts.managed_fields_computed
+                        && let (Some(fields), Some(meta)) = (applied_fields, meta_mut(&mut merged))
+                    {
+                        meta.insert("managedFields".into(), fields);
+                    }
                     if let Some(m) = merged.as_object_mut() {
                         match status {
                             Some(s) => m.insert("status".into(), s),
@@ -535,23 +572,27 @@ impl ApiServer {
                     .map(|f| format!("{f:?}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(ApiError::invalid(
-                    info,
-                    name,
-                    &[FieldError::forbidden(
-                        "metadata.finalizers",
-                        format!(
-                            "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"
-                        ),
-                    )],
-                ));
+                let err = FieldError::forbidden(
+                    "metadata.finalizers",
+                    format!(
+                        "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"
+                    ),
+                );
+                // kube-apiserver checks the metadata twice (the generic and the
+                // type's update validation): the cause comes twice, the message once.
+                return Err(ApiError::invalid(info, name, &[err.clone(), err]));
             }
         }
         crate::builtin_validation::decode_check(info, &next)?;
         initialize_builtin(info, &mut next);
+        default_namespace_spec(info, &mut next);
         let errs = self.validate(served, &next, Some(current));
         if !errs.is_empty() {
-            return Err(ApiError::invalid(info, name, &with_cel_skip_marker(errs)));
+            return Err(ApiError::invalid(
+                info,
+                name,
+                &with_cel_skip_marker(info, errs),
+            ));
         }
         if (info.custom || has_generation(info))
             && !objects::equal_except(
@@ -718,10 +759,16 @@ impl ApiServer {
             return Ok((*current).clone());
         }
         if let Some(meta) = meta_mut(&mut next) {
-            meta.insert("finalizers".into(), json!(finalizers));
+            if finalizers.is_empty() {
+                meta.remove("finalizers");
+            } else {
+                meta.insert("finalizers".into(), json!(finalizers));
+            }
             if !meta.contains_key("deletionTimestamp") {
                 meta.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                if !namespace_kind {
+                    meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                }
                 if let Some(g) = meta.get("generation").and_then(Value::as_i64) {
                     meta.insert("generation".into(), json!(g + 1));
                 }
@@ -860,11 +907,38 @@ fn initialize_builtin(info: &crate::resources::ResourceInfo, obj: &mut Value) {
     let Some(m) = obj.as_object_mut() else { return };
     match (info.group.as_str(), info.kind.as_str()) {
         ("", "Namespace") => {
-            if !m.contains_key("spec") {
-                m.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
+            // The NamespaceDefaultLabelName admission: a label naming the namespace.
+            let name = m
+                .get("metadata")
+                .and_then(|meta| meta.get("name"))
+                .cloned()
+                .unwrap_or_default();
+            if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+                let labels = meta.entry("labels").or_insert_with(|| json!({}));
+                if let Some(l) = labels.as_object_mut() {
+                    l.insert("kubernetes.io/metadata.name".into(), name);
+                }
             }
             if !m.contains_key("status") {
                 m.insert("status".into(), json!({"phase": "Active"}));
+            }
+        }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            if let Some(spec) = m.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.entry("conversion")
+                    .or_insert_with(|| json!({"strategy": "None"}));
+            }
+        }
+        ("", "Event") => {
+            // Fields core/v1 Events always carry as kube-apiserver answers them.
+            for (k, v) in [
+                ("eventTime", Value::Null),
+                ("firstTimestamp", Value::Null),
+                ("lastTimestamp", Value::Null),
+                ("reportingComponent", json!("")),
+                ("reportingInstance", json!("")),
+            ] {
+                m.entry(k).or_insert(v);
             }
         }
         ("", "Secret") => {
@@ -890,6 +964,19 @@ fn initialize_builtin(info: &crate::resources::ResourceInfo, obj: &mut Value) {
     }
 }
 
+/// A namespace's `spec.finalizers`, set as the registry sets it (after the managed
+/// fields are computed: they do not record it).
+fn default_namespace_spec(info: &crate::resources::ResourceInfo, obj: &mut Value) {
+    if info.custom || info.kind != "Namespace" || !info.group.is_empty() {
+        return;
+    }
+    if let Some(m) = obj.as_object_mut()
+        && !m.contains_key("spec")
+    {
+        m.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
+    }
+}
+
 /// Warnings the API server adds for built-in objects (e.g. a tls Secret without PEM).
 fn builtin_warnings(info: &crate::resources::ResourceInfo, obj: &Value) -> Vec<String> {
     crate::builtin_validation::warnings(info, obj)
@@ -907,6 +994,10 @@ fn check_type_meta(served: &Served, body: &Value) -> Result<(), ApiError> {
     let text = body.to_string();
     let excerpt: String = text.chars().take(30).collect();
     let kind = body.get("kind").and_then(Value::as_str).unwrap_or_default();
+    // A built-in object's type is known from the path: kind and apiVersion may be left out.
+    if kind.is_empty() && !info.custom {
+        return Ok(());
+    }
     if kind.is_empty() {
         return Err(ApiError::bad_request(format!(
             "the object provided is unrecognized (must be of type {}): Object 'Kind' is missing in '{text}' ({excerpt} ...)",
@@ -998,7 +1089,14 @@ fn name_errors(info: &crate::resources::ResourceInfo, name: &str) -> Vec<FieldEr
 }
 
 /// Adds the "rules not checked" cause when a metadata error precedes schema checks.
-fn with_cel_skip_marker(mut errs: Vec<FieldError>) -> Vec<FieldError> {
+fn with_cel_skip_marker(
+    info: &crate::resources::ResourceInfo,
+    mut errs: Vec<FieldError>,
+) -> Vec<FieldError> {
+    // Built-in objects have no CEL rules to skip.
+    if !info.custom {
+        return errs;
+    }
     let has_marker = errs.iter().any(|e| e.field == "<nil>");
     let stops = errs.iter().any(FieldError::stops_cel);
     if stops && !has_marker {

@@ -41,6 +41,20 @@ pub fn validate(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Vec<Fi
     if is_core(info, "Secret") {
         validate_secret(obj, old, &mut errs);
     }
+    // core/v1 Events: the involved object's namespace is the event's.
+    if is_core(info, "Event")
+        && let Some(ns) = obj
+            .pointer("/involvedObject/namespace")
+            .and_then(Value::as_str)
+        && !ns.is_empty()
+        && ns != crate::objects::namespace(obj)
+    {
+        errs.push(FieldError::invalid(
+            "involvedObject.namespace",
+            Some(json!(ns)),
+            "does not match event.namespace",
+        ));
+    }
     if !info.custom
         && info.group == "coordination.k8s.io"
         && info.kind == "Lease"

@@ -479,7 +479,12 @@ async fn route(
                 &result.object,
                 &accept,
                 query,
-                StatusCode::OK,
+                // Server-side apply that creates answers 201.
+                if result.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
                 &result.warnings,
             )
         }

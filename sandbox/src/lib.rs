@@ -17,6 +17,7 @@ mod patch_glue;
 pub mod rbac;
 pub mod registry;
 pub mod resources;
+pub mod root_ca;
 pub mod sandbox;
 pub mod selectors;
 pub mod store;

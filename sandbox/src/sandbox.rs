@@ -176,6 +176,10 @@ impl Sandbox {
             }));
         }
         tasks.push(tokio::spawn(crate::gc::run(Arc::downgrade(&server))));
+        tasks.push(tokio::spawn(crate::root_ca::run(
+            Arc::downgrade(&server),
+            tls.ca_pem.clone(),
+        )));
         Ok(Sandbox {
             app,
             https_url: format!("https://{https_local}"),

@@ -434,15 +434,18 @@ async fn watch_streams_changes_and_expires_old_versions() {
     .unwrap();
     cms.delete("w", &DeleteParams::default()).await.unwrap();
     let mut seen = Vec::new();
+    // Only this test's ConfigMap: the `kube-root-ca.crt` published into every new
+    // namespace (by a real cluster and the sandbox) may arrive after the list.
+    let ours = |cm: &ConfigMap| cm.metadata.name.as_deref() == Some("w");
     while seen.len() < 3 {
         match tokio::time::timeout(Duration::from_secs(5), stream.try_next())
             .await
             .unwrap()
             .unwrap()
         {
-            Some(WatchEvent::Added(_)) => seen.push("ADDED"),
-            Some(WatchEvent::Modified(_)) => seen.push("MODIFIED"),
-            Some(WatchEvent::Deleted(_)) => seen.push("DELETED"),
+            Some(WatchEvent::Added(cm)) if ours(&cm) => seen.push("ADDED"),
+            Some(WatchEvent::Modified(cm)) if ours(&cm) => seen.push("MODIFIED"),
+            Some(WatchEvent::Deleted(cm)) if ours(&cm) => seen.push("DELETED"),
             Some(_) => {}
             None => break,
         }

@@ -41,7 +41,7 @@ pub fn validate(
     let int_or_string = s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
     if int_or_string {
         if !(value.is_string() || is_integer(value)) {
-            errs.push(type_error(path, value, "integer-or-string"));
+            errs.push(type_error(path, value, "integer,string"));
             return;
         }
     } else if let Some(Value::String(ty)) = s.get("type")
@@ -107,7 +107,7 @@ pub fn validate(
                 if let Some(ps) = props.and_then(|p| p.get(k)) {
                     validate(ps, v, &child(path, k), patterns, errs);
                 } else if let Some(a) = additional {
-                    validate(a, v, &index(path, k), patterns, errs);
+                    validate(a, v, &child(path, k), patterns, errs);
                 }
             }
         }
@@ -310,7 +310,9 @@ fn type_matches(ty: &str, v: &Value) -> bool {
 fn format_matches(format: &str, s: &str) -> bool {
     use base64::Engine;
     match format {
-        "byte" => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
+        // kube-apiserver refuses the empty string as `byte`.
+        "byte" => !s.is_empty() && base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
+        "duration" => is_duration(s),
         "date-time" | "datetime" => is_rfc3339(s),
         "int32" | "int64" | "double" | "float" => true,
         "ipv4" => s.parse::<std::net::Ipv4Addr>().is_ok(),
@@ -328,6 +330,41 @@ fn format_matches(format: &str, s: &str) -> bool {
         }
         _ => true,
     }
+}
+
+/// strfmt's `duration`: a Go duration (`1h30m`), or numbers with units such as
+/// `3 days` or `2w` (each unit `ns`…`h`, `d`, `w` or a word starting like one).
+fn is_duration(s: &str) -> bool {
+    static GO: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    static LOOSE: std::sync::OnceLock<Option<Regex>> = std::sync::OnceLock::new();
+    let go = GO.get_or_init(|| {
+        Regex::new(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$").ok()
+    });
+    if go.as_ref().is_some_and(|r| r.is_match(s)) {
+        return true;
+    }
+    const UNITS: &[&[&str]] = &[
+        &["ns", "nano"],
+        &["us", "µs", "micro"],
+        &["ms", "milli"],
+        &["s", "sec"],
+        &["m", "min"],
+        &["h", "hr", "hour"],
+        &["d", "day"],
+        &["w", "wk", "week"],
+    ];
+    let loose = LOOSE.get_or_init(|| Regex::new(r"(\d+)\s*([A-Za-zµ]+)").ok());
+    loose.as_ref().is_some_and(|r| {
+        r.captures_iter(s).any(|c| {
+            let unit = c[2].to_lowercase();
+            UNITS.iter().any(|variants| {
+                variants
+                    .iter()
+                    .enumerate()
+                    .any(|(i, v)| unit == *v || (i == variants.len() - 1 && unit.starts_with(v)))
+            })
+        })
+    })
 }
 
 fn is_rfc3339(s: &str) -> bool {
