@@ -1,6 +1,11 @@
-//! `certgate demo`: the whole job on an embedded local stack. Starts the sandbox API
-//! server in-process, runs the controllers against it, applies `examples/`, waits
-//! until every Certificate is Ready and shows what was issued.
+//! `certgate demo`: the whole job on an embedded local stack. Starts in-process the
+//! sandbox API server (with the cert-manager and Gateway API CRDs), an ACME CA that
+//! validates challenges for real (`certgate-testca`), and the Cloudflare API with the
+//! authoritative DNS server behind it (`certgate-emulators`); runs the controllers
+//! against them, applies `examples/` — SelfSigned and CA issuers, an ACME
+//! ClusterIssuer with DNS-01 and HTTP-01 solvers picked by selector, a Gateway, a
+//! ListenerSet and an Ingress — prints each step as it happens, waits until every
+//! Certificate is Ready and shows what was issued.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
@@ -34,7 +39,47 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "examples/04-certificates.yaml",
         include_str!("../examples/04-certificates.yaml"),
     ),
+    (
+        "examples/05-acme-clusterissuer.yaml",
+        include_str!("../examples/05-acme-clusterissuer.yaml"),
+    ),
+    (
+        "examples/06-gateway.yaml",
+        include_str!("../examples/06-gateway.yaml"),
+    ),
+    (
+        "examples/07-ingress.yaml",
+        include_str!("../examples/07-ingress.yaml"),
+    ),
 ];
+
+/// The released Gateway API v1.6.1 standard-channel CRDs the demo installs (the same
+/// files the tests apply).
+const GATEWAY_API_CRDS: &[(&str, &str)] = &[
+    (
+        "gateway.networking.k8s.io_gatewayclasses.yaml",
+        include_str!("../tests/gateway-api/gateway.networking.k8s.io_gatewayclasses.yaml"),
+    ),
+    (
+        "gateway.networking.k8s.io_gateways.yaml",
+        include_str!("../tests/gateway-api/gateway.networking.k8s.io_gateways.yaml"),
+    ),
+    (
+        "gateway.networking.k8s.io_httproutes.yaml",
+        include_str!("../tests/gateway-api/gateway.networking.k8s.io_httproutes.yaml"),
+    ),
+    (
+        "gateway.networking.k8s.io_listenersets.yaml",
+        include_str!("../tests/gateway-api/gateway.networking.k8s.io_listenersets.yaml"),
+    ),
+    (
+        "gateway.networking.k8s.io_referencegrants.yaml",
+        include_str!("../tests/gateway-api/gateway.networking.k8s.io_referencegrants.yaml"),
+    ),
+];
+
+/// The zone the demo's names live in, served by the in-process Cloudflare.
+const DEMO_ZONE: &str = "demo.example";
 
 /// Why the demo failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +92,10 @@ pub enum DemoError {
     Manifest(#[from] crate::manifests::ManifestError),
     #[error("API request failed: {0}")]
     Kube(#[from] kube::Error),
+    #[error("starting the in-process Cloudflare API: {0}")]
+    Emulator(#[from] certgate_emulators::EmulatorError),
+    #[error("the in-process HTTP-01 solver: {0}")]
+    Io(#[from] std::io::Error),
     #[error("writing {path}: {source}")]
     Write {
         path: String,
@@ -83,53 +132,106 @@ fn status_word(s: Option<ConditionStatus>) -> &'static str {
     }
 }
 
+/// Points the ACME ClusterIssuers of the examples at the in-process CA.
+fn point_at_ca(doc: &mut serde_json::Value, directory: &str, ca_bundle: &str) {
+    if doc["kind"] == "ClusterIssuer" && doc["spec"]["acme"].is_object() {
+        doc["spec"]["acme"]["server"] = serde_json::json!(directory);
+        doc["spec"]["acme"]["caBundle"] = serde_json::json!(ca_bundle);
+    }
+}
+
+/// A free port on 127.0.0.1 for the HTTP-01 solver.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
 /// Runs the demo; true when every Certificate became Ready.
 pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool, DemoError> {
     let started = Instant::now();
     let sandbox =
         certgate_sandbox::Sandbox::start(certgate_sandbox::SandboxOptions::default()).await?;
-    let crds: Vec<serde_json::Value> = crate::api::crd::all()?
+    let mut crds: Vec<serde_json::Value> = crate::api::crd::all()?
         .into_iter()
         .map(|c| c.json)
         .collect();
+    for (file, text) in GATEWAY_API_CRDS {
+        crds.extend(crate::manifests::parse_documents(file, text)?);
+    }
     sandbox.install_crds(&crds)?;
     let client = sandbox.client().await?;
     let _ = writeln!(
         out,
-        "sandbox API server at {} with the cert-manager CRDs",
+        "sandbox API server at {} with the cert-manager and Gateway API v1.6.1 CRDs",
         sandbox.https_url
     );
+
+    // The outside world, in-process: Cloudflare with its DNS, and an ACME CA that
+    // checks HTTP-01 answers at the solver and DNS-01 records at that DNS server.
+    let cloudflare =
+        certgate_emulators::cloudflare::CloudflareEmulator::start(&[DEMO_ZONE]).await?;
+    let dns = cloudflare.dns_addr();
+    let solver_port = free_port()?;
+    let solver = std::net::SocketAddr::from(([127, 0, 0, 1], solver_port));
+    let ca = certgate_testca::AcmeMock::start();
+    ca.set_pending_authorizations(true);
+    ca.set_validation(certgate_testca::Validation::Real {
+        http01: solver,
+        dns,
+    });
+    let _ = writeln!(
+        out,
+        "ACME CA at {} (validates HTTP-01 at {solver}, DNS-01 at {dns}); Cloudflare API at {} for zone {DEMO_ZONE}",
+        ca.directory_url(),
+        cloudflare.api_url()
+    );
+
+    let mut acme = crate::controller::AcmeSettings::default();
+    acme.dns01.recursive_nameservers = vec![dns];
+    acme.dns01.authoritative_port = dns.port();
+    acme.dns01.poll_period = Duration::from_millis(250);
+    acme.dns01.api_endpoints.cloudflare = Some(cloudflare.api_url());
+    acme.http01.self_check_port = solver_port;
+    acme.http01.self_check_nameservers = vec![dns];
+    acme.http01_solver_listen = Some(solver);
     let config = ControllerConfig {
         cluster_resource_namespace: "cert-manager".into(),
+        acme,
         ..Default::default()
     };
     let controllers = RunningControllers::start(client.clone(), config);
     for (file, text) in EXAMPLES {
-        let docs = crate::manifests::parse_documents(file, text)?;
+        let mut docs = crate::manifests::parse_documents(file, text)?;
+        for d in &mut docs {
+            point_at_ca(d, &ca.directory_url(), &ca.ca_bundle_b64());
+        }
         let applied = crate::manifests::apply(&client, file, &docs, "certgate-demo").await?;
         let _ = writeln!(out, "applied {file}: {}", applied.join(", "));
     }
+    let _ = writeln!(out);
+
     let certs: Api<Certificate> = Api::all(client.clone());
     let deadline = Instant::now() + opts.timeout;
-    let mut last_line = String::new();
+    let mut steps = progress::Steps::default();
     let all_ready = loop {
+        for line in steps.observe(&client).await? {
+            let _ = writeln!(out, "{:>6.2}s  {line}", started.elapsed().as_secs_f64());
+        }
         let list = certs.list(&ListParams::default()).await?.items;
         let ready = list
             .iter()
             .filter(|c| ready_of(c).is_some_and(|(s, _)| s == ConditionStatus::True))
             .count();
-        let line = format!("waiting for Certificates: {ready}/{} Ready", list.len());
-        if line != last_line {
-            let _ = writeln!(out, "{line}");
-            last_line = line;
-        }
-        if !list.is_empty() && ready == list.len() {
+        // The Gateway, ListenerSet and Ingress make 3 more Certificates than the 4 of
+        // the SelfSigned/CA examples: wait until they exist too.
+        if list.len() >= 7 && ready == list.len() {
             break true;
         }
         if Instant::now() > deadline {
             break false;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let list = certs.list(&ListParams::default()).await?.items;
     let _ = writeln!(
@@ -185,11 +287,10 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("certgate-demo.kubeconfig"));
         sandbox.write_kubeconfig(&path)?;
+        let p = path.display();
         let _ = writeln!(
             out,
-            "kubeconfig: {} (try: KUBECONFIG={} kubectl get certificate -A); Ctrl-C to stop",
-            path.display(),
-            path.display()
+            "\nkubeconfig: {p}. Try:\n  KUBECONFIG={p} kubectl get certificate,certificaterequest,order,challenge -A\n  KUBECONFIG={p} certgate status certificate apps-tls -n demo\n  KUBECONFIG={p} certgate inspect secret apps-tls -n demo\nCtrl-C to stop"
         );
         let _ = tokio::signal::ctrl_c().await;
     }
@@ -230,6 +331,140 @@ pub fn describe_certificate(pem: &[u8]) -> String {
         "subject \"{}\", SANs [{}], notAfter {}",
         cert.subject(),
         sans.join(", "),
-        cert.validity().not_after.to_datetime()
+        jiff::Timestamp::from_second(cert.validity().not_after.timestamp())
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| "?".into())
     )
+}
+
+/// The steps of each issuance as they happen, read from the API: a line whenever a
+/// Certificate, CertificateRequest, Order or Challenge appears or changes state.
+mod progress {
+    use super::*;
+    use crate::api::{CertificateRequest, Challenge, Order};
+    use kube::ResourceExt;
+    use std::collections::BTreeMap;
+
+    /// What was last said of each object.
+    #[derive(Default)]
+    pub struct Steps {
+        seen: BTreeMap<String, String>,
+    }
+
+    fn key<K: ResourceExt>(kind: &str, o: &K) -> String {
+        format!(
+            "{kind} {}/{}",
+            o.namespace().unwrap_or_default(),
+            o.name_any()
+        )
+    }
+
+    /// `reason: message` of a condition.
+    fn said(reason: Option<&String>, message: Option<&String>) -> String {
+        let (r, m) = (
+            reason.cloned().unwrap_or_default(),
+            message.cloned().unwrap_or_default(),
+        );
+        if m.is_empty() { r } else { format!("{r}: {m}") }
+    }
+
+    fn certificate(c: &Certificate) -> String {
+        let sans = c.spec.dns_names.clone().unwrap_or_default().join(", ");
+        let state = match ready_of(c) {
+            Some((ConditionStatus::True, _)) => {
+                format!("Ready, Secret {} written", c.spec.secret_name)
+            }
+            _ => c
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Issuing"))
+                .map(|c| format!("Issuing ({})", said(c.reason.as_ref(), None)))
+                .unwrap_or_else(|| "created".into()),
+        };
+        if sans.is_empty() {
+            state
+        } else {
+            format!("[{sans}] {state}")
+        }
+    }
+
+    fn request(r: &CertificateRequest) -> String {
+        r.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| said(c.reason.as_ref(), c.message.as_ref()))
+            .unwrap_or_else(|| "created".into())
+    }
+
+    fn order(o: &Order) -> String {
+        o.status
+            .as_ref()
+            .and_then(|s| s.state)
+            .map(|s| format!("{s:?}").to_lowercase())
+            .unwrap_or_else(|| "created".into())
+    }
+
+    fn challenge(ch: &Challenge) -> String {
+        let st = ch.status.as_ref();
+        let state = st
+            .and_then(|s| s.state)
+            .map(|s| format!("{s:?}").to_lowercase());
+        match (state.as_deref(), st.and_then(|s| s.presented)) {
+            (Some(s), _) if s != "pending" => s.to_string(),
+            (_, Some(true)) => "presented, checking propagation".into(),
+            _ => "created".into(),
+        }
+    }
+
+    impl Steps {
+        /// One line per object that appeared or changed since the last call.
+        pub async fn observe(&mut self, client: &kube::Client) -> Result<Vec<String>, DemoError> {
+            let lp = ListParams::default();
+            let mut now: Vec<(String, String)> = Vec::new();
+            for c in Api::<Certificate>::all(client.clone())
+                .list(&lp)
+                .await?
+                .items
+            {
+                now.push((key("Certificate", &c), certificate(&c)));
+            }
+            for r in Api::<CertificateRequest>::all(client.clone())
+                .list(&lp)
+                .await?
+                .items
+            {
+                now.push((key("CertificateRequest", &r), request(&r)));
+            }
+            for o in Api::<Order>::all(client.clone()).list(&lp).await?.items {
+                now.push((key("Order", &o), order(&o)));
+            }
+            for ch in Api::<Challenge>::all(client.clone()).list(&lp).await?.items {
+                let wildcard = if ch.spec.wildcard == Some(true) {
+                    "*."
+                } else {
+                    ""
+                };
+                let kind = match ch.spec.type_ {
+                    crate::api::challenge::AcmeChallengeType::Http01 => "HTTP-01",
+                    crate::api::challenge::AcmeChallengeType::Dns01 => "DNS-01",
+                };
+                let what = format!(
+                    "{} ({kind} for {wildcard}{})",
+                    key("Challenge", &ch),
+                    ch.spec.dns_name
+                );
+                now.push((what, challenge(&ch)));
+            }
+            let mut lines = Vec::new();
+            for (k, state) in now {
+                if self.seen.get(&k) != Some(&state) {
+                    lines.push(format!("{k}: {state}"));
+                    self.seen.insert(k, state);
+                }
+            }
+            Ok(lines)
+        }
+    }
 }

@@ -12,6 +12,16 @@ use std::sync::Arc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log verbosity as klog counts it (cert-manager's `-v=2`): up to 3 state changes,
+    /// 4-5 routine reconciles too (debug), 6 and up everything (trace).
+    #[arg(
+        short = 'v',
+        long = "v",
+        global = true,
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    verbosity: u8,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -305,16 +315,33 @@ enum InspectWhat {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// The log filter for a klog-style verbosity (`-v=N`, as cert-manager users pass it):
+/// up to 3 state changes (info), 4 and 5 routine reconciles (debug), 6 and up
+/// everything (trace). `RUST_LOG`, when set, wins.
+fn log_filter(verbosity: u8, quiet: bool) -> tracing_subscriber::EnvFilter {
+    let level = match verbosity {
+        0 if quiet => "warn",
+        0..=3 => "info",
+        4 | 5 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level))
+}
+
+/// Logs to stderr: text (coloured only on a terminal) or JSON, one object per line
+/// with the timestamp, level, target, the object's fields and the message.
+/// `quiet`: only warnings unless `-v` asks for more (the demo tells its own story).
+fn init_logging(format: LogFormat, verbosity: u8, quiet: bool) {
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(verbosity, quiet))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
 }
 
 fn main() -> ExitCode {
@@ -486,7 +513,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             keep_running,
             kubeconfig,
         } => {
-            init_logging(LogFormat::Text);
+            init_logging(LogFormat::Text, cli.verbosity, true);
             let opts = certgate::demo::DemoOptions {
                 timeout: std::time::Duration::from_secs(timeout),
                 keep_running,
@@ -501,7 +528,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             });
         }
         Command::Acmesolver { listen, log_format } => {
-            init_logging(log_format);
+            init_logging(log_format, cli.verbosity, false);
             let client = kube::Client::try_default().await?;
             certgate::http01::server::run_standalone(client, listen).await?;
             return Ok(ExitCode::SUCCESS);
@@ -524,7 +551,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             default_issuer_group,
             acme,
         } => {
-            init_logging(log_format);
+            init_logging(log_format, cli.verbosity, false);
             let client = kube::Client::try_default().await?;
             let config = certgate::controller::ControllerConfig {
                 cluster_resource_namespace,

@@ -1,32 +1,98 @@
-//! `certgate demo` (the README's first command) issues every example and says so.
+//! `certgate demo` (the README's first command) runs the whole mission on the embedded
+//! stack — SelfSigned and CA issuers, and through the in-process ACME CA a Gateway's
+//! wildcard + apex Certificate by DNS-01 at the in-process Cloudflare, a ListenerSet's
+//! and an Ingress's by HTTP-01 — prints each step, and says nothing of warnings.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_demo_issues_every_example() {
-    let mut out: Vec<u8> = Vec::new();
-    let opts = certgate::demo::DemoOptions {
-        timeout: std::time::Duration::from_secs(60),
-        keep_running: false,
-        kubeconfig: None,
-    };
-    let ok = certgate::demo::run(opts, &mut out).await.unwrap();
-    let text = String::from_utf8(out).unwrap();
-    assert!(ok, "{text}");
-    assert!(text.contains("4 of 4 Certificates Ready"), "{text}");
-    for name in ["demo-root-ca", "web-rsa", "api-ecdsa", "mesh-ed25519"] {
-        let line = text
-            .lines()
+#[test]
+fn the_demo_issues_every_example_through_the_whole_mission() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["demo", "--timeout", "90"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{text}\n{logs}");
+    assert!(text.contains("7 of 7 Certificates Ready"), "{text}");
+    let row = |name: &str| {
+        text.lines()
             .find(|l| l.split_whitespace().nth(1) == Some(name))
-            .unwrap_or_default();
-        assert!(line.contains(" True "), "{name}: {line}\n{text}");
+            .unwrap_or_default()
+            .to_string()
+    };
+    for name in [
+        "demo-root-ca",
+        "web-rsa",
+        "api-ecdsa",
+        "mesh-ed25519",
+        "apps-tls",
+        "team-a-tls",
+        "shop-tls",
+    ] {
+        assert!(
+            row(name).contains(" True "),
+            "{name}: {}\n{text}",
+            row(name)
+        );
     }
+    // What the ACME CA issued, with the names the Gateway, ListenerSet and Ingress asked for.
+    assert!(
+        text.contains("SANs [DNS:*.apps.demo.example, DNS:apps.demo.example]"),
+        "{text}"
+    );
+    assert!(text.contains("SANs [DNS:team-a.demo.example]"), "{text}");
+    assert!(text.contains("SANs [DNS:shop.demo.example]"), "{text}");
     assert!(
         text.contains("DNS:api.demo.example, IP:10.0.0.10, IP:fd00::10"),
         "{text}"
     );
+    // The steps as they happened: DNS-01 for the wildcard and its apex, HTTP-01 for
+    // the others, each validated by the CA.
+    let step = |needle: &[&str]| text.lines().any(|l| needle.iter().all(|n| l.contains(n)));
     assert!(
-        text.contains("URI:spiffe://demo.example/ns/demo/sa/mesh"),
+        step(&[
+            "Challenge demo/",
+            "(DNS-01 for apps.demo.example)",
+            ": valid"
+        ]),
         "{text}"
+    );
+    assert!(
+        step(&[
+            "Challenge demo/",
+            "(DNS-01 for *.apps.demo.example)",
+            ": valid"
+        ]),
+        "{text}"
+    );
+    assert!(
+        step(&["(HTTP-01 for shop.demo.example)", ": valid"]),
+        "{text}"
+    );
+    assert!(
+        step(&["(HTTP-01 for team-a.demo.example)", ": valid"]),
+        "{text}"
+    );
+    assert!(step(&["Order demo/", ": valid"]), "{text}");
+    assert!(
+        step(&[
+            "Certificate demo/apps-tls",
+            "Ready, Secret apps-tls written"
+        ]),
+        "{text}"
+    );
+    // Dates in RFC 3339.
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("notAfter"))
+            .all(|l| l.trim_end().ends_with('Z')),
+        "{text}"
+    );
+    // A healthy run logs no warning or error.
+    assert!(
+        !logs.contains("WARN") && !logs.contains("ERROR"),
+        "warnings on a healthy run:\n{logs}"
     );
 }

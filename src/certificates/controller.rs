@@ -216,7 +216,7 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
             return Ok(Step::Continue);
         }
         Some(TriggerAction::BackOff { remaining, message }) => {
-            tracing::info!(certificate = %s.name(), namespace = %s.namespace(), "{message}");
+            tracing::debug!(certificate = %s.name(), namespace = %s.namespace(), "{message}");
             let ready = readiness_step(ctx, s).await?;
             let next = ready.map_or(remaining, |r| r.min(remaining));
             return Ok(Step::Wait(Action::requeue(

@@ -53,6 +53,18 @@ impl Recorder {
         K: Resource<DynamicType = ()>,
     {
         let namespace = obj.namespace().unwrap_or_else(|| "default".to_string());
+        // Every event is a change of state worth a log line (routine reconciles log at
+        // debug): the object, the reason and the message, as `kubectl describe` shows.
+        let kind = K::kind(&());
+        let name = obj.name_any();
+        match type_ {
+            EventType::Warning => {
+                tracing::warn!(kind = %kind, namespace = %namespace, name = %name, reason, "{message}")
+            }
+            EventType::Normal => {
+                tracing::info!(kind = %kind, namespace = %namespace, name = %name, reason, "{message}")
+            }
+        }
         let uid = obj.uid().unwrap_or_default();
         let key = (uid.clone(), reason.to_string(), message.to_string());
         let now = Time(jiff::Timestamp::now());

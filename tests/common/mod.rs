@@ -2,10 +2,13 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod acme_mock;
 pub mod bind;
 pub mod moto;
 pub mod pebble;
+
+/// The in-process ACME CA (the `certgate-testca` crate, shared with `certgate demo`).
+#[allow(unused_imports)] // Only the tests that issue through it use it.
+pub use certgate_testca as acme_mock;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

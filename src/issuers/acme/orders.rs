@@ -225,7 +225,7 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     let account = match issuer.account(&ctx, &acme).await {
         Ok(a) => a,
         Err(e) => {
-            tracing::info!(order = %name, error = %e, "ACME account not ready; order waits");
+            tracing::debug!(order = %name, error = %e, "ACME account not ready; order waits");
             return Ok(Action::requeue(Duration::from_secs(5)));
         }
     };

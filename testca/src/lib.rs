@@ -1,9 +1,11 @@
-//! A small in-process ACME server (RFC 8555) for tests, with what Pebble lacks: ACME
-//! Renewal Information (RFC 9773, `renewalInfo` and `replaces`) and certificate profiles
-//! (draft-ietf-acme-profiles, `meta.profiles` and the order's `profile`).
+//! An in-process ACME CA (RFC 8555) for `certgate demo` and certgate's tests, with
+//! what Pebble lacks: ACME Renewal Information (RFC 9773, `renewalInfo` and
+//! `replaces`) and certificate profiles (draft-ietf-acme-profiles, `meta.profiles` and
+//! the order's `profile`).
 //!
-//! It serves HTTPS on 127.0.0.1 with a certificate from a TLS CA of its own
-//! ([`AcmeMock::ca_bundle_b64`] is that CA for an issuer's `spec.acme.caBundle`).
+//! [`AcmeMock::start`] serves HTTPS on 127.0.0.1 (a free port) with a certificate from
+//! a TLS CA of its own ([`AcmeMock::ca_pem`]; [`AcmeMock::ca_bundle_b64`] is that CA
+//! for an issuer's `spec.acme.caBundle`).
 //! Every POST is a flattened JWS: the protected header's `nonce` must be one this
 //! server handed out and not used yet (else `badNonce`), its `url` must be the URL
 //! the request was sent to (else `unauthorized`), `jwk` or `kid` as RFC 8555 §6.2 says,
@@ -12,19 +14,29 @@
 //!
 //! Authorizations are created `valid` (so orders are `ready` at once) unless
 //! [`AcmeMock::set_pending_authorizations`] is on: then each has an `http-01` and a
-//! `dns-01` challenge (`dns-01` only for wildcards) that turns valid when POSTed.
+//! `dns-01` challenge (`dns-01` only for wildcards, `http-01` only for IP addresses).
+//! What happens when the client responds to a challenge is the [`Validation`] mode
+//! ([`AcmeMock::set_validation`]): [`Validation::Instant`] (the default) turns it
+//! `valid` at once; [`Validation::Real`] turns it `processing` and validates it as
+//! Let's Encrypt does — HTTP-01 by fetching the key authorization over plain HTTP
+//! from a given address, DNS-01 by asking a given DNS server for the
+//! `_acme-challenge` TXT record — then `valid`, or `invalid` with the problem (and the
+//! authorization and order `invalid` with it).
 //! Finalize issues a leaf from a mock intermediate (SANs from the CSR, which must name
 //! exactly the order's identifiers; `classic` lasts 90 days, `shortlived` 6 days, no
 //! profile means `classic`); the certificate URL returns leaf + intermediate.
 //!
 //! `GET {renewalInfo}/{certID}` (certID = base64url(AKI keyIdentifier) "."
 //! base64url(serial DER content bytes)) answers a window from 2/3 to 3/4 of the
-//! lifetime by default, a past window for a revoked certificate, or what the test set
+//! lifetime by default, a past window for a revoked certificate, or what the caller set
 //! with [`AcmeMock::set_window`] / [`AcmeMock::set_window_for`], with `Retry-After`.
+//!
+//! Start-up ([`AcmeMock::start`]) panics with a message when it cannot bind or build
+//! its keys; nothing a client sends can make it panic.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
@@ -60,6 +72,37 @@ pub const PROFILES: [(&str, &str, SignedDuration); 2] = [
 
 /// The profile used when an order names none.
 pub const DEFAULT_PROFILE: &str = "classic";
+
+/// How a challenge the client responds to is validated (see
+/// [`AcmeMock::set_validation`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validation {
+    /// The challenge turns `valid` at once, with its authorization.
+    #[default]
+    Instant,
+    /// The challenge turns `processing` and a task validates it for real, as Let's
+    /// Encrypt does:
+    ///
+    /// - `http-01`: `GET http://<identifier>/.well-known/acme-challenge/<token>`,
+    ///   connecting to `http01` whatever the identifier resolves to, with
+    ///   `Host: <identifier>` (HTTP/1.1, no redirects followed, 10 s timeout); the
+    ///   body, trimmed, must be the key authorization `<token>.<thumbprint>`
+    ///   (RFC 8555 §8.1, the RFC 7638 thumbprint of the account key).
+    /// - `dns-01`: a TXT query for `_acme-challenge.<identifier without *.>` sent to
+    ///   the DNS server at `dns` (UDP, then TCP when the answer is truncated; 10 s
+    ///   timeout); one of the values must be base64url(SHA-256(key authorization)).
+    ///
+    /// Success makes the challenge and its authorization `valid`; failure makes the
+    /// challenge `invalid` with an `error` problem worded like Let's Encrypt's
+    /// (`incorrectResponse`, `unauthorized`, `connection`, `dns`), its authorization
+    /// `invalid`, and so its order `invalid` with that problem as the order's `error`.
+    Real {
+        /// Where HTTP-01 requests go (any identifier).
+        http01: SocketAddr,
+        /// The DNS server asked for DNS-01 TXT records.
+        dns: SocketAddr,
+    },
+}
 
 /// A new-order request as the mock received and accepted it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,6 +216,7 @@ impl AcmeMock {
                 intermediate,
                 intermediate_pem.clone(),
             ))),
+            validations: Arc::new(Mutex::new(tokio::task::JoinSet::new())),
         };
         let router = router(app.clone());
         let task = tokio::spawn(async move {
@@ -303,9 +347,17 @@ impl AcmeMock {
     }
 
     /// New authorizations `pending` with challenges to POST (on) or `valid` at once
-    /// (off, the default).
+    /// (off, the default). [`Validation::Real`] makes them `pending` whatever this says.
     pub fn set_pending_authorizations(&self, on: bool) {
         self.app.lock().pending_authorizations = on;
+    }
+
+    /// How challenges are validated from now on: [`Validation::Instant`] (the
+    /// default) or [`Validation::Real`], which also makes new authorizations `pending`
+    /// (as [`AcmeMock::set_pending_authorizations`] does). A validation already
+    /// running finishes in the mode it started in.
+    pub fn set_validation(&self, validation: Validation) {
+        self.app.lock().validation = validation;
     }
 
     /// Finalize answers the order `processing`; it turns `valid` on the next
@@ -342,6 +394,11 @@ impl AcmeMock {
 impl Drop for AcmeMock {
     fn drop(&mut self) {
         self.task.abort();
+        self.app
+            .validations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .abort_all();
     }
 }
 
@@ -615,12 +672,13 @@ struct AccountRec {
     orders: Vec<String>,
 }
 
+/// An order's own state; while `Open`, its status follows from its authorizations
+/// (`pending`, `ready`, or `invalid` once one is neither pending nor valid).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stored {
     Open,
     Processing,
     Valid,
-    Invalid,
 }
 
 struct OrderRec {
@@ -640,6 +698,8 @@ struct ChallRec {
     token: String,
     status: &'static str,
     validated: Option<Timestamp>,
+    /// The problem of a failed validation.
+    error: Option<Value>,
 }
 
 struct AuthzRec {
@@ -673,6 +733,7 @@ struct MockState {
     explanation_url: Option<String>,
     retry_after: u64,
     pending_authorizations: bool,
+    validation: Validation,
     async_finalize: bool,
     reject_nonces: u32,
 }
@@ -694,6 +755,7 @@ impl MockState {
             explanation_url: None,
             retry_after: 3600,
             pending_authorizations: false,
+            validation: Validation::Instant,
             async_finalize: false,
             reject_nonces: 0,
         }
@@ -718,7 +780,6 @@ impl MockState {
         match o.stored {
             Stored::Processing => "processing",
             Stored::Valid => "valid",
-            Stored::Invalid => "invalid",
             Stored::Open => {
                 let statuses: Vec<&str> = o
                     .authzs
@@ -741,6 +802,8 @@ impl MockState {
 struct App {
     base: String,
     st: Arc<Mutex<MockState>>,
+    /// The running [`Validation::Real`] tasks (aborted when the mock is dropped).
+    validations: Arc<Mutex<tokio::task::JoinSet<()>>>,
 }
 
 impl App {
@@ -818,10 +881,19 @@ impl App {
             v["certificate"] = json!(self.cert_url(c));
         }
         if st.order_status(o) == "invalid" {
-            v["error"] = json!({
-                "type": "urn:ietf:params:acme:error:unauthorized",
-                "detail": "an authorization of the order is not valid",
-                "status": 403,
+            // The problem of a failed challenge, as Pebble sets it; else a generic one.
+            let failed = o
+                .authzs
+                .iter()
+                .filter_map(|a| st.authzs.get(a))
+                .flat_map(|a| &a.challenges)
+                .find_map(|c| c.error.clone());
+            v["error"] = failed.unwrap_or_else(|| {
+                json!({
+                    "type": "urn:ietf:params:acme:error:unauthorized",
+                    "detail": "an authorization of the order is not valid",
+                    "status": 403,
+                })
             });
         }
         v
@@ -836,6 +908,9 @@ impl App {
         });
         if let Some(t) = c.validated {
             v["validated"] = json!(t.to_string());
+        }
+        if let Some(e) = &c.error {
+            v["error"] = e.clone();
         }
         v
     }
@@ -1443,7 +1518,8 @@ async fn new_order(State(app): State<App>, headers: HeaderMap, uri: Uri, body: B
                 } else {
                     &["http-01", "dns-01"]
                 };
-                let pending = st.pending_authorizations;
+                let pending =
+                    st.pending_authorizations || matches!(st.validation, Validation::Real { .. });
                 let challenges = kinds
                     .iter()
                     .copied()
@@ -1454,6 +1530,7 @@ async fn new_order(State(app): State<App>, headers: HeaderMap, uri: Uri, body: B
                         token: random_b64(32),
                         status: if pending { "pending" } else { "valid" },
                         validated: (!pending).then_some(now),
+                        error: None,
                     })
                     .collect();
                 st.authzs.insert(
@@ -1812,17 +1889,61 @@ async fn challenge(
                 .ok_or_else(|| not_found("no such challenge"))?;
             owner(&jws, &a.account, app)?;
             let authz_pending = a.status == "pending";
+            let busy = a.challenges.iter().any(|c| c.status == "processing");
+            let (value, account) = (a.value.clone(), a.account.clone());
             let c = a
                 .challenges
                 .iter_mut()
                 .find(|c| c.kind == kind)
                 .ok_or_else(|| not_found("no such challenge"))?;
-            if jws.payload.is_some() && authz_pending && c.status == "pending" {
-                // Responding to a challenge validates it at once.
-                c.status = "valid";
-                c.validated = Some(Timestamp::now());
-                a.status = "valid";
+            if jws.payload.is_some() && authz_pending && !busy && c.status == "pending" {
+                match st.validation {
+                    Validation::Instant => {
+                        // Responding to a challenge validates it at once.
+                        c.status = "valid";
+                        c.validated = Some(Timestamp::now());
+                        a.status = "valid";
+                    }
+                    Validation::Real { http01, dns } => {
+                        c.status = "processing";
+                        let task = Check {
+                            authz: id,
+                            kind: c.kind,
+                            token: c.token.clone(),
+                            identifier: value,
+                            http01,
+                            dns,
+                        };
+                        let thumbprint = st
+                            .accounts
+                            .values()
+                            .find(|acct| acct.url == account)
+                            .and_then(|acct| canonical_jwk(&acct.jwk).ok())
+                            .and_then(|jwk| sha256(jwk.as_bytes()));
+                        let app2 = app.clone();
+                        let mut tasks = app
+                            .validations
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        while tasks.try_join_next().is_some() {}
+                        tasks.spawn(async move {
+                            let outcome = match thumbprint {
+                                Some(t) => task.run(&URL_SAFE_NO_PAD.encode(t)).await,
+                                None => Err(challenge_problem(
+                                    "serverInternal",
+                                    500,
+                                    "cannot compute the account key's thumbprint",
+                                )),
+                            };
+                            task.record(&app2, outcome);
+                        });
+                    }
+                }
             }
+            let a = st
+                .authzs
+                .get(&id)
+                .ok_or_else(|| not_found("no such challenge"))?;
             let c = a
                 .challenges
                 .iter()
@@ -2028,6 +2149,374 @@ async fn renewal_info(State(app): State<App>, Path(id): Path<String>) -> Respons
         rsp.headers_mut().insert(header::RETRY_AFTER, v);
     }
     rsp
+}
+
+// ---------------------------------------------------------------------------------
+// Real challenge validation (Validation::Real)
+
+/// How long one validation may take, as Let's Encrypt's 10 s per attempt.
+const VALIDATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of an HTTP-01 response body read.
+const MAX_HTTP01_BODY: usize = 64 * 1024;
+
+/// SHA-256, through the hash of rustls' aws-lc-rs TLS 1.3 suite.
+fn sha256(data: &[u8]) -> Option<Vec<u8>> {
+    rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .map(|s| s.common.hash_provider.hash(data).as_ref().to_vec())
+}
+
+/// A challenge's problem document (`kind` without the URN prefix).
+fn challenge_problem(kind: &str, status: u16, detail: impl Into<String>) -> Value {
+    json!({
+        "type": format!("urn:ietf:params:acme:error:{kind}"),
+        "detail": detail.into(),
+        "status": status,
+    })
+}
+
+/// `s` quoted for a problem's detail, cut to 128 characters as Boulder does.
+fn shown(s: &str) -> String {
+    let cut: String = s.chars().take(128).collect();
+    cut.escape_default().to_string()
+}
+
+/// One challenge being validated.
+struct Check {
+    authz: u64,
+    kind: &'static str,
+    token: String,
+    /// The identifier's value (`*.` stripped).
+    identifier: String,
+    http01: SocketAddr,
+    dns: SocketAddr,
+}
+
+impl Check {
+    /// Validates the challenge: `Ok` or the problem.
+    async fn run(&self, thumbprint: &str) -> Result<(), Value> {
+        let key_authorization = format!("{}.{thumbprint}", self.token);
+        match self.kind {
+            "http-01" => {
+                http01(
+                    self.http01,
+                    &self.identifier,
+                    &self.token,
+                    &key_authorization,
+                )
+                .await
+            }
+            "dns-01" => {
+                let digest = sha256(key_authorization.as_bytes()).ok_or_else(|| {
+                    challenge_problem("serverInternal", 500, "cannot compute SHA-256")
+                })?;
+                dns01(self.dns, &self.identifier, &URL_SAFE_NO_PAD.encode(digest)).await
+            }
+            other => Err(challenge_problem(
+                "serverInternal",
+                500,
+                format!("cannot validate a {other} challenge"),
+            )),
+        }
+    }
+
+    /// Records the outcome on the challenge and its authorization (the order's status
+    /// follows from them).
+    fn record(&self, app: &App, outcome: Result<(), Value>) {
+        let mut st = app.lock();
+        let Some(a) = st.authzs.get_mut(&self.authz) else {
+            return;
+        };
+        let Some(c) = a
+            .challenges
+            .iter_mut()
+            .find(|c| c.kind == self.kind && c.status == "processing")
+        else {
+            return;
+        };
+        let status = match outcome {
+            Ok(()) => {
+                c.validated = Some(Timestamp::now());
+                "valid"
+            }
+            Err(problem) => {
+                c.error = Some(problem);
+                "invalid"
+            }
+        };
+        c.status = status;
+        if a.status == "pending" {
+            a.status = status;
+        }
+    }
+}
+
+/// The host part of a URL for an identifier (IPv6 addresses in brackets).
+fn url_host(identifier: &str) -> String {
+    match identifier.parse::<Ipv6Addr>() {
+        Ok(ip) => format!("[{ip}]"),
+        Err(_) => identifier.to_string(),
+    }
+}
+
+/// HTTP-01: the key authorization fetched from `addr` with `Host: identifier`.
+async fn http01(
+    addr: SocketAddr,
+    identifier: &str,
+    token: &str,
+    key_authorization: &str,
+) -> Result<(), Value> {
+    use http_body_util::BodyExt as _;
+
+    let host = url_host(identifier);
+    let path = format!("/.well-known/acme-challenge/{token}");
+    let url = format!("http://{host}{path}");
+    let connection = |why: String| {
+        challenge_problem(
+            "connection",
+            400,
+            format!("{}: Fetching {url}: {why}", addr.ip()),
+        )
+    };
+    let deadline = tokio::time::Instant::now() + VALIDATION_TIMEOUT;
+    let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+        Err(_) => {
+            return Err(connection(
+                "Timeout during connect (likely firewall problem)".into(),
+            ));
+        }
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            return Err(connection("Connection refused".into()));
+        }
+        Ok(Err(e)) => return Err(connection(format!("Error getting validation data: {e}"))),
+        Ok(Ok(tcp)) => tcp,
+    };
+    let exchange = async {
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .map_err(|e| format!("Error getting validation data: {e}"))?;
+        let driver = tokio::spawn(conn);
+        let request = axum::http::Request::get(path.as_str())
+            .header(header::HOST, host.as_str())
+            .header(header::USER_AGENT, "certgate-testca")
+            .header(header::ACCEPT, "*/*")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .map_err(|e| format!("Error building the request: {e}"))?;
+        let rsp = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("Error getting validation data: {e}"))?;
+        let status = rsp.status();
+        let body = http_body_util::Limited::new(rsp.into_body(), MAX_HTTP01_BODY)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .map_err(|e| format!("Error reading the response body: {e}"));
+        driver.abort();
+        Ok::<_, String>((status, body))
+    };
+    let (status, body) = match tokio::time::timeout_at(deadline, exchange).await {
+        Err(_) => {
+            return Err(connection(
+                "Timeout after connect (your server may be slow or overloaded)".into(),
+            ));
+        }
+        Ok(Err(why)) => return Err(connection(why)),
+        Ok(Ok(r)) => r,
+    };
+    if status != StatusCode::OK {
+        let redirect = if status.is_redirection() {
+            " (this CA follows no redirects)"
+        } else {
+            ""
+        };
+        return Err(challenge_problem(
+            "unauthorized",
+            403,
+            format!(
+                "{}: Invalid response from {url}: {}{redirect}",
+                addr.ip(),
+                status.as_u16()
+            ),
+        ));
+    }
+    let body = body.map_err(connection)?;
+    let got = String::from_utf8_lossy(&body);
+    let got = got.trim();
+    if got != key_authorization {
+        return Err(challenge_problem(
+            "incorrectResponse",
+            403,
+            format!(
+                "The key authorization file from the server did not match this challenge. \
+                 Expected \"{key_authorization}\" (got \"{}\")",
+                shown(got)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// DNS-01: one TXT value at `_acme-challenge.<domain>`, asked of `server`, must be
+/// `expected`.
+async fn dns01(server: SocketAddr, domain: &str, expected: &str) -> Result<(), Value> {
+    use hickory_proto::op::ResponseCode;
+    use hickory_proto::rr::RData;
+
+    let name = format!("_acme-challenge.{domain}");
+    let dns_problem = |what: &str, hint: &str| {
+        challenge_problem(
+            "dns",
+            400,
+            format!("DNS problem: {what} looking up TXT for {name}{hint}"),
+        )
+    };
+    let response = match tokio::time::timeout(VALIDATION_TIMEOUT, query_txt(server, &name)).await {
+        Err(_) => return Err(dns_problem("query timed out", "")),
+        Ok(Err(DnsFailure::Network(e))) => {
+            return Err(dns_problem(&format!("networking error ({e})"), ""));
+        }
+        Ok(Err(DnsFailure::Malformed(e))) => {
+            return Err(dns_problem(&format!("malformed response ({e})"), ""));
+        }
+        Ok(Ok(m)) => m,
+    };
+    match response.metadata.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => {
+            return Err(dns_problem(
+                "NXDOMAIN",
+                " - check that a DNS record exists for this domain",
+            ));
+        }
+        ResponseCode::ServFail => {
+            return Err(dns_problem(
+                "SERVFAIL",
+                " - the domain's nameservers may be malfunctioning",
+            ));
+        }
+        ResponseCode::Refused => return Err(dns_problem("REFUSED", "")),
+        other => return Err(dns_problem(&format!("rcode {}", u16::from(other)), "")),
+    }
+    let values: Vec<String> = response
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|part| String::from_utf8_lossy(part))
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect();
+    if values.iter().any(|v| v == expected) {
+        return Ok(());
+    }
+    match values.as_slice() {
+        [] => Err(challenge_problem(
+            "unauthorized",
+            403,
+            format!("No TXT record found at {name}"),
+        )),
+        [first, rest @ ..] => {
+            let more = if rest.is_empty() {
+                String::new()
+            } else {
+                format!(" (and {} more)", rest.len())
+            };
+            Err(challenge_problem(
+                "unauthorized",
+                403,
+                format!(
+                    "Incorrect TXT record \"{}\"{more} found at {name}",
+                    shown(first)
+                ),
+            ))
+        }
+    }
+}
+
+enum DnsFailure {
+    Network(io::Error),
+    Malformed(String),
+}
+
+/// A TXT query to one server: over UDP, again over TCP when the answer is truncated.
+async fn query_txt(
+    server: SocketAddr,
+    name: &str,
+) -> Result<hickory_proto::op::Message, DnsFailure> {
+    use hickory_proto::op::{Edns, Message, MessageType, Query};
+    use hickory_proto::rr::{Name, RecordType};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let qname = Name::from_ascii(format!("{name}."))
+        .map_err(|e| DnsFailure::Malformed(format!("bad name {name:?}: {e}")))?;
+    let mut query = Message::query();
+    query.add_query(Query::query(qname, RecordType::TXT));
+    query.metadata.recursion_desired = true;
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232).set_version(0);
+    query.edns = Some(edns);
+    let id = query.metadata.id;
+    let bytes = query
+        .to_vec()
+        .map_err(|e| DnsFailure::Malformed(e.to_string()))?;
+    let is_answer =
+        |m: &Message| m.metadata.id == id && m.metadata.message_type == MessageType::Response;
+
+    // UDP.
+    let local: SocketAddr = if server.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let udp = tokio::net::UdpSocket::bind(local)
+        .await
+        .map_err(DnsFailure::Network)?;
+    udp.connect(server).await.map_err(DnsFailure::Network)?;
+    udp.send(&bytes).await.map_err(DnsFailure::Network)?;
+    let mut buf = vec![0u8; 65535];
+    let response = loop {
+        let n = udp.recv(&mut buf).await.map_err(DnsFailure::Network)?;
+        // Not an answer to this query (or garbage): keep waiting, as resolvers do.
+        if let Some(m) = buf.get(..n).and_then(|b| Message::from_vec(b).ok())
+            && is_answer(&m)
+        {
+            break m;
+        }
+    };
+    if !response.metadata.truncation {
+        return Ok(response);
+    }
+
+    // Truncated: TCP, length-prefixed.
+    let mut tcp = TcpStream::connect(server)
+        .await
+        .map_err(DnsFailure::Network)?;
+    let len =
+        u16::try_from(bytes.len()).map_err(|_| DnsFailure::Malformed("query too long".into()))?;
+    let mut framed = len.to_be_bytes().to_vec();
+    framed.extend_from_slice(&bytes);
+    tcp.write_all(&framed).await.map_err(DnsFailure::Network)?;
+    let mut len = [0u8; 2];
+    tcp.read_exact(&mut len)
+        .await
+        .map_err(DnsFailure::Network)?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tcp.read_exact(&mut buf)
+        .await
+        .map_err(DnsFailure::Network)?;
+    let response = Message::from_vec(&buf).map_err(|e| DnsFailure::Malformed(e.to_string()))?;
+    if !is_answer(&response) {
+        return Err(DnsFailure::Malformed(
+            "the TCP answer is not for this query".into(),
+        ));
+    }
+    Ok(response)
 }
 
 // ---------------------------------------------------------------------------------
