@@ -96,6 +96,8 @@ pub enum DemoError {
     Emulator(#[from] certgate_emulators::EmulatorError),
     #[error("the in-process HTTP-01 solver: {0}")]
     Io(#[from] std::io::Error),
+    #[error("starting Pebble: {0}")]
+    Pebble(String),
     #[error("writing {path}: {source}")]
     Write {
         path: String,
@@ -110,6 +112,65 @@ pub struct DemoOptions {
     pub timeout: Duration,
     pub keep_running: bool,
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// The ACME CA to issue from.
+    pub ca: DemoCa,
+}
+
+/// The ACME CA of the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DemoCa {
+    /// certgate-testca, in this process.
+    #[default]
+    InProcess,
+    /// Let's Encrypt's test CA, `pebble` from PATH (Debian's package, or v2.10).
+    Pebble,
+}
+
+/// The running CA, kept until the demo ends.
+enum RunningCa {
+    InProcess(certgate_testca::AcmeMock),
+    Pebble(pebble::Pebble),
+}
+
+impl RunningCa {
+    fn start(
+        ca: DemoCa,
+        solver: std::net::SocketAddr,
+        dns: std::net::SocketAddr,
+    ) -> Result<Self, DemoError> {
+        Ok(match ca {
+            DemoCa::InProcess => {
+                let mock = certgate_testca::AcmeMock::start();
+                mock.set_validation(certgate_testca::Validation::Real {
+                    http01: solver,
+                    dns,
+                });
+                RunningCa::InProcess(mock)
+            }
+            DemoCa::Pebble => RunningCa::Pebble(pebble::Pebble::start(dns, solver.port())?),
+        })
+    }
+
+    fn directory_url(&self) -> String {
+        match self {
+            RunningCa::InProcess(ca) => ca.directory_url(),
+            RunningCa::Pebble(p) => p.directory_url.clone(),
+        }
+    }
+
+    fn ca_bundle_b64(&self) -> String {
+        match self {
+            RunningCa::InProcess(ca) => ca.ca_bundle_b64(),
+            RunningCa::Pebble(p) => p.ca_bundle_b64.clone(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            RunningCa::InProcess(_) => "in-process ACME CA",
+            RunningCa::Pebble(_) => "Pebble",
+        }
+    }
 }
 
 fn ready_of(c: &Certificate) -> Option<(ConditionStatus, String)> {
@@ -174,15 +235,11 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
     let dns = cloudflare.dns_addr();
     let solver_port = free_port()?;
     let solver = std::net::SocketAddr::from(([127, 0, 0, 1], solver_port));
-    let ca = certgate_testca::AcmeMock::start();
-    ca.set_pending_authorizations(true);
-    ca.set_validation(certgate_testca::Validation::Real {
-        http01: solver,
-        dns,
-    });
+    let ca = RunningCa::start(opts.ca, solver, dns)?;
     let _ = writeln!(
         out,
-        "ACME CA at {} (validates HTTP-01 at {solver}, DNS-01 at {dns}); Cloudflare API at {} for zone {DEMO_ZONE}",
+        "{} at {} (validates HTTP-01 at {solver}, DNS-01 at {dns}); Cloudflare API at {} for zone {DEMO_ZONE}",
+        ca.name(),
         ca.directory_url(),
         cloudflare.api_url()
     );
@@ -201,6 +258,24 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
         ..Default::default()
     };
     let controllers = RunningControllers::start(client.clone(), config);
+    // The steps, as the watches see them, timed when they arrive.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watching = tokio::spawn({
+        use futures::StreamExt;
+        let mut lines = Box::pin(progress::Steps::lines(&client));
+        async move {
+            while let Some(line) = lines.next().await {
+                if tx.send((started.elapsed(), line)).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut print_steps = |out: &mut (dyn Write + Send)| {
+        while let Ok((at, line)) = rx.try_recv() {
+            let _ = writeln!(out, "{:>6.2}s  {line}", at.as_secs_f64());
+        }
+    };
     for (file, text) in EXAMPLES {
         let mut docs = crate::manifests::parse_documents(file, text)?;
         for d in &mut docs {
@@ -213,11 +288,8 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
 
     let certs: Api<Certificate> = Api::all(client.clone());
     let deadline = Instant::now() + opts.timeout;
-    let mut steps = progress::Steps::default();
     let all_ready = loop {
-        for line in steps.observe(&client).await? {
-            let _ = writeln!(out, "{:>6.2}s  {line}", started.elapsed().as_secs_f64());
-        }
+        print_steps(out);
         let list = certs.list(&ListParams::default()).await?.items;
         let ready = list
             .iter()
@@ -233,6 +305,10 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // The last steps (the final Ready) may still be on their way.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    print_steps(out);
+    watching.abort();
     let list = certs.list(&ListParams::default()).await?.items;
     let _ = writeln!(
         out,
@@ -380,6 +456,10 @@ mod progress {
                 .and_then(|s| s.conditions.as_ref())
                 .and_then(|cs| cs.iter().find(|c| c.type_ == "Issuing"))
                 .map(|c| format!("Issuing ({})", said(c.reason.as_ref(), None)))
+                .or_else(|| {
+                    let revision = c.status.as_ref()?.revision?;
+                    Some(format!("issued (revision {revision})"))
+                })
                 .unwrap_or_else(|| "created".into()),
         };
         if sans.is_empty() {
@@ -419,52 +499,165 @@ mod progress {
     }
 
     impl Steps {
-        /// One line per object that appeared or changed since the last call.
-        pub async fn observe(&mut self, client: &kube::Client) -> Result<Vec<String>, DemoError> {
-            let lp = ListParams::default();
-            let mut now: Vec<(String, String)> = Vec::new();
-            for c in Api::<Certificate>::all(client.clone())
-                .list(&lp)
-                .await?
-                .items
-            {
-                now.push((key("Certificate", &c), certificate(&c)));
-            }
-            for r in Api::<CertificateRequest>::all(client.clone())
-                .list(&lp)
-                .await?
-                .items
-            {
-                now.push((key("CertificateRequest", &r), request(&r)));
-            }
-            for o in Api::<Order>::all(client.clone()).list(&lp).await?.items {
-                now.push((key("Order", &o), order(&o)));
-            }
-            for ch in Api::<Challenge>::all(client.clone()).list(&lp).await?.items {
-                let wildcard = if ch.spec.wildcard == Some(true) {
-                    "*."
-                } else {
-                    ""
+        /// What changed: a line when an object appears or changes state. Watches see
+        /// every state, even one that lasts a few milliseconds.
+        pub fn lines(
+            client: &kube::Client,
+        ) -> impl futures::Stream<Item = String> + Send + 'static {
+            use futures::{StreamExt, TryStreamExt};
+            use kube::runtime::{WatchStreamExt, watcher};
+            let cfg = || watcher::Config::default();
+            let states = futures::stream::select_all(vec![
+                watcher(Api::<Certificate>::all(client.clone()), cfg())
+                    .applied_objects()
+                    .map_ok(|c| (key("Certificate", &c), certificate(&c)))
+                    .boxed(),
+                watcher(Api::<CertificateRequest>::all(client.clone()), cfg())
+                    .applied_objects()
+                    .map_ok(|r| (key("CertificateRequest", &r), request(&r)))
+                    .boxed(),
+                watcher(Api::<Order>::all(client.clone()), cfg())
+                    .applied_objects()
+                    .map_ok(|o| (key("Order", &o), order(&o)))
+                    .boxed(),
+                watcher(Api::<Challenge>::all(client.clone()), cfg())
+                    .applied_objects()
+                    .map_ok(|ch| {
+                        let wildcard = if ch.spec.wildcard == Some(true) {
+                            "*."
+                        } else {
+                            ""
+                        };
+                        let kind = match ch.spec.type_ {
+                            crate::api::challenge::AcmeChallengeType::Http01 => "HTTP-01",
+                            crate::api::challenge::AcmeChallengeType::Dns01 => "DNS-01",
+                        };
+                        let what = format!(
+                            "{} ({kind} for {wildcard}{})",
+                            key("Challenge", &ch),
+                            ch.spec.dns_name
+                        );
+                        (what, challenge(&ch))
+                    })
+                    .boxed(),
+            ]);
+            let mut steps = Steps::default();
+            states.filter_map(move |item| {
+                let line = match item {
+                    Ok((k, state)) if steps.seen.get(&k) != Some(&state) => {
+                        let line = format!("{k}: {state}");
+                        steps.seen.insert(k, state);
+                        Some(line)
+                    }
+                    _ => None,
                 };
-                let kind = match ch.spec.type_ {
-                    crate::api::challenge::AcmeChallengeType::Http01 => "HTTP-01",
-                    crate::api::challenge::AcmeChallengeType::Dns01 => "DNS-01",
-                };
-                let what = format!(
-                    "{} ({kind} for {wildcard}{})",
-                    key("Challenge", &ch),
-                    ch.spec.dns_name
-                );
-                now.push((what, challenge(&ch)));
-            }
-            let mut lines = Vec::new();
-            for (k, state) in now {
-                if self.seen.get(&k) != Some(&state) {
-                    lines.push(format!("{k}: {state}"));
-                    self.seen.insert(k, state);
+                futures::future::ready(line)
+            })
+        }
+    }
+}
+
+/// Pebble (`certgate demo --ca pebble`): Let's Encrypt's test CA as a child process on
+/// 127.0.0.1, with an HTTPS certificate from a CA made here, resolving names at the
+/// demo's DNS server and checking HTTP-01 at the solver's port.
+mod pebble {
+    use super::DemoError;
+    use base64::Engine;
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    pub struct Pebble {
+        child: Child,
+        dir: PathBuf,
+        pub directory_url: String,
+        pub ca_bundle_b64: String,
+    }
+
+    impl Drop for Pebble {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn err(what: &str, e: impl std::fmt::Display) -> DemoError {
+        DemoError::Pebble(format!("{what}: {e}"))
+    }
+
+    impl Pebble {
+        pub fn start(dns: SocketAddr, http_port: u16) -> Result<Pebble, DemoError> {
+            let dir =
+                std::env::temp_dir().join(format!("certgate-demo-pebble-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| err("creating its directory", e))?;
+            // Its HTTPS certificate, from a CA of our own that the issuer trusts.
+            let ca_key = rcgen::KeyPair::generate().map_err(|e| err("a key", e))?;
+            let mut ca_params =
+                rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| err("CA", e))?;
+            ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            ca_params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "certgate demo Pebble TLS CA");
+            let ca_cert = ca_params.self_signed(&ca_key).map_err(|e| err("CA", e))?;
+            let key = rcgen::KeyPair::generate().map_err(|e| err("a key", e))?;
+            let params = rcgen::CertificateParams::new(vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+            ])
+            .map_err(|e| err("certificate", e))?;
+            let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+            let cert = params
+                .signed_by(&key, &issuer)
+                .map_err(|e| err("certificate", e))?;
+            std::fs::write(dir.join("cert.pem"), cert.pem()).map_err(|e| err("cert.pem", e))?;
+            std::fs::write(dir.join("key.pem"), key.serialize_pem())
+                .map_err(|e| err("key.pem", e))?;
+            let port = super::free_port()?;
+            let config = serde_json::json!({"pebble": {
+                "listenAddress": format!("127.0.0.1:{port}"),
+                "managementListenAddress": format!("127.0.0.1:{}", super::free_port()?),
+                "certificate": dir.join("cert.pem"),
+                "privateKey": dir.join("key.pem"),
+                "httpPort": http_port,
+                "tlsPort": super::free_port()?,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": false,
+            }});
+            let path = dir.join("pebble.json");
+            std::fs::write(&path, config.to_string()).map_err(|e| err("pebble.json", e))?;
+            let child = Command::new("pebble")
+                .arg("-config")
+                .arg(&path)
+                .arg("-dnsserver")
+                .arg(dns.to_string())
+                .env("PEBBLE_VA_NOSLEEP", "1")
+                .env("PEBBLE_WFE_NONCEREJECT", "0")
+                .env("PEBBLE_AUTHZREUSE", "0")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| err("running `pebble` (apt-get install -y pebble)", e))?;
+            let mut pebble = Pebble {
+                child,
+                dir,
+                directory_url: format!("https://127.0.0.1:{port}/dir"),
+                ca_bundle_b64: base64::engine::general_purpose::STANDARD.encode(ca_cert.pem()),
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(pebble);
                 }
+                if let Ok(Some(status)) = pebble.child.try_wait() {
+                    return Err(err("pebble exited", status));
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            Ok(lines)
+            Err(DemoError::Pebble(
+                "pebble did not listen within 10 s".into(),
+            ))
         }
     }
 }

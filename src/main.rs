@@ -24,6 +24,13 @@ struct Cli {
     verbosity: u8,
 }
 
+/// `certgate demo --ca`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum DemoCaArg {
+    InProcess,
+    Pebble,
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
@@ -167,6 +174,9 @@ enum Command {
         /// Where to write the kubeconfig with --keep-running.
         #[arg(long)]
         kubeconfig: Option<std::path::PathBuf>,
+        /// The ACME CA: in-process (certgate-testca), or `pebble` from PATH.
+        #[arg(long, value_enum, default_value_t = DemoCaArg::InProcess)]
+        ca: DemoCaArg,
     },
     /// Run the sandbox API server (in-memory Kubernetes API) with the CRDs installed, until interrupted.
     Sandbox {
@@ -512,12 +522,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             timeout,
             keep_running,
             kubeconfig,
+            ca,
         } => {
             init_logging(LogFormat::Text, cli.verbosity, true);
             let opts = certgate::demo::DemoOptions {
                 timeout: std::time::Duration::from_secs(timeout),
                 keep_running,
                 kubeconfig,
+                ca: match ca {
+                    DemoCaArg::InProcess => certgate::demo::DemoCa::InProcess,
+                    DemoCaArg::Pebble => certgate::demo::DemoCa::Pebble,
+                },
             };
             let mut out = std::io::stdout();
             let ok = certgate::demo::run(opts, &mut out).await?;

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 #[test]
 fn the_demo_issues_every_example_through_the_whole_mission() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
@@ -94,5 +96,27 @@ fn the_demo_issues_every_example_through_the_whole_mission() {
     assert!(
         !logs.contains("WARN") && !logs.contains("ERROR"),
         "warnings on a healthy run:\n{logs}"
+    );
+}
+
+/// `certgate demo --ca pebble`: the same mission with Let's Encrypt's test CA.
+#[test]
+fn the_demo_issues_from_pebble_with_ca_pebble() {
+    if common::missing(&[common::PEBBLE_ON_PATH]) {
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["demo", "--ca", "pebble", "--timeout", "90"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{text}\n{logs}");
+    assert!(text.contains("Pebble at https://127.0.0.1:"), "{text}");
+    assert!(text.contains("7 of 7 Certificates Ready"), "{text}");
+    assert!(
+        text.contains("SANs [DNS:*.apps.demo.example, DNS:apps.demo.example]"),
+        "{text}"
     );
 }

@@ -156,7 +156,15 @@ fn error_policy(cert: Arc<Certificate>, error: &CertificateError, ctx: Arc<Conte
         metrics::SYNC_ERRORS,
         vec![("controller", "certificates".into())],
     );
-    tracing::warn!(certificate = %cert.name_any(), namespace = %cert.namespace().unwrap_or_default(), %error, "reconcile failed");
+    crate::controller::log_reconcile_error(
+        "certificates",
+        &format!(
+            "{}/{}",
+            cert.namespace().unwrap_or_default(),
+            cert.name_any()
+        ),
+        error,
+    );
     Action::requeue(Duration::from_secs(5))
 }
 

@@ -342,3 +342,58 @@ impl RunningControllers {
         self.task.abort();
     }
 }
+
+/// Whether an error is, somewhere down its chain, the API server's 409 Conflict: a
+/// write that lost a race with another writer (or with our own previous write).
+pub fn is_conflict(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>()
+            && status.code == 409
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Logs a failed reconcile of `object` by the `controller`: a lost write race is
+/// routine (it is retried at once) and logs at debug; anything else warns.
+pub fn log_reconcile_error(
+    controller: &str,
+    object: &str,
+    error: &(dyn std::error::Error + 'static),
+) {
+    if is_conflict(error) {
+        tracing::debug!(controller, object, %error, "write conflict; retrying");
+    } else {
+        tracing::warn!(controller, object, %error, "reconcile failed");
+    }
+}
+
+#[cfg(test)]
+mod conflict_tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Wrapper {
+        #[error("API request failed: {0}")]
+        Kube(#[from] kube::Error),
+    }
+
+    fn api(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn a_conflict_is_found_through_the_error_chain_and_nothing_else_is() {
+        assert!(is_conflict(&Wrapper::from(api(409))));
+        assert!(is_conflict(&api(409)));
+        assert!(!is_conflict(&Wrapper::from(api(422))));
+        assert!(!is_conflict(&std::io::Error::other("x")));
+    }
+}

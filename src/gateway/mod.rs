@@ -230,12 +230,12 @@ async fn reconcile_listener_set(
     Ok(Action::requeue(Duration::from_secs(3600)))
 }
 
-fn error_policy<K>(_: Arc<K>, error: &ShimError, shim: Arc<ShimContext>) -> Action {
+fn error_policy<K: Resource>(obj: Arc<K>, error: &ShimError, shim: Arc<ShimContext>) -> Action {
     shim.ctx.metrics.inc(
         metrics::SYNC_ERRORS,
         vec![("controller", "gateway-shim".into())],
     );
-    tracing::warn!(%error, "gateway-shim reconcile failed");
+    crate::controller::log_reconcile_error("gateway-shim", &obj.name_any(), error);
     Action::requeue(Duration::from_secs(5))
 }
 

@@ -163,12 +163,12 @@ async fn reconcile(ing: Arc<Ingress>, shim: Arc<ShimContext>) -> Result<Action, 
     Ok(Action::requeue(Duration::from_secs(3600)))
 }
 
-fn error_policy(_: Arc<Ingress>, error: &ShimError, shim: Arc<ShimContext>) -> Action {
+fn error_policy(obj: Arc<Ingress>, error: &ShimError, shim: Arc<ShimContext>) -> Action {
     shim.ctx.metrics.inc(
         metrics::SYNC_ERRORS,
         vec![("controller", "ingress-shim".into())],
     );
-    tracing::warn!(%error, "ingress-shim reconcile failed");
+    crate::controller::log_reconcile_error("ingress-shim", &obj.name_any(), error);
     Action::requeue(Duration::from_secs(5))
 }
 

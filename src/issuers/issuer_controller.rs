@@ -249,10 +249,10 @@ async fn reconcile_cluster_issuer(
     }))
 }
 
-fn error_policy<K>(_: Arc<K>, error: &IssuerError, ctx: Arc<Context>) -> Action {
+fn error_policy<K: kube::Resource>(obj: Arc<K>, error: &IssuerError, ctx: Arc<Context>) -> Action {
     ctx.metrics
         .inc(metrics::SYNC_ERRORS, vec![("controller", "issuers".into())]);
-    tracing::warn!(%error, "issuer reconcile failed");
+    crate::controller::log_reconcile_error("issuers", &obj.name_any(), error);
     Action::requeue(Duration::from_secs(5))
 }
 

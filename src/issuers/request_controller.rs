@@ -476,12 +476,12 @@ async fn set_pending(
     Ok(())
 }
 
-fn error_policy(_: Arc<CertificateRequest>, error: &RequestError, ctx: Arc<Context>) -> Action {
+fn error_policy(obj: Arc<CertificateRequest>, error: &RequestError, ctx: Arc<Context>) -> Action {
     ctx.metrics.inc(
         metrics::SYNC_ERRORS,
         vec![("controller", "certificaterequests".into())],
     );
-    tracing::warn!(%error, "certificaterequest reconcile failed");
+    crate::controller::log_reconcile_error("certificaterequests", &obj.name_any(), error);
     Action::requeue(Duration::from_secs(5))
 }
 

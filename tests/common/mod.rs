@@ -161,6 +161,11 @@ pub const PEBBLE: Tool = Tool {
     name: "pebble",
     install: "apt-get install -y pebble (or ../shared/pebble beside the checkout)",
 };
+/// Pebble as a command on PATH (what `certgate demo --ca pebble` runs).
+pub const PEBBLE_ON_PATH: Tool = Tool {
+    name: "pebble (on PATH)",
+    install: "apt-get install -y pebble",
+};
 /// Pebble v2.10.1 (ARI, profiles), which only `../shared/pebble` provides.
 pub const PEBBLE_CURRENT: Tool = Tool {
     name: "pebble-2.10",
@@ -207,6 +212,7 @@ fn available(tool: &Tool) -> bool {
     match tool.name {
         "pebble" => pebble::pebble_is_current() || on_path("pebble"),
         "pebble-2.10" => pebble::pebble_is_current(),
+        "pebble (on PATH)" => on_path("pebble"),
         "moto_server" => {
             on_path("moto_server")
                 || std::process::Command::new("python3")

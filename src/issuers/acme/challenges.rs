@@ -460,7 +460,7 @@ fn error_policy(ch: Arc<Challenge>, error: &ChallengeError, ctx: Arc<Context>) -
         metrics::SYNC_ERRORS,
         vec![("controller", "challenges".into())],
     );
-    tracing::warn!(challenge = %ch.name_any(), %error, "challenge reconcile failed");
+    crate::controller::log_reconcile_error("challenges", &ch.name_any(), error);
     Action::requeue(jittered(Duration::from_secs(5)))
 }
 

@@ -530,7 +530,7 @@ async fn ensure_challenges(
 fn error_policy(order: Arc<Order>, error: &OrderError, ctx: Arc<Context>) -> Action {
     ctx.metrics
         .inc(metrics::SYNC_ERRORS, vec![("controller", "orders".into())]);
-    tracing::warn!(order = %order.name_any(), %error, "order reconcile failed");
+    crate::controller::log_reconcile_error("orders", &order.name_any(), error);
     Action::requeue(crate::issuers::acme::jittered(Duration::from_secs(5)))
 }
 
