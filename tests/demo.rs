@@ -7,16 +7,24 @@
 
 mod common;
 
-#[test]
-fn the_demo_issues_every_example_through_the_whole_mission() {
+/// Runs `certgate demo` with `args` as a user would; its output and its logs, once it
+/// exited 0.
+fn demo(args: &[&str]) -> (String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
         .args(["demo", "--timeout", "90"])
+        .args(args)
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let logs = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{text}\n{logs}");
+    (text, logs)
+}
+
+#[test]
+fn the_demo_issues_every_example_through_the_whole_mission() {
+    let (text, logs) = demo(&[]);
     assert!(text.contains("7 of 7 Certificates Ready"), "{text}");
     let row = |name: &str| {
         text.lines()
@@ -105,14 +113,7 @@ fn the_demo_issues_from_pebble_with_ca_pebble() {
     if common::missing(&[common::PEBBLE_ON_PATH]) {
         return;
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
-        .args(["demo", "--ca", "pebble", "--timeout", "90"])
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{text}\n{logs}");
+    let (text, _) = demo(&["--ca", "pebble"]);
     assert!(text.contains("Pebble at https://127.0.0.1:"), "{text}");
     assert!(text.contains("7 of 7 Certificates Ready"), "{text}");
     assert!(

@@ -160,23 +160,33 @@ impl Drop for TestEnv {
             return;
         };
         let namespace = self.namespace.clone();
-        // A fresh runtime and client on a thread of its own: the test's runtime may be
-        // unwinding around us.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(client) = client_from_kubeconfig(&yaml).await {
-                    remove_scope(&client, &namespace).await;
-                }
-            });
-        })
-        .join();
+        with_fresh_client(yaml, async move |client| {
+            remove_scope(&client, &namespace).await;
+        });
     }
+}
+
+/// Runs `work` with a client for the cluster of `kubeconfig` (YAML) on a fresh runtime
+/// on a thread of its own, and waits for it: clean-up from a `Drop`, where the test's
+/// runtime may be unwinding around us. Nothing runs when no client can be made.
+pub fn with_fresh_client<F>(kubeconfig: String, work: F)
+where
+    F: AsyncFnOnce(kube::Client) + Send + 'static,
+{
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if let Ok(client) = client_from_kubeconfig(&kubeconfig).await {
+                work(client).await;
+            }
+        });
+    })
+    .join();
 }
 
 /// Deletes the ClusterIssuers labelled for `namespace`, strips the finalizers of the

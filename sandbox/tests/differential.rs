@@ -349,33 +349,21 @@ impl Drop for Pair {
         let yaml = self.kubeconfig.clone();
         let unfinalize = std::mem::take(&mut self.unfinalize);
         let cleanup = std::mem::take(&mut self.cleanup);
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                let Ok(client) = client_from_kubeconfig(&yaml).await else {
-                    return;
-                };
-                for path in unfinalize {
-                    let _ = send(
-                        &client,
-                        "PATCH",
-                        &path,
-                        MERGE,
-                        &json!({"metadata": {"finalizers": null}}),
-                    )
-                    .await;
-                }
-                for path in cleanup {
-                    let _ = send(&client, "DELETE", &path, JSON, &Value::Null).await;
-                }
-            });
-        })
-        .join();
+        certgate_sandbox::harness::with_fresh_client(yaml, async move |client| {
+            for path in unfinalize {
+                let _ = send(
+                    &client,
+                    "PATCH",
+                    &path,
+                    MERGE,
+                    &json!({"metadata": {"finalizers": null}}),
+                )
+                .await;
+            }
+            for path in cleanup {
+                let _ = send(&client, "DELETE", &path, JSON, &Value::Null).await;
+            }
+        });
     }
 }
 
