@@ -1049,17 +1049,49 @@ async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() 
         })
         .await;
     };
-    // A Challenge deleted by hand.
+    // A Challenge deleted by hand — one carrying the finalizer under the name older
+    // cert-manager releases wrote (`finalizer.acme.cert-manager.io`), as a Challenge
+    // left by cert-manager would: it is cleaned up and let go all the same.
     s.certificate("gone-ch", "le-slow", &["gone-ch.example.com"])
         .await;
     presented(&s, "gone-ch").await;
     let challenges = s.api::<Challenge>();
+    let mut deleted_uids = Vec::new();
     for c in challenges.list(&ListParams::default()).await.unwrap().items {
+        let name = c.metadata.name.clone().unwrap();
+        assert_eq!(
+            c.metadata.finalizers.as_deref(),
+            Some(&["acme.cert-manager.io/finalizer".to_string()][..]),
+            "certgate writes cert-manager's current finalizer name"
+        );
         challenges
-            .delete(c.metadata.name.as_ref().unwrap(), &Default::default())
+            .patch(
+                &name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(
+                    json!({"metadata": {"finalizers": ["finalizer.acme.cert-manager.io"]}}),
+                ),
+            )
             .await
             .unwrap();
+        deleted_uids.push(c.metadata.uid.clone().unwrap());
+        challenges.delete(&name, &Default::default()).await.unwrap();
     }
+    s.wait(
+        "the Challenges with the legacy finalizer gone",
+        30,
+        async || {
+            let now = challenges.list(&ListParams::default()).await.ok()?.items;
+            (!now.iter().any(|c| {
+                c.metadata
+                    .uid
+                    .as_ref()
+                    .is_some_and(|u| deleted_uids.contains(u))
+            }))
+            .then_some(())
+        },
+    )
+    .await;
     // The finalizer cleans up and lets it go; the Order makes it again (same name,
     // same token and TXT value), so the record may come back: what matters is that
     // nothing is left once the Certificate is gone (below).

@@ -20,7 +20,7 @@ use crate::api::order::State;
 use crate::api::{Challenge, Order};
 use crate::controller::Context;
 use crate::controller::events::EventType;
-use crate::issuers::acme::{CHALLENGE_FINALIZER, jittered, lookup_issuer};
+use crate::issuers::acme::{CHALLENGE_FINALIZER, is_challenge_finalizer, jittered, lookup_issuer};
 use crate::metrics;
 
 /// Why a Challenge could not be reconciled.
@@ -281,7 +281,7 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
     let status = ch.status.clone().unwrap_or_default();
     let secret_ns = secret_namespace(&ctx, &ch);
     let finalizers = ch.finalizers().to_vec();
-    let has_finalizer = finalizers.iter().any(|f| f == CHALLENGE_FINALIZER);
+    let has_finalizer = finalizers.iter().any(|f| is_challenge_finalizer(f));
     // Going away: clean up first, then let it go.
     if ch.metadata.deletion_timestamp.is_some() {
         if has_finalizer {
@@ -300,7 +300,7 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
             ctx.acme.release_slot(&key(&ch));
             let rest: Vec<String> = finalizers
                 .into_iter()
-                .filter(|f| f != CHALLENGE_FINALIZER)
+                .filter(|f| !is_challenge_finalizer(f))
                 .collect();
             set_finalizers(&ctx, &ch, rest).await?;
         }

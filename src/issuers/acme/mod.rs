@@ -21,7 +21,16 @@ use crate::api::{AcmeIssuer, ClusterIssuer, Issuer, IssuerConfig, IssuerReferenc
 use crate::controller::Context;
 
 /// The finalizer on every Challenge: what was presented is removed before it goes.
-pub const CHALLENGE_FINALIZER: &str = "finalizer.acme.cert-manager.io";
+/// cert-manager's name since v1.18 (`UseDomainQualifiedFinalizer`, GA).
+pub const CHALLENGE_FINALIZER: &str = "acme.cert-manager.io/finalizer";
+/// The name older cert-manager releases put on Challenges; still honoured, so a
+/// Challenge they created is cleaned up and let go, not left Terminating.
+pub const LEGACY_CHALLENGE_FINALIZER: &str = "finalizer.acme.cert-manager.io";
+
+/// Whether `finalizer` is a Challenge finalizer, by either name.
+pub fn is_challenge_finalizer(finalizer: &str) -> bool {
+    finalizer == CHALLENGE_FINALIZER || finalizer == LEGACY_CHALLENGE_FINALIZER
+}
 
 /// What the ACME controllers share in one process.
 pub struct AcmeRuntime {
@@ -194,6 +203,14 @@ pub fn jittered(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_challenge_finalizer_names_are_recognised() {
+        assert!(is_challenge_finalizer("acme.cert-manager.io/finalizer"));
+        assert!(is_challenge_finalizer("finalizer.acme.cert-manager.io"));
+        assert!(!is_challenge_finalizer("kubernetes"));
+        assert_eq!(CHALLENGE_FINALIZER, "acme.cert-manager.io/finalizer");
+    }
 
     #[test]
     fn at_most_max_concurrent_challenges_hold_a_slot() {
