@@ -119,6 +119,14 @@ enum Command {
         /// so several certgates can share a cluster.
         #[arg(long, default_value = "")]
         cluster_issuer_selector: String,
+        /// Certificate annotations copied to CertificateRequests and Orders: key
+        /// prefixes, `*` for all, `-prefix` never (as cert-manager's flag).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "*,-kubectl.kubernetes.io/,-fluxcd.io/,-argocd.argoproj.io/"
+        )]
+        copied_annotation_prefixes: Vec<String>,
         /// Elect a leader with a Lease before running controllers.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         leader_elect: bool,
@@ -560,6 +568,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             kube_api_burst: _,
             log_format,
             cluster_issuer_selector,
+            copied_annotation_prefixes,
             enable_certificate_owner_ref,
             default_issuer_name,
             default_issuer_kind,
@@ -573,6 +582,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 namespace: (!namespace.is_empty()).then_some(namespace),
                 cluster_issuer_selector: (!cluster_issuer_selector.is_empty())
                     .then_some(cluster_issuer_selector),
+                copied_annotation_prefixes,
                 max_concurrent_reconciles,
                 enable_certificate_owner_ref,
                 default_issuer: certgate::certificates::intent::Defaults {

@@ -184,7 +184,13 @@ fn leaf(pem: &[u8]) -> x509_parser::pem::Pem {
 async fn a_self_signed_certificate_is_issued_as_cert_manager_does() {
     let h = Harness::start().await;
     h.selfsigned_issuer().await;
-    h.certificate("web", json!({"commonName": "web.example", "dnsNames": ["web.example", "www.example"], "ipAddresses": ["10.1.2.3"]})).await;
+    // Annotations a GitOps tool wrote, and one of the team's own.
+    h.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "web", "annotations": {"argocd.argoproj.io/tracking-id": "app:cert-manager.io/Certificate:web",
+            "fluxcd.io/sync-checksum": "abc", "team.example.com/owner": "web"}},
+        "spec": {"secretName": "web-tls", "issuerRef": {"name": "selfsigned"}, "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "commonName": "web.example", "dnsNames": ["web.example", "www.example"], "ipAddresses": ["10.1.2.3"]}}))
+        .await;
     let cert = h.wait_ready("web").await;
     let status = cert.status.clone().unwrap();
     assert_eq!(status.revision, Some(1));
@@ -296,6 +302,20 @@ async fn a_self_signed_certificate_is_issued_as_cert_manager_does() {
 
     // The request was approved by the built-in approver and issued.
     let req = h.requests().get("web-1").await.unwrap();
+    // It carries the Certificate's annotations but those cert-manager never copies.
+    let req_annotations = req.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        req_annotations
+            .get("team.example.com/owner")
+            .map(String::as_str),
+        Some("web")
+    );
+    assert!(
+        !req_annotations
+            .keys()
+            .any(|k| k.starts_with("argocd.argoproj.io/") || k.starts_with("fluxcd.io/")),
+        "{req_annotations:?}"
+    );
     let conds = req.status.unwrap().conditions.unwrap();
     let approved = conds.iter().find(|c| c.type_ == "Approved").unwrap();
     assert_eq!(approved.reason.as_deref(), Some("cert-manager.io"));

@@ -506,6 +506,36 @@ fn shorten(name: &str, max: usize) -> String {
 
 /// The name of the CertificateRequest of a revision: fixed, so that a restarted
 /// controller finds the request it made instead of making a second one.
+/// cert-manager's `--copied-annotation-prefixes` default: every annotation but those
+/// kubectl, Flux and Argo CD write.
+pub const DEFAULT_COPIED_ANNOTATION_PREFIXES: [&str; 4] = [
+    "*",
+    "-kubectl.kubernetes.io/",
+    "-fluxcd.io/",
+    "-argocd.argoproj.io/",
+];
+
+/// The Certificate's annotations its CertificateRequest (and so its Order) carries, as
+/// cert-manager picks them: `prefixes` lists key prefixes to copy (`*` for all) and,
+/// starting with `-`, key prefixes never to copy, which win.
+pub fn copied_annotations(
+    annotations: Option<&BTreeMap<String, String>>,
+    prefixes: &[String],
+) -> BTreeMap<String, String> {
+    let (excluded, included): (Vec<&str>, Vec<&str>) = prefixes
+        .iter()
+        .map(String::as_str)
+        .partition(|p| p.starts_with('-'));
+    let all = included.contains(&"*");
+    annotations
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| all || included.iter().any(|p| k.starts_with(p)))
+        .filter(|(k, _)| !excluded.iter().any(|p| k.starts_with(&p[1..])))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 pub fn request_name(certificate: &str, revision: i32) -> String {
     format!("{}-{revision}", shorten(certificate, 52))
 }
@@ -549,15 +579,10 @@ async fn create_request(
                 .unwrap_or_default(),
         ),
     ]);
-    annotations.extend(
-        s.certificate
-            .metadata
-            .annotations
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("kubectl.kubernetes.io/")),
-    );
+    annotations.extend(copied_annotations(
+        s.certificate.metadata.annotations.as_ref(),
+        &ctx.config.copied_annotation_prefixes,
+    ));
     if let Some(id) = replaced_certificate_id(s) {
         annotations.insert(ann::ACME_REPLACES.to_string(), id);
     }
@@ -919,6 +944,40 @@ fn record_metrics(ctx: &Context, s: &Snapshot, r: &readiness::Readiness) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annotations_are_copied_as_cert_manager_copies_them() {
+        let annotations = BTreeMap::from(
+            [
+                ("team", "a"),
+                ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
+                ("fluxcd.io/sync-checksum", "x"),
+                ("argocd.argoproj.io/tracking-id", "y"),
+                ("example.com/owner", "z"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let defaults: Vec<String> = DEFAULT_COPIED_ANNOTATION_PREFIXES
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let copied = copied_annotations(Some(&annotations), &defaults);
+        assert_eq!(
+            copied.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["example.com/owner", "team"]
+        );
+        // Only what is listed; an exclusion wins over an inclusion.
+        let listed = ["example.com/".to_string(), "-example.com/owner".to_string()];
+        assert!(copied_annotations(Some(&annotations), &listed).is_empty());
+        let listed = ["team".to_string()];
+        assert_eq!(
+            copied_annotations(Some(&annotations), &listed)
+                .keys()
+                .collect::<Vec<_>>(),
+            ["team"]
+        );
+        assert!(copied_annotations(None, &defaults).is_empty());
+    }
 
     #[test]
     fn request_names_are_fixed_per_revision_and_dns_safe() {

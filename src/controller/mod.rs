@@ -24,6 +24,9 @@ pub struct ControllerConfig {
     /// (`--cluster-issuer-selector`): several certgates can share a cluster, each
     /// keeping its own ClusterIssuers Ready (with `namespace`, one per tenant or test).
     pub cluster_issuer_selector: Option<String>,
+    /// The Certificate annotations copied to its CertificateRequests and Orders
+    /// (`--copied-annotation-prefixes`, cert-manager's semantics and default).
+    pub copied_annotation_prefixes: Vec<String>,
     pub max_concurrent_reconciles: u16,
     /// Set an ownerReference from each Secret to its Certificate.
     pub enable_certificate_owner_ref: bool,
@@ -70,6 +73,11 @@ impl Default for ControllerConfig {
             cluster_resource_namespace: "cert-manager".to_string(),
             namespace: None,
             cluster_issuer_selector: None,
+            copied_annotation_prefixes:
+                crate::certificates::controller::DEFAULT_COPIED_ANNOTATION_PREFIXES
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect(),
             max_concurrent_reconciles: 16,
             enable_certificate_owner_ref: false,
             clock: Arc::new(clock::SystemClock),
