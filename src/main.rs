@@ -195,6 +195,9 @@ enum Command {
         #[arg(long)]
         rbac: bool,
     },
+    /// Print the admission policies that do what cert-manager's webhook does beyond
+    /// validation: requester identity and approval checks (pipe into `kubectl apply -f -`).
+    AdmissionPolicies,
     /// Print the CustomResourceDefinitions certgate serves (pipe into `kubectl apply -f -`).
     Crds {
         /// Write one file per CRD into this directory instead of printing.
@@ -386,6 +389,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
+        Command::AdmissionPolicies => {
+            let yaml = certgate::admission::policies_yaml(&Default::default())?;
+            std::io::stdout().lock().write_all(yaml.as_bytes())?;
+        }
         Command::Crds { output_dir: None } => {
             let yaml = certgate::api::crd::all_yaml()?;
             std::io::stdout().lock().write_all(yaml.as_bytes())?;
