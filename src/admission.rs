@@ -158,7 +158,7 @@ pub fn policies(scope: &Scope) -> Vec<Value> {
 /// The policies as one YAML stream (`certgate admission-policies`).
 pub fn policies_yaml(scope: &Scope) -> Result<String, serde_saphyr::ser::Error> {
     let mut out = String::from(
-        "# certgate's admission policies: the requester identity and approval checks of\n# cert-manager's webhook, run by the API server (Kubernetes 1.32+ for\n# MutatingAdmissionPolicy v1 as served since 1.36; ValidatingAdmissionPolicy v1 since 1.30).\n",
+        "# certgate's admission policies: the requester identity and approval checks of\n# cert-manager's webhook, run by the API server itself. MutatingAdmissionPolicy\n# admissionregistration.k8s.io/v1 is served from Kubernetes 1.36,\n# ValidatingAdmissionPolicy v1 from 1.30.\n",
     );
     for doc in policies(scope) {
         out.push_str("---\n");

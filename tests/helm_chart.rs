@@ -944,6 +944,12 @@ fn discovery_bootstrap() -> Vec<Value> {
 const NEEDED_BUT_NOT_EXERCISABLE: &[(&str, &str, &str, &str)] = &[
     (
         "cert-manager.io",
+        "signers",
+        "approve",
+        "the admission policies ask the authorizer whether the approver may approve for the issuer's signer; the sandbox runs no admission policies (helm_install_and_the_chart_rbac_on_a_real_api_server proves it on the real API server)",
+    ),
+    (
+        "cert-manager.io",
         "certificates/finalizers",
         "update",
         "CertificateRequests (and Secrets, with --enable-certificate-owner-ref) are owned by their Certificate",
