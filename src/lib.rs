@@ -2,6 +2,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod cainjector;
 pub mod certificates;
 pub mod cli;
 pub mod controller;

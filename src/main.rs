@@ -160,6 +160,10 @@ enum Command {
         default_issuer_kind: String,
         #[arg(long, default_value = "cert-manager.io")]
         default_issuer_group: String,
+        /// Inject CA bundles into annotated webhook configurations, APIServices and
+        /// CRDs (in place of cert-manager's cainjector).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        enable_ca_injector: bool,
         #[command(flatten)]
         acme: Box<AcmeArgs>,
     },
@@ -580,6 +584,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             default_issuer_name,
             default_issuer_kind,
             default_issuer_group,
+            enable_ca_injector,
             acme,
         } => {
             init_logging(log_format, cli.verbosity, false);
@@ -598,6 +603,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     issuer_group: default_issuer_group,
                 },
                 acme: acme.settings(),
+                ca_injector: enable_ca_injector,
                 ..Default::default()
             };
             let metrics = Arc::new(certgate::metrics::Metrics::default());

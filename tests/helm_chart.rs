@@ -1381,6 +1381,66 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
             .filter(common::is_ready)
     })
     .await;
+    // The CA injector: the CA Certificate's ca.crt into a webhook configuration of each
+    // kind, an APIService and a CRD's conversion webhook.
+    let injected = format!("ca-injector-{ns}");
+    let injected_group = format!("{ns}.ca-injector.certgate.test");
+    let inject_from = json!({"cert-manager.io/inject-ca-from": format!("{ns}/root")});
+    let hook = json!({"name": "h.ca-injector.certgate.test",
+        "clientConfig": {"url": "https://ca-injector.example.invalid/"},
+        "sideEffects": "None", "admissionReviewVersions": ["v1"]});
+    let schema = json!({"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}});
+    certgate::manifests::apply(
+        &env.client,
+        "test",
+        &[
+            json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+                   "metadata": {"name": injected, "annotations": inject_from}, "webhooks": [hook]}),
+            json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+                   "metadata": {"name": injected, "annotations": inject_from}, "webhooks": [hook]}),
+            json!({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+                   "metadata": {"name": format!("v1.{injected_group}"), "annotations": inject_from},
+                   "spec": {"group": injected_group, "version": "v1", "groupPriorityMinimum": 100,
+                            "versionPriority": 10, "service": {"namespace": ns, "name": "nothing"}}}),
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                   "metadata": {"name": format!("injectees.conversion.{injected_group}"), "annotations": inject_from},
+                   "spec": {"group": format!("conversion.{injected_group}"), "scope": "Namespaced",
+                            "names": {"plural": "injectees", "singular": "injectee", "kind": "Injectee"},
+                            "versions": [{"name": "v1", "served": true, "storage": true, "schema": schema}],
+                            "conversion": {"strategy": "Webhook", "webhook": {"conversionReviewVersions": ["v1"],
+                                "clientConfig": {"url": "https://ca-injector.example.invalid/"}}}}}),
+        ],
+        "test",
+    )
+    .await
+    .unwrap();
+    let root_ca = secrets_ca(&env.client, &ns, "root-ca").await;
+    common::wait_for("the CA injected into all four kinds", async || {
+        use k8s_openapi::api::admissionregistration::v1::{
+            MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+        };
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
+        let c = &env.client;
+        let v = Api::<ValidatingWebhookConfiguration>::all(c.clone()).get(&injected).await.ok()?;
+        let m = Api::<MutatingWebhookConfiguration>::all(c.clone()).get(&injected).await.ok()?;
+        let a = Api::<APIService>::all(c.clone()).get(&format!("v1.{injected_group}")).await.ok()?;
+        let crd = Api::<CustomResourceDefinition>::all(c.clone())
+            .get(&format!("injectees.conversion.{injected_group}"))
+            .await
+            .ok()?;
+        let bundles = [
+            v.webhooks?.first()?.client_config.ca_bundle.clone(),
+            m.webhooks?.first()?.client_config.ca_bundle.clone(),
+            a.spec?.ca_bundle,
+            crd.spec.conversion?.webhook?.client_config?.ca_bundle,
+        ];
+        bundles
+            .iter()
+            .all(|b| b.as_ref().map(|b| &b.0) == Some(&root_ca))
+            .then_some(())
+    })
+    .await;
     certgate::manifests::apply(&env.client, "test", &docs[2..], "test")
         .await
         .unwrap();
@@ -1811,4 +1871,16 @@ async fn helm_install_and_the_chart_rbac_on_a_real_api_server() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     env.cleanup().await;
+}
+
+/// The `ca.crt` of a Secret.
+async fn secrets_ca(client: &kube::Client, ns: &str, name: &str) -> Vec<u8> {
+    kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .unwrap()
+        .data
+        .and_then(|mut d| d.remove("ca.crt"))
+        .map(|b| b.0)
+        .expect("ca.crt")
 }

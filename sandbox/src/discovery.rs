@@ -671,6 +671,36 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             NO_STATUS,
         ),
         builtin(
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations",
+            "validatingwebhookconfiguration",
+            &[],
+            &["api-extensions"],
+            CLUSTER,
+            NO_STATUS,
+        ),
+        builtin(
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration",
+            "mutatingwebhookconfigurations",
+            "mutatingwebhookconfiguration",
+            &[],
+            &["api-extensions"],
+            CLUSTER,
+            NO_STATUS,
+        ),
+        builtin(
+            "apiregistration.k8s.io",
+            "APIService",
+            "apiservices",
+            "apiservice",
+            &[],
+            &["api-extensions"],
+            CLUSTER,
+            STATUS,
+        ),
+        builtin(
             "apiextensions.k8s.io",
             "CustomResourceDefinition",
             "customresourcedefinitions",
@@ -871,7 +901,7 @@ mod tests {
             .iter()
             .map(|g| &g["name"])
             .collect();
-        assert_eq!(served_groups.len(), 7);
+        assert_eq!(served_groups.len(), 9);
         let mut expected = rec["apis"].clone();
         let kept: Vec<Value> = expected["groups"]
             .as_array()
@@ -1006,8 +1036,8 @@ mod tests {
     fn aggregated_groups_match_recording() {
         let rec = recording();
         let ours = aggregated_groups(&served());
-        assert_eq!(ours["items"].as_array().unwrap().len(), 7);
-        let crd_group = &ours["items"][6];
+        assert_eq!(ours["items"].as_array().unwrap().len(), 9);
+        let crd_group = &ours["items"][8];
         assert_eq!(crd_group["metadata"]["name"], "example.certgate.test");
         assert_eq!(
             crd_group["versions"][0]["resources"]

@@ -37,6 +37,8 @@ pub struct ControllerConfig {
     pub default_issuer: crate::certificates::intent::Defaults,
     /// ACME: challenge concurrency, DNS-01 lookups, HTTP-01 serving and checking.
     pub acme: AcmeSettings,
+    /// Run the CA injector (`--enable-ca-injector`, src/cainjector/).
+    pub ca_injector: bool,
 }
 
 /// The ACME flags of `certgate controller`.
@@ -84,6 +86,7 @@ impl Default for ControllerConfig {
             component: "cert-manager".to_string(),
             default_issuer: Default::default(),
             acme: Default::default(),
+            ca_injector: true,
         }
     }
 }
@@ -295,6 +298,7 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
         crate::issuers::acme::orders::run(ctx.clone(), stop(shutdown.clone())),
         crate::issuers::acme::challenges::run(ctx.clone(), stop(shutdown.clone())),
         serve_http01_solver(ctx.clone(), stop(shutdown.clone())),
+        crate::cainjector::run(ctx.clone(), stop(shutdown.clone())),
     );
 }
 
