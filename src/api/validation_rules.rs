@@ -456,6 +456,20 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             "minLength",
             json!(1),
         ),
+        // What cert-manager's webhook checks (ValidNameserver): a host or IP, with an
+        // optional port; an IPv6 address with a port in brackets.
+        kw(
+            "spec.acme.solvers[].dns01.rfc2136.nameserver",
+            "pattern",
+            json!(
+                r"^(\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*|[^\s\[\]:/@]+(:[0-9]{1,5})?)$"
+            ),
+        ),
+        kw(
+            "spec.acme.solvers[].dns01.rfc2136.nameserver",
+            "maxLength",
+            json!(261),
+        ),
         rule_at(
             "spec.acme.solvers[].dns01.rfc2136",
             ".tsigSecretSecretRef",
