@@ -14,6 +14,9 @@
 //! response types require fields Cloudflare leaves null (e.g. a pending zone's
 //! `activated_on`). Responses are decoded here with only the fields used.
 
+/// A TXT record's content as a plain value (quoted character strings joined): how
+/// Cloudflare holds TXT content, shared with its emulator.
+pub use certgate_emulators::txt_content_value;
 use std::fmt;
 use std::time::Duration;
 
@@ -438,10 +441,6 @@ fn codes_text(errors: &[ApiMessage]) -> String {
         format!(", {}", parts.join(", "))
     }
 }
-
-/// A TXT record's content as a plain value (quoted character strings joined): how
-/// Cloudflare holds TXT content, shared with its emulator.
-pub use certgate_emulators::txt_content_value;
 
 fn check_header_value(value: &str, source: &str) -> Result<String, CloudflareError> {
     let v = value.trim();
