@@ -352,14 +352,21 @@ where
             Ok(watcher::Event::Delete(source)) => {
                 let Some(uid) = source.uid() else { continue };
                 live.remove(&uid);
-                let selector = format!("{}={uid}", intent::OWNER_UID_LABEL);
-                let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
-                    .list(&ListParams::default().labels(&selector))
-                    .await
-                else {
-                    continue;
-                };
-                delete_certificates(&ctx, &list.items).await;
+                // Now, and again shortly after: a reconcile of the source that was
+                // already running when it went may still write its Certificate.
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let selector = format!("{}={uid}", intent::OWNER_UID_LABEL);
+                    for wait in [0, 2, 10] {
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        if let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
+                            .list(&ListParams::default().labels(&selector))
+                            .await
+                        {
+                            delete_certificates(&ctx, &list.items).await;
+                        }
+                    }
+                });
             }
             Err(_) => {}
         }
