@@ -80,9 +80,11 @@ pub fn name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Polls `f` every 50 ms for up to 10 s; panics naming `what` when it never holds.
+/// Polls `f` every 50 ms for up to 30 s (a loaded 2-core CI machine running the
+/// real API server beside the tests is slow at times); panics naming `what` when it
+/// never holds.
 pub async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
+    for _ in 0..600 {
         if let Some(v) = f().await {
             return v;
         }
