@@ -116,8 +116,8 @@ pub struct DemoOptions {
     pub ca: DemoCa,
 }
 
-/// The ACME CA of the demo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The ACME CA of the demo (`certgate demo --ca`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DemoCa {
     /// certgate-testca, in this process.
     #[default]

@@ -24,13 +24,6 @@ struct Cli {
     verbosity: u8,
 }
 
-/// `certgate demo --ca`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum DemoCaArg {
-    InProcess,
-    Pebble,
-}
-
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum LogFormat {
     Text,
@@ -187,8 +180,8 @@ enum Command {
         #[arg(long)]
         kubeconfig: Option<std::path::PathBuf>,
         /// The ACME CA: in-process (certgate-testca), or `pebble` from PATH.
-        #[arg(long, value_enum, default_value_t = DemoCaArg::InProcess)]
-        ca: DemoCaArg,
+        #[arg(long, value_enum, default_value_t = certgate::demo::DemoCa::InProcess)]
+        ca: certgate::demo::DemoCa,
     },
     /// Run the sandbox API server (in-memory Kubernetes API) with the CRDs installed, until interrupted.
     Sandbox {
@@ -548,10 +541,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 timeout: std::time::Duration::from_secs(timeout),
                 keep_running,
                 kubeconfig,
-                ca: match ca {
-                    DemoCaArg::InProcess => certgate::demo::DemoCa::InProcess,
-                    DemoCaArg::Pebble => certgate::demo::DemoCa::Pebble,
-                },
+                ca,
             };
             let mut out = std::io::stdout();
             let ok = certgate::demo::run(opts, &mut out).await?;

@@ -378,12 +378,7 @@ impl Stack {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http01_issues_a_certificate_from_pebble_and_leaves_nothing_behind() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let s = Stack::start(vec![]).await;
@@ -528,12 +523,7 @@ impl Stack {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns01_wildcard_and_apex_via_rfc2136_with_solvers_routed_by_zone() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let s = Stack::start(vec![]).await;
@@ -591,12 +581,7 @@ async fn dns01_wildcard_and_apex_via_rfc2136_with_solvers_routed_by_zone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns01_follows_a_cname_delegation() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     // The target is in the same zone: BIND, authoritative only, does not chase a
@@ -626,12 +611,7 @@ async fn dns01_follows_a_cname_delegation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issuer_needing_eab_says_so_then_registers_with_it() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let hmac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
@@ -680,12 +660,7 @@ async fn an_issuer_needing_eab_says_so_then_registers_with_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_txt_record_fails_the_order_with_the_cas_error_and_backs_off() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let s = Stack::start(vec![]).await;
@@ -736,12 +711,7 @@ async fn a_wrong_txt_record_fails_the_order_with_the_cas_error_and_backs_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_killed_mid_order_continues_the_same_order() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let mut s = Stack::start(vec![]).await;
@@ -788,12 +758,7 @@ async fn a_controller_killed_mid_order_continues_the_same_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_the_ca_does_not_offer_errors_the_order_with_a_clear_reason() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let s = Stack::start(vec![]).await;
@@ -960,12 +925,7 @@ async fn a_profile_and_renewal_information_from_a_current_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http01_through_a_gateway_httproute_solver() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let s = Stack::start(vec![]).await;
@@ -1025,12 +985,7 @@ async fn http01_through_a_gateway_httproute_solver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     let s = Stack::start(vec![]).await;
@@ -1148,12 +1103,7 @@ async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() 
 /// redirect in front of the solver (the Challenge waits on its self-check).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diagnose_reports_an_unfollowed_cname_and_a_forced_https_redirect() {
-    if common::missing(&[
-        common::PEBBLE,
-        common::BIND,
-        common::TSIG_KEYGEN,
-        common::DIG,
-    ]) {
+    if common::missing(&common::PEBBLE_AND_BIND) {
         return;
     }
     // An ingress that redirects every plain-HTTP request to HTTPS.

@@ -204,6 +204,8 @@ pub const KUBECTL: Tool = Tool {
 
 /// BIND as the tests run it: the server, its key generator and `dig`.
 pub const BIND_TOOLS: [Tool; 3] = [BIND, TSIG_KEYGEN, DIG];
+/// Pebble with BIND behind it, as the ACME tests run them.
+pub const PEBBLE_AND_BIND: [Tool; 4] = [PEBBLE, BIND, TSIG_KEYGEN, DIG];
 
 fn on_path(name: &str) -> bool {
     std::env::var_os("PATH")
