@@ -39,6 +39,8 @@ pub struct ControllerConfig {
     pub acme: AcmeSettings,
     /// Run the CA injector (`--enable-ca-injector`, src/cainjector/).
     pub ca_injector: bool,
+    /// Vault issuers: what comes from the controller, not the issuer.
+    pub vault: crate::issuers::vault::VaultConfig,
 }
 
 /// The ACME flags of `certgate controller`.
@@ -87,6 +89,7 @@ impl Default for ControllerConfig {
             default_issuer: Default::default(),
             acme: Default::default(),
             ca_injector: true,
+            vault: Default::default(),
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct Context {
     pub acme: crate::issuers::acme::AcmeRuntime,
     /// The answers of the in-process HTTP-01 solver.
     pub solver_tokens: crate::http01::server::SolverTokens,
+    /// Vault tokens by issuer (renewed, re-logged in on 403).
+    pub vault_tokens: Arc<crate::issuers::vault::auth::TokenCache>,
 }
 
 impl Context {
@@ -137,6 +142,7 @@ impl Context {
             secrets_by_owner: Default::default(),
             acme,
             solver_tokens: Default::default(),
+            vault_tokens: Default::default(),
         })
     }
 

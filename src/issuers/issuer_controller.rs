@@ -125,6 +125,64 @@ async fn acme_ready(
     }
 }
 
+/// A Vault issuer's readiness: its settings, a token, and Vault unsealed
+/// (cert-manager's `VaultVerified` / `VaultError`).
+async fn vault_ready(
+    ctx: &Context,
+    identity: &crate::issuers::vault::IssuerIdentity,
+    vault: &crate::api::issuer::VaultIssuer,
+) -> readiness::IssuerReady {
+    use crate::issuers::vault;
+    let verdict = match vault::Vault::connect(
+        &ctx.client,
+        identity,
+        vault,
+        &ctx.config.vault,
+        ctx.vault_tokens.clone(),
+    )
+    .await
+    {
+        Ok(v) => v.verify().await,
+        Err(vault::VaultError::Config(m)) if vault::spec::check(vault).is_err() => Err(m),
+        Err(e) => Err(format!("{}: {e}", vault::MESSAGE_CLIENT_INIT_FAILED)),
+    };
+    match verdict {
+        Ok(()) => readiness::IssuerReady {
+            status: ConditionStatus::True,
+            reason: vault::REASON_VERIFIED.into(),
+            message: vault::MESSAGE_VERIFIED.into(),
+        },
+        Err(message) => readiness::IssuerReady {
+            status: ConditionStatus::False,
+            reason: vault::REASON_ERROR.into(),
+            message,
+        },
+    }
+}
+
+/// A Vault issuer's identity: an Issuer in `resource_ns`, or a ClusterIssuer whose
+/// Secrets are in `resource_ns` (the cluster resource namespace).
+pub fn vault_identity(
+    cluster: bool,
+    name: &str,
+    resource_ns: &str,
+) -> crate::issuers::vault::IssuerIdentity {
+    let (key, namespace) = if cluster {
+        (format!("ClusterIssuer/{name}"), String::new())
+    } else {
+        (
+            format!("Issuer/{resource_ns}/{name}"),
+            resource_ns.to_string(),
+        )
+    };
+    crate::issuers::vault::IssuerIdentity {
+        key,
+        namespace,
+        name: name.to_string(),
+        resource_namespace: resource_ns.to_string(),
+    }
+}
+
 /// Brings an issuer's Ready condition up to date (one write, only when it changed).
 #[allow(clippy::too_many_arguments)]
 async fn sync_ready<K>(
@@ -138,9 +196,32 @@ async fn sync_ready<K>(
     generation: Option<i64>,
 ) -> Result<readiness::IssuerReady, IssuerError>
 where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let current = status.and_then(|s| s.conditions.as_ref());
+    if let Some(vault) = &config.vault {
+        let cluster = K::kind(&()) == "ClusterIssuer";
+        let identity = vault_identity(cluster, name, secret_ns);
+        let r = vault_ready(ctx, &identity, vault).await;
+        let mut list = current.cloned().unwrap_or_default();
+        if conditions::set(
+            &mut list,
+            "Ready",
+            r.status,
+            &r.reason,
+            &r.message,
+            ctx.now(),
+            generation,
+        ) {
+            api.patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"conditions": list}})),
+            )
+            .await?;
+        }
+        return Ok(r);
+    }
     if let Some(acme) = &config.acme {
         let (r, acme_status) = acme_ready(
             ctx,
@@ -280,7 +361,7 @@ pub async fn run_issuers(
                     .state()
                     .into_iter()
                     .filter(|i| i.namespace().as_deref() == Some(ns.as_str()))
-                    .filter(|i| readiness::secret_needed(&i.spec.config) == Some(name.as_str()))
+                    .filter(|i| readiness::uses_secret(&i.spec.config, &name))
                     .map(|i| ObjectRef::from_obj(&*i))
                     .collect::<Vec<_>>()
             },
@@ -313,7 +394,7 @@ pub async fn run_cluster_issuers(
                 store
                     .state()
                     .into_iter()
-                    .filter(|i| readiness::secret_needed(&i.spec.config) == Some(name.as_str()))
+                    .filter(|i| readiness::uses_secret(&i.spec.config, &name))
                     .map(|i| ObjectRef::from_obj(&*i))
                     .collect::<Vec<_>>()
             },

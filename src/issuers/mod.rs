@@ -7,3 +7,4 @@ pub mod readiness;
 pub mod request_controller;
 pub mod selfsigned;
 pub mod signer;
+pub mod vault;

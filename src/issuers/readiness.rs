@@ -35,6 +35,16 @@ pub fn secret_needed(config: &IssuerConfig) -> Option<&str> {
     }
 }
 
+/// Whether a change to the Secret `name` (in the issuer's resource namespace) can
+/// change the issuer's readiness.
+pub fn uses_secret(config: &IssuerConfig, name: &str) -> bool {
+    secret_needed(config) == Some(name)
+        || config
+            .vault
+            .as_ref()
+            .is_some_and(|v| crate::issuers::vault::spec::secret_names(v).contains(&name))
+}
+
 /// The readiness of an issuer; `secret` is the Secret `secret_needed` names.
 pub fn evaluate(
     config: &IssuerConfig,
@@ -65,6 +75,8 @@ pub fn evaluate(
             Err(e) => ready(ConditionStatus::False, e.reason(), e.condition_message()),
         };
     }
+    // ACME and Vault issuers are checked by talking to their servers
+    // (issuer_controller); they do not come here.
     let kind = if config.acme.is_some() {
         "ACME"
     } else if config.vault.is_some() {

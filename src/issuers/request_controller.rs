@@ -1,6 +1,7 @@
 //! The CertificateRequest controller for cert-manager.io issuers: the built-in
-//! approver, then signing with SelfSigned and CA issuers, as cert-manager's
-//! certificaterequests controllers do.
+//! approver, then signing with SelfSigned, CA and Vault issuers (ACME's orders are
+//! in `issuers::acme::requests`), as cert-manager's certificaterequests
+//! controllers do.
 
 use base64::Engine;
 use futures::StreamExt;
@@ -47,7 +48,7 @@ pub enum Outcome {
     Failed(String),
     /// For good, with the event reason to publish (e.g. `OrderFailed`).
     FailedWith(String, String),
-    /// Another controller's issuer (ACME, Vault, external): leave the request alone.
+    /// Another controller's issuer (external): leave the request alone.
     NotOurs,
 }
 
@@ -299,6 +300,20 @@ async fn reconcile(
         }
         return Ok(action);
     }
+    if let Some(vault) = &config.vault {
+        let secret_ns = if cluster {
+            ctx.config.cluster_resource_namespace.clone()
+        } else {
+            ns.clone()
+        };
+        let identity = crate::issuers::issuer_controller::vault_identity(
+            cluster,
+            &issuer_ref.name,
+            &secret_ns,
+        );
+        let outcome = vault_sign(&ctx, &req, &identity, vault).await;
+        return finish(&ctx, &req, outcome, now).await;
+    }
     let (secret_ns, secret_name) = if config.self_signed.is_some() {
         let name = req
             .annotations()
@@ -334,6 +349,73 @@ async fn reconcile(
     let outcome =
         tokio::task::block_in_place(|| sign(&req, &config, secret.as_ref(), &secret_ref, now));
     finish(&ctx, &req, outcome, now).await
+}
+
+/// Has Vault sign the request, in cert-manager's words: a missing Secret and a
+/// client that cannot be set up leave the request Pending (`SecretMissing`,
+/// `VaultInitError`); Vault refusing to sign fails it (`SigningError`). Vault being
+/// unreachable, sealed or failing (5xx) also leaves it Pending and retried, where
+/// cert-manager fails it.
+async fn vault_sign(
+    ctx: &Context,
+    req: &CertificateRequest,
+    identity: &crate::issuers::vault::IssuerIdentity,
+    spec: &crate::api::issuer::VaultIssuer,
+) -> Outcome {
+    use crate::issuers::vault::{Vault, VaultError};
+    let csr = match base64::engine::general_purpose::STANDARD
+        .decode(&req.spec.request)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+    {
+        Some(c) => c,
+        None => return Outcome::Failed("Failed to decode CSR in spec.request".into()),
+    };
+    let duration = match req.spec.duration.as_deref() {
+        Some(d) => match parse_go_duration(d) {
+            Ok(d) => d,
+            Err(e) => return Outcome::Failed(format!("invalid duration {d:?}: {e}")),
+        },
+        None => DEFAULT_DURATION,
+    };
+    let vault = match Vault::connect(
+        &ctx.client,
+        identity,
+        spec,
+        &ctx.config.vault,
+        ctx.vault_tokens.clone(),
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(e) if e.is_secret_missing() => {
+            return Outcome::PendingWith(
+                "SecretMissing".into(),
+                format!("Required secret resource not found: {e}"),
+            );
+        }
+        Err(e) => {
+            return Outcome::PendingWith(
+                "VaultInitError".into(),
+                format!("Failed to initialise vault client for signing: {e}"),
+            );
+        }
+    };
+    match vault.sign(&csr, duration).await {
+        Ok(signed) => Outcome::Issued(signed),
+        Err(e @ VaultError::Login { .. }) => Outcome::PendingWith(
+            "VaultInitError".into(),
+            format!("Failed to initialise vault client for signing: {e}"),
+        ),
+        Err(e) if e.is_transient() => Outcome::PendingWith(
+            "VaultUnavailable".into(),
+            format!("Vault could not sign the certificate now and will be asked again: {e}"),
+        ),
+        Err(e) => Outcome::FailedWith(
+            "SigningError".into(),
+            format!("Vault failed to sign certificate: {e}"),
+        ),
+    }
 }
 
 /// Writes what the issuer said into the request's status, with its event.
