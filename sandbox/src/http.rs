@@ -36,6 +36,8 @@ pub struct App {
     pub bookmark_interval: Duration,
     /// Requests authorized, for least-privilege checks: (user, rule that allowed it).
     pub rbac_log: RwLock<Vec<(String, String)>>,
+    /// ServiceAccount tokens issued by TokenRequests (audiences, expiry).
+    pub issued_tokens: RwLock<HashMap<String, crate::tokens::IssuedToken>>,
 }
 
 /// A parsed resource path.
@@ -348,6 +350,32 @@ async fn route(
         return openapi(app, doc);
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, segs.as_slice()) {
+        (
+            &Method::POST,
+            [
+                "api",
+                "v1",
+                "namespaces",
+                ns,
+                "serviceaccounts",
+                name,
+                "token",
+            ],
+        ) => {
+            let body: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("decoding the TokenRequest: {e}")))?;
+            let out = crate::tokens::token_request(app, ns, name, &body)?;
+            return Ok(json_response(StatusCode::CREATED, &out, &[]));
+        }
+        (&Method::POST, ["apis", "authentication.k8s.io", "v1", "tokenreviews"]) => {
+            let body: Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad_request(format!("decoding the TokenReview: {e}")))?;
+            let out = crate::tokens::token_review(app, &body)?;
+            return Ok(json_response(StatusCode::CREATED, &out, &[]));
+        }
+        _ => {}
+    }
     match segs.as_slice() {
         ["apis", g] => {
             return crate::discovery::group(&resources(), g)

@@ -25,6 +25,7 @@ pub mod table;
 #[cfg(test)]
 mod test_recordings;
 pub mod tls;
+pub mod tokens;
 pub mod validation;
 
 pub use harness::TestEnv;

@@ -109,6 +109,7 @@ impl Sandbox {
             address: RwLock::new(String::new()),
             bookmark_interval: opts.bookmark_interval,
             rbac_log: RwLock::new(Vec::new()),
+            issued_tokens: RwLock::new(HashMap::new()),
         });
         let router = {
             let app = app.clone();

@@ -162,6 +162,9 @@ pub struct Snapshot {
     /// CNAME lookups of the `_acme-challenge` records of a failed Order's DNS-01
     /// names, by name (its Challenges are gone; only `record` and `target` are set).
     pub domain_probes: BTreeMap<String, Dns01Probe>,
+    /// A Vault issuer's live check from here (log in, `sys/health`), as the
+    /// controller makes it; `None` when not a Vault issuer or not probed.
+    pub vault_probe: Option<Result<(), String>>,
 }
 
 impl Snapshot {
@@ -183,6 +186,7 @@ impl Snapshot {
             events: Vec::new(),
             probes: BTreeMap::new(),
             domain_probes: BTreeMap::new(),
+            vault_probe: None,
         }
     }
 
@@ -318,6 +322,11 @@ pub fn steps(s: &Snapshot) -> Vec<Step> {
     } else if out.last().is_some_and(|st| st.verdict == Verdict::Fail) {
         // Nothing further happens until the issuerRef is fixed.
         return out;
+    }
+    if let Some(i) = issuer
+        && i.config.vault.is_some()
+    {
+        vault_steps(s, &mut out);
     }
     certificate_request(s, in_progress, &mut out);
     let acme = issuer.and_then(|i| i.config.acme.as_ref());
@@ -589,9 +598,62 @@ fn issuer_ready(s: &Snapshot, issuer: &IssuerFound, out: &mut Vec<Step>) {
         crate::issuers::ca::REASON_ERR_INVALID_KEY_PAIR => Some(
             "the CA Secret must hold a CA certificate (basicConstraints CA:TRUE) and its private key".into(),
         ),
+        crate::issuers::vault::REASON_ERROR => vault_fix(&message),
         _ => None,
     };
     out.push(fail(check, detail, fix));
+}
+
+/// The live check of a Vault issuer from where `diagnose` runs.
+fn vault_steps(s: &Snapshot, out: &mut Vec<Step>) {
+    let check = "Vault reachable, unsealed, login works";
+    match &s.vault_probe {
+        None => out.push(step(check, Verdict::Skip, "not probed")),
+        Some(Ok(())) => out.push(step(
+            check,
+            Verdict::Pass,
+            "logged in and sys/health says initialized and unsealed (from here; the controller's network may differ)",
+        )),
+        Some(Err(e)) => out.push(fail(check, e.clone(), vault_fix(e))),
+    }
+}
+
+/// What to do about a Vault error message, when certgate knows.
+pub fn vault_fix(message: &str) -> Option<String> {
+    let l = message.to_ascii_lowercase();
+    let fix = if l.contains("vault is sealed") {
+        "Vault is sealed: unseal it (`vault operator unseal`), or point spec.vault.server at an unsealed node"
+    } else if l.contains("not initialized") {
+        "Vault is not initialized: run `vault operator init` and unseal it"
+    } else if l.contains("multiple auth methods") {
+        "keep exactly one of spec.vault.auth's methods (tokenSecretRef, appRole, clientCertificate, kubernetes, aws)"
+    } else if l.contains("unknownissuer")
+        || l.contains("invalid peer certificate")
+        || l.contains("certificate verify")
+    {
+        "Vault's TLS certificate is not trusted: set spec.vault.caBundle (or caBundleSecretRef) to the CA that signed it, and spec.vault.serverName when its certificate names another host"
+    } else if l.contains("cannot reach vault") {
+        "check spec.vault.server (scheme, host, port) and that certgate's pod can reach it (NetworkPolicy, Service, proxy)"
+    } else if l.contains("not allowed by this role") {
+        "the Vault PKI role does not allow these names: add their domains to the role's allowed_domains (with allow_subdomains, allow_bare_domains or allow_glob_domains as needed) or use a role that allows them in spec.vault.path"
+    } else if l.contains("unknown role") {
+        "spec.vault.path names a role the PKI mount does not have: it must be <mount>/sign/<role> with an existing role"
+    } else if l.contains("no handler for route") {
+        "spec.vault.path is not a PKI sign endpoint: it must be <pki mount>/sign/<role> or <pki mount>/sign-verbatim"
+    } else if l.contains("using the kubernetes auth") {
+        "the Kubernetes login was refused: check the Vault role (bound ServiceAccount names and namespaces, audience vault://<namespace>/<issuer>), and that Vault can review tokens (its token_reviewer_jwt or the auth method's config)"
+    } else if l.contains("using the approle auth") {
+        "the AppRole login was refused: check roleId and that the secret id in the Secret is current (rotated secret ids must be written to the Secret)"
+    } else if l.contains("using the aws auth") {
+        "the AWS IAM login was refused: check the Vault role's bound_iam_principal_arn, spec.vault.auth.aws.iamRoleArn and the IAM role's trust policy, and vaultHeaderValue against the auth method's iam_server_id_header_value"
+    } else if l.contains("using the clientcertificate auth") {
+        "the TLS certificate login was refused: check that the cert auth role trusts the client certificate in the Secret (and its name in clientCertificate.name)"
+    } else if l.contains("permission denied") || l.contains("http 403") {
+        "Vault refused the token: check that its policy allows update on spec.vault.path, and that the token in the Secret has not expired or been revoked"
+    } else {
+        return None;
+    };
+    Some(fix.to_string())
 }
 
 /// The Secrets an issuer config refers to directly: (field, name, key).
@@ -612,6 +674,76 @@ fn issuer_secret_refs(config: &IssuerConfig) -> Vec<(String, String, Option<Stri
             ca.secret_name.clone(),
             None,
         ));
+    }
+    if let Some(v) = &config.vault {
+        let key_or = |k: &Option<String>, default: &str| {
+            Some(
+                k.clone()
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or(default.into()),
+            )
+        };
+        let a = &v.auth;
+        if let Some(t) = &a.token_secret_ref {
+            refs.push((
+                "spec.vault.auth.tokenSecretRef".into(),
+                t.name.clone(),
+                key_or(&t.key, "token"),
+            ));
+        }
+        if let Some(r) = &a.app_role {
+            refs.push((
+                "spec.vault.auth.appRole.secretRef".into(),
+                r.secret_ref.name.clone(),
+                r.secret_ref.key.clone(),
+            ));
+        }
+        if let Some(k) = &a.kubernetes
+            && let Some(t) = k.secret_ref.as_ref().filter(|t| !t.name.is_empty())
+        {
+            refs.push((
+                "spec.vault.auth.kubernetes.secretRef".into(),
+                t.name.clone(),
+                key_or(&t.key, "token"),
+            ));
+        }
+        if let Some(name) = a
+            .client_certificate
+            .as_ref()
+            .and_then(|c| c.secret_name.clone())
+        {
+            refs.push((
+                "spec.vault.auth.clientCertificate.secretName".into(),
+                name.clone(),
+                Some("tls.crt".into()),
+            ));
+            refs.push((
+                "spec.vault.auth.clientCertificate.secretName".into(),
+                name,
+                Some("tls.key".into()),
+            ));
+        }
+        for (field, r, default) in [
+            (
+                "spec.vault.caBundleSecretRef",
+                &v.ca_bundle_secret_ref,
+                "ca.crt",
+            ),
+            (
+                "spec.vault.clientCertSecretRef",
+                &v.client_cert_secret_ref,
+                "tls.crt",
+            ),
+            (
+                "spec.vault.clientKeySecretRef",
+                &v.client_key_secret_ref,
+                "tls.key",
+            ),
+        ] {
+            if let Some(r) = r {
+                refs.push((field.into(), r.name.clone(), key_or(&r.key, default)));
+            }
+        }
     }
     refs
 }
@@ -738,7 +870,8 @@ fn certificate_request(s: &Snapshot, in_progress: bool, out: &mut Vec<Step>) {
             if s.order.is_some() && message.contains("order is in") {
                 out.push(fail(check, format!("{name} failed because its Order failed (see Order)"), None));
             } else {
-                out.push(fail(check, format!("{name} failed: {message}"), ca_error_fix(&message, &s.name)));
+                let fix = ca_error_fix(&message, &s.name).or_else(|| vault_fix(&message));
+                out.push(fail(check, format!("{name} failed: {message}"), fix));
             }
         }
         Some(c) => {
@@ -1881,6 +2014,31 @@ pub async fn load(
             _ => None,
         };
     }
+    if let Some(i) = &s.issuer
+        && let Some(v) = &i.config.vault
+    {
+        let cluster = i.kind == "ClusterIssuer";
+        let resource_ns = if cluster {
+            s.cluster_resource_namespace.clone()
+        } else {
+            namespace.to_string()
+        };
+        let identity =
+            crate::issuers::issuer_controller::vault_identity(cluster, &i.name, &resource_ns);
+        let probe = match crate::issuers::vault::Vault::connect(
+            client,
+            &identity,
+            v,
+            &Default::default(),
+            Default::default(),
+        )
+        .await
+        {
+            Ok(vault) => vault.verify().await,
+            Err(e) => Err(e.to_string()),
+        };
+        s.vault_probe = Some(probe);
+    }
     let (request, order, challenges) = acme_objects(client, namespace, &cert).await?;
     s.request = request;
     s.order = order;
@@ -2758,5 +2916,79 @@ mod tests {
         );
         let fix = present_fix("a.example.com. answered BADTIME", &ch, "ns").unwrap();
         assert!(fix.contains("NTP"), "{fix}");
+    }
+
+    #[test]
+    fn a_vault_issuer_gets_its_secrets_its_probe_and_fixes_checked() {
+        let mut s = Snapshot::new(NS, "web");
+        s.certificate = Some(certificate(
+            json!({"name": "vault", "kind": "Issuer"}),
+            vec![ready("Ready", "False", "Issuing", "pending")],
+        ));
+        s.issuer = Some(issuer(
+            "Issuer",
+            "vault",
+            json!({"vault": {"server": "https://vault:8200", "path": "pki/sign/web",
+                "auth": {"tokenSecretRef": {"name": "vault-token"}}}}),
+            vec![ready(
+                "Ready",
+                "False",
+                "VaultError",
+                "Failed to verify Vault is initialized and unsealed: Vault is sealed",
+            )],
+        ));
+        s.vault_probe = Some(Err(
+            "cannot reach Vault at https://vault:8200: invalid peer certificate: UnknownIssuer"
+                .into(),
+        ));
+        s.request = Some(request(vec![ready(
+            "Ready",
+            "False",
+            "Failed",
+            "Vault failed to sign certificate: Vault said HTTP 400 to POST /v1/pki/sign/web: common name web.evil not allowed by this role",
+        )]));
+        let steps = steps(&s);
+        let find = |check: &str| {
+            steps
+                .iter()
+                .find(|st| st.check.starts_with(check))
+                .unwrap_or_else(|| panic!("no step {check}: {steps:#?}"))
+        };
+        let ready_step = find("Issuer Ready");
+        assert_eq!(ready_step.verdict, Verdict::Fail);
+        assert!(
+            ready_step
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("unseal")
+        );
+        let secret = find("Issuer Secret spec.vault.auth.tokenSecretRef");
+        assert_eq!(secret.verdict, Verdict::Fail);
+        assert!(
+            secret
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("\"token\"")
+        );
+        let probe = find("Vault reachable");
+        assert_eq!(probe.verdict, Verdict::Fail);
+        assert!(
+            probe
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("caBundle")
+        );
+        let request = find("CertificateRequest");
+        assert!(
+            request
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("allowed_domains"),
+            "{request:?}"
+        );
     }
 }
