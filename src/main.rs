@@ -55,10 +55,10 @@ struct AcmeArgs {
     /// The port of the acmesolver.
     #[arg(long, default_value_t = 8089)]
     acme_http01_solver_port: u16,
-    /// Let namespaced Issuers' DNS-01 solvers use the controller's own cloud credentials.
+    /// Let namespaced Issuers' DNS-01 solvers (and Vault AWS auth) use the controller's own cloud credentials.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
     issuer_ambient_credentials: bool,
-    /// Let ClusterIssuers' DNS-01 solvers use the controller's own cloud credentials.
+    /// Let ClusterIssuers' DNS-01 solvers (and Vault AWS auth) use the controller's own cloud credentials.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     cluster_issuer_ambient_credentials: bool,
     /// The port the HTTP-01 self-check connects to.
@@ -594,6 +594,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 },
                 acme: acme.settings(),
                 ca_injector: enable_ca_injector,
+                vault: certgate::issuers::vault::VaultConfig {
+                    issuer_ambient_credentials: acme.issuer_ambient_credentials,
+                    cluster_issuer_ambient_credentials: acme.cluster_issuer_ambient_credentials,
+                    ..Default::default()
+                },
                 ..Default::default()
             };
             let metrics = Arc::new(certgate::metrics::Metrics::default());

@@ -307,7 +307,7 @@ impl TokenCache {
             match t.lease {
                 None => return Ok(t.value),
                 Some(lease) if age < lease * 2 / 3 => return Ok(t.value),
-                Some(lease) if t.renewable && age + Duration::from_secs(5) < lease => {
+                Some(lease) if t.renewable && age < lease * 9 / 10 => {
                     if let Some(renewed) = renew(transport, &t.value).await {
                         self.put(key, renewed.clone());
                         return Ok(renewed.value);

@@ -194,6 +194,17 @@ impl Reader<'_> {
             });
         }
         if let Some(aws) = &a.aws {
+            let cluster = self.issuer.namespace.is_empty();
+            let ambient_allowed = if cluster {
+                self.config.cluster_issuer_ambient_credentials
+            } else {
+                self.config.issuer_ambient_credentials
+            };
+            if aws.service_account_ref.is_none() && !ambient_allowed {
+                return Err(VaultError::Config(
+                    "cannot authenticate to Vault using ambient AWS credentials: set auth.aws.serviceAccountRef, or enable ambient credentials via --issuer-ambient-credentials / --cluster-issuer-ambient-credentials".into(),
+                ));
+            }
             return Ok(LoginMethod::Aws(super::aws::AwsLogin::new(
                 aws,
                 self.client,

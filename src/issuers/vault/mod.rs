@@ -123,11 +123,27 @@ impl VaultError {
 }
 
 /// Settings of the Vault issuers that come from the controller, not the issuer.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct VaultConfig {
     /// The STS endpoint of `AssumeRoleWithWebIdentity` for the AWS auth method with a
     /// ServiceAccount (default: AWS's regional endpoint); tests point it at moto.
     pub sts_endpoint: Option<String>,
+    /// Whether AWS auth without `serviceAccountRef` may use the controller's own AWS
+    /// identity: for Issuers (`--issuer-ambient-credentials`, default false) and
+    /// ClusterIssuers (`--cluster-issuer-ambient-credentials`, default true), as
+    /// cert-manager gates it after 1.21.
+    pub issuer_ambient_credentials: bool,
+    pub cluster_issuer_ambient_credentials: bool,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        VaultConfig {
+            sts_endpoint: None,
+            issuer_ambient_credentials: false,
+            cluster_issuer_ambient_credentials: true,
+        }
+    }
 }
 
 /// Where an issuer lives, for Secrets, audiences and the token cache.
