@@ -33,6 +33,12 @@
 //!
 //! Start-up ([`AcmeMock::start`]) panics with a message when it cannot bind or build
 //! its keys; nothing a client sends can make it panic.
+//!
+//! [`vault`] holds a Vault PKI emulator ([`vault::VaultEmulator`]): `sign` and
+//! `sign-verbatim`, tokens, AppRole, Kubernetes, TLS certificate and AWS IAM logins,
+//! namespaces, seal and standby.
+
+pub mod vault;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
