@@ -516,6 +516,12 @@ pub(crate) fn issuer() -> Vec<SchemaConstraint> {
             "!(has(self.caBundle) && has(self.caBundleSecretRef))",
             "caBundle and caBundleSecretRef are mutually exclusive: set only one of them",
         ),
+        rule_at(
+            "spec.vault",
+            ".clientKeySecretRef",
+            "has(self.clientCertSecretRef) == has(self.clientKeySecretRef)",
+            "clientCertSecretRef and clientKeySecretRef must be set together: the client certificate for mutual TLS with Vault needs its key",
+        ),
         rule(
             "spec.vault.auth",
             "has(self.tokenSecretRef) || has(self.appRole) || has(self.clientCertificate) || has(self.kubernetes) || has(self.aws)",

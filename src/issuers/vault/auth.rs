@@ -371,4 +371,51 @@ mod tests {
         assert_eq!(t.as_deref(), Some("s.y"));
         assert!(token_of(&json!({"auth": {"client_token": ""}})).is_none());
     }
+
+    #[tokio::test]
+    async fn a_token_is_reused_then_renewed_then_replaced_by_a_login() {
+        use certgate_testca::vault::VaultEmulator;
+        let vault = VaultEmulator::start();
+        vault
+            .add_approle(None, "approle", "r", "s", Duration::from_secs(6))
+            .unwrap_or_default();
+        let tls = TlsMaterial {
+            ca_bundle_pem: Some(vault.ca_pem().as_bytes().to_vec()),
+            ..TlsMaterial::default()
+        };
+        let transport = match Transport::new(vault.base_url(), None, &tls) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        let login = Login {
+            method: LoginMethod::AppRole {
+                mount: app_role_mount("approle"),
+                role_id: "r".into(),
+                secret_id: "s".into(),
+            },
+            tls,
+            server: vault.base_url().into(),
+            namespace: None,
+        };
+        let cache = TokenCache::default();
+        let first = cache.token("Issuer/a/b#1", &transport, &login).await;
+        let again = cache.token("Issuer/a/b#1", &transport, &login).await;
+        assert!(first.is_ok());
+        assert_eq!(first.as_ref().ok(), again.as_ref().ok(), "reused");
+        assert_eq!(vault.logins("approle"), 1);
+        let renewals = || vault.requests().get("renew-self").copied().unwrap_or(0);
+        assert_eq!(renewals(), 0);
+        // Past two thirds of the 6 s lease: renewed, same token, no login.
+        tokio::time::sleep(Duration::from_millis(4200)).await;
+        let renewed = cache.token("Issuer/a/b#1", &transport, &login).await;
+        assert_eq!(renewals(), 1);
+        assert_eq!(first.as_ref().ok(), renewed.as_ref().ok());
+        assert_eq!(vault.logins("approle"), 1);
+        // A changed fingerprint replaces the issuer's token with a new login.
+        let other = cache.token("Issuer/a/b#2", &transport, &login).await;
+        assert!(other.is_ok());
+        assert_ne!(first.ok(), other.ok());
+        assert_eq!(vault.logins("approle"), 2);
+        assert_eq!(cache.len(), 1, "one token per issuer");
+    }
 }

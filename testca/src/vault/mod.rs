@@ -389,6 +389,20 @@ impl VaultEmulator {
             .any(|s| s.tokens.remove(token).is_some())
     }
 
+    /// Revokes every token but the root token (as if Vault's tokens were all revoked
+    /// or its token store lost); how many there were.
+    pub fn revoke_all_tokens(&self) -> usize {
+        let mut st = self.app.lock();
+        let root = st.root_token.clone();
+        let mut revoked = 0;
+        for s in st.namespaces.values_mut() {
+            let before = s.tokens.len();
+            s.tokens.retain(|t, _| *t == root);
+            revoked += before - s.tokens.len();
+        }
+        revoked
+    }
+
     /// Adds an AppRole role to the AppRole method at `auth/<mount>` (mounted if needed):
     /// `role_id` and `secret_id` log in for a token of `token_ttl`.
     pub fn add_approle(
