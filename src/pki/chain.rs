@@ -106,7 +106,7 @@ pub fn parse_single_chain(pem: &str) -> Result<PemChain, ChainError> {
         .collect();
     // The leaf: signed nothing else's parent.
     let leaves: Vec<usize> = (0..n)
-        .filter(|&i| !parent.iter().any(|p| *p == Some(i)))
+        .filter(|&i| !parent.contains(&Some(i)))
         .collect();
     let [leaf] = leaves[..] else {
         return Err(ChainError::Broken);
