@@ -1,7 +1,7 @@
 //! The DNS-01 provider conformance suite (`conformance/`) against every provider it
-//! can reach here: RFC 2136 on BIND 9, and Cloudflare on the in-repo emulator (the
-//! provider built directly, with an API token and with a global API key, and through
-//! the solver's Secret-reading path as `certgate-conformance` builds it).
+//! can reach here: RFC 2136 on BIND 9, and Cloudflare, Cloud DNS, DigitalOcean and
+//! acme-dns on the in-repo emulators (providers built directly, and through the
+//! solver's Secret-reading path as `certgate-conformance` builds them).
 //!
 //! Adding a provider is one call to [`run`] with the provider, its zone and where its
 //! nameservers answer.
@@ -346,6 +346,187 @@ async fn clouddns_on_the_emulator_passes_the_suite() {
     assert!(emu.changes() > 0);
 }
 
+const DO_SOURCE: &str = "Secret cert-manager/digitalocean key \"access-token\"";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digitalocean_on_the_emulator_passes_the_suite() {
+    use certgate::dns01::digitalocean::DigitalOceanProvider;
+    use certgate_conformance::emulators::digitalocean::{self as dig, DigitalOceanEmulator};
+    let emu = DigitalOceanEmulator::start(&["example.com", "other.test"])
+        .await
+        .unwrap();
+    // One record per page: every listing the provider makes pages.
+    emu.cap_per_page(1);
+    let provider = DigitalOceanProvider::new(dig::TOKEN, DO_SOURCE, &emu.api_url()).unwrap();
+    let url = emu.api_url();
+    let unknown = "dop_v1_ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+    let bad = BadCredentials {
+        factory: Box::new(move || {
+            let url = url.clone();
+            Box::pin(async move {
+                DigitalOceanProvider::new(unknown, DO_SOURCE, &url)
+                    .map(|p| Box::new(p) as Box<dyn Provider>)
+                    .map_err(|e| e.to_string())
+            })
+        }),
+        must_name: vec![DO_SOURCE.into(), "HTTP 401".into()],
+        secrets: vec![unknown.into(), dig::TOKEN.into()],
+    };
+    run(
+        "digitalocean",
+        &provider,
+        "example.com",
+        emu.dns_addr(),
+        Some(bad),
+    )
+    .await;
+    assert!(emu.txt_data("_acme-challenge.example.com").is_empty());
+    assert!(emu.writes() > 0);
+    assert!(
+        emu.request_log()
+            .iter()
+            .all(|r| r.bearer && r.uri.starts_with("/v2/domains/")),
+        "every request authenticated, under /v2/domains/"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digitalocean_through_the_solver_and_secrets_passes_the_suite() {
+    use certgate_conformance::config::{self, Config};
+    use certgate_conformance::emulators::digitalocean::{self as dig, DigitalOceanEmulator};
+    let emu = DigitalOceanEmulator::start(&["example.com"]).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("certgate-do-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, format!("{}\n", dig::TOKEN)).unwrap();
+    let yaml = format!(
+        "zone: example.com\n\
+         dns01:\n  digitalocean:\n    tokenSecretRef: {{name: digitalocean, key: access-token}}\n\
+         secrets:\n  digitalocean:\n    access-token: {{file: {}}}\n\
+         apiEndpoints:\n  digitalocean: {}\n",
+        token_file.display(),
+        emu.api_url()
+    );
+    let cfg = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(cfg.provider_name(), "digitalocean");
+    let built = config::build(&cfg).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = Suite::new(
+        cfg.provider_name(),
+        built.provider.as_ref(),
+        &cfg.zone,
+        dns(emu.dns_addr()),
+    )
+    .record_model(built.record_model.clone())
+    .bad_credentials(built.bad_credentials.unwrap())
+    .run()
+    .await;
+    assert!(report.passed(), "\n{}", report.table());
+    let bad = report
+        .results
+        .iter()
+        .find(|r| r.name == "bad-credentials")
+        .unwrap();
+    assert!(
+        bad.message
+            .contains("Secret conformance-bad-credentials/digitalocean key \"access-token\"")
+            && bad.message.contains("HTTP 401"),
+        "{}",
+        bad.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acmedns_through_the_solver_and_secrets_passes_the_suite() {
+    use certgate_conformance::RecordModel;
+    use certgate_conformance::config::{self, Config};
+    use certgate_conformance::emulators::acmedns::{AcmeDnsEmulator, accounts_json};
+    let emu = AcmeDnsEmulator::start().await.unwrap();
+    let account = emu.register(&["127.0.0.0/8"]);
+    let other = emu.register(&[]);
+    // The user's CNAMEs: example.com to its account; misdelegated.test to another.
+    emu.delegate("example.com", &account);
+    emu.delegate("misdelegated.test", &other);
+    let dir = std::env::temp_dir().join(format!("certgate-acmedns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("acmedns.json");
+    std::fs::write(
+        &file,
+        accounts_json(&[("example.com", &account), ("misdelegated.test", &account)]),
+    )
+    .unwrap();
+    let yaml = |zone: &str| {
+        format!(
+            "zone: {zone}\n\
+             dns01:\n  acmeDNS:\n    host: {}\n    accountSecretRef: {{name: acme-dns, key: acmedns.json}}\n\
+             secrets:\n  acme-dns:\n    acmedns.json: {{file: {}}}\n",
+            emu.api_url(),
+            file.display()
+        )
+    };
+    let cfg = Config::from_yaml(&yaml("example.com")).unwrap();
+    let built = config::build(&cfg).await.unwrap();
+    assert_eq!(
+        built.record_model,
+        RecordModel::Delegated {
+            domain: "example.com".into(),
+            target: account.fulldomain.clone(),
+            keeps: 2
+        }
+    );
+    let report = Suite::new(
+        cfg.provider_name(),
+        built.provider.as_ref(),
+        &cfg.zone,
+        dns(emu.dns_addr()),
+    )
+    .record_model(built.record_model.clone())
+    .bad_credentials(built.bad_credentials.unwrap())
+    .run()
+    .await;
+    assert!(report.passed(), "\n{}", report.table());
+    assert_eq!(report.results.len(), 8, "\n{}", report.table());
+    let bad = report
+        .results
+        .iter()
+        .find(|r| r.name == "bad-credentials")
+        .unwrap();
+    assert!(
+        bad.message
+            .contains("Secret conformance-bad-credentials/acme-dns key \"acmedns.json\"")
+            && bad.message.contains("HTTP 401: forbidden")
+            && !bad.message.contains(&account.password),
+        "{}",
+        bad.message
+    );
+    // Nothing is deleted: the account keeps the last two values.
+    assert_eq!(emu.txt_values(&account.subdomain).len(), 2);
+
+    // A CNAME to another account's name: the present case says what to create.
+    let cfg = Config::from_yaml(&yaml("misdelegated.test")).unwrap();
+    let built = config::build(&cfg).await.unwrap();
+    let report = Suite::new(
+        cfg.provider_name(),
+        built.provider.as_ref(),
+        &cfg.zone,
+        dns(emu.dns_addr()),
+    )
+    .record_model(built.record_model.clone())
+    .only(&["present"])
+    .run()
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!report.passed());
+    let msg = &report.results[0].message;
+    assert!(
+        msg.contains(&format!(
+            "create the record `_acme-challenge.misdelegated.test. CNAME {}.`",
+            account.fulldomain
+        )),
+        "{msg}"
+    );
+}
+
 /// The emulators' REST answers, as the providers' documentation describes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulators_answer_as_the_documented_apis() {
@@ -477,4 +658,116 @@ async fn the_emulators_answer_as_the_documented_apis() {
         c.zone_data().txt_values("_acme-challenge.example.com"),
         vec!["v1".to_string()]
     );
+
+    // DigitalOcean v2.
+    use certgate_conformance::emulators::digitalocean::{self as dig, DigitalOceanEmulator};
+    let d = DigitalOceanEmulator::start(&["example.com"]).await.unwrap();
+    let records = format!("{}/v2/domains/example.com/records", d.api_url());
+    let resp = http.get(&records).send().await.unwrap();
+    assert!(resp.headers().contains_key("ratelimit-reset"));
+    let (s, e) = send(http.get(&records)).await;
+    assert_eq!((s, &e["id"]), (401, &json!("unauthorized")), "{e}");
+    let record =
+        json!({"type": "TXT", "name": "_acme-challenge.example.com.", "data": "v1", "ttl": 60});
+    let (s, r) = send(http.post(&records).bearer_auth(dig::TOKEN).json(&record)).await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(
+        r["domain_record"]["name"], "_acme-challenge",
+        "stored relative"
+    );
+    let id = r["domain_record"]["id"].as_u64().unwrap();
+    let (s, r) = send(
+        http.post(&records)
+            .bearer_auth(dig::TOKEN)
+            .json(&json!({"type": "TXT", "name": "_acme-challenge", "data": "v2", "ttl": 60})),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, e) = send(
+        http.post(&records)
+            .bearer_auth(dig::TOKEN)
+            .json(&json!({"type": "TXT", "name": "x", "data": "v", "ttl": 10})),
+    )
+    .await;
+    assert_eq!((s, &e["id"]), (422, &json!("unprocessable_entity")), "{e}");
+    let (s, page) = send(
+        http.get(format!(
+            "{records}?type=TXT&name=_acme-challenge.example.com&per_page=1&page=1"
+        ))
+        .bearer_auth(dig::TOKEN),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(page["meta"]["total"], 2);
+    assert_eq!(page["domain_records"].as_array().unwrap().len(), 1);
+    assert!(
+        page["links"]["pages"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("page=2")
+    );
+    let (_, all) = send(http.get(&records).bearer_auth(dig::TOKEN)).await;
+    assert_eq!(all["meta"]["total"], 6, "SOA, 3 NS and the two TXT: {all}");
+    let resp = http
+        .delete(format!("{records}/{id}"))
+        .bearer_auth(dig::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let (s, e) = send(
+        http.delete(format!("{records}/{id}"))
+            .bearer_auth(dig::TOKEN),
+    )
+    .await;
+    assert_eq!((s, &e["id"]), (404, &json!("not_found")), "{e}");
+    let (s, e) = send(
+        http.get(format!("{}/v2/domains/example.net/records", d.api_url()))
+            .bearer_auth(dig::TOKEN),
+    )
+    .await;
+    assert_eq!((s, &e["id"]), (404, &json!("not_found")), "{e}");
+    assert_eq!(
+        d.zone_data().txt_values("_acme-challenge.example.com"),
+        vec!["v2".to_string()]
+    );
+
+    // acme-dns.
+    use certgate_conformance::emulators::acmedns::AcmeDnsEmulator;
+    let a = AcmeDnsEmulator::start().await.unwrap();
+    let (s, account) = send(http.post(format!("{}/register", a.api_url()))).await;
+    assert_eq!(s, 201, "{account}");
+    for field in ["username", "password", "fulldomain", "subdomain"] {
+        assert!(account[field].is_string(), "{account}");
+    }
+    let (user, key, sub) = (
+        account["username"].as_str().unwrap(),
+        account["password"].as_str().unwrap(),
+        account["subdomain"].as_str().unwrap(),
+    );
+    let update = |txt: &str, key: &str| {
+        http.post(format!("{}/update", a.api_url()))
+            .header("X-Api-User", user)
+            .header("X-Api-Key", key)
+            .json(&json!({"subdomain": sub, "txt": txt}))
+    };
+    let values: Vec<String> = (1..=3)
+        .map(|n| certgate::dns01::txt_value(&n.to_string()))
+        .collect();
+    for v in &values {
+        let (s, r) = send(update(v, key)).await;
+        assert_eq!((s, &r["txt"]), (200, &json!(v)), "{r}");
+    }
+    let (s, e) = send(update(&values[0], &"x".repeat(40))).await;
+    assert_eq!((s, &e["error"]), (401, &json!("forbidden")), "{e}");
+    let (s, e) = send(update("short", key)).await;
+    assert_eq!((s, &e["error"]), (400, &json!("bad_txt")), "{e}");
+    // The last two values, served at the account's fulldomain.
+    let mut served = a
+        .zone_data()
+        .txt_values(account["fulldomain"].as_str().unwrap());
+    served.sort();
+    let mut want = values[1..].to_vec();
+    want.sort();
+    assert_eq!(served, want);
 }

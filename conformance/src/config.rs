@@ -6,7 +6,11 @@
 //! the Secrets are put in an in-process sandbox API server and read from there, as
 //! the controller reads them from Kubernetes. The `bad-credentials` case gets the same
 //! Secrets, in another namespace, with every letter and digit of their values
-//! replaced (same shape, wrong content).
+//! replaced (same shape, wrong content); of an acme-dns account list only the
+//! passwords are replaced, so that acme-dns itself refuses them.
+//!
+//! For `acmeDNS`, `zone` is the domain whose account is checked: the suite reads the
+//! values at that account's `fulldomain` ([`RecordModel::Delegated`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,7 +24,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde::Deserialize;
 
-use crate::suite::{BadCredentials, ProviderFactory};
+use crate::suite::{BadCredentials, ProviderFactory, RecordModel};
 
 /// The namespace holding the given Secrets.
 pub const NAMESPACE: &str = "conformance";
@@ -71,7 +75,8 @@ impl SecretSource {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     /// The zone to write in (`example.com`); records go under
-    /// `_acme-challenge.cg-<run>-<case>.<zone>`.
+    /// `_acme-challenge.cg-<run>-<case>.<zone>`. For `acmeDNS`: the domain whose
+    /// account (in the account Secret) is checked.
     pub zone: String,
     /// The solver's `dns01` block, as in an Issuer's `spec.acme.solvers[]`.
     pub dns01: AcmeChallengeSolverDns01,
@@ -106,6 +111,8 @@ pub struct Config {
 pub struct Endpoints {
     #[serde(default)]
     pub cloudflare: Option<String>,
+    #[serde(default)]
+    pub digitalocean: Option<String>,
 }
 
 /// A configuration that cannot be used.
@@ -134,6 +141,10 @@ impl Config {
             "clouddns"
         } else if d.rfc2136.is_some() {
             "rfc2136"
+        } else if d.digitalocean.is_some() {
+            "digitalocean"
+        } else if d.acme_dns.is_some() {
+            "acmedns"
         } else {
             "unknown"
         }
@@ -159,6 +170,7 @@ impl Config {
     fn endpoints(&self) -> ApiEndpoints {
         ApiEndpoints {
             cloudflare: self.api_endpoints.cloudflare.clone(),
+            digitalocean: self.api_endpoints.digitalocean.clone(),
             ..ApiEndpoints::default()
         }
     }
@@ -197,11 +209,77 @@ pub fn scramble(value: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// An acme-dns account list with every password scrambled (and the passwords, real
+/// and scrambled, for the leak check); anything else entirely scrambled.
+fn scramble_passwords(value: &[u8]) -> (Vec<u8>, Vec<String>) {
+    let Ok(serde_json::Value::Object(mut accounts)) = serde_json::from_slice(value) else {
+        return (scramble(value), Vec::new());
+    };
+    let mut passwords = Vec::new();
+    for account in accounts.values_mut() {
+        if let Some(p) = account.get_mut("password")
+            && let Some(real) = p.as_str().map(String::from)
+        {
+            let wrong = String::from_utf8_lossy(&scramble(real.as_bytes())).to_string();
+            passwords.push(real);
+            passwords.push(wrong.clone());
+            *p = serde_json::Value::String(wrong);
+        }
+    }
+    (
+        serde_json::Value::Object(accounts).to_string().into_bytes(),
+        passwords,
+    )
+}
+
+/// How an `acmeDNS` configuration keeps values: at the `fulldomain` of the account
+/// of `config.zone`.
+fn acme_dns_model(
+    config: &Config,
+    values: &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+) -> Result<RecordModel, ConfigError> {
+    let Some(cfg) = &config.dns01.acme_dns else {
+        return Ok(RecordModel::Zone);
+    };
+    let r = &cfg.account_secret_ref;
+    let key = r.key.clone().unwrap_or_default();
+    let json = values
+        .get(&r.name)
+        .and_then(|ks| ks.get(&key))
+        .ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "acmeDNS.accountSecretRef names key {key:?} of Secret {}: give it under secrets:",
+                r.name
+            ))
+        })?;
+    let source = format!("Secret {NAMESPACE}/{} key \"{key}\"", r.name);
+    let accounts =
+        certgate::dns01::acmedns::Accounts::parse(&String::from_utf8_lossy(json), &source)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let (domain, account) = accounts.for_domain(&config.zone).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "{e} (for acmeDNS, zone names the domain whose account is checked)"
+        ))
+    })?;
+    if account.fulldomain.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "the acme-dns account for {domain} in {source} has no fulldomain: the suite reads the values there"
+        )));
+    }
+    Ok(RecordModel::Delegated {
+        domain,
+        target: account.fulldomain.clone(),
+        keeps: 2,
+    })
+}
+
 /// A provider built by certgate's solver code from a configuration, with the
 /// sandbox holding its Secrets.
 pub struct Built {
     pub provider: Box<dyn Provider>,
     pub bad_credentials: Option<BadCredentials>,
+    /// How the provider keeps values (for [`crate::Suite::record_model`]).
+    pub record_model: RecordModel,
     _sandbox: certgate_sandbox::Sandbox,
 }
 
@@ -254,15 +332,29 @@ pub async fn build(config: &Config) -> Result<Built, ConfigError> {
                 .insert(key.clone(), source.read(name, key)?);
         }
     }
-    let scrambled: BTreeMap<String, BTreeMap<String, Vec<u8>>> = values
-        .iter()
-        .map(|(n, ks)| {
-            (
-                n.clone(),
-                ks.iter().map(|(k, v)| (k.clone(), scramble(v))).collect(),
-            )
-        })
-        .collect();
+    let account_key = config.dns01.acme_dns.as_ref().map(|c| {
+        (
+            c.account_secret_ref.name.clone(),
+            c.account_secret_ref.key.clone().unwrap_or_default(),
+        )
+    });
+    let mut passwords = Vec::new();
+    let mut scrambled: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    for (n, ks) in &values {
+        for (k, v) in ks {
+            let wrong = if account_key.as_ref() == Some(&(n.clone(), k.clone())) {
+                let (wrong, p) = scramble_passwords(v);
+                passwords.extend(p);
+                wrong
+            } else {
+                scramble(v)
+            };
+            scrambled
+                .entry(n.clone())
+                .or_default()
+                .insert(k.clone(), wrong);
+        }
+    }
     let sandbox = certgate_sandbox::Sandbox::start(certgate_sandbox::SandboxOptions::default())
         .await
         .map_err(|e| ConfigError::Sandbox(e.to_string()))?;
@@ -277,6 +369,7 @@ pub async fn build(config: &Config) -> Result<Built, ConfigError> {
         certgate::dns01::solver::provider_for(&client, &config.dns01, NAMESPACE, &endpoints)
             .await
             .map_err(ConfigError::Invalid)?;
+    let record_model = acme_dns_model(config, &values)?;
     let bad_credentials = if values.is_empty() {
         None
     } else {
@@ -290,7 +383,7 @@ pub async fn build(config: &Config) -> Result<Built, ConfigError> {
                     .await
             })
         });
-        let mut secrets: Vec<String> = Vec::new();
+        let mut secrets: Vec<String> = passwords.into_iter().filter(|p| p.len() >= 6).collect();
         for map in [&values, &scrambled] {
             for v in map.values().flat_map(|ks| ks.values()) {
                 let text = String::from_utf8_lossy(v).trim().to_string();
@@ -308,6 +401,7 @@ pub async fn build(config: &Config) -> Result<Built, ConfigError> {
     Ok(Built {
         provider,
         bad_credentials,
+        record_model,
         _sandbox: sandbox,
     })
 }
@@ -336,6 +430,49 @@ mod tests {
             vec![format!("Secret {BAD_NAMESPACE}/cf")]
         );
         assert!(Config::from_yaml("zone: x\ndns01: {}\nbogus: 1\n").is_err());
+    }
+
+    #[test]
+    fn acme_dns_accounts_keep_their_shape_with_wrong_passwords() {
+        let json = br#"{"example.com": {"username": "3f1c1a0e-0000-4000-8000-000000000000",
+            "password": "Secret-Password-0123456789abcdefghijklmn", "fulldomain": "s.auth.example.org",
+            "subdomain": "s", "allowfrom": []}}"#;
+        let (wrong, passwords) = scramble_passwords(json);
+        let v: serde_json::Value = serde_json::from_slice(&wrong).unwrap();
+        let a = &v["example.com"];
+        assert_eq!(a["username"], "3f1c1a0e-0000-4000-8000-000000000000");
+        assert_eq!(a["subdomain"], "s");
+        let p = a["password"].as_str().unwrap();
+        assert_eq!(p.len(), 40);
+        assert_ne!(p, "Secret-Password-0123456789abcdefghijklmn");
+        assert_eq!(passwords.len(), 2);
+        let c = Config::from_yaml(
+            "zone: Example.com\n\
+             dns01:\n  acmeDNS:\n    host: https://auth.acme-dns.io\n    accountSecretRef: {name: acme-dns, key: acmedns.json}\n",
+        )
+        .unwrap();
+        assert_eq!(c.provider_name(), "acmedns");
+        let values = BTreeMap::from([(
+            "acme-dns".to_string(),
+            BTreeMap::from([("acmedns.json".to_string(), json.to_vec())]),
+        )]);
+        assert_eq!(
+            acme_dns_model(&c, &values).unwrap(),
+            RecordModel::Delegated {
+                domain: "example.com".into(),
+                target: "s.auth.example.org".into(),
+                keeps: 2
+            }
+        );
+        let other = Config {
+            zone: "example.net".into(),
+            ..c
+        };
+        let e = acme_dns_model(&other, &values).unwrap_err().to_string();
+        assert!(
+            e.contains("example.net") && !e.contains("Secret-Password"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! certgate's DNS-01 provider conformance suite ([`suite`]), the configuration of
 //! the `certgate-conformance` command ([`config`]), and local emulators of the
-//! Cloudflare and Google Cloud DNS APIs ([`emulators`]).
+//! Cloudflare, Google Cloud DNS, DigitalOcean and acme-dns APIs ([`emulators`]).
 
 pub mod config;
 pub use certgate_emulators as emulators;
 pub mod suite;
 
-pub use suite::{CaseResult, Report, Suite};
+pub use suite::{CaseResult, RecordModel, Report, Suite};

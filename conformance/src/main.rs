@@ -22,7 +22,8 @@ struct Args {
     /// {env: VAR} or {file: PATH}), nameservers, authoritativePort, timeout…
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The zone to write in (overrides the file's).
+    /// The zone to write in (overrides the file's); for acmeDNS, the domain whose
+    /// account is checked.
     #[arg(long)]
     zone: Option<String>,
     /// The solver's dns01 block as YAML or JSON, e.g.
@@ -123,7 +124,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut suite = Suite::new(cfg.provider_name(), built.provider.as_ref(), &cfg.zone, dns);
+    let mut suite = Suite::new(cfg.provider_name(), built.provider.as_ref(), &cfg.zone, dns)
+        .record_model(built.record_model.clone());
     if let Some(bad) = built.bad_credentials {
         suite = suite.bad_credentials(bad);
     }

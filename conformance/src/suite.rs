@@ -16,6 +16,13 @@
 //!
 //! Each case uses its own record names (`_acme-challenge.cg-<run>-<case>.<zone>`) and
 //! cleans up after itself, also when it fails.
+//!
+//! A provider whose service holds one name per account, keeps its last values and
+//! deletes nothing (acme-dns: [`RecordModel::Delegated`]) is checked for what it
+//! promises instead: every case presents `_acme-challenge.<domain>` and reads the
+//! account's name, `present` also checks the CNAME delegating one to the other,
+//! values presented together (up to what the name keeps) are all served, and clean-up
+//! succeeds and leaves the values in place.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -37,6 +44,23 @@ pub struct BadCredentials {
     pub must_name: Vec<String>,
     /// Secret material the error must not contain.
     pub secrets: Vec<String>,
+}
+
+/// How the provider's DNS service keeps challenge values, which decides what the
+/// record cases check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RecordModel {
+    /// Any name in the zone; values added and removed one by one (zone APIs, RFC 2136).
+    #[default]
+    Zone,
+    /// acme-dns: every challenge of `domain` is written at one name, `target` (the
+    /// account's `fulldomain`, which `_acme-challenge.<domain>` is a CNAME to), which
+    /// serves the last `keeps` values written; clean-up removes nothing.
+    Delegated {
+        domain: String,
+        target: String,
+        keeps: usize,
+    },
 }
 
 /// One case's outcome.
@@ -126,6 +150,7 @@ pub struct Suite<'a> {
     unknown_zone: String,
     run_id: String,
     only: Option<Vec<String>>,
+    model: RecordModel,
 }
 
 /// A failed expectation.
@@ -147,7 +172,14 @@ impl<'a> Suite<'a> {
             unknown_zone: format!("certgate-conformance-{run_id}.invalid."),
             run_id,
             only: None,
+            model: RecordModel::Zone,
         }
+    }
+
+    /// How the provider keeps values (default [`RecordModel::Zone`]).
+    pub fn record_model(mut self, model: RecordModel) -> Self {
+        self.model = model;
+        self
     }
 
     /// Checks errors with wrong credentials (the `bad-credentials` case fails without).
@@ -181,11 +213,23 @@ impl<'a> Suite<'a> {
                 continue;
             }
             let start = Instant::now();
-            let outcome = match (&servers, case) {
-                (_, "unknown-zone") => self.unknown_zone_case().await,
-                (_, "bad-credentials") => self.bad_credentials_case().await,
-                (Err(e), _) => Err(e.clone()),
-                (Ok(servers), _) => self.record_case(case, servers).await,
+            let outcome = match (&servers, case, &self.model) {
+                (_, "unknown-zone", _) => self.unknown_zone_case().await,
+                (_, "bad-credentials", _) => self.bad_credentials_case().await,
+                (Err(e), _, _) => Err(e.clone()),
+                (Ok(servers), _, RecordModel::Zone) => self.record_case(case, servers).await,
+                (
+                    Ok(servers),
+                    _,
+                    RecordModel::Delegated {
+                        domain,
+                        target,
+                        keeps,
+                    },
+                ) => {
+                    self.delegated_case(case, servers, domain, target, *keeps)
+                        .await
+                }
             };
             let (passed, message) = match outcome {
                 Ok(m) => (true, m),
@@ -209,12 +253,20 @@ impl<'a> Suite<'a> {
         Resolver::new(&self.dns).map_err(|e| e.to_string())
     }
 
-    /// The zone's authoritative nameservers.
+    /// The authoritative nameservers of the zone written to: the zone's, or for a
+    /// delegated model the zone of the target name.
     async fn nameservers(&self) -> Result<Vec<SocketAddr>, String> {
         let r = self.resolver()?;
-        r.authoritative_nameservers(&self.zone)
+        let zone = match &self.model {
+            RecordModel::Zone => self.zone.clone(),
+            RecordModel::Delegated { target, .. } => r
+                .find_zone(&absolute(target))
+                .await
+                .map_err(|e| format!("cannot find the zone of {target}: {e}"))?,
+        };
+        r.authoritative_nameservers(&zone)
             .await
-            .map_err(|e| format!("cannot read the zone's nameservers: {e}"))
+            .map_err(|e| format!("cannot read the nameservers of {zone}: {e}"))
     }
 
     fn domain(&self, case: &str) -> String {
@@ -425,6 +477,103 @@ impl<'a> Suite<'a> {
         Ok("succeeded on an empty name and on a name holding another value".into())
     }
 
+    /// A record case for [`RecordModel::Delegated`]: values presented at
+    /// `_acme-challenge.<domain>` are read at `target`; nothing is ever removed.
+    async fn delegated_case(
+        &self,
+        case: &str,
+        servers: &[SocketAddr],
+        domain: &str,
+        target: &str,
+        keeps: usize,
+    ) -> Check {
+        let fqdn = challenge_record_name(domain);
+        let target = absolute(target);
+        let (first, second) = (self.value(case, 1), self.value(case, 2));
+        let (a, b) = (first.as_str(), second.as_str());
+        // What the name serves after `a` then `b`: both when it keeps two or more.
+        let both: Vec<&str> = if keeps >= 2 { vec![a, b] } else { vec![b] };
+        let kept = format!("{target} keeps the last {keeps} values; nothing is deleted");
+        match case {
+            "present" => {
+                let r = self.resolver()?;
+                let led = r
+                    .follow_cname(&fqdn)
+                    .await
+                    .map_err(|e| format!("cannot follow the CNAME of {fqdn}: {e}"))?;
+                if led != target {
+                    return Err(format!(
+                        "{fqdn} leads to {led}, not to the account's fulldomain: the CA would not find the value; \
+                         create the record `{fqdn} CNAME {target}`"
+                    ));
+                }
+                self.present(&fqdn, a).await?;
+                let seen = self.wait_for(servers, &target, &[a], &[]).await?;
+                Ok(format!("{fqdn} → {target} {seen}"))
+            }
+            "cleanup" => {
+                self.present(&fqdn, a).await?;
+                self.wait_for(servers, &target, &[a], &[]).await?;
+                self.cleanup(&fqdn, a).await?;
+                self.wait_for(servers, &target, &[a], &[]).await?;
+                Ok(format!(
+                    "clean-up succeeded and left the value, as it must: {kept} (as in cert-manager)"
+                ))
+            }
+            "idempotent" => {
+                self.present(&fqdn, a).await?;
+                self.present(&fqdn, a)
+                    .await
+                    .map_err(|e| format!("the second present failed: {e}"))?;
+                self.present(&fqdn, b).await?;
+                self.wait_for(servers, &target, &both, &[])
+                    .await
+                    .map_err(|e| format!("after presenting a value twice, then another: {e}"))?;
+                Ok("presented twice, then another value: the repeat pushed nothing out".into())
+            }
+            "two-values" => {
+                self.present(&fqdn, a).await?;
+                self.present(&fqdn, b).await?;
+                self.wait_for(servers, &target, &both, &[]).await?;
+                self.cleanup(&fqdn, a).await?;
+                self.wait_for(servers, &target, &[b], &[])
+                    .await
+                    .map_err(|e| format!("after cleaning up the first value: {e}"))?;
+                self.cleanup(&fqdn, b).await?;
+                Ok(format!("both served; {kept}"))
+            }
+            "wildcard-apex" => {
+                let wildcard = challenge_record_name(&format!("*.{domain}"));
+                let (ra, rb) = futures::join!(self.present(&wildcard, a), self.present(&fqdn, b));
+                ra?;
+                rb?;
+                self.wait_for(servers, &target, &both, &[]).await?;
+                let (ra, rb) = futures::join!(self.cleanup(&wildcard, a), self.cleanup(&fqdn, b));
+                ra?;
+                rb?;
+                Ok(format!(
+                    "*.{domain} and {domain} presented together, both served at {target}"
+                ))
+            }
+            "cleanup-absent" => {
+                self.cleanup(&fqdn, a)
+                    .await
+                    .map_err(|e| format!("on a value never presented: {e}"))?;
+                self.present(&fqdn, b).await?;
+                self.wait_for(servers, &target, &[b], &[]).await?;
+                self.cleanup(&fqdn, a)
+                    .await
+                    .map_err(|e| format!("next to another value: {e}"))?;
+                tokio::time::sleep(self.dns.poll_period).await;
+                self.wait_for(servers, &target, &[b], &[])
+                    .await
+                    .map_err(|e| format!("cleaning up an absent value removed another: {e}"))?;
+                Ok("succeeded, and the value presented stayed".into())
+            }
+            _ => Err(format!("unknown case {case}")),
+        }
+    }
+
     async fn unknown_zone_case(&self) -> Check {
         let zone = self.unknown_zone.clone();
         let fqdn = challenge_record_name(&format!("cg-{}.{zone}", self.run_id));
@@ -453,7 +602,10 @@ impl<'a> Suite<'a> {
                 "not checked: no way to make a provider with bad credentials was given".into(),
             );
         };
-        let fqdn = challenge_record_name(&self.domain("bad-credentials"));
+        let fqdn = match &self.model {
+            RecordModel::Zone => challenge_record_name(&self.domain("bad-credentials")),
+            RecordModel::Delegated { domain, .. } => challenge_record_name(domain),
+        };
         let value = self.value("bad-credentials", 1);
         let msg = match (bad.factory)().await {
             Err(e) => e,

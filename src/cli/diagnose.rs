@@ -1063,9 +1063,10 @@ fn failed_order_dns_steps(
     out: &mut Vec<Step>,
 ) {
     for (domain, p) in &s.domain_probes {
-        let follow = dns01_solver_for(o, solvers, domain)
-            .is_some_and(|d| d.cname_strategy == Some(CnameStrategy::Follow));
-        let mut st = cname_step(&format!("DNS-01 {domain}"), p, follow).0;
+        let solver = dns01_solver_for(o, solvers, domain);
+        let follow = solver.is_some_and(|d| d.cname_strategy == Some(CnameStrategy::Follow));
+        let acme_dns = solver.is_some_and(|d| d.acme_dns.is_some());
+        let mut st = cname_step(&format!("DNS-01 {domain}"), p, follow, acme_dns).0;
         if p.target.is_err() {
             // A side check here: not being able to make it is no cause.
             st.verdict = Verdict::Warn;
@@ -1260,9 +1261,10 @@ fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Option<String> 
         return Some("the DNS provider refused the credentials: check the token or keys in the solver's Secret and that they may edit the zone".into());
     }
     if reason.contains("not supported by certgate yet") {
-        return Some(
-            "use an rfc2136 DNS-01 solver: certgate does not support this provider yet".into(),
-        );
+        return Some(format!(
+            "use a DNS-01 provider certgate supports ({}): it does not support this one yet",
+            crate::dns01::solver::SUPPORTED.join(", ")
+        ));
     }
     if reason.contains("http01.ingress.name") {
         return Some("create the Ingress named by the solver's http01.ingress.name, or remove the name to have certgate create one".into());
@@ -1541,8 +1543,10 @@ fn provider_name(dns01: &AcmeChallengeSolverDns01) -> &'static str {
 }
 
 /// The CNAME delegation of a challenge record, and whether the solver follows it;
-/// also says whether the record is a CNAME the solver does not follow.
-fn cname_step(prefix: &str, p: &Dns01Probe, follow: bool) -> (Step, bool) {
+/// also says whether the CNAME situation keeps the CA from the value (a CNAME the
+/// solver does not follow; for acme-dns, which writes at an account's `fulldomain`
+/// whatever `cnameStrategy` says, no CNAME).
+fn cname_step(prefix: &str, p: &Dns01Probe, follow: bool, acme_dns: bool) -> (Step, bool) {
     let check = format!("{prefix}: CNAME delegation");
     match &p.target {
         Err(e) => (
@@ -1550,6 +1554,31 @@ fn cname_step(prefix: &str, p: &Dns01Probe, follow: bool) -> (Step, bool) {
                 check,
                 format!("could not look up {}: {e}", p.record),
                 Some("check --dns01-recursive-nameservers: they must answer for the zone".into()),
+            ),
+            false,
+        ),
+        Ok(t) if acme_dns && t == &p.record => (
+            fail(
+                check,
+                format!(
+                    "{} has no CNAME: acme-dns serves challenge values only at an account's fulldomain",
+                    p.record
+                ),
+                Some(format!(
+                    "create `{} CNAME <fulldomain>.` with the fulldomain of the domain's account in the acmeDNS.accountSecretRef Secret",
+                    p.record
+                )),
+            ),
+            true,
+        ),
+        Ok(t) if acme_dns => (
+            step(
+                check,
+                Verdict::Pass,
+                format!(
+                    "{} is a CNAME to {t}, where acme-dns writes the value (through the account: cnameStrategy does not matter)",
+                    p.record
+                ),
             ),
             false,
         ),
@@ -1675,7 +1704,8 @@ fn dns01_steps(
     };
     // 3. CNAME delegation, and whether the solver follows it.
     let follow = dns01.cname_strategy == Some(CnameStrategy::Follow);
-    let (cname, cname_unfollowed) = cname_step(&prefix, p, follow);
+    let acme_dns = dns01.acme_dns.is_some();
+    let (cname, cname_unfollowed) = cname_step(&prefix, p, follow, acme_dns);
     let lookup_failed = p.target.is_err();
     out.push(cname);
     if lookup_failed {
@@ -1728,7 +1758,10 @@ fn dns01_steps(
     for ns in servers {
         let check = format!("{prefix}: TXT at {where_} {}", ns.server);
         let missing_fix = || {
-            Some(if cname_unfollowed {
+            Some(if cname_unfollowed && acme_dns {
+                "see the CNAME delegation check: delegate the name to the account's fulldomain"
+                    .to_string()
+            } else if cname_unfollowed {
                 "see the CNAME delegation check: set cnameStrategy: Follow".to_string()
             } else if !presented {
                 "the record is not presented yet: see the Challenge's reason".to_string()
@@ -2916,6 +2949,47 @@ mod tests {
         );
         let fix = present_fix("a.example.com. answered BADTIME", &ch, "ns").unwrap();
         assert!(fix.contains("NTP"), "{fix}");
+        let fix = present_fix(
+            "this DNS-01 provider is not supported by certgate yet (supported: rfc2136)",
+            &ch,
+            "ns",
+        )
+        .unwrap();
+        assert!(fix.contains("digitalocean, acmeDNS"), "{fix}");
+    }
+
+    #[test]
+    fn acme_dns_needs_the_cname_whatever_cname_strategy_says() {
+        let probe = |target: &str| Dns01Probe {
+            record: "_acme-challenge.a.example.com.".into(),
+            target: Ok(target.into()),
+            zone: Err("not checked".into()),
+            nameservers: Err("not checked".into()),
+            recursive_only: false,
+        };
+        let fulldomain = "d420c923-bbd7-4056-ab64-c3ca54c9b3cf.auth.acme-dns.io.";
+        let (st, misplaced) = cname_step("DNS-01 a.example.com", &probe(fulldomain), false, true);
+        assert_eq!(st.verdict, Verdict::Pass, "{st:?}");
+        assert!(!misplaced);
+        let (st, misplaced) = cname_step(
+            "DNS-01 a.example.com",
+            &probe("_acme-challenge.a.example.com."),
+            false,
+            true,
+        );
+        assert_eq!(st.verdict, Verdict::Fail);
+        assert!(misplaced);
+        assert!(
+            st.fix
+                .as_deref()
+                .unwrap()
+                .contains("acmeDNS.accountSecretRef"),
+            "{st:?}"
+        );
+        // Without acme-dns, an unfollowed CNAME is still the problem it was.
+        let (st, misplaced) = cname_step("DNS-01 a.example.com", &probe(fulldomain), false, false);
+        assert_eq!(st.verdict, Verdict::Fail);
+        assert!(misplaced);
     }
 
     #[test]

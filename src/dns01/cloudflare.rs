@@ -459,7 +459,7 @@ fn check_header_value(value: &str, source: &str) -> Result<String, CloudflareErr
 
 /// An HTTP client for one provider. (Not shared process-wide: pooled connections
 /// belong to the runtime that opened them, and tests run many runtimes.)
-fn new_client() -> Result<reqwest::Client, String> {
+pub(super) fn new_client() -> Result<reqwest::Client, String> {
     // reqwest here uses rustls without a built-in crypto provider: make sure the
     // process has one (the binary installs aws-lc-rs first; this is a no-op then).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -908,7 +908,7 @@ fn more_pages(info: Option<&ResultInfo>, page: u32, got: usize, per_page: u32) -
 }
 
 /// A reqwest error without its URL (which is ours and harmless, but long).
-fn without_url(e: &reqwest::Error) -> String {
+pub(super) fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(url) = e.url() {
         s = s.replace(&format!(" ({url})"), "");

@@ -5,9 +5,11 @@
 //! Names handed to providers and to the checker are absolute, with a trailing dot:
 //! zone `example.com.`, record `_acme-challenge.example.com.`.
 
+pub mod acmedns;
 pub mod clouddns;
 pub mod cloudflare;
 pub mod credentials;
+pub mod digitalocean;
 pub mod propagation;
 pub mod provider;
 pub mod resolver;
@@ -71,6 +73,9 @@ pub struct ApiEndpoints {
     pub route53: Option<String>,
     /// Cloud DNS's API root, e.g. `http://127.0.0.1:8080` (paths `/dns/v1/...`).
     pub cloud_dns: Option<String>,
+    /// DigitalOcean's API root, e.g. `http://127.0.0.1:8080` (paths `/v2/...`). (An
+    /// acme-dns solver names its API itself, in `acmeDNS.host`.)
+    pub digitalocean: Option<String>,
 }
 
 impl Default for Dns01Config {

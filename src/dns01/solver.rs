@@ -53,6 +53,16 @@ pub fn ambient_refusal(
     })
 }
 
+/// The `dns01` providers certgate implements, by their solver field names.
+pub const SUPPORTED: [&str; 6] = [
+    "rfc2136",
+    "cloudflare",
+    "route53",
+    "cloudDNS",
+    "digitalocean",
+    "acmeDNS",
+];
+
 /// A DNS-01 solver's provider, with its credentials read from Secrets in
 /// `secret_ns` (the Issuer's namespace; a ClusterIssuer's cluster resource namespace).
 /// Errors name the Secret and key, never their content. Providers with an HTTP API
@@ -95,6 +105,20 @@ pub async fn provider_for(
                 .await?;
         return Ok(Box::new(p));
     }
+    if let Some(cfg) = &dns01.digitalocean {
+        let p = super::digitalocean::from_solver(
+            client,
+            cfg,
+            secret_ns,
+            endpoints.digitalocean.as_deref(),
+        )
+        .await?;
+        return Ok(Box::new(p));
+    }
+    if let Some(cfg) = &dns01.acme_dns {
+        let p = super::acmedns::from_solver(client, cfg, secret_ns).await?;
+        return Ok(Box::new(p));
+    }
     if let Some(cfg) = &dns01.rfc2136 {
         let secret = match &cfg.tsig_secret_secret_ref {
             Some(r) => {
@@ -126,7 +150,10 @@ pub async fn provider_for(
             .map_err(|e| e.to_string())?;
         return Ok(Box::new(p));
     }
-    Err("this DNS-01 provider is not supported by certgate yet (supported: rfc2136, cloudflare, route53, cloudDNS)".into())
+    Err(format!(
+        "this DNS-01 provider is not supported by certgate yet (supported: {})",
+        SUPPORTED.join(", ")
+    ))
 }
 
 /// The UTF-8 text of key `key` of Secret `secret_ns/name`, named by solver field

@@ -105,9 +105,7 @@ pub fn parse_single_chain(pem: &str) -> Result<PemChain, ChainError> {
         .map(|i| (0..n).find(|&j| j != i && is_signed_by(&certs[i], &certs[j])))
         .collect();
     // The leaf: signed nothing else's parent.
-    let leaves: Vec<usize> = (0..n)
-        .filter(|&i| !parent.contains(&Some(i)))
-        .collect();
+    let leaves: Vec<usize> = (0..n).filter(|&i| !parent.contains(&Some(i))).collect();
     let [leaf] = leaves[..] else {
         return Err(ChainError::Broken);
     };

@@ -1,10 +1,13 @@
-//! Local emulators of DNS providers' HTTP APIs, each serving the records it holds
-//! over DNS so that propagation checks and an ACME server (Pebble, or the demo's
-//! in-process CA) see them. Used by the conformance suite, the tests and
-//! `certgate demo`; they depend on nothing of certgate's.
+//! Local emulators of DNS providers' HTTP APIs (Cloudflare, Google Cloud DNS,
+//! DigitalOcean, acme-dns), each serving the records it holds over DNS so that
+//! propagation checks and an ACME server (Pebble, or the demo's in-process CA) see
+//! them. Used by the conformance suite, the tests and `certgate demo`; they depend on
+//! nothing of certgate's.
 
+pub mod acmedns;
 pub mod clouddns;
 pub mod cloudflare;
+pub mod digitalocean;
 pub mod dns;
 
 /// Why an emulator could not start.
