@@ -17,6 +17,7 @@ pub mod rfc2136;
 pub mod route53;
 pub mod selection;
 pub mod solver;
+pub mod webhook;
 pub mod zone_batch;
 
 use std::net::SocketAddr;

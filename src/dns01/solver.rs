@@ -54,14 +54,36 @@ pub fn ambient_refusal(
 }
 
 /// The `dns01` providers certgate implements, by their solver field names.
-pub const SUPPORTED: [&str; 6] = [
+pub const SUPPORTED: [&str; 7] = [
     "rfc2136",
     "cloudflare",
     "route53",
     "cloudDNS",
     "digitalocean",
     "acmeDNS",
+    "webhook",
 ];
+
+/// The provider of one Challenge's solver: as [`provider_for`], with what a webhook
+/// solver is told about the Challenge (its uid, `dnsName`, whether ambient
+/// credentials are allowed).
+pub async fn provider_for_challenge(
+    client: &kube::Client,
+    dns01: &AcmeChallengeSolverDns01,
+    secret_ns: &str,
+    endpoints: &ApiEndpoints,
+    challenge: &super::webhook::ChallengeInfo,
+) -> Result<Box<dyn Provider>, String> {
+    if let Some(cfg) = &dns01.webhook {
+        return Ok(Box::new(super::webhook::WebhookProvider::new(
+            client.clone(),
+            cfg,
+            secret_ns,
+            challenge,
+        )));
+    }
+    provider_for(client, dns01, secret_ns, endpoints).await
+}
 
 /// A DNS-01 solver's provider, with its credentials read from Secrets in
 /// `secret_ns` (the Issuer's namespace; a ClusterIssuer's cluster resource namespace).
@@ -73,6 +95,14 @@ pub async fn provider_for(
     secret_ns: &str,
     endpoints: &ApiEndpoints,
 ) -> Result<Box<dyn Provider>, String> {
+    if let Some(cfg) = &dns01.webhook {
+        return Ok(Box::new(super::webhook::WebhookProvider::new(
+            client.clone(),
+            cfg,
+            secret_ns,
+            &Default::default(),
+        )));
+    }
     if let Some(cfg) = &dns01.cloudflare {
         use super::cloudflare::{CloudflareAuth, CloudflareProvider, CredentialRef};
         let cred = super::cloudflare::credential_ref(cfg).map_err(|e| e.to_string())?;

@@ -104,11 +104,22 @@ async fn challenge_provider(
     {
         return Err(why);
     }
-    crate::dns01::solver::provider_for(
+    let dns01_config = &ctx.config.acme.dns01;
+    let info = crate::dns01::webhook::ChallengeInfo {
+        uid: ch.metadata.uid.clone().unwrap_or_default(),
+        dns_name: ch.spec.dns_name.clone(),
+        allow_ambient_credentials: if cluster {
+            dns01_config.cluster_issuer_ambient_credentials
+        } else {
+            dns01_config.issuer_ambient_credentials
+        },
+    };
+    crate::dns01::solver::provider_for_challenge(
         &ctx.client,
         dns01,
         secret_ns,
-        &ctx.config.acme.dns01.api_endpoints,
+        &dns01_config.api_endpoints,
+        &info,
     )
     .await
 }
