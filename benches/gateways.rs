@@ -49,8 +49,10 @@ async fn main() {
         Arc::new(certgate::metrics::Metrics::default()),
     );
     let (stop, rx) = tokio::sync::watch::channel(false);
+    let certificates = certgate::controller::SharedCertificates::start(&ctx);
     let shim = tokio::spawn(certgate::gateway::run(
         ctx,
+        certificates,
         Default::default(),
         async move {
             let mut rx = rx;

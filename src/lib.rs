@@ -16,3 +16,4 @@ pub mod issuers;
 pub mod manifests;
 pub mod metrics;
 pub mod pki;
+pub mod runtime;

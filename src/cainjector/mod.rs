@@ -164,6 +164,7 @@ fn concerns(
 /// Runs the CA injector until `shutdown` resolves (at once when disabled).
 pub async fn run(
     ctx: Arc<Context>,
+    certificates: Arc<crate::controller::SharedCertificates>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     if !ctx.config.ca_injector {
@@ -171,31 +172,20 @@ pub async fn run(
     }
     let (changes, _) = broadcast::channel::<SourceChange>(1024);
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let (certificates, secrets): (Api<Certificate>, Api<PartialObjectMeta<Secret>>) =
-        match &ctx.config.namespace {
-            Some(ns) => (
-                Api::namespaced(ctx.client.clone(), ns),
-                Api::namespaced(ctx.client.clone(), ns),
-            ),
-            None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-        };
+    let secrets: Api<PartialObjectMeta<Secret>> = match &ctx.config.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    // Certificates come from the process's one Certificate watch.
     let certificate_changes = {
         let changes = changes.clone();
-        watcher(certificates, watcher::Config::default())
-            .default_backoff()
-            .touched_objects()
-            .for_each(move |c| {
-                match c {
-                    Ok(c) => {
-                        let _ = changes.send(SourceChange::Certificate(NamespacedName {
-                            namespace: c.namespace().unwrap_or_default(),
-                            name: c.name_any(),
-                        }));
-                    }
-                    Err(error) => tracing::warn!(%error, "CA injector: watching Certificates"),
-                }
-                futures::future::ready(())
-            })
+        certificates.watch.touched().for_each(move |c| {
+            let _ = changes.send(SourceChange::Certificate(NamespacedName {
+                namespace: c.namespace().unwrap_or_default(),
+                name: c.name_any(),
+            }));
+            futures::future::ready(())
+        })
     };
     let secret_changes = {
         let changes = changes.clone();

@@ -66,25 +66,18 @@ fn label_value_fits(name: &str) -> bool {
 /// Runs the Certificate controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
+    certificates: Arc<crate::controller::SharedCertificates>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let (certs, requests, secrets): (
-        Api<Certificate>,
-        Api<CertificateRequest>,
-        Api<PartialObjectMeta<Secret>>,
-    ) = match &ctx.config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-            Api::all(client.clone()),
-        ),
-    };
+    let (requests, secrets): (Api<CertificateRequest>, Api<PartialObjectMeta<Secret>>) =
+        match &ctx.config.namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
     // Secrets are watched as metadata only: the controller fetches in full just the
     // Secrets of the Certificate it reconciles.
     // Both streams also keep the owner indexes the snapshots are read from.
@@ -108,47 +101,35 @@ pub async fn run(
             })
             .touched_objects()
     };
-    let forget = {
-        let ctx = ctx.clone();
-        let certs = certs.clone();
-        tokio::spawn(async move {
-            let mut deletions = watcher(certs, watcher::Config::default()).boxed();
-            while let Some(event) = deletions.next().await {
-                if let Ok(watcher::Event::Delete(c)) = event {
-                    ctx.metrics
-                        .forget_certificate(&c.name_any(), &c.namespace().unwrap_or_default());
-                }
-            }
-        })
-    };
-    crate::controller::lean_controller(certs)
-        .owns_stream(request_events)
-        .watches_stream(secret_events, |s| {
-            let ns = s.namespace().unwrap_or_default();
-            let by_annotation = s.annotations().get(ann::CERTIFICATE_NAME).cloned();
-            let by_owner = s
-                .owner_references()
-                .iter()
-                .filter(|o| {
-                    o.kind == "Certificate" && o.api_version.starts_with("cert-manager.io/")
-                })
-                .map(|o| o.name.clone())
-                .collect::<Vec<_>>();
-            by_annotation
-                .into_iter()
-                .chain(by_owner)
-                .map(move |n: String| ObjectRef::new(n.as_str()).within(&ns))
-                .collect::<Vec<_>>()
-        })
-        .with_config(
-            kube::runtime::controller::Config::default()
-                .concurrency(ctx.config.max_concurrent_reconciles),
-        )
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
-    forget.abort();
+    // The process's one Certificate watch (its metrics hook forgets deleted ones).
+    kube::runtime::Controller::for_shared_stream(
+        certificates.watch.applied(),
+        certificates.watch.store(),
+    )
+    .owns_stream(request_events)
+    .watches_stream(secret_events, |s| {
+        let ns = s.namespace().unwrap_or_default();
+        let by_annotation = s.annotations().get(ann::CERTIFICATE_NAME).cloned();
+        let by_owner = s
+            .owner_references()
+            .iter()
+            .filter(|o| o.kind == "Certificate" && o.api_version.starts_with("cert-manager.io/"))
+            .map(|o| o.name.clone())
+            .collect::<Vec<_>>();
+        by_annotation
+            .into_iter()
+            .chain(by_owner)
+            .map(move |n: String| ObjectRef::new(n.as_str()).within(&ns))
+            .collect::<Vec<_>>()
+    })
+    .with_config(
+        kube::runtime::controller::Config::default()
+            .concurrency(ctx.config.max_concurrent_reconciles),
+    )
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, ctx)
+    .for_each(|_| futures::future::ready(()))
+    .await;
 }
 
 fn error_policy(cert: Arc<Certificate>, error: &CertificateError, ctx: Arc<Context>) -> Action {

@@ -281,30 +281,83 @@ pub async fn serve_health(addr: SocketAddr, health: Arc<Health>) -> std::io::Res
     axum::serve(listener, app).await
 }
 
+/// The process's one watch of Certificates, and the index of Certificates by the
+/// Gateway, ListenerSet or Ingress they come from that the shims read. Dropped:
+/// the watch stops.
+pub struct SharedCertificates {
+    pub watch: Arc<crate::runtime::shared_watch::SharedWatch<crate::api::Certificate>>,
+    pub by_source: Arc<owner_index::OwnerIndex<crate::api::Certificate>>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl SharedCertificates {
+    /// Starts watching the Certificates `ctx` serves (its namespace, or all).
+    pub fn start(ctx: &Arc<Context>) -> Arc<SharedCertificates> {
+        use crate::runtime::shared_watch::{Hook, SharedWatch};
+        let api: kube::Api<crate::api::Certificate> = match &ctx.config.namespace {
+            Some(ns) => kube::Api::namespaced(ctx.client.clone(), ns),
+            None => kube::Api::all(ctx.client.clone()),
+        };
+        let by_source = Arc::new(crate::ingress_shim::certificate_index());
+        let metrics = ctx.metrics.clone();
+        let hooks: Vec<Hook<crate::api::Certificate>> = vec![
+            Box::new({
+                let index = by_source.clone();
+                move |e| index.apply(e)
+            }),
+            Box::new(move |e| {
+                if let kube::runtime::watcher::Event::Delete(c) = e {
+                    use kube::ResourceExt;
+                    metrics.forget_certificate(&c.name_any(), &c.namespace().unwrap_or_default());
+                }
+            }),
+        ];
+        let (watch, driver) = SharedWatch::start(api, |_| {}, hooks);
+        Arc::new(SharedCertificates {
+            watch,
+            by_source,
+            driver,
+        })
+    }
+}
+
+impl Drop for SharedCertificates {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
 /// Runs every controller until `shutdown` resolves.
 pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Receiver<bool>) {
     let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let certificates = SharedCertificates::start(&ctx);
     tokio::join!(
         crate::issuers::issuer_controller::run_issuers(ctx.clone(), stop(shutdown.clone())),
         crate::issuers::issuer_controller::run_cluster_issuers(ctx.clone(), stop(shutdown.clone())),
         crate::issuers::request_controller::run(ctx.clone(), stop(shutdown.clone())),
-        crate::certificates::controller::run(ctx.clone(), stop(shutdown.clone())),
+        crate::certificates::controller::run(
+            ctx.clone(),
+            certificates.clone(),
+            stop(shutdown.clone())
+        ),
         crate::ingress_shim::run(
             ctx.clone(),
+            certificates.clone(),
             ctx.config.default_issuer.clone(),
             stop(shutdown.clone())
         ),
         crate::gateway::run(
             ctx.clone(),
+            certificates.clone(),
             ctx.config.default_issuer.clone(),
             stop(shutdown.clone())
         ),
         crate::issuers::acme::orders::run(ctx.clone(), stop(shutdown.clone())),
         crate::issuers::acme::challenges::run(ctx.clone(), stop(shutdown.clone())),
         serve_http01_solver(ctx.clone(), stop(shutdown.clone())),
-        crate::cainjector::run(ctx.clone(), stop(shutdown.clone())),
+        crate::cainjector::run(ctx.clone(), certificates.clone(), stop(shutdown.clone())),
     );
 }
 

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -239,19 +239,6 @@ fn error_policy<K: Resource>(obj: Arc<K>, error: &ShimError, shim: Arc<ShimConte
     Action::requeue(Duration::from_secs(5))
 }
 
-fn certificate_events(
-    api: Api<Certificate>,
-    index: Arc<ShimContext>,
-) -> impl futures::Stream<Item = Result<Certificate, watcher::Error>> + Send + 'static {
-    watcher(api, watcher::Config::default())
-        .inspect(move |e| {
-            if let Ok(e) = e {
-                index.certificates.apply(e);
-            }
-        })
-        .touched_objects()
-}
-
 /// The Gateway (or ListenerSet: `kind`) a Certificate belongs to, as
 /// `(namespace, name)`: its controlling ownerReference of that kind, or — for one in
 /// another namespace, which no ownerReference can reach — its `certgate.io/owner`
@@ -304,8 +291,11 @@ async fn delete_certificates<'a>(ctx: &Context, certs: impl IntoIterator<Item = 
 /// source goes they are deleted here, found by their `certgate.io/owner-uid` label;
 /// and each time the watch has listed every source (at start, after a restart or a
 /// lost watch) the ones whose source went while nobody watched are swept.
-async fn delete_cross_namespace_certificates<K>(ctx: Arc<Context>, api: Api<K>, kind: &'static str)
-where
+async fn delete_cross_namespace_certificates<K>(
+    ctx: Arc<Context>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<watcher::Event<K>>,
+    kind: &'static str,
+) where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
@@ -317,12 +307,11 @@ where
     let labelled = || ListParams::default().labels(intent::OWNER_UID_LABEL);
     let mut live = std::collections::HashSet::new();
     let mut listing = std::collections::HashSet::new();
-    let mut events = watcher(api, watcher::Config::default()).boxed();
-    while let Some(event) = events.next().await {
+    while let Some(event) = events.recv().await {
         match event {
-            Ok(watcher::Event::Init) => listing.clear(),
-            Ok(watcher::Event::InitApply(source)) => listing.extend(source.uid()),
-            Ok(watcher::Event::InitDone) => {
+            watcher::Event::Init => listing.clear(),
+            watcher::Event::InitApply(source) => listing.extend(source.uid()),
+            watcher::Event::InitDone => {
                 live = std::mem::take(&mut listing);
                 let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
                     .list(&labelled())
@@ -348,8 +337,8 @@ where
                 }
                 delete_certificates(&ctx, gone).await;
             }
-            Ok(watcher::Event::Apply(source)) => live.extend(source.uid()),
-            Ok(watcher::Event::Delete(source)) => {
+            watcher::Event::Apply(source) => live.extend(source.uid()),
+            watcher::Event::Delete(source) => {
                 let Some(uid) = source.uid() else { continue };
                 live.remove(&uid);
                 // Now, and again shortly after: a reconcile of the source that was
@@ -368,7 +357,6 @@ where
                     }
                 });
             }
-            Err(_) => {}
         }
     }
 }
@@ -377,6 +365,7 @@ where
 /// for the Gateway API CRDs first.
 pub async fn run(
     ctx: Arc<Context>,
+    certificates: Arc<crate::controller::SharedCertificates>,
     defaults: Defaults,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
@@ -392,35 +381,31 @@ pub async fn run(
     }
     tracing::info!("Gateway API is served: watching Gateways and ListenerSets");
     let client = ctx.client.clone();
-    let sweeper = tokio::spawn(delete_cross_namespace_certificates(
-        ctx.clone(),
-        Api::<Gateway>::all(client.clone()),
-        "Gateway",
-    ));
-    let (gateways, certs): (Api<Gateway>, Api<Certificate>) = match &ctx.config.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
+    let gateways: Api<Gateway> = match &ctx.config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     };
+    // One watch of Gateways: the Gateway controller's cache and trigger, the
+    // ListenerSets' parent trigger, and (through a hook) the sweeper's events.
+    let (gateway_watch, gateway_driver, sweeper) = shared_with_sweeper(&ctx, gateways, "Gateway");
+    // The process's one Certificate watch keeps the index by source up to date.
     let shared = Arc::new(ShimContext {
         ctx: ctx.clone(),
-        certificates: crate::ingress_shim::certificate_index(),
+        certificates: certificates.by_source.clone(),
         defaults: defaults.clone(),
     });
     // A Certificate's change goes to the source it belongs to, by ownerReference or,
     // in another namespace, by its `certgate.io/owner` annotation.
-    let gateway_controller = crate::controller::lean_controller(gateways)
-        .watches_stream(
-            certificate_events(certs.clone(), shared.clone()),
-            |c: Certificate| {
-                source_of(&c, "Gateway").map(|(ns, name)| ObjectRef::new(&name).within(&ns))
-            },
-        )
-        .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile_gateway, error_policy, shared.clone())
-        .for_each(|_| futures::future::ready(()));
+    let gateway_controller = kube::runtime::Controller::for_shared_stream(
+        gateway_watch.applied(),
+        gateway_watch.store(),
+    )
+    .watches_shared_stream(certificates.watch.touched(), |c: Arc<Certificate>| {
+        source_of(&c, "Gateway").map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+    })
+    .graceful_shutdown_on(shutdown.clone())
+    .run(reconcile_gateway, error_policy, shared.clone())
+    .for_each(|_| futures::future::ready(()));
     let listener_sets = async {
         if !served(&ctx.client, "listenersets").await {
             return;
@@ -429,28 +414,15 @@ pub async fn run(
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        let parents: Api<Gateway> = match &ctx.config.namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
-        // One index of Certificates by owner serves both shims (owner uids are unique);
-        // this controller's own Certificate watch only triggers it.
+        // One index of Certificates by owner serves both shims (owner uids are unique).
         let ls_shim = shared.clone();
-        let ls_sweeper = tokio::spawn(delete_cross_namespace_certificates(
-            ctx.clone(),
-            api.clone(),
-            "ListenerSet",
-        ));
-        let controller = crate::controller::lean_controller(api);
-        let store = controller.store();
-        controller
-            .watches_stream(
-                watcher(certs.clone(), watcher::Config::default()).touched_objects(),
-                |c: Certificate| {
-                    source_of(&c, "ListenerSet").map(|(ns, name)| ObjectRef::new(&name).within(&ns))
-                },
-            )
-            .watches(parents, watcher::Config::default(), move |gw: Gateway| {
+        let (ls_watch, ls_driver, ls_sweeper) = shared_with_sweeper(&ctx, api, "ListenerSet");
+        let store = ls_watch.store();
+        kube::runtime::Controller::for_shared_stream(ls_watch.applied(), ls_watch.store())
+            .watches_shared_stream(certificates.watch.touched(), |c: Arc<Certificate>| {
+                source_of(&c, "ListenerSet").map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+            })
+            .watches_shared_stream(gateway_watch.touched(), move |gw: Arc<Gateway>| {
                 let (name, ns) = (gw.name_any(), gw.namespace());
                 store
                     .state()
@@ -473,9 +445,42 @@ pub async fn run(
             .for_each(|_| futures::future::ready(()))
             .await;
         ls_sweeper.abort();
+        ls_driver.abort();
     };
     tokio::join!(gateway_controller, listener_sets);
     sweeper.abort();
+    gateway_driver.abort();
+}
+
+/// One shared watch of a source kind, whose raw events also feed the sweeper of
+/// its cross-namespace Certificates.
+#[allow(clippy::type_complexity)]
+fn shared_with_sweeper<K>(
+    ctx: &Arc<Context>,
+    api: Api<K>,
+    kind: &'static str,
+) -> (
+    Arc<crate::runtime::shared_watch::SharedWatch<K>>,
+    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let hook: crate::runtime::shared_watch::Hook<K> = Box::new(move |e| {
+        // The sweeper needs uids and names only; the events are small.
+        let _ = tx.send(e.clone());
+    });
+    let (watch, driver) = crate::runtime::shared_watch::SharedWatch::start(api, |_| {}, vec![hook]);
+    let sweeper = tokio::spawn(delete_cross_namespace_certificates(ctx.clone(), rx, kind));
+    (watch, driver, sweeper)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub fn certificate_index() -> OwnerIndex<Certificate> {
 /// What the shims share: the context and the Certificates each source owns.
 pub struct ShimContext {
     pub ctx: Arc<Context>,
-    pub certificates: OwnerIndex<Certificate>,
+    pub certificates: Arc<OwnerIndex<Certificate>>,
     pub defaults: Defaults,
 }
 
@@ -175,33 +175,22 @@ fn error_policy(obj: Arc<Ingress>, error: &ShimError, shim: Arc<ShimContext>) ->
 /// Runs the Ingress shim until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
+    certificates: Arc<crate::controller::SharedCertificates>,
     defaults: Defaults,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let (ingresses, certs): (Api<Ingress>, Api<Certificate>) = match &ctx.config.namespace {
-        Some(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
-            Api::namespaced(ctx.client.clone(), ns),
-        ),
-        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    let ingresses: Api<Ingress> = match &ctx.config.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
     };
+    // The process's one Certificate watch keeps the index by source up to date.
     let shim = Arc::new(ShimContext {
         ctx: ctx.clone(),
-        certificates: certificate_index(),
+        certificates: certificates.by_source.clone(),
         defaults,
     });
-    let cert_events = {
-        let shim = shim.clone();
-        watcher(certs, watcher::Config::default())
-            .inspect(move |e| {
-                if let Ok(e) = e {
-                    shim.certificates.apply(e);
-                }
-            })
-            .touched_objects()
-    };
     crate::controller::lean_controller(ingresses)
-        .owns_stream(cert_events)
+        .owns_shared_stream(certificates.watch.touched())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, shim)
         .for_each(|_| futures::future::ready(()))

@@ -1,0 +1,185 @@
+//! One watch of a kind for the whole process: a single list+watch against the API
+//! server, one cache (`Store`), and any number of subscribers, each getting the
+//! objects that changed as a stream. The Certificate controller, the Ingress shim,
+//! the Gateway and ListenerSet shims and the metrics all read Certificates this way,
+//! where each used to hold its own watch (and its own copy of every object).
+//!
+//! Subscribers see every object applied or deleted after they subscribe, the whole
+//! cache once when they subscribe and after every relist, and the whole cache again
+//! should they fall behind the shared buffer. Hooks run on each raw watch event
+//! before subscribers hear of it, so indexes are current when they are woken.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, Event};
+use tokio::sync::broadcast;
+
+/// A change seen by subscribers.
+#[derive(Debug)]
+pub enum Change<K> {
+    Applied(Arc<K>),
+    Deleted(Arc<K>),
+}
+
+impl<K> Clone for Change<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Change::Applied(o) => Change::Applied(o.clone()),
+            Change::Deleted(o) => Change::Deleted(o.clone()),
+        }
+    }
+}
+
+impl<K> Change<K> {
+    pub fn object(&self) -> &Arc<K> {
+        match self {
+            Change::Applied(o) | Change::Deleted(o) => o,
+        }
+    }
+}
+
+/// How many changes a slow subscriber may fall behind before it is resynced from
+/// the cache.
+const BUFFER: usize = 4096;
+
+/// A hook on every raw watch event (indexes, metrics).
+pub type Hook<K> = Box<dyn Fn(&Event<K>) + Send + Sync>;
+
+/// The shared watch of one kind.
+pub struct SharedWatch<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    changes: broadcast::Sender<Change<K>>,
+    /// The watch requests made (one per list+watch cycle), for tests.
+    watches_started: std::sync::atomic::AtomicU64,
+}
+
+impl<K> SharedWatch<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    /// Starts watching `api` (objects trimmed by `trim` before they are kept or
+    /// shared; `managedFields` and the last-applied annotation always go), calling
+    /// `hooks` on each event. The watch runs until the returned handle is aborted.
+    pub fn start(
+        api: Api<K>,
+        trim: fn(&mut K),
+        hooks: Vec<Hook<K>>,
+    ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
+        let (store, mut writer) = {
+            let (reader, writer) = reflector::store();
+            (reader, writer)
+        };
+        let (changes, _) = broadcast::channel(BUFFER);
+        let watch = Arc::new(SharedWatch {
+            store,
+            changes,
+            watches_started: Default::default(),
+        });
+        let driver = {
+            let watch = watch.clone();
+            tokio::spawn(async move {
+                let mut events = watcher::watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .modify(move |o: &mut K| {
+                        let meta = o.meta_mut();
+                        meta.managed_fields = None;
+                        if let Some(a) = meta.annotations.as_mut() {
+                            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+                        }
+                        trim(o);
+                    })
+                    .boxed();
+                while let Some(event) = events.next().await {
+                    let Ok(event) = event else { continue };
+                    writer.apply_watcher_event(&event);
+                    for hook in &hooks {
+                        hook(&event);
+                    }
+                    // Nobody subscribed yet is not an error: they read the cache.
+                    match event {
+                        Event::Apply(o) => {
+                            let _ = watch.changes.send(Change::Applied(Arc::new(o)));
+                        }
+                        Event::Delete(o) => {
+                            let _ = watch.changes.send(Change::Deleted(Arc::new(o)));
+                        }
+                        Event::Init => {
+                            watch
+                                .watches_started
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Event::InitApply(_) => {}
+                        Event::InitDone => {
+                            for o in watch.store.state() {
+                                let _ = watch.changes.send(Change::Applied(o));
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        (watch, driver)
+    }
+
+    /// The cache.
+    pub fn store(&self) -> Store<K> {
+        self.store.clone()
+    }
+
+    /// How many times the watch listed (its first list and each relist).
+    pub fn lists(&self) -> u64 {
+        self.watches_started
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every change from now on, after the cache as it is.
+    pub fn changes(&self) -> impl Stream<Item = Change<K>> + Send + 'static {
+        let store = self.store.clone();
+        let pending: VecDeque<Change<K>> = store.state().into_iter().map(Change::Applied).collect();
+        let rx = self.changes.subscribe();
+        futures::stream::unfold(
+            (rx, pending, store),
+            |(mut rx, mut pending, store)| async move {
+                loop {
+                    if let Some(c) = pending.pop_front() {
+                        return Some((c, (rx, pending, store)));
+                    }
+                    match rx.recv().await {
+                        Ok(c) => return Some((c, (rx, pending, store))),
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            pending.extend(store.state().into_iter().map(Change::Applied));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        )
+    }
+
+    /// Objects applied (created or changed) from now on, after the cache as it is.
+    pub fn applied(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        self.changes().filter_map(|c| async move {
+            match c {
+                Change::Applied(o) => Some(o),
+                Change::Deleted(_) => None,
+            }
+        })
+    }
+
+    /// Objects applied or deleted from now on, after the cache as it is.
+    pub fn touched(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        self.changes().map(|c| c.object().clone())
+    }
+}
