@@ -1,7 +1,8 @@
 //! The DNS-01 provider conformance suite (`conformance/`) against every provider it
-//! can reach here: RFC 2136 on BIND 9, and Cloudflare, Cloud DNS, DigitalOcean and
-//! acme-dns on the in-repo emulators (providers built directly, and through the
-//! solver's Secret-reading path as `certgate-conformance` builds them).
+//! can reach here: RFC 2136 on BIND 9, and Cloudflare, Cloud DNS, DigitalOcean,
+//! acme-dns, Azure DNS and Akamai Edge DNS on the in-repo emulators (providers built
+//! directly, and through the solver's Secret-reading path as `certgate-conformance`
+//! builds them).
 //!
 //! Adding a provider is one call to [`run`] with the provider, its zone and where its
 //! nameservers answer.
@@ -527,6 +528,251 @@ async fn acmedns_through_the_solver_and_secrets_passes_the_suite() {
     );
 }
 
+const AZ_SOURCE: &str = "Secret cert-manager/azuredns key \"client-secret\"";
+
+fn azure_options(
+    emu: &certgate_conformance::emulators::azure::AzureEmulator,
+    secret: &str,
+) -> certgate::dns01::azure::AzureOptions {
+    use certgate::dns01::azure::{AzureCloud, AzureCredential, AzureOptions, ZoneKind};
+    use certgate_conformance::emulators::azure as az;
+    AzureOptions {
+        subscription_id: az::SUBSCRIPTION.into(),
+        resource_group: az::RESOURCE_GROUP.into(),
+        hosted_zone_name: None,
+        zone_kind: ZoneKind::Public,
+        cloud: AzureCloud::Public,
+        credential: AzureCredential::ClientSecret {
+            tenant_id: az::TENANT.into(),
+            client_id: az::CLIENT_ID.into(),
+            secret: secret.into(),
+            source: AZ_SOURCE.into(),
+        },
+        arm_url: Some(emu.api_url()),
+        login_url: Some(emu.login_url()),
+        imds_url: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_on_the_emulator_passes_the_suite() {
+    use certgate::dns01::azure::AzureProvider;
+    use certgate_conformance::emulators::azure::{self as az, AzureEmulator};
+    let emu = std::sync::Arc::new(
+        AzureEmulator::start(&["example.com", "other.test"])
+            .await
+            .unwrap(),
+    );
+    let provider = AzureProvider::new(azure_options(&emu, az::CLIENT_SECRET)).unwrap();
+    let wrong = "Wr0ng~client.secret_0123456789abcdefGHIJ";
+    let for_bad = emu.clone();
+    let bad = BadCredentials {
+        factory: Box::new(move || {
+            let options = azure_options(&for_bad, wrong);
+            Box::pin(async move {
+                AzureProvider::new(options)
+                    .map(|p| Box::new(p) as Box<dyn Provider>)
+                    .map_err(|e| e.to_string())
+            })
+        }),
+        must_name: vec![AZ_SOURCE.into(), "HTTP 401".into(), "AADSTS7000215".into()],
+        secrets: vec![wrong.into(), az::CLIENT_SECRET.into()],
+    };
+    run(
+        "azuredns",
+        &provider,
+        "example.com",
+        emu.dns_addr(),
+        Some(bad),
+    )
+    .await;
+    assert!(emu.writes() > 0);
+    let log = emu.request_log();
+    assert!(
+        log.iter().all(|r| r.bearer
+            && r.uri.contains("/providers/Microsoft.Network/dnsZones/")
+            && r.uri.ends_with("?api-version=2018-05-01")),
+        "every request authenticated, on a record set, with the API version: {log:#?}"
+    );
+    // Every write was conditional.
+    assert!(
+        log.iter()
+            .filter(|r| r.method != "GET")
+            .all(|r| r.if_match.is_some() || r.if_none_match.as_deref() == Some("*")),
+        "{log:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_through_the_solver_and_secrets_passes_the_suite() {
+    use certgate_conformance::config::{self, Config};
+    use certgate_conformance::emulators::azure::{self as az, AzureEmulator};
+    let emu = AzureEmulator::start(&["example.com"]).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("certgate-azure-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret_file = dir.join("client-secret");
+    std::fs::write(&secret_file, format!("{}\n", az::CLIENT_SECRET)).unwrap();
+    let yaml = format!(
+        "zone: example.com\n\
+         dns01:\n  azureDNS:\n    subscriptionID: {}\n    resourceGroupName: {}\n    clientID: {}\n    tenantID: {}\n    \
+         clientSecretSecretRef: {{name: azuredns, key: client-secret}}\n\
+         secrets:\n  azuredns:\n    client-secret: {{file: {}}}\n\
+         apiEndpoints:\n  azure: {}\n  azureLogin: {}\n",
+        az::SUBSCRIPTION,
+        az::RESOURCE_GROUP,
+        az::CLIENT_ID,
+        az::TENANT,
+        secret_file.display(),
+        emu.api_url(),
+        emu.login_url()
+    );
+    let cfg = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(cfg.provider_name(), "azuredns");
+    let built = config::build(&cfg).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = Suite::new(
+        cfg.provider_name(),
+        built.provider.as_ref(),
+        &cfg.zone,
+        dns(emu.dns_addr()),
+    )
+    .record_model(built.record_model.clone())
+    .bad_credentials(built.bad_credentials.unwrap())
+    .run()
+    .await;
+    assert!(report.passed(), "\n{}", report.table());
+    let bad = report
+        .results
+        .iter()
+        .find(|r| r.name == "bad-credentials")
+        .unwrap();
+    assert!(
+        bad.message
+            .contains("Secret conformance-bad-credentials/azuredns key \"client-secret\"")
+            && bad.message.contains("HTTP 401"),
+        "{}",
+        bad.message
+    );
+}
+
+const AK_SOURCE: &str =
+    "client token, client secret and access token from Secret cert-manager/akamai";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn akamai_on_the_emulator_passes_the_suite() {
+    use certgate::dns01::akamai::{AkamaiProvider, EdgeGridCredentials};
+    use certgate_conformance::emulators::akamai::{self as ak, AkamaiEmulator};
+    let emu = AkamaiEmulator::start(&["example.com", "other.test"])
+        .await
+        .unwrap();
+    let creds = |secret: &str| EdgeGridCredentials {
+        client_token: ak::CLIENT_TOKEN.into(),
+        client_secret: secret.into(),
+        access_token: ak::ACCESS_TOKEN.into(),
+        source: AK_SOURCE.into(),
+    };
+    let provider = AkamaiProvider::new(creds(ak::CLIENT_SECRET), &emu.api_url()).unwrap();
+    let wrong = "Wr0ngClientSecret/abcdefghijklmnopqrstuv+=";
+    let bad_creds = creds(wrong);
+    let url = emu.api_url();
+    let bad = BadCredentials {
+        factory: Box::new(move || {
+            let (c, url) = (bad_creds.clone(), url.clone());
+            Box::pin(async move {
+                AkamaiProvider::new(c, &url)
+                    .map(|p| Box::new(p) as Box<dyn Provider>)
+                    .map_err(|e| e.to_string())
+            })
+        }),
+        must_name: vec![AK_SOURCE.into(), "HTTP 401".into()],
+        secrets: vec![
+            wrong.into(),
+            ak::CLIENT_SECRET.into(),
+            ak::CLIENT_TOKEN.into(),
+            ak::ACCESS_TOKEN.into(),
+        ],
+    };
+    run(
+        "akamai",
+        &provider,
+        "example.com",
+        emu.dns_addr(),
+        Some(bad),
+    )
+    .await;
+    assert!(emu.writes() > 0);
+    let log = emu.request_log();
+    assert!(
+        log.iter()
+            .filter(|r| r.refused.is_none())
+            .all(|r| r.signed && r.uri.starts_with("/config-dns/v2/zones/")),
+        "{log:#?}"
+    );
+    assert_eq!(
+        log.iter().filter(|r| r.refused.is_some()).count() as u64,
+        emu.refused()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn akamai_through_the_solver_and_secrets_passes_the_suite() {
+    use certgate_conformance::config::{self, Config};
+    use certgate_conformance::emulators::akamai::{self as ak, AkamaiEmulator};
+    let emu = AkamaiEmulator::start(&["example.com"]).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("certgate-akamai-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (key, value) in [
+        ("client-token", ak::CLIENT_TOKEN),
+        ("client-secret", ak::CLIENT_SECRET),
+        ("access-token", ak::ACCESS_TOKEN),
+    ] {
+        let f = dir.join(key);
+        std::fs::write(&f, format!("{value}\n")).unwrap();
+        files.push(f);
+    }
+    let yaml = format!(
+        "zone: example.com\n\
+         dns01:\n  akamai:\n    serviceConsumerDomain: akab-emulated.luna.akamaiapis.net\n    \
+         clientTokenSecretRef: {{name: akamai, key: client-token}}\n    \
+         clientSecretSecretRef: {{name: akamai, key: client-secret}}\n    \
+         accessTokenSecretRef: {{name: akamai, key: access-token}}\n\
+         secrets:\n  akamai:\n    client-token: {{file: {}}}\n    client-secret: {{file: {}}}\n    access-token: {{file: {}}}\n\
+         apiEndpoints:\n  akamai: {}\n",
+        files[0].display(),
+        files[1].display(),
+        files[2].display(),
+        emu.api_url()
+    );
+    let cfg = Config::from_yaml(&yaml).unwrap();
+    assert_eq!(cfg.provider_name(), "akamai");
+    let built = config::build(&cfg).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = Suite::new(
+        cfg.provider_name(),
+        built.provider.as_ref(),
+        &cfg.zone,
+        dns(emu.dns_addr()),
+    )
+    .record_model(built.record_model.clone())
+    .bad_credentials(built.bad_credentials.unwrap())
+    .run()
+    .await;
+    assert!(report.passed(), "\n{}", report.table());
+    let bad = report
+        .results
+        .iter()
+        .find(|r| r.name == "bad-credentials")
+        .unwrap();
+    assert!(
+        bad.message.contains(
+            "client token from Secret conformance-bad-credentials/akamai key \"client-token\""
+        ) && bad.message.contains("HTTP 401"),
+        "{}",
+        bad.message
+    );
+}
+
 /// The emulators' REST answers, as the providers' documentation describes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulators_answer_as_the_documented_apis() {
@@ -770,4 +1016,228 @@ async fn the_emulators_answer_as_the_documented_apis() {
     let mut want = values[1..].to_vec();
     want.sort();
     assert_eq!(served, want);
+
+    // Azure Resource Manager and Entra ID.
+    use certgate_conformance::emulators::azure::{self as az, AzureEmulator};
+    let z = AzureEmulator::start(&["example.com"]).await.unwrap();
+    let (s, e) = send(
+        http.post(format!("{}{}/oauth2/v2.0/token", z.login_url(), az::TENANT))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", az::CLIENT_ID),
+                ("client_secret", "wrong"),
+                ("scope", "https://management.azure.com/.default"),
+            ]),
+    )
+    .await;
+    assert_eq!((s, &e["error"]), (401, &json!("invalid_client")), "{e}");
+    assert_eq!(e["error_codes"][0], 7000215);
+    let (s, t) = send(
+        http.post(format!("{}{}/oauth2/v2.0/token", z.login_url(), az::TENANT))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", az::CLIENT_ID),
+                ("client_secret", az::CLIENT_SECRET),
+                ("scope", "https://management.azure.com/.default"),
+            ]),
+    )
+    .await;
+    assert_eq!((s, &t["token_type"]), (200, &json!("Bearer")), "{t}");
+    let token = t["access_token"].as_str().unwrap().to_string();
+    let set = format!(
+        "{}subscriptions/{}/resourceGroups/{}/providers/Microsoft.Network/dnsZones/example.com/TXT/_acme-challenge",
+        z.api_url(),
+        az::SUBSCRIPTION,
+        az::RESOURCE_GROUP
+    );
+    let versioned = format!("{set}?api-version=2018-05-01");
+    let (s, e) = send(http.get(&versioned)).await;
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (401, &json!("AuthenticationFailed")),
+        "{e}"
+    );
+    let (s, e) = send(http.get(&set).bearer_auth(&token)).await;
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (400, &json!("MissingApiVersionParameter")),
+        "{e}"
+    );
+    let (s, e) = send(http.get(&versioned).bearer_auth(&token)).await;
+    assert_eq!((s, &e["error"]["code"]), (404, &json!("NotFound")), "{e}");
+    let body = json!({"properties": {"TTL": 60, "TXTRecords": [{"value": ["v1"]}]}});
+    let (s, r) = send(
+        http.put(&versioned)
+            .bearer_auth(&token)
+            .header("If-None-Match", "*")
+            .json(&body),
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    let etag = r["etag"].as_str().unwrap().to_string();
+    assert_eq!(r["properties"]["fqdn"], "_acme-challenge.example.com.");
+    let (s, e) = send(
+        http.put(&versioned)
+            .bearer_auth(&token)
+            .header("If-None-Match", "*")
+            .json(&body),
+    )
+    .await;
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (412, &json!("PreconditionFailed")),
+        "{e}"
+    );
+    let (s, e) = send(
+        http.patch(&versioned)
+            .bearer_auth(&token)
+            .header("If-Match", "\"stale\"")
+            .json(&json!({"properties": {"TTL": 120}})),
+    )
+    .await;
+    assert_eq!(s, 412, "{e}");
+    let (s, r) = send(
+        http.patch(&versioned)
+            .bearer_auth(&token)
+            .header("If-Match", &etag)
+            .json(&json!({"properties": {"TTL": 120}})),
+    )
+    .await;
+    assert_eq!((s, &r["properties"]["TTL"]), (200, &json!(120)), "{r}");
+    assert_eq!(r["properties"]["TXTRecords"][0]["value"][0], "v1");
+    assert_ne!(r["etag"].as_str().unwrap(), etag, "every write a new ETag");
+    let (s, e) = send(
+        http.get(versioned.replace("example.com", "example.net"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (s, &e["error"]["code"]),
+        (404, &json!("ParentResourceNotFound")),
+        "{e}"
+    );
+    assert_eq!(
+        z.zone_data().txt_values("_acme-challenge.example.com"),
+        vec!["v1".to_string()]
+    );
+    let resp = http
+        .delete(&versioned)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let resp = http
+        .delete(&versioned)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204, "nothing left to delete");
+    let (s, e) = send(http.get(format!(
+        "{}metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/",
+        z.imds_url()
+    )))
+    .await;
+    assert_eq!((s, &e["error"]), (400, &json!("invalid_request")), "{e}");
+    let (s, t) = send(
+        http.get(format!(
+            "{}metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/",
+            z.imds_url()
+        ))
+        .header("Metadata", "true"),
+    )
+    .await;
+    assert_eq!((s, t["expires_in"].is_string()), (200, true), "{t}");
+
+    // Akamai config-dns v2 behind EdgeGrid.
+    use certgate::dns01::akamai::{EdgeGridCredentials, authorization, timestamp};
+    use certgate_conformance::emulators::akamai::{self as ak, AkamaiEmulator};
+    let k = AkamaiEmulator::start(&["example.com"]).await.unwrap();
+    let url = reqwest::Url::parse(&format!(
+        "{}config-dns/v2/zones/example.com/names/_acme-challenge.example.com/types/TXT",
+        k.api_url()
+    ))
+    .unwrap();
+    let creds = EdgeGridCredentials {
+        client_token: ak::CLIENT_TOKEN.into(),
+        client_secret: ak::CLIENT_SECRET.into(),
+        access_token: ak::ACCESS_TOKEN.into(),
+        source: "test".into(),
+    };
+    let signed = |method: &str, body: &[u8], nonce: &str| {
+        authorization(
+            &creds,
+            method,
+            &url,
+            body,
+            &timestamp(jiff::Timestamp::now()),
+            nonce,
+        )
+    };
+    let (s, e) = send(http.get(url.clone())).await;
+    assert_eq!((s, &e["title"]), (400, &json!("Bad request")), "{e}");
+    let (s, e) = send(
+        http.get(url.clone())
+            .header("Authorization", signed("GET", b"", "n-1")),
+    )
+    .await;
+    assert_eq!((s, &e["status"]), (404, &json!(404)), "{e}");
+    let (s, e) = send(
+        http.get(url.clone())
+            .header("Authorization", signed("GET", b"", "n-1")),
+    )
+    .await;
+    assert_eq!(
+        (s, &e["detail"]),
+        (400, &json!("Invalid nonce")),
+        "replayed: {e}"
+    );
+    let body =
+        json!({"name": "_acme-challenge.example.com", "type": "TXT", "ttl": 300, "rdata": ["v1"]})
+            .to_string();
+    // The body is part of a POST's signature.
+    let (s, e) = send(
+        http.post(url.clone())
+            .header("Authorization", signed("POST", b"{}", "n-2"))
+            .header("Content-Type", "application/json")
+            .body(body.clone()),
+    )
+    .await;
+    assert_eq!(
+        (s, &e["detail"]),
+        (401, &json!("The signature does not match")),
+        "{e}"
+    );
+    let (s, r) = send(
+        http.post(url.clone())
+            .header("Authorization", signed("POST", body.as_bytes(), "n-3"))
+            .header("Content-Type", "application/json")
+            .body(body.clone()),
+    )
+    .await;
+    assert_eq!(
+        (s, &r["rdata"][0]),
+        (201, &json!("\"v1\"")),
+        "quoted when held: {r}"
+    );
+    let (s, e) = send(
+        http.post(url.clone())
+            .header("Authorization", signed("POST", body.as_bytes(), "n-4"))
+            .header("Content-Type", "application/json")
+            .body(body.clone()),
+    )
+    .await;
+    assert_eq!((s, &e["title"]), (409, &json!("Conflict")), "{e}");
+    assert_eq!(
+        k.zone_data().txt_values("_acme-challenge.example.com"),
+        vec!["v1".to_string()]
+    );
+    let resp = http
+        .delete(url.clone())
+        .header("Authorization", signed("DELETE", b"", "n-5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
 }

@@ -113,6 +113,19 @@ pub struct Endpoints {
     pub cloudflare: Option<String>,
     #[serde(default)]
     pub digitalocean: Option<String>,
+    /// Azure Resource Manager's root (`azureDNS`).
+    #[serde(default)]
+    pub azure: Option<String>,
+    /// The Entra ID token endpoint's root (`azureDNS` with a service principal or
+    /// workload identity).
+    #[serde(default)]
+    pub azure_login: Option<String>,
+    /// The instance metadata service (`azureDNS` with a managed identity).
+    #[serde(default)]
+    pub azure_imds: Option<String>,
+    /// Replaces `https://{serviceConsumerDomain}/` (`akamai`).
+    #[serde(default)]
+    pub akamai: Option<String>,
 }
 
 /// A configuration that cannot be used.
@@ -145,6 +158,10 @@ impl Config {
             "digitalocean"
         } else if d.acme_dns.is_some() {
             "acmedns"
+        } else if d.azure_dns.is_some() {
+            "azuredns"
+        } else if d.akamai.is_some() {
+            "akamai"
         } else {
             "unknown"
         }
@@ -171,6 +188,10 @@ impl Config {
         ApiEndpoints {
             cloudflare: self.api_endpoints.cloudflare.clone(),
             digitalocean: self.api_endpoints.digitalocean.clone(),
+            azure: self.api_endpoints.azure.clone(),
+            azure_login: self.api_endpoints.azure_login.clone(),
+            azure_imds: self.api_endpoints.azure_imds.clone(),
+            akamai: self.api_endpoints.akamai.clone(),
             ..ApiEndpoints::default()
         }
     }
@@ -473,6 +494,29 @@ mod tests {
             e.contains("example.net") && !e.contains("Secret-Password"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn azure_and_akamai_configurations() {
+        let c = Config::from_yaml(
+            "zone: example.com\n\
+             dns01:\n  azureDNS:\n    subscriptionID: s\n    resourceGroupName: rg\n    clientID: c\n    tenantID: t\n    clientSecretSecretRef: {name: azuredns, key: client-secret}\n\
+             secrets:\n  azuredns:\n    client-secret: {env: AZURE_CLIENT_SECRET}\n\
+             apiEndpoints:\n  azure: http://127.0.0.1:1/\n  azureLogin: http://127.0.0.1:2/\n",
+        )
+        .unwrap();
+        assert_eq!(c.provider_name(), "azuredns");
+        let e = c.endpoints();
+        assert_eq!(e.azure.as_deref(), Some("http://127.0.0.1:1/"));
+        assert_eq!(e.azure_login.as_deref(), Some("http://127.0.0.1:2/"));
+        let c = Config::from_yaml(
+            "zone: example.com\n\
+             dns01:\n  akamai:\n    serviceConsumerDomain: akab-x.luna.akamaiapis.net\n    clientTokenSecretRef: {name: akamai, key: client-token}\n    clientSecretSecretRef: {name: akamai, key: client-secret}\n    accessTokenSecretRef: {name: akamai, key: access-token}\n\
+             apiEndpoints:\n  akamai: http://127.0.0.1:3/\n",
+        )
+        .unwrap();
+        assert_eq!(c.provider_name(), "akamai");
+        assert_eq!(c.endpoints().akamai.as_deref(), Some("http://127.0.0.1:3/"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! certgate's DNS-01 provider conformance suite ([`suite`]), the configuration of
 //! the `certgate-conformance` command ([`config`]), and local emulators of the
-//! Cloudflare, Google Cloud DNS, DigitalOcean and acme-dns APIs ([`emulators`]).
+//! Cloudflare, Google Cloud DNS, DigitalOcean, acme-dns, Azure DNS and Akamai Edge DNS
+//! APIs ([`emulators`]).
 
 pub mod config;
 pub use certgate_emulators as emulators;

@@ -6,9 +6,11 @@
 //! scope: its controllers watch only its namespace, serve only the ClusterIssuers that
 //! carry its [`SCOPE_LABEL`], and everything it made is removed when it ends — also
 //! when it fails: dropping a `TestEnv` that was not cleaned up removes the finalizers
-//! certgate puts on Challenges, the test's ClusterIssuers and its namespace.
+//! certgate puts on Challenges, the test's ClusterIssuers and APIServices, and its
+//! namespace.
 
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::Value;
 
@@ -144,8 +146,9 @@ impl TestEnv {
         Ok(())
     }
 
-    /// Removes what the test made: its ClusterIssuers, the finalizers certgate put in
-    /// its namespace (the controllers may be gone) and the namespace.
+    /// Removes what the test made: its ClusterIssuers and APIServices (labelled with
+    /// [`Self::scoped`]), the finalizers certgate put in its namespace (the
+    /// controllers may be gone) and the namespace.
     pub async fn cleanup(mut self) {
         self.cleaned = true;
         remove_scope(&self.client, &self.namespace).await;
@@ -189,9 +192,9 @@ where
     .join();
 }
 
-/// Deletes the ClusterIssuers labelled for `namespace`, strips the finalizers of the
-/// cert-manager objects in it and deletes it. Errors are ignored: what is not there
-/// (a CRD that was never installed) needs no removing.
+/// Deletes the ClusterIssuers and APIServices labelled for `namespace`, strips the
+/// finalizers of the cert-manager objects in it and deletes it. Errors are ignored:
+/// what is not there (a CRD that was never installed) needs no removing.
 async fn remove_scope(client: &kube::Client, namespace: &str) {
     use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
     use kube::core::{ApiResource, GroupVersionKind};
@@ -204,6 +207,12 @@ async fn remove_scope(client: &kube::Client, namespace: &str) {
         &resource("cert-manager.io", "ClusterIssuer", "clusterissuers"),
     );
     let _ = issuers
+        .delete_collection(&DeleteParams::default(), &selector)
+        .await;
+    // An APIService left pointing at a stopped extension API server would break
+    // discovery for everyone else on the cluster.
+    let api_services: Api<APIService> = Api::all(client.clone());
+    let _ = api_services
         .delete_collection(&DeleteParams::default(), &selector)
         .await;
     for (group, kind, plural) in [

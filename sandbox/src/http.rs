@@ -200,8 +200,19 @@ pub async fn handle(app: Arc<App>, req: Request<Body>) -> Response {
         }
     };
     let path = parts.uri.path().to_string();
-    let query = query_map(parts.uri.query().unwrap_or_default());
-    match route(&app, &parts.method, &path, &query, &parts.headers, bytes).await {
+    let raw_query = parts.uri.query().unwrap_or_default();
+    let query = query_map(raw_query);
+    match route(
+        &app,
+        &parts.method,
+        &path,
+        &query,
+        raw_query,
+        &parts.headers,
+        bytes,
+    )
+    .await
+    {
         Ok(resp) => resp,
         Err(e) => error_response(&e),
     }
@@ -289,6 +300,7 @@ async fn route(
     method: &Method,
     path: &str,
     query: &HashMap<String, String>,
+    sent_query: &str,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -375,6 +387,12 @@ async fn route(
             return Ok(json_response(StatusCode::CREATED, &out, &[]));
         }
         _ => {}
+    }
+    // Groups served by an extension API server (an APIService with a Service).
+    if let Some(proxied) =
+        crate::aggregation::proxy(app, &who, method, path, sent_query, headers, body.clone()).await
+    {
+        return Ok(proxied);
     }
     match segs.as_slice() {
         ["apis", g] => {

@@ -1,6 +1,7 @@
 //! certgate's sandbox: an in-memory Kubernetes API server, faithful enough to test
 //! certgate through the real `kube::Client`, and the harness tests use it through.
 
+pub mod aggregation;
 pub mod api_error;
 pub mod apiserver;
 pub mod builtin_validation;

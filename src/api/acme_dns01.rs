@@ -124,6 +124,15 @@ pub struct AcmeIssuerDns01ProviderAzureDns {
     pub hosted_zone_name: Option<String>,
     pub environment: Option<AzureDnsEnvironment>,
     pub managed_identity: Option<AzureManagedIdentity>,
+    /// `AzurePublicZone` (default) or `AzurePrivateZone` (an Azure Private DNS zone).
+    pub zone_type: Option<AzureZoneType>,
+}
+
+/// Which kind of Azure DNS zone holds the records.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum AzureZoneType {
+    AzurePublicZone,
+    AzurePrivateZone,
 }
 
 /// Azure clouds.

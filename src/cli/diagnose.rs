@@ -1232,7 +1232,7 @@ fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Option<String> 
             None => "set rfc2136.tsigSecretSecretRef".into(),
         });
     }
-    if upper.contains("BADTIME") {
+    if upper.contains("BADTIME") || reason.contains("refused the request's timestamp") {
         return Some(
             "the clocks of certgate and the DNS server differ: synchronise them (NTP)".into(),
         );
@@ -1240,7 +1240,8 @@ fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Option<String> 
     if upper.contains("BADKEY") || upper.contains("BADSIG") {
         return Some("the DNS server refused the TSIG signature: check rfc2136.tsigKeyName, tsigAlgorithm and the secret against the server's key".into());
     }
-    if upper.contains("REFUSED") || upper.contains("NOTAUTH") {
+    // The DNS rcodes, as RFC 2136 errors spell them (not an HTTP API's "refused").
+    if reason.contains("REFUSED") || reason.contains("NOTAUTH") {
         return Some("the DNS server refused the update: allow updates of the zone with this key (BIND: update-policy or allow-update), and point rfc2136.nameserver at the zone's primary".into());
     }
     let lower = reason.to_ascii_lowercase();
@@ -1254,6 +1255,8 @@ fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Option<String> 
         "access denied",
         "invalidclienttokenid",
         "signaturedoesnotmatch",
+        "aadsts",
+        "authorizationfailed",
     ]
     .iter()
     .any(|w| lower.contains(w))
@@ -1671,11 +1674,14 @@ fn dns01_steps(
     let refs = provider_secret_refs(&dns01);
     let secret_ns = s.secret_namespace();
     if refs.is_empty() {
-        out.push(step(
-            creds_check.clone(),
-            Verdict::Skip,
-            "the solver refers to no Secret",
-        ));
+        let detail = match crate::dns01::solver::ambient_credentials(&dns01) {
+            // Route53, Cloud DNS, Azure DNS managed / workload identity.
+            Some(p) => format!(
+                "the solver refers to no Secret: {p} uses the controller's own cloud identity (ambient credentials)"
+            ),
+            None => "the solver refers to no Secret".to_string(),
+        };
+        out.push(step(creds_check.clone(), Verdict::Skip, detail));
     }
     for (field, name, key) in refs {
         let mut st = secret_step(s, &creds_check, &secret_ns, &name, Some(&key));
@@ -2956,6 +2962,24 @@ mod tests {
         )
         .unwrap();
         assert!(fix.contains("digitalocean, acmeDNS"), "{fix}");
+        assert!(fix.contains("azureDNS, akamai"), "{fix}");
+        let fix = present_fix(
+            "Entra ID refused the service principal c of tenant t with the client secret from Secret ns/azuredns key \"client-secret\" (HTTP 400, invalid_client, AADSTS7000215: Invalid client secret provided)",
+            &ch,
+            "ns",
+        )
+        .unwrap();
+        assert!(
+            fix.starts_with("the DNS provider refused the credentials"),
+            "{fix}"
+        );
+        let fix = present_fix(
+            "Akamai refused the request's timestamp (HTTP 400, Bad request: Invalid timestamp) when reading the TXT record set",
+            &ch,
+            "ns",
+        )
+        .unwrap();
+        assert!(fix.contains("NTP"), "{fix}");
     }
 
     #[test]

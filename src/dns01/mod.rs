@@ -6,6 +6,8 @@
 //! zone `example.com.`, record `_acme-challenge.example.com.`.
 
 pub mod acmedns;
+pub mod akamai;
+pub mod azure;
 pub mod clouddns;
 pub mod cloudflare;
 pub mod credentials;
@@ -77,6 +79,18 @@ pub struct ApiEndpoints {
     /// DigitalOcean's API root, e.g. `http://127.0.0.1:8080` (paths `/v2/...`). (An
     /// acme-dns solver names its API itself, in `acmeDNS.host`.)
     pub digitalocean: Option<String>,
+    /// Azure Resource Manager's root, e.g. `http://127.0.0.1:8080/` (paths
+    /// `/subscriptions/...`); the `environment`'s ARM endpoint when `None`.
+    pub azure: Option<String>,
+    /// The Entra ID authority (paths `/{tenant}/oauth2/v2.0/token`); the
+    /// `environment`'s when `None`.
+    pub azure_login: Option<String>,
+    /// The Azure instance metadata service (managed identity), `http://169.254.169.254/`
+    /// when `None`.
+    pub azure_imds: Option<String>,
+    /// Akamai's API root in place of `https://{serviceConsumerDomain}/`, e.g.
+    /// `http://127.0.0.1:8080/` (paths `/config-dns/v2/...`).
+    pub akamai: Option<String>,
 }
 
 impl Default for Dns01Config {

@@ -23,6 +23,11 @@ pub fn ambient_credentials(dns01: &AcmeChallengeSolverDns01) -> Option<&'static 
     {
         return Some("cloudDNS");
     }
+    if let Some(a) = &dns01.azure_dns
+        && super::azure::uses_ambient(a)
+    {
+        return Some("azureDNS");
+    }
     None
 }
 
@@ -54,13 +59,15 @@ pub fn ambient_refusal(
 }
 
 /// The `dns01` providers certgate implements, by their solver field names.
-pub const SUPPORTED: [&str; 7] = [
+pub const SUPPORTED: [&str; 9] = [
     "rfc2136",
     "cloudflare",
     "route53",
     "cloudDNS",
     "digitalocean",
     "acmeDNS",
+    "azureDNS",
+    "akamai",
     "webhook",
 ];
 
@@ -147,6 +154,15 @@ pub async fn provider_for(
     }
     if let Some(cfg) = &dns01.acme_dns {
         let p = super::acmedns::from_solver(client, cfg, secret_ns).await?;
+        return Ok(Box::new(p));
+    }
+    if let Some(cfg) = &dns01.azure_dns {
+        let p = super::azure::from_solver(client, cfg, secret_ns, endpoints).await?;
+        return Ok(Box::new(p));
+    }
+    if let Some(cfg) = &dns01.akamai {
+        let p =
+            super::akamai::from_solver(client, cfg, secret_ns, endpoints.akamai.as_deref()).await?;
         return Ok(Box::new(p));
     }
     if let Some(cfg) = &dns01.rfc2136 {
@@ -260,5 +276,33 @@ mod ambient_tests {
             ..Default::default()
         };
         assert_eq!(ambient_credentials(&gcp), Some("cloudDNS"));
+
+        // Azure: no clientID means the controller's managed or workload identity,
+        // as in cert-manager; a service principal is the solver's own.
+        let azure_mi = AcmeChallengeSolverDns01 {
+            azure_dns: Some(crate::api::acme_dns01::AcmeIssuerDns01ProviderAzureDns {
+                subscription_id: "s".into(),
+                resource_group_name: "rg".into(),
+                managed_identity: Some(Default::default()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(ambient_credentials(&azure_mi), Some("azureDNS"));
+        let why = ambient_refusal(&azure_mi, false, &config).unwrap();
+        assert!(why.contains("azureDNS solver"), "{why}");
+        let azure_sp = AcmeChallengeSolverDns01 {
+            azure_dns: Some(crate::api::acme_dns01::AcmeIssuerDns01ProviderAzureDns {
+                client_id: Some("c".into()),
+                tenant_id: Some("t".into()),
+                client_secret_secret_ref: Some(SecretKeySelector {
+                    name: "azure".into(),
+                    key: Some("secret".into()),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(ambient_refusal(&azure_sp, false, &config), None);
     }
 }

@@ -20,6 +20,9 @@ use crate::api::acme_dns01::AcmeIssuerDns01ProviderWebhook;
 /// The version of cert-manager's webhook API.
 pub const API_VERSION: &str = "v1alpha1";
 
+/// How long one call may take, the API server's retries included.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a webhook request says about the Challenge it is for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChallengeInfo {
@@ -254,10 +257,16 @@ impl WebhookProvider {
             serde_json::to_vec(&body).unwrap_or_default(),
         ))
         .map_err(|e| unreachable(e.to_string()))?;
-        let response = self
-            .client
-            .send(request)
+        // The client retries 429/503/504 on its own for minutes; an unreachable
+        // webhook must not hold the challenge that long.
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.send(request))
             .await
+            .map_err(|_| {
+                unreachable(format!(
+                    "no answer within {}s (is its APIService Available?)",
+                    CALL_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|e| unreachable(e.to_string()))?;
         let code = response.status().as_u16();
         let bytes: Bytes = response

@@ -1,14 +1,18 @@
 //! Local emulators of DNS providers' HTTP APIs (Cloudflare, Google Cloud DNS,
-//! DigitalOcean, acme-dns), each serving the records it holds over DNS so that
-//! propagation checks and an ACME server (Pebble, or the demo's in-process CA) see
+//! DigitalOcean, acme-dns, Azure DNS, Akamai Edge DNS) and of a cert-manager DNS-01 webhook solver (an extension
+//! API server behind the aggregation layer), each serving the records it holds over
+//! DNS so that propagation checks and an ACME server (Pebble, or the demo's in-process CA) see
 //! them. Used by the conformance suite, the tests and `certgate demo`; they depend on
 //! nothing of certgate's.
 
 pub mod acmedns;
+pub mod akamai;
+pub mod azure;
 pub mod clouddns;
 pub mod cloudflare;
 pub mod digitalocean;
 pub mod dns;
+pub mod webhook_solver;
 
 /// Why an emulator could not start.
 #[derive(Debug, thiserror::Error)]
