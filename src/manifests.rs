@@ -54,7 +54,16 @@ pub async fn apply(
     docs: &[Value],
     field_manager: &str,
 ) -> Result<Vec<String>, ManifestError> {
+    // Only the groups the documents use: one unavailable aggregated API elsewhere in
+    // the cluster (a metrics-server or webhook down) must not stop an apply.
+    let groups: std::collections::BTreeSet<&str> = docs
+        .iter()
+        .filter_map(|d| d.get("apiVersion").and_then(Value::as_str))
+        .map(|v| v.split_once('/').map(|(g, _)| g).unwrap_or(""))
+        .collect();
+    let groups: Vec<&str> = groups.into_iter().collect();
     let discovery = Discovery::new(client.clone())
+        .filter(&groups)
         .run()
         .await
         .map_err(|e| ManifestError::Discovery(Box::new(e)))?;

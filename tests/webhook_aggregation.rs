@@ -17,6 +17,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -338,5 +340,179 @@ async fn a_backend_with_an_untrusted_certificate_is_not_reached() {
             "{body:?}"
         ),
     }
+    s.env.cleanup().await;
+}
+
+/// How the suite and the controllers read the solver's nameserver.
+fn local_dns(server: SocketAddr) -> certgate::dns01::Dns01Config {
+    certgate::dns01::Dns01Config {
+        recursive_nameservers: vec![server],
+        authoritative_port: server.port(),
+        poll_period: Duration::from_millis(200),
+        timeout: Duration::from_secs(15),
+        query_timeout: Duration::from_secs(3),
+        ..Default::default()
+    }
+}
+
+fn webhook_solver(
+    group: &str,
+    api_key: &str,
+) -> certgate::api::acme_dns01::AcmeChallengeSolverDns01 {
+    serde_json::from_value(json!({"webhook": {
+        "groupName": group, "solverName": SOLVER, "config": {"apiKey": api_key}}}))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn certgates_webhook_provider_passes_the_conformance_suite() {
+    use certgate_conformance::suite::{BadCredentials, Suite};
+    let s = setup(None).await;
+    s.wait_available().await;
+    let ns = s.env.namespace.clone();
+    let provider = certgate::dns01::solver::provider_for(
+        &s.env.client,
+        &webhook_solver(&s.group, API_KEY),
+        &ns,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let (client, group) = (s.env.client.clone(), s.group.clone());
+    let bad = BadCredentials {
+        factory: Box::new(move || {
+            let (client, group, ns) = (client.clone(), group.clone(), ns.clone());
+            Box::pin(async move {
+                certgate::dns01::solver::provider_for(
+                    &client,
+                    &webhook_solver(&group, "not-the-key"),
+                    &ns,
+                    &Default::default(),
+                )
+                .await
+            })
+        }),
+        must_name: vec![format!("{SOLVER}.{}", s.group), "config.apiKey".into()],
+        secrets: vec![API_KEY.into()],
+    };
+    let report = Suite::new(
+        "webhook",
+        &*provider,
+        "example.com",
+        local_dns(s.solver.dns_addr()),
+    )
+    .bad_credentials(bad)
+    .run()
+    .await;
+    assert!(report.passed(), "\n{}", report.table());
+    assert_eq!(report.results.len(), 8, "\n{}", report.table());
+    let counts = s.solver.requests();
+    assert!(counts.present > 0 && counts.clean_up > 0, "{counts:?}");
+    assert!(s.solver.txt(FQDN).is_empty(), "nothing left behind");
+    s.env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pebble_issues_a_wildcard_and_apex_through_a_webhook_solver() {
+    use certgate::api::Certificate;
+    if common::missing(&[common::PEBBLE]) {
+        return;
+    }
+    let s = setup(None).await;
+    s.wait_available().await;
+    let dns = s.solver.dns_addr();
+    let pebble = common::pebble::Pebble::start(common::pebble::PebbleOptions {
+        dns_server: dns.to_string(),
+        http_port: common::pebble::free_port(),
+        eab_keys: vec![],
+    });
+    s.env.apply_crds(&common::checked_in_crds()).await.unwrap();
+    let mut acme = certgate::controller::AcmeSettings::default();
+    acme.dns01 = local_dns(dns);
+    let config = certgate::controller::ControllerConfig {
+        acme,
+        ..common::scoped_config(&s.env)
+    };
+    let _controllers =
+        certgate::controller::RunningControllers::start(s.env.client.clone(), config);
+    // Typed creates, not `manifests::apply`: its discovery walks every API group, and
+    // a real aggregator's discovery of the emulator's group is not what kube's
+    // discovery client expects (the emulator serves only what solving needs).
+    let ns = s.env.namespace.clone();
+    let issuers = Api::<certgate::api::Issuer>::namespaced(s.env.client.clone(), &ns);
+    let certs = Api::<Certificate>::namespaced(s.env.client.clone(), &ns);
+    let issuer: certgate::api::Issuer =
+        serde_json::from_value(json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+        "metadata": {"name": "webhook"},
+        "spec": {"acme": {
+            "server": pebble.directory_url,
+            "caBundle": pebble.ca_bundle(),
+            "privateKeySecretRef": {"name": "webhook-account"},
+            "solvers": [{"dns01": {"webhook": {
+                "groupName": s.group, "solverName": SOLVER,
+                "config": {"apiKey": API_KEY}}}}]}}}))
+        .unwrap();
+    issuers
+        .create(&PostParams::default(), &issuer)
+        .await
+        .unwrap();
+    let certificate: Certificate = serde_json::from_value(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "wild"},
+        "spec": {"secretName": "wild-tls", "dnsNames": ["example.com", "*.example.com"],
+            "issuerRef": {"name": "webhook", "kind": "Issuer"},
+            "privateKey": {"algorithm": "ECDSA", "size": 256}}}),
+    )
+    .unwrap();
+    certs
+        .create(&PostParams::default(), &certificate)
+        .await
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..1200 {
+        if certs
+            .get_opt("wild")
+            .await
+            .unwrap()
+            .is_some_and(|c| common::is_ready(&c))
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ready,
+        "never Ready; solver saw {:?}; pebble:\n{}",
+        s.solver.requests(),
+        pebble.log()
+    );
+    let last = s.solver.last_request().unwrap();
+    assert_eq!(
+        last["request"]["resourceNamespace"],
+        s.env.namespace.as_str()
+    );
+    assert_eq!(last["request"]["resolvedZone"], "example.com.");
+    assert!(
+        ["example.com", "*.example.com"]
+            .contains(&last["request"]["dnsName"].as_str().unwrap_or_default()),
+        "{last}"
+    );
+    assert!(
+        !last["request"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
+    // Both values were presented and, once the order was valid, cleaned up.
+    for _ in 0..300 {
+        if s.solver.txt(FQDN).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(s.solver.txt(FQDN).is_empty(), "no TXT record left");
+    let counts = s.solver.requests();
+    assert!(counts.present >= 2 && counts.clean_up >= 2, "{counts:?}");
     s.env.cleanup().await;
 }

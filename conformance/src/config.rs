@@ -103,6 +103,12 @@ pub struct Config {
     /// Providers' API base URLs, to run against an emulator.
     #[serde(default)]
     pub api_endpoints: Endpoints,
+    /// `webhook` solvers: the namespace sent as the challenge's `resourceNamespace`
+    /// (where the webhook reads the Secrets its `config` names; an Issuer's
+    /// namespace, or the cluster resource namespace of a ClusterIssuer). Default
+    /// `cert-manager`.
+    #[serde(default)]
+    pub webhook_namespace: Option<String>,
 }
 
 /// API base URLs in the configuration file.
@@ -162,6 +168,8 @@ impl Config {
             "azuredns"
         } else if d.akamai.is_some() {
             "akamai"
+        } else if d.webhook.is_some() {
+            "webhook"
         } else {
             "unknown"
         }
@@ -301,7 +309,8 @@ pub struct Built {
     pub bad_credentials: Option<BadCredentials>,
     /// How the provider keeps values (for [`crate::Suite::record_model`]).
     pub record_model: RecordModel,
-    _sandbox: certgate_sandbox::Sandbox,
+    /// Holds the Secrets (none for a webhook solver, reached in your cluster).
+    _sandbox: Option<certgate_sandbox::Sandbox>,
 }
 
 async fn put_secrets(
@@ -344,6 +353,9 @@ async fn put_secrets(
 
 /// Builds the provider of `config` (and one with scrambled credentials).
 pub async fn build(config: &Config) -> Result<Built, ConfigError> {
+    if config.dns01.webhook.is_some() {
+        return build_webhook(config).await;
+    }
     let mut values: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
     for (name, keys) in &config.secrets {
         for (key, source) in keys {
@@ -423,7 +435,37 @@ pub async fn build(config: &Config) -> Result<Built, ConfigError> {
         provider,
         bad_credentials,
         record_model,
-        _sandbox: sandbox,
+        _sandbox: Some(sandbox),
+    })
+}
+
+/// A `webhook` solver is an extension API server in your cluster: the provider talks
+/// to it through your cluster's API server (the current kubeconfig context), exactly
+/// as the controller does. Its credentials are whatever its `config` names, in your
+/// cluster, so there is no bad-credentials case.
+async fn build_webhook(config: &Config) -> Result<Built, ConfigError> {
+    let client = kube::Client::try_default().await.map_err(|e| {
+        ConfigError::Invalid(format!(
+            "a webhook solver is reached through your cluster's API server, and no kubeconfig works: {e} (set KUBECONFIG or the current context)"
+        ))
+    })?;
+    let namespace = config
+        .webhook_namespace
+        .clone()
+        .unwrap_or_else(|| "cert-manager".to_string());
+    let provider = certgate::dns01::solver::provider_for(
+        &client,
+        &config.dns01,
+        &namespace,
+        &config.endpoints(),
+    )
+    .await
+    .map_err(ConfigError::Invalid)?;
+    Ok(Built {
+        provider,
+        bad_credentials: None,
+        record_model: RecordModel::Zone,
+        _sandbox: None,
     })
 }
 
