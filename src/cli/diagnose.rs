@@ -1244,6 +1244,16 @@ fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Option<String> 
     if reason.contains("REFUSED") || reason.contains("NOTAUTH") {
         return Some("the DNS server refused the update: allow updates of the zone with this key (BIND: update-policy or allow-update), and point rfc2136.nameserver at the zone's primary".into());
     }
+    // Webhook solvers: what the API server or the webhook said (src/dns01/webhook.rs).
+    if reason.contains("may not create") && reason.contains("in API group") {
+        return Some("bind certgate's ServiceAccount to a ClusterRole granting create on the solver resource in the webhook's API group (install the webhook's chart with certManager.namespace and certManager.serviceAccountName set to certgate's)".into());
+    }
+    if reason.contains("no webhook solver serves") {
+        return Some("install the webhook solver and check `kubectl get apiservice v1alpha1.<groupName>` is Available; groupName and solverName must be the webhook's".into());
+    }
+    if reason.contains("cannot reach the webhook solver") {
+        return Some("the API server cannot reach the webhook: check its pods and `kubectl get apiservice v1alpha1.<groupName>` (Available, and why not)".into());
+    }
     let lower = reason.to_ascii_lowercase();
     if [
         "401",
@@ -3088,5 +3098,24 @@ mod tests {
                 .contains("allowed_domains"),
             "{request:?}"
         );
+    }
+
+    #[test]
+    fn webhook_solver_failures_are_explained() {
+        let ch = challenge("DNS-01", "a.example.com", dns_solver(false), json!({}));
+        let fix = present_fix(
+            "certgate may not create hetzner in API group acme.example.com (HTTP 403): bind certgate's ServiceAccount",
+            &ch,
+            "ns",
+        )
+        .unwrap();
+        assert!(fix.contains("certManager.serviceAccountName"), "{fix}");
+        let fix = present_fix(
+            "no webhook solver serves acme.example.com/v1alpha1 hetzner (HTTP 404): install the webhook",
+            &ch,
+            "ns",
+        )
+        .unwrap();
+        assert!(fix.contains("kubectl get apiservice"), "{fix}");
     }
 }
