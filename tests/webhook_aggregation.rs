@@ -427,8 +427,10 @@ async fn pebble_issues_a_wildcard_and_apex_through_a_webhook_solver() {
         eab_keys: vec![],
     });
     s.env.apply_crds(&common::checked_in_crds()).await.unwrap();
-    let mut acme = certgate::controller::AcmeSettings::default();
-    acme.dns01 = local_dns(dns);
+    let acme = certgate::controller::AcmeSettings {
+        dns01: local_dns(dns),
+        ..Default::default()
+    };
     let config = certgate::controller::ControllerConfig {
         acme,
         ..common::scoped_config(&s.env)
