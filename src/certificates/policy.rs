@@ -20,6 +20,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use crate::gocompat::{go_list, go_time_string, rfc1123};
+
 use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -1910,32 +1912,6 @@ fn public_keys_equal(
 // ---------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------
-
-/// Go's `%v` of a `[]string`: `[a b c]`.
-fn go_list<S: AsRef<str>>(v: &[S]) -> String {
-    format!(
-        "[{}]",
-        v.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ")
-    )
-}
-
-/// Go's `time.Time.String()` in UTC: `2006-01-02 15:04:05.999999999 +0000 UTC`.
-pub fn go_time_string(t: Timestamp) -> String {
-    let base = t.strftime("%Y-%m-%d %H:%M:%S").to_string();
-    let nanos = t.subsec_nanosecond();
-    let frac = if nanos == 0 {
-        String::new()
-    } else {
-        let s = format!(".{:09}", nanos.unsigned_abs());
-        s.trim_end_matches('0').to_string()
-    };
-    format!("{base}{frac} +0000 UTC")
-}
-
-/// Go's `time.RFC1123` in UTC: `Mon, 02 Jan 2006 15:04:05 UTC`.
-pub fn rfc1123(t: Timestamp) -> String {
-    t.strftime("%a, %d %b %Y %H:%M:%S UTC").to_string()
-}
 
 /// The first key (sorted) present in both maps with different values.
 fn first_mismatching_value<'m>(
