@@ -1,11 +1,12 @@
 //! `certgate demo`: the whole job on an embedded local stack. Starts in-process the
 //! sandbox API server (with the cert-manager and Gateway API CRDs), an ACME CA that
 //! validates challenges for real (`certgate-testca`), and the Cloudflare API with the
-//! authoritative DNS server behind it (`certgate-emulators`); runs the controllers
-//! against them, applies `examples/` — SelfSigned and CA issuers, an ACME
-//! ClusterIssuer with DNS-01 and HTTP-01 solvers picked by selector, a Gateway, a
-//! ListenerSet and an Ingress — prints each step as it happens, waits until every
-//! Certificate is Ready and shows what was issued.
+//! authoritative DNS server behind it (`certgate-emulators`), and a Vault PKI
+//! (`certgate_testca::vault`); runs the controllers against them, applies
+//! `examples/` — SelfSigned and CA issuers, an ACME ClusterIssuer with DNS-01 and
+//! HTTP-01 solvers picked by selector, a Gateway, a ListenerSet, an Ingress and a
+//! Vault Issuer — prints each step as it happens, waits until every Certificate is
+//! Ready and shows what was issued.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
@@ -50,6 +51,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     (
         "examples/07-ingress.yaml",
         include_str!("../examples/07-ingress.yaml"),
+    ),
+    (
+        "examples/08-vault-issuer.yaml",
+        include_str!("../examples/08-vault-issuer.yaml"),
     ),
 ];
 
@@ -98,6 +103,8 @@ pub enum DemoError {
     Io(#[from] std::io::Error),
     #[error("starting Pebble: {0}")]
     Pebble(String),
+    #[error("setting up the in-process Vault: {0}")]
+    Vault(String),
     #[error("writing {path}: {source}")]
     Write {
         path: String,
@@ -201,6 +208,46 @@ fn point_at_ca(doc: &mut serde_json::Value, directory: &str, ca_bundle: &str) {
     }
 }
 
+/// Points the Vault Issuer of the examples at the in-process Vault, and its token
+/// Secret at a token that Vault knows.
+fn point_at_vault(
+    doc: &mut serde_json::Value,
+    vault: &certgate_testca::vault::VaultEmulator,
+    token: &str,
+) {
+    if doc["kind"] == "Issuer" && doc["spec"]["vault"].is_object() {
+        doc["spec"]["vault"]["server"] = serde_json::json!(vault.base_url());
+        doc["spec"]["vault"]["caBundle"] = serde_json::json!(vault.ca_bundle_b64());
+    }
+    if doc["kind"] == "Secret" && doc["metadata"]["name"] == "vault-token" {
+        doc["stringData"]["token"] = serde_json::json!(token);
+    }
+}
+
+/// An in-process Vault with the PKI mount and role the Vault example names.
+fn start_vault() -> Result<(certgate_testca::vault::VaultEmulator, String), DemoError> {
+    use certgate_testca::vault::{RoleConfig, VaultEmulator};
+    let err = |e: certgate_testca::vault::VaultError| DemoError::Vault(e.to_string());
+    let vault = VaultEmulator::start();
+    vault.add_pki_mount(None, "pki_int").map_err(err)?;
+    vault
+        .add_role(
+            None,
+            "pki_int",
+            "demo",
+            RoleConfig {
+                allowed_domains: vec!["demo.example".into()],
+                allow_subdomains: true,
+                require_cn: false,
+                max_ttl: Duration::from_secs(30 * 24 * 3600),
+                ..RoleConfig::default()
+            },
+        )
+        .map_err(err)?;
+    let token = vault.create_token(None, &["pki"], Duration::from_secs(3600), true);
+    Ok((vault, token))
+}
+
 /// A free port on 127.0.0.1 for the HTTP-01 solver.
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
@@ -244,6 +291,13 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
         cloudflare.api_url()
     );
 
+    let (vault, vault_token) = start_vault()?;
+    let _ = writeln!(
+        out,
+        "Vault (PKI mount pki_int, role demo) at {}",
+        vault.base_url()
+    );
+
     let mut acme = crate::controller::AcmeSettings::default();
     acme.dns01.recursive_nameservers = vec![dns];
     acme.dns01.authoritative_port = dns.port();
@@ -280,6 +334,7 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
         let mut docs = crate::manifests::parse_documents(file, text)?;
         for d in &mut docs {
             point_at_ca(d, &ca.directory_url(), &ca.ca_bundle_b64());
+            point_at_vault(d, &vault, &vault_token);
         }
         let applied = crate::manifests::apply(&client, file, &docs, "certgate-demo").await?;
         let _ = writeln!(out, "applied {file}: {}", applied.join(", "));
@@ -295,9 +350,9 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
             .iter()
             .filter(|c| ready_of(c).is_some_and(|(s, _)| s == ConditionStatus::True))
             .count();
-        // The Gateway, ListenerSet and Ingress make 3 more Certificates than the 4 of
-        // the SelfSigned/CA examples: wait until they exist too.
-        if list.len() >= 7 && ready == list.len() {
+        // The Gateway, ListenerSet and Ingress make 3 more Certificates than the 5 of
+        // the SelfSigned/CA/Vault examples: wait until they exist too.
+        if list.len() >= 8 && ready == list.len() {
             break true;
         }
         if Instant::now() > deadline {

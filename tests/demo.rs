@@ -25,7 +25,7 @@ fn demo(args: &[&str]) -> (String, String) {
 #[test]
 fn the_demo_issues_every_example_through_the_whole_mission() {
     let (text, logs) = demo(&[]);
-    assert!(text.contains("7 of 7 Certificates Ready"), "{text}");
+    assert!(text.contains("8 of 8 Certificates Ready"), "{text}");
     let row = |name: &str| {
         text.lines()
             .find(|l| l.split_whitespace().nth(1) == Some(name))
@@ -54,6 +54,12 @@ fn the_demo_issues_every_example_through_the_whole_mission() {
     );
     assert!(text.contains("SANs [DNS:team-a.demo.example]"), "{text}");
     assert!(text.contains("SANs [DNS:shop.demo.example]"), "{text}");
+    // The Vault Issuer's Certificate, signed by the in-process Vault's intermediate.
+    assert!(
+        text.contains("demo/internal-api-tls: ")
+            && text.contains("SANs [DNS:internal.demo.example]"),
+        "{text}"
+    );
     assert!(
         text.contains("DNS:api.demo.example, IP:10.0.0.10, IP:fd00::10"),
         "{text}"
@@ -115,7 +121,7 @@ fn the_demo_issues_from_pebble_with_ca_pebble() {
     }
     let (text, _) = demo(&["--ca", "pebble"]);
     assert!(text.contains("Pebble at https://127.0.0.1:"), "{text}");
-    assert!(text.contains("7 of 7 Certificates Ready"), "{text}");
+    assert!(text.contains("8 of 8 Certificates Ready"), "{text}");
     assert!(
         text.contains("SANs [DNS:*.apps.demo.example, DNS:apps.demo.example]"),
         "{text}"
