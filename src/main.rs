@@ -157,6 +157,11 @@ enum Command {
         /// CRDs (in place of cert-manager's cainjector).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         enable_ca_injector: bool,
+        /// cert-manager's controller list (`*`, names, `-name` to disable), e.g.
+        /// `*,-certificaterequests-approver` to leave approval to approver-policy or a
+        /// person. Only the approver can be turned off; other names are accepted.
+        #[arg(long, value_delimiter = ',', default_value = "*")]
+        controllers: Vec<String>,
         #[command(flatten)]
         acme: Box<AcmeArgs>,
     },
@@ -575,6 +580,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             default_issuer_kind,
             default_issuer_group,
             enable_ca_injector,
+            controllers,
             acme,
         } => {
             init_logging(log_format, cli.verbosity, false);
@@ -594,6 +600,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 },
                 acme: acme.settings(),
                 ca_injector: enable_ca_injector,
+                approve_requests: certgate::controller::approver_enabled(&controllers),
                 vault: certgate::issuers::vault::VaultConfig {
                     issuer_ambient_credentials: acme.issuer_ambient_credentials,
                     cluster_issuer_ambient_credentials: acme.cluster_issuer_ambient_credentials,

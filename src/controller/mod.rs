@@ -41,6 +41,22 @@ pub struct ControllerConfig {
     pub ca_injector: bool,
     /// Vault issuers: what comes from the controller, not the issuer.
     pub vault: crate::issuers::vault::VaultConfig,
+    /// Run the built-in approver (cert-manager's `certificaterequests-approver`):
+    /// approve every CertificateRequest, of any issuer group, that no one approved
+    /// or denied. Off with `--controllers=*,-certificaterequests-approver`.
+    pub approve_requests: bool,
+}
+
+/// Whether cert-manager's `--controllers` list leaves the built-in approver on:
+/// it is on by default (`*`) unless `-certificaterequests-approver` is listed, and
+/// on when named explicitly.
+pub fn approver_enabled(controllers: &[String]) -> bool {
+    const APPROVER: &str = "certificaterequests-approver";
+    let names: Vec<&str> = controllers.iter().map(|c| c.trim()).collect();
+    if names.iter().any(|n| n.strip_prefix('-') == Some(APPROVER)) {
+        return false;
+    }
+    names.is_empty() || names.iter().any(|n| *n == "*" || *n == APPROVER)
 }
 
 /// The ACME flags of `certgate controller`.
@@ -90,6 +106,7 @@ impl Default for ControllerConfig {
             acme: Default::default(),
             ca_injector: true,
             vault: Default::default(),
+            approve_requests: true,
         }
     }
 }
@@ -466,5 +483,17 @@ mod conflict_tests {
         assert!(is_conflict(&api(409)));
         assert!(!is_conflict(&Wrapper::from(api(422))));
         assert!(!is_conflict(&std::io::Error::other("x")));
+    }
+
+    #[test]
+    fn the_approver_follows_cert_managers_controllers_flag() {
+        let list = |s: &str| s.split(',').map(str::to_string).collect::<Vec<_>>();
+        assert!(approver_enabled(&list("*")));
+        assert!(!approver_enabled(&list("*,-certificaterequests-approver")));
+        assert!(approver_enabled(&list(
+            "certificates-issuing,certificaterequests-approver"
+        )));
+        assert!(!approver_enabled(&list("certificates-issuing")));
+        assert!(approver_enabled(&[]));
     }
 }

@@ -203,11 +203,20 @@ async fn reconcile(
         metrics::SYNC_CALLS,
         vec![("controller", "certificaterequests".into())],
     );
-    if !is_cert_manager_group(req.spec.issuer_ref.group.as_deref()) {
-        return Ok(Action::await_change());
-    }
     let now = ctx.now();
     let status_of = |t: &str| request_condition(&req, t).map(|c| c.status);
+    let ours = is_cert_manager_group(req.spec.issuer_ref.group.as_deref());
+    if !ours {
+        // An external issuer's request (aws-privateca, google-cas, step-issuer, …):
+        // approved here as cert-manager's approver does, signed by its controller.
+        if ctx.config.approve_requests
+            && status_of("Approved").is_none()
+            && status_of("Denied").is_none()
+        {
+            approve(&ctx, &req, now).await?;
+        }
+        return Ok(Action::await_change());
+    }
     if status_of("Ready") == Some(ConditionStatus::True) {
         return Ok(follow_renewal_info(&ctx, &req).await);
     }
@@ -216,23 +225,12 @@ async fn reconcile(
     }) {
         return Ok(Action::await_change());
     }
-    // The built-in approver.
-    if status_of("Approved").is_none() && status_of("Denied").is_none() {
-        let message = "Certificate request has been approved by cert-manager.io";
-        let list = with_condition(
-            &req,
-            condition(
-                "Approved",
-                ConditionStatus::True,
-                "cert-manager.io",
-                message,
-                now,
-            ),
-        );
-        patch_status(&ctx, &req, json!({"conditions": list})).await?;
-        ctx.recorder
-            .publish(&*req, EventType::Normal, "cert-manager.io", message)
-            .await;
+    // The built-in approver (unless another approver decides).
+    if ctx.config.approve_requests
+        && status_of("Approved").is_none()
+        && status_of("Denied").is_none()
+    {
+        approve(&ctx, &req, now).await?;
         return Ok(Action::requeue(Duration::from_millis(10)));
     }
     if status_of("Denied") == Some(ConditionStatus::True) {
@@ -349,6 +347,30 @@ async fn reconcile(
     let outcome =
         tokio::task::block_in_place(|| sign(&req, &config, secret.as_ref(), &secret_ref, now));
     finish(&ctx, &req, outcome, now).await
+}
+
+/// Approves `req` as cert-manager's built-in approver does.
+async fn approve(
+    ctx: &Context,
+    req: &CertificateRequest,
+    now: jiff::Timestamp,
+) -> Result<(), RequestError> {
+    let message = "Certificate request has been approved by cert-manager.io";
+    let list = with_condition(
+        req,
+        condition(
+            "Approved",
+            ConditionStatus::True,
+            "cert-manager.io",
+            message,
+            now,
+        ),
+    );
+    patch_status(ctx, req, json!({"conditions": list})).await?;
+    ctx.recorder
+        .publish(req, EventType::Normal, "cert-manager.io", message)
+        .await;
+    Ok(())
 }
 
 /// Has Vault sign the request, in cert-manager's words: a missing Secret and a
