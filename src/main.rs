@@ -218,8 +218,9 @@ enum Command {
         /// Renew every Certificate of the namespace (with -A: of every namespace).
         #[arg(long)]
         all: bool,
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
+        /// The namespace (default: the kubeconfig context's, else `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
         /// Every namespace.
         #[arg(short = 'A', long)]
         all_namespaces: bool,
@@ -251,8 +252,9 @@ enum CheckWhat {
         #[arg(long, value_parser = certgate::cli::check::parse_duration)]
         wait: Option<std::time::Duration>,
         /// Namespace of the dry-run Certificate.
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
+        /// The namespace (default: the kubeconfig context's, else `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -272,8 +274,9 @@ enum StatusWhat {
     /// Challenges and events.
     Certificate {
         name: String,
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
+        /// The namespace (default: the kubeconfig context's, else `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -301,8 +304,9 @@ enum DiagnoseWhat {
     #[command(verbatim_doc_comment)]
     Certificate {
         name: String,
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
+        /// The namespace (default: the kubeconfig context's, else `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -333,8 +337,9 @@ enum InspectWhat {
     /// A TLS Secret: subject, SANs, validity, key, chain, and whether it matches its Certificate.
     Secret {
         name: String,
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
+        /// The namespace (default: the kubeconfig context's, else `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
     },
 }
 
@@ -417,6 +422,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 },
         } => {
             let client = kube::Client::try_default().await?;
+            let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             let check = certgate::cli::check::api(&client, &namespace, wait).await;
             match output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&check)?),
@@ -439,6 +445,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 },
         } => {
             let client = kube::Client::try_default().await?;
+            let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             let status = certgate::cli::status::load(&client, &namespace, &name).await?;
             match output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
@@ -473,6 +480,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             };
             let report = async {
                 let client = kube::Client::try_default().await?;
+                let namespace = namespace
+                    .clone()
+                    .unwrap_or_else(|| client.default_namespace().to_string());
                 certgate::cli::diagnose::certificate(&client, &namespace, &name, &opts)
                     .await
                     .map_err(Box::<dyn std::error::Error>::from)
@@ -496,6 +506,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             what: InspectWhat::Secret { name, namespace },
         } => {
             let client = kube::Client::try_default().await?;
+            let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             print!(
                 "{}",
                 certgate::cli::inspect::secret(&client, &namespace, &name).await?
@@ -511,6 +522,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 return Err("name the Certificates to renew, or use --all".into());
             }
             let client = kube::Client::try_default().await?;
+            let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             let ns = (!all_namespaces).then_some(namespace.as_str());
             for done in certgate::cli::renew::renew(&client, ns, &names, all).await? {
                 println!("Manually triggered issuance of Certificate {done}");

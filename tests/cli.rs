@@ -593,6 +593,28 @@ async fn status_and_diagnose_recognise_acme_states() {
         .to_vec())
     .await;
     assert_eq!(code, Some(0), "{err}");
+    // Without -n: the kubeconfig context's namespace, as kubectl and cmctl take it.
+    {
+        let text = std::fs::read_to_string(&kubeconfig).unwrap();
+        let mut doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        for c in doc["contexts"].as_array_mut().unwrap() {
+            c["context"]["namespace"] = serde_json::json!(ns);
+        }
+        let in_ns = dir.join("kubeconfig-in-namespace");
+        std::fs::write(&in_ns, serde_json::to_string(&doc).unwrap()).unwrap();
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["status", "certificate", "tsig"])
+            .env("KUBECONFIG", &in_ns)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("Name: tsig-1"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     for expected in [
         "CertificateRequest:\n  Name: tsig-1\n",
         "Order:\n  Name: tsig-1-42\n  State: pending, Reason: \n",
