@@ -162,6 +162,13 @@ pub struct Defaults {
     pub issuer_name: Option<String>,
     pub issuer_kind: String,
     pub issuer_group: String,
+    /// `--auto-certificate-annotations`: the Ingress annotations that, set to a Go
+    /// boolean true, ask for a Certificate from the default issuer
+    /// (`kubernetes.io/tls-acme`).
+    pub auto_certificate_annotations: Vec<String>,
+    /// `--extra-certificate-annotations`: annotations copied from the source (Ingress,
+    /// Gateway, ListenerSet) to the Certificates made from it, when it has them.
+    pub extra_certificate_annotations: Vec<String>,
 }
 
 impl Default for Defaults {
@@ -171,6 +178,8 @@ impl Default for Defaults {
             issuer_name: None,
             issuer_kind: "Issuer".to_string(),
             issuer_group: crate::api::GROUP.to_string(),
+            auto_certificate_annotations: vec![ann::TLS_ACME.to_string()],
+            extra_certificate_annotations: Vec::new(),
         }
     }
 }
@@ -302,6 +311,21 @@ pub fn owner_uids(cert: &Certificate) -> Vec<String> {
     by_ref.chain(by_label).collect()
 }
 
+/// cert-manager's `extractExtraAnnotations`: the listed annotations the source has,
+/// onto the Certificate.
+fn copy_extra_annotations(cert: &mut Certificate, source: &Source, keys: &[String]) {
+    let extra: Vec<(String, String)> = keys
+        .iter()
+        .filter_map(|k| source.annotations.get(k).map(|v| (k.clone(), v.clone())))
+        .collect();
+    if !extra.is_empty() {
+        cert.metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .extend(extra);
+    }
+}
+
 /// Builds the plan for `source`.
 ///
 /// * `existing`: the Certificates the source owns ([`is_owned_by`]).
@@ -321,9 +345,10 @@ pub fn build(
     let source_level = annotations.contains_key(ann::ISSUER)
         || annotations.contains_key(ann::CLUSTER_ISSUER)
         || (is_ingress
-            && annotations
-                .get(ann::TLS_ACME)
-                .is_some_and(|v| go_parse_bool(v)));
+            && defaults
+                .auto_certificate_annotations
+                .iter()
+                .any(|k| annotations.get(k).is_some_and(|v| go_parse_bool(v))));
     let listener_level = !is_ingress
         && annotations.keys().any(|k| {
             k.starts_with(LISTENER_ISSUER_PREFIX) || k.starts_with(LISTENER_CLUSTER_ISSUER_PREFIX)
@@ -446,7 +471,8 @@ pub fn build(
         let Some(issuer) = single_issuer(&group, &mut plan) else {
             continue;
         };
-        let intent = template.certificate(source, &group, issuer);
+        let mut intent = template.certificate(source, &group, issuer);
+        copy_extra_annotations(&mut intent, source, &defaults.extra_certificate_annotations);
         let current = existing.iter().find(|c| {
             c.metadata.name.as_deref() == Some(group.key.name.as_str())
                 && cert_namespace(c, source) == group.key.namespace
@@ -1908,6 +1934,7 @@ mod tests {
             issuer_name: Some("letsencrypt".into()),
             issuer_kind: "ClusterIssuer".into(),
             issuer_group: "cert-manager.io".into(),
+            ..Defaults::default()
         };
         let ext = |name: &str, kind: &str, group: &str| IssuerReference {
             name: name.into(),
@@ -2498,5 +2525,72 @@ mod tests {
         );
         assert!(go_parse_bool("True") && !go_parse_bool("yes"));
         assert_eq!(go_parse_int("+7", "f", 0, 10), Ok(7));
+    }
+
+    #[test]
+    fn extra_and_auto_certificate_annotations_follow_the_flags() {
+        const EXTRA: &str = "venafi.cert-manager.io/custom-fields";
+        let defaults = Defaults {
+            extra_certificate_annotations: vec![EXTRA.into(), "absent.example/x".into()],
+            ..Defaults::default()
+        };
+        for src in [
+            ingress(
+                &[
+                    (ann::CLUSTER_ISSUER, "ci"),
+                    (EXTRA, "[{\"name\":\"a\"}]"),
+                    ("other/x", "y"),
+                ],
+                vec![block(&["a.example.com"], "a-tls")],
+            ),
+            gateway(
+                &[
+                    (ann::CLUSTER_ISSUER, "ci"),
+                    (EXTRA, "[{\"name\":\"a\"}]"),
+                    ("other/x", "y"),
+                ],
+                vec![listener("https", "a.example.com", "a-tls")],
+            ),
+        ] {
+            let plan = build(&src, &defaults, &[], &[]);
+            assert_eq!(plan.create.len(), 1, "{:?}", messages(&plan));
+            let a = plan.create[0]
+                .metadata
+                .annotations
+                .clone()
+                .unwrap_or_default();
+            assert_eq!(a.get(EXTRA).map(String::as_str), Some("[{\"name\":\"a\"}]"));
+            assert!(
+                !a.contains_key("other/x") && !a.contains_key("absent.example/x"),
+                "{a:?}"
+            );
+            // Not listed: not copied.
+            let plan = build(&src, &Defaults::default(), &[], &[]);
+            let a = plan.create[0]
+                .metadata
+                .annotations
+                .clone()
+                .unwrap_or_default();
+            assert!(!a.contains_key(EXTRA), "{a:?}");
+        }
+
+        // --auto-certificate-annotations replaces kubernetes.io/tls-acme.
+        let auto = Defaults {
+            issuer_name: Some("letsencrypt".into()),
+            issuer_kind: "ClusterIssuer".into(),
+            auto_certificate_annotations: vec!["example.com/auto-tls".into()],
+            ..Defaults::default()
+        };
+        let tls = || vec![block(&["b.example.com"], "b-tls")];
+        let plan = build(
+            &ingress(&[("example.com/auto-tls", "true")], tls()),
+            &auto,
+            &[],
+            &[],
+        );
+        assert_eq!(plan.create.len(), 1, "{:?}", messages(&plan));
+        assert_eq!(plan.create[0].spec.issuer_ref.name, "letsencrypt");
+        let plan = build(&ingress(&[(ann::TLS_ACME, "true")], tls()), &auto, &[], &[]);
+        assert!(plan.create.is_empty(), "tls-acme is no longer the trigger");
     }
 }
