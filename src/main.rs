@@ -66,6 +66,19 @@ struct AcmeArgs {
     acme_http01_self_check_port: u16,
 }
 
+/// The shims' annotation flags of `certgate controller` (cert-manager's).
+#[derive(clap::Args, Debug)]
+struct ShimAnnotationArgs {
+    /// Ingress annotations that, set to true, ask for a Certificate from the
+    /// default issuer.
+    #[arg(long, value_delimiter = ',', default_value = "kubernetes.io/tls-acme")]
+    auto_certificate_annotations: Vec<String>,
+    /// Annotations copied from an Ingress, Gateway or ListenerSet to the
+    /// Certificates made from it.
+    #[arg(long, value_delimiter = ',')]
+    extra_certificate_annotations: Vec<String>,
+}
+
 impl AcmeArgs {
     fn settings(&self) -> certgate::controller::AcmeSettings {
         let poll =
@@ -153,14 +166,8 @@ enum Command {
         default_issuer_kind: String,
         #[arg(long, default_value = "cert-manager.io")]
         default_issuer_group: String,
-        /// Ingress annotations that, set to true, ask for a Certificate from the
-        /// default issuer (cert-manager's flag).
-        #[arg(long, value_delimiter = ',', default_value = "kubernetes.io/tls-acme")]
-        auto_certificate_annotations: Vec<String>,
-        /// Annotations copied from an Ingress, Gateway or ListenerSet to the
-        /// Certificates made from it (cert-manager's flag).
-        #[arg(long, value_delimiter = ',')]
-        extra_certificate_annotations: Vec<String>,
+        #[command(flatten)]
+        shim_annotations: Box<ShimAnnotationArgs>,
         /// Inject CA bundles into annotated webhook configurations, APIServices and
         /// CRDs (in place of cert-manager's cainjector).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -599,8 +606,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             default_issuer_name,
             default_issuer_kind,
             default_issuer_group,
-            auto_certificate_annotations,
-            extra_certificate_annotations,
+            shim_annotations,
             enable_ca_injector,
             controllers,
             acme,
@@ -619,8 +625,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     issuer_name: (!default_issuer_name.is_empty()).then_some(default_issuer_name),
                     issuer_kind: default_issuer_kind,
                     issuer_group: default_issuer_group,
-                    auto_certificate_annotations,
-                    extra_certificate_annotations,
+                    auto_certificate_annotations: shim_annotations.auto_certificate_annotations,
+                    extra_certificate_annotations: shim_annotations.extra_certificate_annotations,
                 },
                 acme: acme.settings(),
                 ca_injector: enable_ca_injector,
