@@ -293,7 +293,7 @@ async fn delete_certificates<'a>(ctx: &Context, certs: impl IntoIterator<Item = 
 /// lost watch) the ones whose source went while nobody watched are swept.
 async fn delete_cross_namespace_certificates<K>(
     ctx: Arc<Context>,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<watcher::Event<K>>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<watcher::Event<String>>,
     kind: &'static str,
 ) where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -310,7 +310,9 @@ async fn delete_cross_namespace_certificates<K>(
     while let Some(event) = events.recv().await {
         match event {
             watcher::Event::Init => listing.clear(),
-            watcher::Event::InitApply(source) => listing.extend(source.uid()),
+            watcher::Event::InitApply(uid) => {
+                listing.insert(uid);
+            }
             watcher::Event::InitDone => {
                 live = std::mem::take(&mut listing);
                 let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
@@ -337,9 +339,10 @@ async fn delete_cross_namespace_certificates<K>(
                 }
                 delete_certificates(&ctx, gone).await;
             }
-            watcher::Event::Apply(source) => live.extend(source.uid()),
-            watcher::Event::Delete(source) => {
-                let Some(uid) = source.uid() else { continue };
+            watcher::Event::Apply(uid) => {
+                live.insert(uid);
+            }
+            watcher::Event::Delete(uid) => {
                 live.remove(&uid);
                 // Now, and again shortly after: a reconcile of the source that was
                 // already running when it went may still write its Certificate.
@@ -475,11 +478,24 @@ where
 {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let hook: crate::runtime::shared_watch::Hook<K> = Box::new(move |e| {
-        // The sweeper needs uids and names only; the events are small.
-        let _ = tx.send(e.clone());
+        // The sweeper needs the sources' uids only, not the objects.
+        use watcher::Event as E;
+        let uid_of = |o: &K| o.uid().unwrap_or_default();
+        let small = match e {
+            E::Init => E::Init,
+            E::InitApply(o) => E::InitApply(uid_of(o)),
+            E::InitDone => E::InitDone,
+            E::Apply(o) => E::Apply(uid_of(o)),
+            E::Delete(o) => E::Delete(uid_of(o)),
+        };
+        let _ = tx.send(small);
     });
     let (watch, driver) = crate::runtime::shared_watch::SharedWatch::start(api, |_| {}, vec![hook]);
-    let sweeper = tokio::spawn(delete_cross_namespace_certificates(ctx.clone(), rx, kind));
+    let sweeper = tokio::spawn(delete_cross_namespace_certificates::<K>(
+        ctx.clone(),
+        rx,
+        kind,
+    ));
     (watch, driver, sweeper)
 }
 
