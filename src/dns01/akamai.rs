@@ -480,12 +480,7 @@ impl AkamaiProvider {
             .await
             .map_err(|e| CallError::Transport(without_url(&e)))?;
         let status = response.status();
-        let wait = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let wait = super::zone_batch::retry_after(response.headers());
         let bytes = response
             .bytes()
             .await
@@ -518,13 +513,12 @@ impl AkamaiProvider {
             n += 1;
             match r {
                 Err(e) if e.retryable() && n < self.backoff.attempts.max(1) => {
-                    let jitter = self.backoff.delay(n - 1);
-                    let wait = match &e {
-                        CallError::Status { wait: Some(w), .. } if *w > self.backoff.max => {
-                            return (Err(e), n);
-                        }
-                        CallError::Status { wait: Some(w), .. } => (*w).max(jitter),
-                        _ => jitter,
+                    let hint = match &e {
+                        CallError::Status { wait, .. } => *wait,
+                        CallError::Transport(_) => None,
+                    };
+                    let Some(wait) = self.backoff.wait_after(n - 1, hint) else {
+                        return (Err(e), n);
                     };
                     debug!(
                         attempt = n,

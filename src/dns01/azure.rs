@@ -447,15 +447,6 @@ fn detail(code: &str, message: &str) -> String {
     }
 }
 
-/// How long an answer asks to wait (`Retry-After`, seconds).
-fn wait_hint(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-}
-
 /// `base` as a URL ending in `/`.
 fn normalise_base(what: &str, base: &str) -> Result<reqwest::Url, AzureError> {
     let invalid = |reason: &str| AzureError::InvalidBaseUrl {
@@ -727,12 +718,11 @@ impl AzureProvider {
     /// The wait before the next attempt after failed attempt `n` (0-based), or
     /// `None` when the server asks to wait longer than the backoff ever would.
     fn wait_after(&self, n: u32, e: &CallError) -> Option<Duration> {
-        let jitter = self.backoff.delay(n);
-        match e {
-            CallError::Status { wait: Some(w), .. } if *w > self.backoff.max => None,
-            CallError::Status { wait: Some(w), .. } => Some((*w).max(jitter)),
-            _ => Some(jitter),
-        }
+        let hint = match e {
+            CallError::Status { wait, .. } => *wait,
+            CallError::Transport(_) => None,
+        };
+        self.backoff.wait_after(n, hint)
     }
 
     /// One request; the status, `ETag` and body of a successful answer.
@@ -745,7 +735,7 @@ impl AzureProvider {
             .await
             .map_err(|e| CallError::Transport(without_url(&e)))?;
         let status = response.status();
-        let wait = wait_hint(response.headers());
+        let wait = super::zone_batch::retry_after(response.headers());
         let etag = response
             .headers()
             .get(reqwest::header::ETAG)

@@ -281,19 +281,16 @@ fn detail(id: &str, message: &str) -> String {
 /// until `ratelimit-reset` (Unix time; every answer carries it, so only a throttled
 /// one means it).
 fn wait_hint(status: u16, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let number = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    if let Some(secs) = number("retry-after") {
-        return Some(Duration::from_secs(secs));
+    if let Some(wait) = super::zone_batch::retry_after(headers) {
+        return Some(wait);
     }
     if status != 429 {
         return None;
     }
-    let reset = number("ratelimit-reset")?;
+    let reset = headers
+        .get("ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -456,12 +453,11 @@ impl DigitalOceanProvider {
     /// The wait before the next attempt after failed attempt `n` (0-based), or
     /// `None` when the server asks to wait longer than the backoff ever would.
     fn wait_after(&self, n: u32, e: &CallError) -> Option<Duration> {
-        let jitter = self.backoff.delay(n);
-        match e {
-            CallError::Status { wait: Some(w), .. } if *w > self.backoff.max => None,
-            CallError::Status { wait: Some(w), .. } => Some((*w).max(jitter)),
-            _ => Some(jitter),
-        }
+        let hint = match e {
+            CallError::Status { wait, .. } => *wait,
+            CallError::Transport(_) => None,
+        };
+        self.backoff.wait_after(n, hint)
     }
 
     /// Sends a request, retrying throttled, failed and unanswered ones when `retry`.

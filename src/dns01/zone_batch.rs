@@ -381,6 +381,27 @@ impl Backoff {
     pub fn delay(&self, n: u32) -> Duration {
         self.delay_with(n, random_unit())
     }
+
+    /// The wait after failed attempt `n` when the server may have said how long to
+    /// wait (`hint`, e.g. `Retry-After`): at least that long, or `None` — give up
+    /// now — when it asks for longer than this backoff would ever wait.
+    pub fn wait_after(&self, n: u32, hint: Option<Duration>) -> Option<Duration> {
+        let jitter = self.delay(n);
+        match hint {
+            Some(w) if w > self.max => None,
+            Some(w) => Some(w.max(jitter)),
+            None => Some(jitter),
+        }
+    }
+}
+
+/// A `Retry-After` header in seconds (the form DNS provider APIs send), if any.
+pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// A random number in [0, 1), good enough for jitter.
@@ -813,5 +834,28 @@ mod tests {
             .await;
         assert!(r.is_ok());
         assert_eq!(fake.reads.load(Ordering::SeqCst) - before, 2);
+    }
+
+    #[test]
+    fn a_server_hint_is_waited_out_unless_longer_than_the_backoff_would_wait() {
+        let b = Backoff {
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+            attempts: 5,
+        };
+        let plain = b.wait_after(0, None).unwrap_or_default();
+        assert!(plain >= Duration::from_millis(50) && plain <= Duration::from_millis(100));
+        assert_eq!(
+            b.wait_after(0, Some(Duration::from_secs(1))),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(b.wait_after(0, Some(Duration::from_secs(3))), None);
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static(" 7"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
     }
 }
