@@ -56,15 +56,20 @@ fn is_cert_manager_group(group: Option<&str>) -> bool {
     matches!(group, None | Some("") | Some("cert-manager.io"))
 }
 
+/// The request's `spec.duration`, or cert-manager's default (90 days).
+fn requested_duration(req: &CertificateRequest) -> Result<Duration, String> {
+    match req.spec.duration.as_deref() {
+        Some(d) => parse_go_duration(d).map_err(|e| format!("invalid duration {d:?}: {e}")),
+        None => Ok(DEFAULT_DURATION),
+    }
+}
+
 fn sign_options(
     req: &CertificateRequest,
     config: &IssuerConfig,
     now: jiff::Timestamp,
 ) -> Result<SignOptions, String> {
-    let duration = match req.spec.duration.as_deref() {
-        Some(d) => parse_go_duration(d).map_err(|e| format!("invalid duration {d:?}: {e}"))?,
-        None => DEFAULT_DURATION,
-    };
+    let duration = requested_duration(req)?;
     let (crl, ocsp, aia) = match (&config.ca, &config.self_signed) {
         (Some(c), _) => (
             c.crl_distribution_points.clone().unwrap_or_default(),
@@ -393,12 +398,9 @@ async fn vault_sign(
         Some(c) => c,
         None => return Outcome::Failed("Failed to decode CSR in spec.request".into()),
     };
-    let duration = match req.spec.duration.as_deref() {
-        Some(d) => match parse_go_duration(d) {
-            Ok(d) => d,
-            Err(e) => return Outcome::Failed(format!("invalid duration {d:?}: {e}")),
-        },
-        None => DEFAULT_DURATION,
+    let duration = match requested_duration(req) {
+        Ok(d) => d,
+        Err(e) => return Outcome::Failed(e),
     };
     let vault = match Vault::connect(
         &ctx.client,
