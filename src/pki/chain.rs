@@ -4,8 +4,9 @@
 //! whose key verifies its signature, the leaf first. The chain stops below a
 //! self-signed root; the top-most certificate is the CA (`ca.crt`).
 
-use base64::Engine;
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::certificates::keys::pem;
 
 /// The most certificates accepted in one bag (cert-manager's limit).
 const MAX_CERTIFICATES: usize = 1000;
@@ -34,44 +35,17 @@ pub struct PemChain {
 
 /// PEM encoding of one DER certificate, 64-character lines (as Go's `pem.Encode`).
 pub fn certificate_pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
+    pem::encode("CERTIFICATE", der)
 }
 
 /// The DER of every `CERTIFICATE` block in `pem`, in order.
-pub fn certificates_der(pem: &str) -> Result<Vec<Vec<u8>>, ChainError> {
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + "-----BEGIN ".len()..];
-        let Some(label_end) = after.find("-----") else {
-            return Err(ChainError::Decode("unterminated PEM header".into()));
-        };
-        let label = &after[..label_end];
-        let end_marker = format!("-----END {label}-----");
-        let body_start = &after[label_end + 5..];
-        let Some(end) = body_start.find(&end_marker) else {
-            return Err(ChainError::Decode(format!("no end of the {label} block")));
-        };
-        if label == "CERTIFICATE" {
-            let b64: String = body_start[..end]
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|e| ChainError::Decode(e.to_string()))?;
-            out.push(der);
-        }
-        rest = &body_start[end + end_marker.len()..];
-    }
-    Ok(out)
+pub fn certificates_der(text: &str) -> Result<Vec<Vec<u8>>, ChainError> {
+    Ok(pem::decode_all(text.as_bytes())
+        .map_err(|e| ChainError::Decode(e.to_string()))?
+        .into_iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| b.der)
+        .collect())
 }
 
 fn is_signed_by(child: &X509Certificate<'_>, parent: &X509Certificate<'_>) -> bool {

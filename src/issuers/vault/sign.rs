@@ -66,18 +66,13 @@ fn csr_names(csr_pem: &str) -> Result<CsrNames, VaultError> {
     Ok(names)
 }
 
-/// The DER of the first `label` block of `pem`.
-fn pem_block(pem: &str, label: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem.find(&begin)? + begin.len();
-    let stop = start + pem[start..].find(&end)?;
-    let b64: String = pem[start..stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+/// The DER of the first `label` block of `text`.
+fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
+    crate::certificates::keys::pem::decode_all(text.as_bytes())
+        .ok()?
+        .into_iter()
+        .find(|b| b.label == label)
+        .map(|b| b.der)
 }
 
 /// The JSON body of `POST /v1/<path>`, as cert-manager sends it.
