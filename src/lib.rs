@@ -17,3 +17,4 @@ pub mod manifests;
 pub mod metrics;
 pub mod pki;
 pub mod runtime;
+pub mod tlsalpn01;

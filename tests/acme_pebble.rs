@@ -984,6 +984,68 @@ async fn http01_through_a_gateway_httproute_solver() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http01_for_a_gateway_certificate_attaches_to_its_source_gateway_with_no_parent_refs() {
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let s = Stack::start(vec![]).await;
+    s.env.apply_crds(&common::gateway_api_crds()).await.unwrap();
+    // No parentRefs anywhere in the issuer: the Gateway the Certificate came from is
+    // the parent of the solver route.
+    s.cluster_issuer(
+        "le-zero",
+        json!({"solvers": [{"http01": {"gatewayHTTPRoute": {}}}]}),
+    )
+    .await;
+    s.wait_issuer_ready("le-zero").await;
+    let routes: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        s.env.client.clone(),
+        &s.ns(),
+        &certgate::http01::routes::http_route_resource(),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watched = routes.clone();
+    let watch = tokio::spawn(async move {
+        use futures::StreamExt;
+        let stream = kube::runtime::watcher(watched, Default::default());
+        futures::pin_mut!(stream);
+        while let Some(Ok(ev)) = stream.next().await {
+            if let kube::runtime::watcher::Event::Apply(o) = ev {
+                let _ = tx.send(o);
+            }
+        }
+    });
+    s.apply(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "edge", "namespace": s.ns(),
+            "annotations": {"cert-manager.io/cluster-issuer": "le-zero"}},
+        "spec": {"gatewayClassName": "any", "listeners": [
+            {"name": "http", "port": 80, "protocol": "HTTP"},
+            {"name": "https", "port": 443, "protocol": "HTTPS", "hostname": "zero.example.com",
+             "tls": {"certificateRefs": [{"name": "zero-tls"}]}}]}
+    }))
+    .await;
+    let route = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the solver HTTPRoute was created")
+        .unwrap();
+    watch.abort();
+    let parents = route.data["spec"]["parentRefs"].as_array().unwrap();
+    assert_eq!(parents.len(), 1, "{route:?}");
+    assert_eq!(
+        (
+            &parents[0]["kind"],
+            &parents[0]["name"],
+            &parents[0]["namespace"]
+        ),
+        (&json!("Gateway"), &json!("edge"), &json!(s.ns())),
+    );
+    assert_eq!(route.data["spec"]["hostnames"][0], "zero.example.com");
+    s.wait_certificate_ready("zero-tls", 60).await;
+    s.assert_nothing_left(&["zero.example.com"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_challenge_or_its_certificate_mid_way_leaves_no_txt_record() {
     if common::missing(&common::PEBBLE_AND_BIND) {
         return;

@@ -68,6 +68,8 @@ pub const HTTP01_OVERRIDE_INGRESS_INGRESSCLASSNAME: &str =
 pub const HTTP01_PARENTREF_NAME: &str = "acme.cert-manager.io/http01-parentrefname";
 pub const HTTP01_PARENTREF_KIND: &str = "acme.cert-manager.io/http01-parentrefkind";
 pub const HTTP01_PARENTREF_NAMESPACE: &str = "acme.cert-manager.io/http01-parentrefnamespace";
+/// On a ListenerSet: the HTTP-01 solver route attaches to its parent Gateway.
+pub const HTTP01_PARENTREF_FALLBACK: &str = "acme.cert-manager.io/http01-parentreffallback";
 
 // --- Labels. ---
 /// On Secrets certgate must watch (`"true"`).

@@ -135,6 +135,18 @@ pub struct Source {
     /// An Ingress's `tls[]` entries in order, or one block per certificateRef
     /// of a Gateway's HTTPS/TLS listeners in Terminate mode.
     pub tls: Vec<TlsBlock>,
+    /// Gateway and ListenerSet: the object the HTTP-01 solver route attaches to
+    /// when it is not the source itself (a ListenerSet's parent Gateway).
+    pub http01_parent: Option<Http01Parent>,
+}
+
+/// The parent (`kind`, `namespace`, `name`) of the HTTP-01 solver HTTPRoute for a
+/// source's Certificates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Http01Parent {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
 }
 
 /// One Secret to fill for some hosts.
@@ -1294,7 +1306,14 @@ impl SpecTemplate {
                 class.clone(),
             );
         }
-        if source.kind != SourceKind::Ingress {
+        if let Some(parent) = &source.http01_parent {
+            annotations.insert(ann::HTTP01_PARENTREF_KIND.to_string(), parent.kind.clone());
+            annotations.insert(ann::HTTP01_PARENTREF_NAME.to_string(), parent.name.clone());
+            annotations.insert(
+                ann::HTTP01_PARENTREF_NAMESPACE.to_string(),
+                parent.namespace.clone(),
+            );
+        } else if source.kind != SourceKind::Ingress {
             annotations.insert(
                 ann::HTTP01_PARENTREF_KIND.to_string(),
                 source.kind.as_str().to_string(),
@@ -1402,6 +1421,7 @@ mod tests {
                 .collect(),
             labels: BTreeMap::new(),
             tls,
+            http01_parent: None,
         }
     }
 
@@ -1923,6 +1943,21 @@ mod tests {
             Some(BTreeMap::from([
                 (ann::HTTP01_PARENTREF_KIND.into(), "ListenerSet".into()),
                 (ann::HTTP01_PARENTREF_NAME.into(), "ls".into()),
+            ]))
+        );
+        // A ListenerSet whose route goes to its parent Gateway (no HTTP listener
+        // of its own, or `http01-parentreffallback`).
+        src.http01_parent = Some(Http01Parent {
+            kind: "Gateway".into(),
+            namespace: "infra".into(),
+            name: "edge".into(),
+        });
+        assert_eq!(
+            only_create(&build0(&src)).metadata.annotations,
+            Some(BTreeMap::from([
+                (ann::HTTP01_PARENTREF_KIND.into(), "Gateway".into()),
+                (ann::HTTP01_PARENTREF_NAME.into(), "edge".into()),
+                (ann::HTTP01_PARENTREF_NAMESPACE.into(), "infra".into()),
             ]))
         );
     }

@@ -170,6 +170,7 @@ async fn reconcile_gateway(gw: Arc<Gateway>, shim: Arc<ShimContext>) -> Result<A
         annotations: gw.annotations().clone(),
         labels: gw.labels().clone(),
         tls,
+        http01_parent: None,
     };
     sync(&shim, gw.as_ref(), src, skipped).await?;
     Ok(Action::requeue(Duration::from_secs(3600)))
@@ -225,9 +226,27 @@ async fn reconcile_listener_set(
         ),
         labels: ls.labels().clone(),
         tls,
+        http01_parent: http01_parent(&ls, &parent_ns),
     };
     sync(&shim, ls.as_ref(), src, skipped).await?;
     Ok(Action::requeue(Duration::from_secs(3600)))
+}
+
+/// Where a ListenerSet's HTTP-01 solver routes attach: its parent Gateway when it
+/// asks for that (`acme.cert-manager.io/http01-parentreffallback`, as cert-manager)
+/// or when it has no plain HTTP listener of its own for the CA to reach; else the
+/// ListenerSet itself (`None`).
+pub fn http01_parent(ls: &ListenerSet, parent_ns: &str) -> Option<intent::Http01Parent> {
+    let asked = ls
+        .annotations()
+        .get(crate::api::annotations::HTTP01_PARENTREF_FALLBACK)
+        .is_some_and(|v| crate::gocompat::go_parse_bool(v));
+    let has_http = ls.spec.listeners.iter().any(|l| l.protocol == "HTTP");
+    (asked || !has_http).then(|| intent::Http01Parent {
+        kind: "Gateway".to_string(),
+        namespace: parent_ns.to_string(),
+        name: ls.spec.parent_ref.name.clone(),
+    })
 }
 
 fn error_policy<K: Resource>(obj: Arc<K>, error: &ShimError, shim: Arc<ShimContext>) -> Action {
@@ -524,6 +543,58 @@ mod tests {
         let own = BTreeMap::from([("cert-manager.io/issuer".to_string(), "local".to_string())]);
         let kept = effective_annotations(&own, Some(&parent));
         assert_eq!(kept, own);
+    }
+}
+
+#[cfg(test)]
+mod http01_parent_tests {
+    use super::*;
+    use types::{ListenerSetSpec, ParentGatewayReference};
+
+    fn listener_set(protocols: &[&str], annotations: &[(&str, &str)]) -> ListenerSet {
+        let mut ls = ListenerSet::new(
+            "team-a",
+            ListenerSetSpec {
+                parent_ref: ParentGatewayReference {
+                    name: "edge".into(),
+                    namespace: Some("infra".into()),
+                },
+                listeners: protocols
+                    .iter()
+                    .map(|p| Listener {
+                        name: p.to_lowercase(),
+                        protocol: p.to_string(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            },
+        );
+        ls.metadata.annotations = Some(
+            annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        ls
+    }
+
+    #[test]
+    fn a_listener_set_without_an_http_listener_sends_http01_to_its_gateway() {
+        let edge = Some(intent::Http01Parent {
+            kind: "Gateway".into(),
+            namespace: "infra".into(),
+            name: "edge".into(),
+        });
+        assert_eq!(http01_parent(&listener_set(&["HTTPS"], &[]), "infra"), edge);
+        assert_eq!(
+            http01_parent(&listener_set(&["HTTPS", "HTTP"], &[]), "infra"),
+            None
+        );
+        let fallback = [(crate::api::annotations::HTTP01_PARENTREF_FALLBACK, "true")];
+        assert_eq!(
+            http01_parent(&listener_set(&["HTTPS", "HTTP"], &fallback), "infra"),
+            edge
+        );
     }
 }
 

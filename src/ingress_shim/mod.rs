@@ -47,6 +47,7 @@ pub fn source(ing: &Ingress) -> Source {
         annotations: ing.annotations().clone(),
         labels: ing.labels().clone(),
         tls,
+        http01_parent: None,
     }
 }
 

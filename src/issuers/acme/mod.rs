@@ -9,6 +9,7 @@ pub mod client;
 pub mod naming;
 pub mod orders;
 pub mod requests;
+pub mod solver_overrides;
 
 use std::collections::HashSet;
 use std::sync::Mutex;

@@ -109,6 +109,13 @@ pub fn build_challenge(
     let labels = order.metadata.labels.clone().unwrap_or_default();
     let (_, solver) =
         select_solver(solvers, &domain, &labels, &kinds).map_err(|e| e.to_string())?;
+    let mut solver = solver.clone();
+    crate::issuers::acme::solver_overrides::apply(
+        order.annotations(),
+        &order.namespace().unwrap_or_default(),
+        &mut solver,
+    )
+    .map_err(|e| e.to_string())?;
     let (kind, want) = if solver.dns01.is_some() {
         (AcmeChallengeType::Dns01, ChallengeKind::Dns01)
     } else {
@@ -132,7 +139,7 @@ pub fn build_challenge(
         type_: kind,
         token: acme_challenge.token.clone(),
         key: challenge_key(kind, &acme_challenge.token, thumbprint),
-        solver: solver.clone(),
+        solver,
         issuer_ref: order.spec.issuer_ref.clone(),
     };
     let name = compute_name(&order.name_any(), &spec);
