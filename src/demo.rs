@@ -583,10 +583,7 @@ mod progress {
                         } else {
                             ""
                         };
-                        let kind = match ch.spec.type_ {
-                            crate::api::challenge::AcmeChallengeType::Http01 => "HTTP-01",
-                            crate::api::challenge::AcmeChallengeType::Dns01 => "DNS-01",
-                        };
+                        let kind = ch.spec.type_.as_str();
                         let what = format!(
                             "{} ({kind} for {wildcard}{})",
                             key("Challenge", &ch),

@@ -64,6 +64,20 @@ struct AcmeArgs {
     /// The port the HTTP-01 self-check connects to.
     #[arg(long, default_value_t = 80)]
     acme_http01_self_check_port: u16,
+    /// Answer TLS-ALPN-01 handshakes from this process on this address (as well
+    /// as, or instead of, the acmesolver Deployment).
+    #[arg(long)]
+    acme_tls_alpn01_solver_listen: Option<SocketAddr>,
+    /// The Service (namespace/name) answering TLS-ALPN-01, whose endpoints the
+    /// challenge Services point at.
+    #[arg(long, default_value = "")]
+    acme_tls_alpn01_solver_service: String,
+    /// The TLS-ALPN-01 port of that Service's endpoints.
+    #[arg(long, default_value_t = 8443)]
+    acme_tls_alpn01_solver_port: u16,
+    /// The port the TLS-ALPN-01 self-check connects to.
+    #[arg(long, default_value_t = 443)]
+    acme_tls_alpn01_self_check_port: u16,
 }
 
 /// The shims' annotation flags of `certgate controller` (cert-manager's).
@@ -106,6 +120,16 @@ impl AcmeArgs {
             },
             dns01,
             http01_solver_listen: self.acme_http01_solver_listen,
+            tls_alpn01: certgate::tlsalpn01::TlsAlpn01Config {
+                self_check_port: self.acme_tls_alpn01_self_check_port,
+                self_check_nameservers: self.dns01_recursive_nameservers.clone(),
+                solver_service: self
+                    .acme_tls_alpn01_solver_service
+                    .split_once('/')
+                    .map(|(ns, n)| (ns.to_string(), n.to_string())),
+                solver_port: self.acme_tls_alpn01_solver_port,
+            },
+            tls_alpn01_solver_listen: self.acme_tls_alpn01_solver_listen,
             ..Default::default()
         }
     }
@@ -180,11 +204,14 @@ enum Command {
         #[command(flatten)]
         acme: Box<AcmeArgs>,
     },
-    /// Run the standalone HTTP-01 solver: answers every HTTP-01 Challenge it can see.
+    /// Run the standalone HTTP-01 (and TLS-ALPN-01) solver: answers every Challenge it can see.
     Acmesolver {
         /// Address to listen on.
         #[arg(long, default_value = "0.0.0.0:8089")]
         listen: SocketAddr,
+        /// Also answer TLS-ALPN-01 handshakes on this address.
+        #[arg(long)]
+        tls_alpn01_listen: Option<SocketAddr>,
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
     },
@@ -583,10 +610,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 ExitCode::FAILURE
             });
         }
-        Command::Acmesolver { listen, log_format } => {
+        Command::Acmesolver {
+            listen,
+            tls_alpn01_listen,
+            log_format,
+        } => {
             init_logging(log_format, cli.verbosity, false);
             let client = kube::Client::try_default().await?;
-            certgate::http01::server::run_standalone(client, listen).await?;
+            certgate::http01::server::run_standalone(client, listen, tls_alpn01_listen).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Controller {

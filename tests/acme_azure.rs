@@ -34,6 +34,7 @@ impl Stack {
             dns_server: dns.to_string(),
             http_port: free_port(),
             eab_keys: vec![],
+            tls_port: 0,
         });
         let env = TestEnv::start().await.unwrap();
         env.apply_crds(&common::checked_in_crds()).await.unwrap();

@@ -54,6 +54,7 @@ struct Stack {
     bind: Bind,
     pebble: Pebble,
     solver_port: u16,
+    tls_alpn_port: u16,
     controllers: Option<RunningControllers>,
 }
 
@@ -67,9 +68,11 @@ impl Stack {
             ZoneSpec::new("other.test"),
         ]);
         let solver_port = free_port();
+        let tls_alpn_port = free_port();
         let pebble = Pebble::start(PebbleOptions {
             dns_server: bind.addr().to_string(),
             http_port: solver_port,
+            tls_port: tls_alpn_port,
             eab_keys: eab,
         });
         let env = TestEnv::start().await.unwrap();
@@ -79,6 +82,7 @@ impl Stack {
             bind,
             pebble,
             solver_port,
+            tls_alpn_port,
             controllers: None,
         };
         s.start_controllers();
@@ -94,6 +98,10 @@ impl Stack {
         acme.http01.self_check_port = self.solver_port;
         acme.http01.self_check_nameservers = vec![dns];
         acme.http01_solver_listen = Some(SocketAddr::from(([127, 0, 0, 1], self.solver_port)));
+        acme.tls_alpn01.self_check_port = self.tls_alpn_port;
+        acme.tls_alpn01.self_check_nameservers = vec![dns];
+        acme.tls_alpn01_solver_listen =
+            Some(SocketAddr::from(([127, 0, 0, 1], self.tls_alpn_port)));
         ControllerConfig {
             acme,
             ..common::scoped_config(&self.env)
@@ -1043,6 +1051,80 @@ async fn http01_for_a_gateway_certificate_attaches_to_its_source_gateway_with_no
     assert_eq!(route.data["spec"]["hostnames"][0], "zero.example.com");
     s.wait_certificate_ready("zero-tls", 60).await;
     s.assert_nothing_left(&["zero.example.com"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_alpn01_through_a_tls_route_on_a_passthrough_listener() {
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let s = Stack::start(vec![]).await;
+    s.env.apply_crds(&common::gateway_api_crds()).await.unwrap();
+    // HTTP-01 for every name but one, which a TLS-ALPN-01 solver (certgate's
+    // annotation) takes by its dnsNames selector.
+    let solvers = "- selector: {dnsNames: [db.example.com]}\n  gatewayTLSRoute:\n    parentRefs: [{name: edge, namespace: infra, sectionName: tls-passthrough}]\n    labels: {team: db}\n";
+    s.apply(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": "le-alpn", "annotations": {
+            certgate::tlsalpn01::solvers::SOLVERS_ANNOTATION: solvers}},
+        "spec": {"acme": {
+            "server": s.pebble.directory_url,
+            "email": "ops@example.com",
+            "caBundle": s.pebble.ca_bundle(),
+            "privateKeySecretRef": {"name": "le-alpn-account"},
+            "solvers": [{"http01": {"ingress": {}}}]}}}),
+    )
+    .await;
+    s.wait_issuer_ready("le-alpn").await;
+    let routes: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        s.env.client.clone(),
+        &s.ns(),
+        &certgate::tlsalpn01::routes::tls_route_resource("v1"),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watched = routes.clone();
+    let watch = tokio::spawn(async move {
+        use futures::StreamExt;
+        let stream = kube::runtime::watcher(watched, Default::default());
+        futures::pin_mut!(stream);
+        while let Some(Ok(ev)) = stream.next().await {
+            if let kube::runtime::watcher::Event::Apply(o) = ev {
+                let _ = tx.send(o);
+            }
+        }
+    });
+    s.certificate("db", "le-alpn", &["db.example.com"]).await;
+    let Ok(Some(route)) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await else {
+        panic!("no solver TLSRoute was created\n{}", s.dump().await);
+    };
+    watch.abort();
+    let spec = &route.data["spec"];
+    assert_eq!(spec["hostnames"], json!(["db.example.com"]), "{route:?}");
+    assert_eq!(spec["parentRefs"][0]["name"], "edge");
+    assert_eq!(spec["parentRefs"][0]["sectionName"], "tls-passthrough");
+    assert_eq!(spec["rules"][0]["backendRefs"][0]["port"], 443);
+    assert_eq!(route.metadata.labels.as_ref().unwrap()["team"], "db");
+    let cert = s.wait_certificate_ready("db", 60).await;
+    assert!(cert.status.is_some());
+    // Validated by TLS-ALPN-01: the Challenge said so, and its route is gone.
+    let events = s.challenge_events().await;
+    assert!(
+        events
+            .iter()
+            .any(|(reason, message)| reason == "DomainVerified" && message.contains("tls-alpn-01")),
+        "{events:?}"
+    );
+    wait_long("the TLSRoute removed", 20, async || {
+        routes
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    s.assert_nothing_left(&["db.example.com"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

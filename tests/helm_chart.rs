@@ -1265,6 +1265,7 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
         dns_server: bind.addr().to_string(),
         http_port: solver_port,
         eab_keys: vec![],
+        tls_port: 0,
     });
     certgate::manifests::apply(
         &env.client,
@@ -1322,7 +1323,7 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
             .unwrap();
         let serve =
             certgate::http01::server::serve(listener, tokens.clone(), futures::future::pending());
-        let watch = certgate::http01::server::watch_challenges(solver_client, tokens);
+        let watch = certgate::http01::server::watch_challenges(solver_client, tokens, None);
         tokio::spawn(async move {
             let _ = tokio::join!(serve, watch);
         })

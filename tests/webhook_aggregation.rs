@@ -425,6 +425,7 @@ async fn pebble_issues_a_wildcard_and_apex_through_a_webhook_solver() {
         dns_server: dns.to_string(),
         http_port: common::pebble::free_port(),
         eab_keys: vec![],
+        tls_port: 0,
     });
     s.env.apply_crds(&common::checked_in_crds()).await.unwrap();
     let acme = certgate::controller::AcmeSettings {

@@ -60,6 +60,21 @@ pub enum AcmeChallengeType {
     Http01,
     #[serde(rename = "DNS-01")]
     Dns01,
+    /// TLS-ALPN-01 (RFC 8737): certgate only (cert-manager has no such solver); see
+    /// [`crate::tlsalpn01`].
+    #[serde(rename = "TLS-ALPN-01")]
+    TlsAlpn01,
+}
+
+impl AcmeChallengeType {
+    /// The name as written in `spec.type` (`HTTP-01`, `DNS-01`, `TLS-ALPN-01`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcmeChallengeType::Http01 => "HTTP-01",
+            AcmeChallengeType::Dns01 => "DNS-01",
+            AcmeChallengeType::TlsAlpn01 => "TLS-ALPN-01",
+        }
+    }
 }
 
 /// The observed state of a Challenge.

@@ -1287,10 +1287,7 @@ fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Option<String> 
 
 fn challenge(s: &Snapshot, ch: &Challenge, solvers: &[AcmeChallengeSolver], out: &mut Vec<Step>) {
     let domain = challenge_domain(ch);
-    let kind = match ch.spec.type_ {
-        AcmeChallengeType::Http01 => "HTTP-01",
-        AcmeChallengeType::Dns01 => "DNS-01",
-    };
+    let kind = ch.spec.type_.as_str();
     let check = format!("Challenge {domain} ({kind})");
     let status = ch.status.clone().unwrap_or_default();
     let reason = status.reason.clone().unwrap_or_default();
@@ -1350,6 +1347,9 @@ fn challenge(s: &Snapshot, ch: &Challenge, solvers: &[AcmeChallengeSolver], out:
     match ch.spec.type_ {
         AcmeChallengeType::Http01 => http01_steps(s, ch, &domain, out),
         AcmeChallengeType::Dns01 => dns01_steps(s, ch, &domain, solvers, out),
+        // Served by certgate's TLS-ALPN-01 responder: the Challenge's reason says
+        // what its self-check saw.
+        AcmeChallengeType::TlsAlpn01 => {}
     }
 }
 
@@ -2246,6 +2246,9 @@ pub async fn load(
                 }
                 None => ChallengeProbe::Unavailable("no resolver".into()),
             },
+            AcmeChallengeType::TlsAlpn01 => ChallengeProbe::Unavailable(
+                "TLS-ALPN-01 challenges are checked by the controller's self-check only".into(),
+            ),
         };
         probes.insert(ch.name_any(), probe);
     }

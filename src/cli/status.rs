@@ -292,11 +292,7 @@ pub fn challenge_view(ch: &Challenge) -> ChallengeView {
     let status = ch.status.clone().unwrap_or_default();
     ChallengeView {
         name: ch.name_any(),
-        type_: match ch.spec.type_ {
-            crate::api::challenge::AcmeChallengeType::Http01 => "HTTP-01",
-            crate::api::challenge::AcmeChallengeType::Dns01 => "DNS-01",
-        }
-        .to_string(),
+        type_: ch.spec.type_.as_str().to_string(),
         dns_name: ch.spec.dns_name.clone(),
         wildcard: ch.spec.wildcard.unwrap_or(false),
         token: ch.spec.token.clone(),

@@ -68,6 +68,9 @@ pub struct AcmeSettings {
     pub http01: crate::http01::Http01Config,
     /// Serve HTTP-01 answers from the controller process on this address.
     pub http01_solver_listen: Option<SocketAddr>,
+    pub tls_alpn01: crate::tlsalpn01::TlsAlpn01Config,
+    /// Answer TLS-ALPN-01 handshakes from the controller process on this address.
+    pub tls_alpn01_solver_listen: Option<SocketAddr>,
     /// Limits on new orders per issuer.
     pub order_limits: crate::issuers::acme::budget::Limits,
     /// The shortest wait between two ACME renewal-information polls (60 s).
@@ -81,6 +84,8 @@ impl Default for AcmeSettings {
             dns01: Default::default(),
             http01: Default::default(),
             http01_solver_listen: None,
+            tls_alpn01: Default::default(),
+            tls_alpn01_solver_listen: None,
             order_limits: Default::default(),
             ari_min_poll: std::time::Duration::from_secs(60),
         }
@@ -126,6 +131,8 @@ pub struct Context {
     pub acme: crate::issuers::acme::AcmeRuntime,
     /// The answers of the in-process HTTP-01 solver.
     pub solver_tokens: crate::http01::server::SolverTokens,
+    /// The certificates of the in-process TLS-ALPN-01 solver.
+    pub tls_alpn_solver: crate::tlsalpn01::server::TlsAlpnSolver,
     /// Vault tokens by issuer (renewed, re-logged in on 403).
     pub vault_tokens: Arc<crate::issuers::vault::auth::TokenCache>,
 }
@@ -159,6 +166,7 @@ impl Context {
             secrets_by_owner: Default::default(),
             acme,
             solver_tokens: Default::default(),
+            tls_alpn_solver: Default::default(),
             vault_tokens: Default::default(),
         })
     }
@@ -374,6 +382,7 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
         crate::issuers::acme::orders::run(ctx.clone(), stop(shutdown.clone())),
         crate::issuers::acme::challenges::run(ctx.clone(), stop(shutdown.clone())),
         serve_http01_solver(ctx.clone(), stop(shutdown.clone())),
+        serve_tls_alpn01_solver(ctx.clone(), stop(shutdown.clone())),
         crate::cainjector::run(ctx.clone(), certificates.clone(), stop(shutdown.clone())),
     );
 }
@@ -395,6 +404,24 @@ async fn serve_http01_solver(
             }
         }
         Err(e) => tracing::error!(%addr, error = %e, "HTTP-01 solver cannot listen"),
+    }
+}
+
+/// The in-process TLS-ALPN-01 solver, when `--acme-tls-alpn01-solver-listen` is set.
+async fn serve_tls_alpn01_solver(
+    ctx: Arc<Context>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let Some(addr) = ctx.config.acme.tls_alpn01_solver_listen else {
+        return;
+    };
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            if let Err(e) = ctx.tls_alpn_solver.clone().serve(listener, shutdown).await {
+                tracing::error!(%addr, error = %e, "TLS-ALPN-01 solver stopped");
+            }
+        }
+        Err(e) => tracing::error!(%addr, error = %e, "TLS-ALPN-01 solver cannot listen"),
     }
 }
 

@@ -13,22 +13,25 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::acme::AcmeChallengeSolver;
+use crate::api::acme::{AcmeChallengeSolver, CertificateDnsNameSelector};
 
 /// A challenge type an ACME server can offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChallengeKind {
     Http01,
     Dns01,
+    /// RFC 8737; certgate's own solvers (see [`crate::tlsalpn01`]).
+    TlsAlpn01,
 }
 
 impl ChallengeKind {
-    /// The kind of an ACME challenge type (`http-01`, `dns-01`); `None` for others
-    /// (e.g. `tls-alpn-01`).
+    /// The kind of an ACME challenge type (`http-01`, `dns-01`, `tls-alpn-01`);
+    /// `None` for others.
     pub fn from_acme_type(t: &str) -> Option<Self> {
         match t {
             "http-01" => Some(Self::Http01),
             "dns-01" => Some(Self::Dns01),
+            "tls-alpn-01" => Some(Self::TlsAlpn01),
             _ => None,
         }
     }
@@ -38,6 +41,7 @@ impl ChallengeKind {
         match self {
             Self::Http01 => "http-01",
             Self::Dns01 => "dns-01",
+            Self::TlsAlpn01 => "tls-alpn-01",
         }
     }
 }
@@ -69,17 +73,40 @@ pub enum NoSolver {
     NotOffered { domain: String, offered: String },
 }
 
+/// What the selection needs to know of a solver: an issuer's `solvers[]` entry, or
+/// one of certgate's TLS-ALPN-01 solvers.
+pub trait SolverCandidate {
+    /// Its selector; `None` matches every name.
+    fn selector(&self) -> Option<&CertificateDnsNameSelector>;
+    /// Whether it solves challenges of `kind`, for a wildcard name or not.
+    fn solves(&self, kind: ChallengeKind, wildcard: bool) -> bool;
+}
+
+impl SolverCandidate for AcmeChallengeSolver {
+    fn selector(&self) -> Option<&CertificateDnsNameSelector> {
+        self.selector.as_ref()
+    }
+
+    fn solves(&self, kind: ChallengeKind, wildcard: bool) -> bool {
+        match kind {
+            ChallengeKind::Http01 => self.http01.is_some() && !wildcard,
+            ChallengeKind::Dns01 => self.dns01.is_some(),
+            ChallengeKind::TlsAlpn01 => false,
+        }
+    }
+}
+
 /// The challenge type `solver` would use among `offered` (in the server's order), for
 /// a wildcard name or not.
 pub fn challenge_kind_for(
-    solver: &AcmeChallengeSolver,
+    solver: &impl SolverCandidate,
     offered: &[ChallengeKind],
     wildcard: bool,
 ) -> Option<ChallengeKind> {
-    offered.iter().copied().find(|kind| match kind {
-        ChallengeKind::Http01 => solver.http01.is_some() && !wildcard,
-        ChallengeKind::Dns01 => solver.dns01.is_some(),
-    })
+    offered
+        .iter()
+        .copied()
+        .find(|kind| solver.solves(*kind, wildcard))
 }
 
 /// How specific a matching selector is; compared field by field.
@@ -92,11 +119,11 @@ struct Score {
 
 /// `None` when the selector rules the solver out for `domain`.
 fn score(
-    solver: &AcmeChallengeSolver,
+    solver: &impl SolverCandidate,
     domain: &str,
     labels: &BTreeMap<String, String>,
 ) -> Option<Score> {
-    let Some(selector) = &solver.selector else {
+    let Some(selector) = solver.selector() else {
         return Some(Score {
             dns_name: false,
             zone_labels: 0,
@@ -165,12 +192,12 @@ fn zone_match_labels(zone: &str, domain: &str) -> Option<usize> {
 /// Picks the solver for `domain` (as in the authorization: `*.example.com` for a
 /// wildcard) among `solvers`, given the Certificate's labels and the challenge types
 /// the ACME server offers. Returns its index in the list and the solver.
-pub fn select_solver<'a>(
-    solvers: &'a [AcmeChallengeSolver],
+pub fn select_solver<'a, S: SolverCandidate>(
+    solvers: &'a [S],
     domain: &str,
     certificate_labels: &BTreeMap<String, String>,
     offered: &[ChallengeKind],
-) -> Result<(usize, &'a AcmeChallengeSolver), NoSolver> {
+) -> Result<(usize, &'a S), NoSolver> {
     let wildcard = domain.trim().starts_with("*.");
     let mut best: Option<(Score, usize)> = None;
     let mut matched_any = false;
@@ -180,7 +207,7 @@ pub fn select_solver<'a>(
             continue;
         };
         matched_any = true;
-        matched_http01 |= solver.http01.is_some();
+        matched_http01 |= solver.solves(ChallengeKind::Http01, false);
         if challenge_kind_for(solver, offered, wildcard).is_none() {
             continue;
         }
@@ -533,7 +560,11 @@ mod tests {
     fn kinds() {
         assert_eq!(ChallengeKind::from_acme_type("dns-01"), Some(Dns01));
         assert_eq!(ChallengeKind::from_acme_type("http-01"), Some(Http01));
-        assert_eq!(ChallengeKind::from_acme_type("tls-alpn-01"), None);
+        assert_eq!(
+            ChallengeKind::from_acme_type("tls-alpn-01"),
+            Some(ChallengeKind::TlsAlpn01)
+        );
+        assert_eq!(ChallengeKind::from_acme_type("tls-sni-01"), None);
         assert_eq!(challenge_kind_for(&http01(), BOTH, false), Some(Http01));
         assert_eq!(challenge_kind_for(&http01(), BOTH, true), None);
         assert_eq!(

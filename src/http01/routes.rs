@@ -277,7 +277,7 @@ pub fn http_route(ch: &Challenge, port: u16) -> DynamicObject {
     obj
 }
 
-async fn create_if_absent<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
+pub(crate) async fn create_if_absent<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
 where
     K: Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -288,7 +288,7 @@ where
     }
 }
 
-async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<(), kube::Error>
+pub(crate) async fn delete_if_present<K>(api: &Api<K>, name: &str) -> Result<(), kube::Error>
 where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
@@ -300,7 +300,7 @@ where
 }
 
 /// The ready addresses of the long-running solver's Service.
-async fn solver_addresses(
+pub(crate) async fn solver_addresses(
     client: &kube::Client,
     solver: Option<&(String, String)>,
 ) -> Result<Vec<String>, kube::Error> {

@@ -30,7 +30,7 @@ pub fn challenge_url(host: &str, port: u16, token: &str) -> String {
     }
 }
 
-async fn resolve(host: &str, nameservers: &[SocketAddr]) -> Result<Vec<IpAddr>, String> {
+pub(crate) async fn resolve(host: &str, nameservers: &[SocketAddr]) -> Result<Vec<IpAddr>, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![ip]);
     }

@@ -16,7 +16,10 @@
 //! challenges and answers the handshakes.
 
 pub mod cert;
+pub mod routes;
+pub mod self_check;
 pub mod server;
+pub mod solvers;
 
 /// The ALPN protocol name a TLS-ALPN-01 validation negotiates (RFC 8737 §6.2).
 pub const ACME_TLS_ALPN_PROTOCOL: &[u8] = b"acme-tls/1";
@@ -43,4 +46,29 @@ pub enum TlsAlpnError {
     /// Binding or accepting on the solver's socket failed.
     #[error("TLS-ALPN-01 solver socket error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// How TLS-ALPN-01 challenges are served and checked.
+#[derive(Debug, Clone)]
+pub struct TlsAlpn01Config {
+    /// The port the self-check connects to (443 in clusters; tests use the solver's).
+    pub self_check_port: u16,
+    /// Nameservers the self-check resolves names with; the system's when empty.
+    pub self_check_nameservers: Vec<std::net::SocketAddr>,
+    /// The long-running solver's Service (`namespace`, `name`), whose endpoints the
+    /// per-challenge Services point at.
+    pub solver_service: Option<(String, String)>,
+    /// The solver's port.
+    pub solver_port: u16,
+}
+
+impl Default for TlsAlpn01Config {
+    fn default() -> Self {
+        TlsAlpn01Config {
+            self_check_port: 443,
+            self_check_nameservers: Vec::new(),
+            solver_service: None,
+            solver_port: 8443,
+        }
+    }
 }

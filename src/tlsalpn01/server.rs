@@ -71,6 +71,39 @@ impl TlsAlpnSolver {
             .remove(&dns_name.to_ascii_lowercase());
     }
 
+    /// Makes the presented challenges those of `wanted` (name → key authorization),
+    /// given `presented`, what an earlier call presented (updated here): only new or
+    /// changed challenges get a new certificate. Returns the names that could not be
+    /// presented (wildcards, invalid names).
+    pub fn sync_to(
+        &self,
+        wanted: &HashMap<String, String>,
+        presented: &mut HashMap<String, String>,
+    ) -> Vec<String> {
+        let gone: Vec<String> = presented
+            .keys()
+            .filter(|name| !wanted.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.clean_up(&name);
+            presented.remove(&name);
+        }
+        let mut refused = Vec::new();
+        for (name, key_authorization) in wanted {
+            if presented.get(name) == Some(key_authorization) {
+                continue;
+            }
+            match self.present(name, key_authorization) {
+                Ok(()) => {
+                    presented.insert(name.clone(), key_authorization.clone());
+                }
+                Err(_) => refused.push(name.clone()),
+            }
+        }
+        refused
+    }
+
     /// Whether a challenge for `dns_name` is being answered.
     pub fn is_presented(&self, dns_name: &str) -> bool {
         self.certificates_by_name

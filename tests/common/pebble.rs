@@ -22,6 +22,9 @@ pub struct PebbleOptions {
     pub dns_server: String,
     /// The port Pebble sends HTTP-01 validation requests to.
     pub http_port: u16,
+    /// The port Pebble makes TLS-ALPN-01 validation handshakes on (any free
+    /// port when 0).
+    pub tls_port: u16,
     /// External account binding keys (kid → base64url HMAC key); required when set.
     pub eab_keys: Vec<(String, String)>,
 }
@@ -141,7 +144,7 @@ impl Pebble {
                 "certificate": dir.0.join("cert.pem"),
                 "privateKey": dir.0.join("key.pem"),
                 "httpPort": opts.http_port,
-                "tlsPort": free_port(),
+                "tlsPort": if opts.tls_port == 0 { free_port() } else { opts.tls_port },
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": !opts.eab_keys.is_empty(),
                 "externalAccountMACKeys": opts.eab_keys.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),

@@ -30,13 +30,6 @@ pub enum ChallengeError {
     Kube(#[from] kube::Error),
 }
 
-fn type_name(t: AcmeChallengeType) -> &'static str {
-    match t {
-        AcmeChallengeType::Http01 => "HTTP-01",
-        AcmeChallengeType::Dns01 => "DNS-01",
-    }
-}
-
 fn key(ch: &Challenge) -> String {
     format!("{}/{}", ch.namespace().unwrap_or_default(), ch.name_any())
 }
@@ -143,6 +136,14 @@ async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), S
                 .await
                 .map_err(|e| e.to_string())
         }
+        AcmeChallengeType::TlsAlpn01 => {
+            ctx.tls_alpn_solver
+                .present(&ch.spec.dns_name, &ch.spec.key)
+                .map_err(|e| e.to_string())?;
+            crate::tlsalpn01::routes::ensure(&ctx.client, ch, &ctx.config.acme.tls_alpn01)
+                .await
+                .map_err(|e| e.to_string())
+        }
     }
 }
 
@@ -161,6 +162,12 @@ async fn clean_up(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), 
             let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
             provider
                 .cleanup(&zone, &fqdn, &ch.spec.key)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        AcmeChallengeType::TlsAlpn01 => {
+            ctx.tls_alpn_solver.clean_up(&ch.spec.dns_name);
+            crate::tlsalpn01::routes::remove(&ctx.client, ch)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -194,6 +201,13 @@ async fn self_check(ctx: &Context, ch: &Challenge) -> Result<(), String> {
                 Err(p.message())
             }
         }
+        AcmeChallengeType::TlsAlpn01 => crate::tlsalpn01::self_check::check(
+            &ch.spec.dns_name,
+            &ch.spec.key,
+            &ctx.config.acme.tls_alpn01,
+        )
+        .await
+        .map_err(|e| e.to_string()),
     }
 }
 
@@ -257,6 +271,7 @@ async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Resul
             let t = match ch.spec.type_ {
                 AcmeChallengeType::Http01 => ChallengeType::Http01,
                 AcmeChallengeType::Dns01 => ChallengeType::Dns01,
+                AcmeChallengeType::TlsAlpn01 => ChallengeType::TlsAlpn01,
             };
             if let Some(mut handle) = a.challenge(t) {
                 handle
@@ -359,14 +374,16 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
             .await;
         return Ok(Action::await_change());
     }
-    let kind = type_name(ch.spec.type_);
+    let kind = ch.spec.type_.as_str();
     let accepted = status.reason.as_deref() == Some(REASON_ACCEPTED);
     if !accepted {
         // Present (again after a restart: presenting is idempotent and the
         // in-process solver forgets its answers).
         let needs_present = !status.presented.unwrap_or(false)
             || (ch.spec.type_ == AcmeChallengeType::Http01
-                && !ctx.solver_tokens.contains(&ch.spec.token));
+                && !ctx.solver_tokens.contains(&ch.spec.token))
+            || (ch.spec.type_ == AcmeChallengeType::TlsAlpn01
+                && !ctx.tls_alpn_solver.is_presented(&ch.spec.dns_name));
         if needs_present {
             if let Err(e) = present(&ctx, &ch, &secret_ns).await {
                 let message = format!("Error presenting challenge: {e}");
@@ -414,7 +431,7 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
             }
             let period = match ch.spec.type_ {
                 AcmeChallengeType::Dns01 => ctx.acme.dns01_config.poll_period,
-                AcmeChallengeType::Http01 => Duration::from_secs(2),
+                AcmeChallengeType::Http01 | AcmeChallengeType::TlsAlpn01 => Duration::from_secs(2),
             };
             return Ok(Action::requeue(period));
         }

@@ -144,6 +144,8 @@ pub struct AcmeIssuerRef {
     pub key: String,
     /// Where its Secrets live.
     pub secret_namespace: String,
+    /// The issuer's annotations (certgate's TLS-ALPN-01 solvers live there).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl AcmeIssuerRef {
@@ -178,6 +180,7 @@ pub async fn lookup_issuer(
             .get_opt(&r.name)
             .await?;
         Ok(found.map(|i| AcmeIssuerRef {
+            annotations: i.annotations().clone(),
             key: format!("ClusterIssuer/{}", i.name_any()),
             config: i.spec.config,
             secret_namespace: ctx.config.cluster_resource_namespace.clone(),
@@ -187,6 +190,7 @@ pub async fn lookup_issuer(
             .get_opt(&r.name)
             .await?;
         Ok(found.map(|i| AcmeIssuerRef {
+            annotations: i.annotations().clone(),
             key: format!("Issuer/{ns}/{}", i.name_any()),
             config: i.spec.config,
             secret_namespace: ns.to_string(),

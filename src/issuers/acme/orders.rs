@@ -22,10 +22,11 @@ use crate::api::order::{AcmeAuthorization, AcmeChallenge, State};
 use crate::api::{Challenge, ChallengeSpec, Order};
 use crate::controller::Context;
 use crate::controller::events::EventType;
-use crate::dns01::selection::{ChallengeKind, select_solver};
+use crate::dns01::selection::{ChallengeKind, SolverCandidate, select_solver};
 use crate::issuers::acme::naming::compute_name;
 use crate::issuers::acme::{AcmeIssuerRef, lookup_issuer};
 use crate::metrics;
+use crate::tlsalpn01::solvers::{self, TlsAlpn01Solver};
 
 /// Why an Order could not be reconciled (retried with back-off).
 #[derive(Debug, thiserror::Error)]
@@ -67,25 +68,52 @@ fn challenge_type_name(t: &instant_acme::ChallengeType) -> Option<&'static str> 
     match t {
         instant_acme::ChallengeType::Http01 => Some("http-01"),
         instant_acme::ChallengeType::Dns01 => Some("dns-01"),
+        instant_acme::ChallengeType::TlsAlpn01 => Some("tls-alpn-01"),
         _ => None,
     }
 }
 
-/// The key a Challenge carries: the key authorization for HTTP-01, the TXT value
-/// (base64url SHA-256 of it) for DNS-01.
+/// The key a Challenge carries: the key authorization for HTTP-01 and TLS-ALPN-01,
+/// the TXT value (base64url SHA-256 of it) for DNS-01.
 pub fn challenge_key(kind: AcmeChallengeType, token: &str, thumbprint: &str) -> String {
     let key_authorization = format!("{token}.{thumbprint}");
     match kind {
-        AcmeChallengeType::Http01 => key_authorization,
+        AcmeChallengeType::Http01 | AcmeChallengeType::TlsAlpn01 => key_authorization,
         AcmeChallengeType::Dns01 => crate::dns01::txt_value(&key_authorization),
     }
 }
 
+/// A solver the selection can choose: one of the issuer's `solvers[]`, or one of its
+/// TLS-ALPN-01 solvers (with its index in the annotation's list).
+enum Candidate<'a> {
+    Issuer(&'a crate::api::AcmeChallengeSolver),
+    TlsAlpn(usize, &'a TlsAlpn01Solver),
+}
+
+impl SolverCandidate for Candidate<'_> {
+    fn selector(&self) -> Option<&crate::api::acme::CertificateDnsNameSelector> {
+        match self {
+            Candidate::Issuer(s) => s.selector(),
+            Candidate::TlsAlpn(_, s) => s.selector(),
+        }
+    }
+
+    fn solves(&self, kind: ChallengeKind, wildcard: bool) -> bool {
+        match self {
+            Candidate::Issuer(s) => s.solves(kind, wildcard),
+            Candidate::TlsAlpn(_, s) => s.solves(kind, wildcard),
+        }
+    }
+}
+
 /// The Challenge to create for one pending authorization (pure), or why none can be.
+/// `tls_alpn` are the issuer's TLS-ALPN-01 solvers; they come after `solvers` in
+/// the selection.
 pub fn build_challenge(
     order: &Order,
     authz: &AcmeAuthorization,
     solvers: &[crate::api::AcmeChallengeSolver],
+    tls_alpn: &[TlsAlpn01Solver],
     thumbprint: &str,
 ) -> Result<Challenge, String> {
     let identifier = authz.identifier.clone().unwrap_or_default();
@@ -99,36 +127,62 @@ pub fn build_challenge(
         .challenges
         .iter()
         .flatten()
-        .filter_map(|c| match c.type_.as_str() {
-            "http-01" => Some((ChallengeKind::Http01, c)),
-            "dns-01" => Some((ChallengeKind::Dns01, c)),
-            _ => None,
-        })
+        .filter_map(|c| ChallengeKind::from_acme_type(&c.type_).map(|k| (k, c)))
         .collect();
     let kinds: Vec<ChallengeKind> = offered.iter().map(|(k, _)| *k).collect();
     let labels = order.metadata.labels.clone().unwrap_or_default();
-    let (_, solver) =
-        select_solver(solvers, &domain, &labels, &kinds).map_err(|e| e.to_string())?;
-    let mut solver = solver.clone();
-    crate::issuers::acme::solver_overrides::apply(
-        order.annotations(),
-        &order.namespace().unwrap_or_default(),
-        &mut solver,
-    )
-    .map_err(|e| e.to_string())?;
-    let (kind, want) = if solver.dns01.is_some() {
-        (AcmeChallengeType::Dns01, ChallengeKind::Dns01)
-    } else {
-        (AcmeChallengeType::Http01, ChallengeKind::Http01)
+    let candidates: Vec<Candidate> = solvers
+        .iter()
+        .map(Candidate::Issuer)
+        .chain(
+            tls_alpn
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Candidate::TlsAlpn(i, s)),
+        )
+        .collect();
+    let (_, chosen) =
+        select_solver(&candidates, &domain, &labels, &kinds).map_err(|e| e.to_string())?;
+    let order_ns = order.namespace().unwrap_or_default();
+    let mut annotations = None;
+    let (solver, kind, want) = match chosen {
+        Candidate::Issuer(solver) => {
+            let mut solver = (*solver).clone();
+            crate::issuers::acme::solver_overrides::apply(
+                order.annotations(),
+                &order_ns,
+                &mut solver,
+            )
+            .map_err(|e| e.to_string())?;
+            if solver.dns01.is_some() {
+                (solver, AcmeChallengeType::Dns01, ChallengeKind::Dns01)
+            } else {
+                (solver, AcmeChallengeType::Http01, ChallengeKind::Http01)
+            }
+        }
+        Candidate::TlsAlpn(index, solver) => {
+            let chosen = solvers::for_challenge(solver, *index, order.annotations(), &order_ns)
+                .map_err(|e| e.to_string())?;
+            let json = serde_json::to_string(&chosen).map_err(|e| e.to_string())?;
+            annotations = Some(std::collections::BTreeMap::from([(
+                solvers::CHALLENGE_SOLVER_ANNOTATION.to_string(),
+                json,
+            )]));
+            let spec_solver = crate::api::AcmeChallengeSolver {
+                selector: chosen.selector.clone(),
+                ..Default::default()
+            };
+            (
+                spec_solver,
+                AcmeChallengeType::TlsAlpn01,
+                ChallengeKind::TlsAlpn01,
+            )
+        }
     };
     let Some((_, acme_challenge)) = offered.iter().find(|(k, _)| *k == want) else {
         return Err(format!(
             "the ACME server offers no {} challenge for {domain:?}",
-            if want == ChallengeKind::Dns01 {
-                "dns-01"
-            } else {
-                "http-01"
-            }
+            want.as_acme_type()
         ));
     };
     let spec = ChallengeSpec {
@@ -156,6 +210,7 @@ pub fn build_challenge(
             name: Some(name),
             namespace: order.namespace(),
             labels: order.metadata.labels.clone(),
+            annotations,
             owner_references: Some(vec![owner]),
             finalizers: Some(vec![crate::issuers::acme::CHALLENGE_FINALIZER.to_string()]),
             ..Default::default()
@@ -246,7 +301,14 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     };
     match acme_status {
         AcmeOrderStatus::Pending => {
-            ensure_challenges(&ctx, &order, &acme, account.account.key_thumbprint()).await?;
+            ensure_challenges(
+                &ctx,
+                &order,
+                &acme,
+                &issuer.annotations,
+                account.account.key_thumbprint(),
+            )
+            .await?;
             if status.state != Some(State::Pending) {
                 patch_status(&api, &name, json!({"state": "pending"})).await?;
             }
@@ -471,6 +533,7 @@ async fn ensure_challenges(
     ctx: &Context,
     order: &Order,
     acme: &crate::api::AcmeIssuer,
+    issuer_annotations: &std::collections::BTreeMap<String, String>,
     thumbprint: &str,
 ) -> Result<(), OrderError> {
     let ns = order.namespace().unwrap_or_default();
@@ -482,11 +545,18 @@ async fn ensure_challenges(
         .unwrap_or_default();
     let solvers = acme.solvers.clone().unwrap_or_default();
     let mut problems = Vec::new();
+    let tls_alpn = match solvers::from_issuer_annotations(issuer_annotations) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(e.to_string());
+            Vec::new()
+        }
+    };
     for authz in authorizations
         .iter()
         .filter(|a| a.initial_state == Some(State::Pending))
     {
-        let challenge = match build_challenge(order, authz, &solvers, thumbprint) {
+        let challenge = match build_challenge(order, authz, &solvers, &tls_alpn, thumbprint) {
             Ok(c) => c,
             Err(e) => {
                 problems.push(e);
