@@ -1125,6 +1125,36 @@ async fn tls_alpn01_through_a_tls_route_on_a_passthrough_listener() {
     })
     .await;
     s.assert_nothing_left(&["db.example.com"]).await;
+
+    // A mistyped annotation keeps the issuer from being Ready, naming it.
+    s.apply(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": "le-alpn-typo", "annotations": {
+            certgate::tlsalpn01::solvers::SOLVERS_ANNOTATION: "- gatewayTLSRoutes: {}"}},
+        "spec": {"acme": {
+            "server": s.pebble.directory_url,
+            "caBundle": s.pebble.ca_bundle(),
+            "privateKeySecretRef": {"name": "le-alpn-typo-account"},
+            "solvers": [{"http01": {"ingress": {}}}]}}}),
+    )
+    .await;
+    let (status, reason, message) = s
+        .wait(
+            "the issuer to say its annotation is invalid",
+            30,
+            async || {
+                s.issuer_condition("le-alpn-typo")
+                    .await
+                    .filter(|(_, reason, _)| reason == "InvalidTLSALPN01Solvers")
+            },
+        )
+        .await;
+    assert_eq!(status, "False");
+    assert!(
+        message.contains(certgate::tlsalpn01::solvers::SOLVERS_ANNOTATION)
+            && message.contains("gatewayTLSRoutes"),
+        "{reason}: {message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -188,16 +188,17 @@ pub fn vault_identity(
 async fn sync_ready<K>(
     ctx: &Context,
     api: Api<K>,
-    name: &str,
+    meta: &kube::api::ObjectMeta,
     issuer_key: &str,
     config: &IssuerConfig,
     secret_ns: &str,
     status: Option<&crate::api::IssuerStatus>,
-    generation: Option<i64>,
 ) -> Result<readiness::IssuerReady, IssuerError>
 where
     K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
+    let name = meta.name.as_deref().unwrap_or_default();
+    let generation = meta.generation;
     let current = status.and_then(|s| s.conditions.as_ref());
     if let Some(vault) = &config.vault {
         let cluster = K::kind(&()) == "ClusterIssuer";
@@ -231,6 +232,18 @@ where
             status.and_then(|s| s.acme.as_ref()),
         )
         .await;
+        // certgate's TLS-ALPN-01 solvers (an annotation no schema can check).
+        let tls_alpn = crate::tlsalpn01::solvers::from_issuer_annotations(
+            meta.annotations.as_ref().unwrap_or(&Default::default()),
+        );
+        let r = match tls_alpn {
+            Err(e) if r.status == ConditionStatus::True => readiness::IssuerReady {
+                status: ConditionStatus::False,
+                reason: crate::tlsalpn01::solvers::REASON_INVALID.into(),
+                message: e.to_string(),
+            },
+            _ => r,
+        };
         let mut list = current.cloned().unwrap_or_default();
         let changed = conditions::set(
             &mut list,
@@ -276,12 +289,11 @@ async fn reconcile_issuer(issuer: Arc<Issuer>, ctx: Arc<Context>) -> Result<Acti
     let r = sync_ready(
         &ctx,
         api,
-        &issuer.name_any(),
+        &issuer.metadata,
         &key,
         &issuer.spec.config,
         &ns,
         issuer.status.as_ref(),
-        issuer.metadata.generation,
     )
     .await?;
     ctx.metrics.set_condition(
@@ -310,12 +322,11 @@ async fn reconcile_cluster_issuer(
     let r = sync_ready(
         &ctx,
         api,
-        &issuer.name_any(),
+        &issuer.metadata,
         &key,
         &issuer.spec.config,
         &ns,
         issuer.status.as_ref(),
-        issuer.metadata.generation,
     )
     .await?;
     ctx.metrics.set_condition(

@@ -33,6 +33,9 @@ pub const SOLVERS_ANNOTATION: &str = "certgate.io/tls-alpn01-solvers";
 /// The Challenge annotation holding the TLS-ALPN-01 solver chosen for it.
 pub const CHALLENGE_SOLVER_ANNOTATION: &str = "certgate.io/tls-alpn01-solver";
 
+/// The issuer's Ready reason when the annotation cannot be read.
+pub const REASON_INVALID: &str = "InvalidTLSALPN01Solvers";
+
 /// Why the TLS-ALPN-01 solvers cannot be read or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SolversError {
