@@ -720,3 +720,93 @@ async fn pkcs12_keystores_and_extra_output_formats_are_written() {
     );
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
+    use base64::Engine;
+    let h = Harness::start().await;
+    // An external issuer nobody runs here: the request stays pending until the test
+    // signs it, as a slow CA would.
+    h.apply(json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "temp", "annotations": {"cert-manager.io/issue-temporary-certificate": "true"}},
+        "spec": {"secretName": "temp-tls", "dnsNames": ["temp.example"],
+                 "privateKey": {"algorithm": "ECDSA", "size": 256},
+                 "issuerRef": {"name": "slow", "kind": "SlowIssuer", "group": "slow.example.com"}}}))
+    .await;
+    let mut temporary = None;
+    for _ in 0..300 {
+        let data = match h.secrets().get_opt("temp-tls").await.unwrap() {
+            Some(s) => s.data.unwrap_or_default(),
+            None => Default::default(),
+        };
+        if let (Some(crt), Some(key)) = (data.get("tls.crt"), data.get("tls.key")) {
+            temporary = Some((crt.0.clone(), key.0.clone()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (crt, key) = temporary.expect("a temporary certificate in the Secret");
+    let pem = leaf(&crt);
+    let cert = pem.parse_x509().unwrap();
+    assert_eq!(cert.issuer().to_string(), "CN=cert-manager.local");
+    let key = certgate::certificates::keys::PrivateKey::from_pem(&key).unwrap();
+    assert!(certgate::certificates::keys::spki_matches(
+        cert.public_key().raw,
+        &key
+    ));
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(h.env.client.clone(), h.ns());
+    let said = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .any(|e| e.message.as_deref() == Some("Issued temporary certificate"));
+    assert!(said, "no 'Issued temporary certificate' event");
+
+    // The issuer signs: the real certificate replaces the temporary one, same key.
+    let req = h
+        .requests()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .next()
+        .expect("the pending request");
+    let csr = base64::engine::general_purpose::STANDARD
+        .decode(&req.spec.request)
+        .unwrap();
+    let signed = certgate::issuers::selfsigned::sign(
+        &csr,
+        &key,
+        &certgate::issuers::signer::SignOptions::new(Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    h.requests()
+        .patch_status(
+            &req.metadata.name.clone().unwrap(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "certificate": b64(&signed.certificate_pem),
+                "conditions": [
+                    {"type": "Approved", "status": "True", "reason": "test", "message": "approved",
+                     "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                    {"type": "Ready", "status": "True", "reason": "Issued", "message": "signed",
+                     "lastTransitionTime": "2026-01-01T00:00:00Z"}]}})),
+        )
+        .await
+        .unwrap();
+    h.wait_revision("temp", 1).await;
+    let data = h.secret_data("temp-tls").await;
+    let real = leaf(&data["tls.crt"]);
+    let real = real.parse_x509().unwrap();
+    assert_ne!(real.issuer().to_string(), "CN=cert-manager.local");
+    assert!(certgate::certificates::keys::spki_matches(
+        real.public_key().raw,
+        &key
+    ));
+    h.finish().await;
+}

@@ -49,6 +49,8 @@ pub enum CertificateError {
     BadRequestStatus(String),
     #[error("generating a key was interrupted")]
     Interrupted,
+    #[error("temporary certificate: {0}")]
+    Temporary(#[from] crate::certificates::temporary::TemporaryError),
     #[error(
         "the PKCS#12 keystore password: Secret {secret} has no key {key:?}; create it or fix spec.keystores.pkcs12.passwordSecretRef"
     )]
@@ -252,6 +254,10 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
             IssuingAction::Issue { request } => issue(ctx, s, &request).await?,
             IssuingAction::Fail { message, .. } => fail(ctx, s, &message).await?,
         }
+        return Ok(Step::Continue);
+    }
+    if let Some(request) = crate::certificates::temporary::wanted(s) {
+        issue_temporary(ctx, s, &request).await?;
         return Ok(Step::Continue);
     }
     if !s.issuing() {
@@ -655,6 +661,43 @@ async fn issue(ctx: &Context, s: &Snapshot, request: &str) -> Result<(), Certifi
             EventType::Normal,
             "Issuing",
             "The certificate has been successfully issued",
+        )
+        .await;
+    Ok(())
+}
+
+/// Stores a temporary certificate for the pending request's key in the Secret
+/// (`cert-manager.io/issue-temporary-certificate`).
+async fn issue_temporary(
+    ctx: &Context,
+    s: &Snapshot,
+    request: &str,
+) -> Result<(), CertificateError> {
+    let Some(req) = Api::<CertificateRequest>::namespaced(ctx.client.clone(), s.namespace())
+        .get_opt(request)
+        .await?
+    else {
+        return Ok(());
+    };
+    let Some(key_pem) = s.next_key.as_ref().and_then(|k| k.pem.clone()) else {
+        return Ok(());
+    };
+    let csr_pem = decode_pem_field(Some(&req.spec.request))
+        .ok_or_else(|| CertificateError::BadRequestStatus(request.to_string()))?;
+    let duration = req
+        .spec
+        .duration
+        .as_deref()
+        .and_then(|d| crate::certificates::renewal::parse_go_duration(d).ok())
+        .unwrap_or(crate::issuers::signer::DEFAULT_DURATION);
+    let cert_pem = crate::certificates::temporary::sign(&csr_pem, duration)?;
+    write_secret(ctx, s, cert_pem.as_bytes(), None, &key_pem).await?;
+    ctx.recorder
+        .publish(
+            &s.certificate,
+            EventType::Normal,
+            "Issuing",
+            "Issued temporary certificate",
         )
         .await;
     Ok(())

@@ -659,7 +659,7 @@ pub fn public_key_matches_cert(cert_pem: &[u8], key: &PrivateKey) -> Result<bool
 }
 
 /// Whether a DER SubjectPublicKeyInfo holds `key`'s public key.
-pub(crate) fn spki_matches(spki_der: &[u8], key: &PrivateKey) -> bool {
+pub fn spki_matches(spki_der: &[u8], key: &PrivateKey) -> bool {
     spki_der == key.public_key_der().as_slice()
         || der::spki_public_bits(spki_der).is_some_and(|(alg, bits)| {
             bits == key.public_key_bits()

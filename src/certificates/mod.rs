@@ -14,6 +14,7 @@ pub mod renewal;
 pub mod request_manager;
 pub mod secret_data;
 pub mod snapshot;
+pub mod temporary;
 #[cfg(test)]
 pub mod testing;
 pub mod trigger;
