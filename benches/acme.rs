@@ -236,6 +236,7 @@ async fn main() {
         dns_server: dns.to_string(),
         http_port: solver_port,
         eab_keys: vec![],
+        tls_port: 0,
     });
     let (_sandbox, client) = support::remote_sandbox().await;
     apply(

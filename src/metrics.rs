@@ -28,11 +28,56 @@ pub struct CertificateSeries {
     pub ready: &'static str,
 }
 
+/// The series of one Challenge (`certmanager_certificate_challenge_status`: one
+/// series per state, 1 for the current one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeSeries {
+    /// `status.state` as the API writes it (`pending`, `valid`, …; empty when unset).
+    pub state: String,
+    pub domain: String,
+    pub reason: String,
+    pub processing: bool,
+    /// `spec.type` (`HTTP-01`, `DNS-01`).
+    pub type_: String,
+}
+
+/// The states cert-manager reports a Challenge series for, in its order.
+const CHALLENGE_STATES: [&str; 8] = [
+    "ready",
+    "valid",
+    "errored",
+    "expired",
+    "invalid",
+    "processing",
+    "",
+    "pending",
+];
+
+/// Observations of one summary series within the last [`SUMMARY_MAX_AGE`] (at most
+/// [`SUMMARY_MAX_SAMPLES`]), with the all-time sum and count.
+#[derive(Debug, Default)]
+struct SummarySeries {
+    recent: std::collections::VecDeque<(std::time::Instant, f64)>,
+    sum: f64,
+    count: u64,
+}
+
+/// The window the quantiles cover (client_golang's default `MaxAge`).
+const SUMMARY_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+/// Observations kept per series for the quantiles.
+const SUMMARY_MAX_SAMPLES: usize = 1024;
+/// cert-manager's objectives for the ACME request summary.
+const SUMMARY_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+
 /// The metrics registry.
 pub struct Metrics {
     families: Mutex<BTreeMap<&'static str, Family>>,
     /// (namespace, name) → series.
     certificates: Mutex<BTreeMap<(String, String), CertificateSeries>>,
+    /// (namespace, name) → series.
+    challenges: Mutex<BTreeMap<(String, String), ChallengeSeries>>,
+    /// Summary families: family → labels → observations.
+    summaries: Mutex<BTreeMap<&'static str, BTreeMap<Labels, SummarySeries>>>,
 }
 
 pub const CERT_EXPIRATION: &str = "certmanager_certificate_expiration_timestamp_seconds";
@@ -47,34 +92,36 @@ pub const SYNC_ERRORS: &str = "certmanager_controller_sync_error_count";
 pub const CLOCK: &str = "certmanager_clock_time_seconds";
 pub const CLOCK_GAUGE: &str = "certmanager_clock_time_seconds_gauge";
 pub const ACME_CLIENT_REQUESTS: &str = "certmanager_http_acme_client_request_count";
+pub const ACME_CLIENT_DURATION: &str = "certmanager_http_acme_client_request_duration_seconds";
+pub const CHALLENGE_STATUS: &str = "certmanager_certificate_challenge_status";
 
 const FAMILIES: &[(&str, &str, &str)] = &[
     (
         CERT_EXPIRATION,
         "gauge",
-        "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
+        "The timestamp after which the certificate expires, expressed in Unix Epoch Time.",
     ),
     (
         CERT_NOT_AFTER,
         "gauge",
-        "The timestamp after which the certificate is invalid. Expressed as a Unix Epoch Time.",
+        "The timestamp after which the certificate is invalid, expressed as a Unix Epoch Time.",
     ),
     (
         CERT_NOT_BEFORE,
         "gauge",
-        "The timestamp before which the certificate is invalid. Expressed as a Unix Epoch Time.",
+        "The timestamp before which the certificate is invalid, expressed as a Unix Epoch Time.",
     ),
     (
         CERT_RENEWAL,
         "gauge",
-        "The number of seconds before expiration time the certificate should renew.",
+        "The timestamp after which the certificate should be renewed, expressed in Unix Epoch Time.",
     ),
     (CERT_READY, "gauge", "The ready status of the certificate."),
-    (ISSUER_READY, "gauge", "The ready status of the issuer."),
+    (ISSUER_READY, "gauge", "The ready status of the Issuer."),
     (
         CLUSTER_ISSUER_READY,
         "gauge",
-        "The ready status of the cluster issuer.",
+        "The ready status of the ClusterIssuer.",
     ),
     (
         SYNC_CALLS,
@@ -99,7 +146,17 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     (
         ACME_CLIENT_REQUESTS,
         "counter",
-        "The number of requests made by the ACME client.",
+        "Total number of outbound ACME HTTP requests. Labels: scheme (http/https), host (ACME host), action (logical ACME operation), method (HTTP verb), status (HTTP status code).",
+    ),
+    (
+        ACME_CLIENT_DURATION,
+        "summary",
+        "Latency of outbound ACME HTTP requests in seconds. Summary quantiles approximate request distribution. Labels: scheme (http/https), host (ACME host), action (logical ACME operation), method (HTTP verb), status (HTTP status code). Use with acme_client_request_count for rate/error analysis.",
+    ),
+    (
+        CHALLENGE_STATUS,
+        "gauge",
+        "The status of certificate challenges",
     ),
 ];
 
@@ -123,6 +180,8 @@ impl Default for Metrics {
         Metrics {
             families: Mutex::new(families),
             certificates: Mutex::new(BTreeMap::new()),
+            challenges: Mutex::new(BTreeMap::new()),
+            summaries: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -186,6 +245,99 @@ impl Metrics {
         }
     }
 
+    /// Records one observation of a summary family (seconds, for the ACME client).
+    pub fn observe(&self, family: &'static str, labels: Labels, value: f64) {
+        let Ok(mut all) = self.summaries.lock() else {
+            return;
+        };
+        let series = all.entry(family).or_default().entry(labels).or_default();
+        let now = std::time::Instant::now();
+        series.recent.push_back((now, value));
+        while series.recent.len() > SUMMARY_MAX_SAMPLES
+            || series
+                .recent
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > SUMMARY_MAX_AGE)
+        {
+            series.recent.pop_front();
+        }
+        series.sum += value;
+        series.count += 1;
+    }
+
+    /// Sets a Challenge's series.
+    pub fn set_challenge(&self, namespace: &str, name: &str, series: ChallengeSeries) {
+        if let Ok(mut m) = self.challenges.lock() {
+            m.insert((namespace.to_string(), name.to_string()), series);
+        }
+    }
+
+    /// Removes a Challenge's series.
+    pub fn forget_challenge(&self, namespace: &str, name: &str) {
+        if let Ok(mut m) = self.challenges.lock() {
+            m.remove(&(namespace.to_string(), name.to_string()));
+        }
+    }
+
+    /// `certmanager_certificate_challenge_status`, from the per-Challenge records.
+    fn render_challenges(&self, out: &mut String) {
+        let Ok(challenges) = self.challenges.lock() else {
+            return;
+        };
+        for ((ns, name), c) in challenges.iter() {
+            for state in CHALLENGE_STATES {
+                let v = if state == c.state { 1 } else { 0 };
+                let _ = writeln!(
+                    out,
+                    "{CHALLENGE_STATUS}{{domain=\"{}\",name=\"{}\",namespace=\"{}\",processing=\"{}\",reason=\"{}\",status=\"{state}\",type=\"{}\"}} {v}",
+                    escape(&c.domain),
+                    escape(name),
+                    escape(ns),
+                    c.processing,
+                    escape(&c.reason),
+                    escape(&c.type_),
+                );
+            }
+        }
+    }
+
+    /// A summary family: quantiles over the recent observations, then `_sum` and
+    /// `_count`.
+    fn render_summary(&self, name: &'static str, out: &mut String) {
+        let Ok(all) = self.summaries.lock() else {
+            return;
+        };
+        let Some(family) = all.get(name) else {
+            return;
+        };
+        for (labels, series) in family {
+            let rendered: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            let base = rendered.join(",");
+            let mut values: Vec<f64> = series.recent.iter().map(|(_, v)| *v).collect();
+            values.sort_by(f64::total_cmp);
+            for q in SUMMARY_QUANTILES {
+                let value = if values.is_empty() {
+                    f64::NAN
+                } else {
+                    let rank = (q * (values.len() - 1) as f64).round() as usize;
+                    values[rank.min(values.len() - 1)]
+                };
+                let sep = if base.is_empty() { "" } else { "," };
+                let _ = writeln!(out, "{name}{{{base}{sep}quantile=\"{q}\"}} {value}");
+            }
+            let braces = if base.is_empty() {
+                String::new()
+            } else {
+                format!("{{{base}}}")
+            };
+            let _ = writeln!(out, "{name}_sum{braces} {}", series.sum);
+            let _ = writeln!(out, "{name}_count{braces} {}", series.count);
+        }
+    }
+
     /// The certificate families, rendered from the per-Certificate records.
     fn render_certificates(&self, name: &str, out: &mut String) {
         let Ok(certs) = self.certificates.lock() else {
@@ -227,6 +379,12 @@ impl Metrics {
                 let _ = writeln!(out, "# HELP {name} {}", fam.help);
                 let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
                 self.render_certificates(name, &mut out);
+                if *name == CHALLENGE_STATUS {
+                    self.render_challenges(&mut out);
+                }
+                if fam.kind == "summary" {
+                    self.render_summary(name, &mut out);
+                }
                 for (labels, value) in &fam.series {
                     let rendered: Vec<String> = labels
                         .iter()
@@ -286,5 +444,63 @@ mod tests {
         m.forget_certificate("web", "prod");
         let text = m.render(1.0);
         assert!(!text.contains("name=\"web\""), "{text}");
+    }
+
+    #[test]
+    fn a_challenge_has_one_series_per_state_and_goes_with_it() {
+        let m = Metrics::default();
+        m.set_challenge(
+            "prod",
+            "web-1-2-3",
+            ChallengeSeries {
+                state: "pending".into(),
+                domain: "web.example".into(),
+                reason: "Waiting".into(),
+                processing: true,
+                type_: "HTTP-01".into(),
+            },
+        );
+        let text = m.render(1.0);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("certmanager_certificate_challenge_status{"))
+            .collect();
+        assert_eq!(lines.len(), CHALLENGE_STATES.len(), "{text}");
+        assert!(lines.contains(&"certmanager_certificate_challenge_status{domain=\"web.example\",name=\"web-1-2-3\",namespace=\"prod\",processing=\"true\",reason=\"Waiting\",status=\"pending\",type=\"HTTP-01\"} 1"));
+        assert_eq!(lines.iter().filter(|l| l.ends_with(" 1")).count(), 1);
+        m.forget_challenge("prod", "web-1-2-3");
+        assert!(!m.render(1.0).contains("web-1-2-3"));
+    }
+
+    #[test]
+    fn a_summary_has_quantiles_sum_and_count() {
+        let m = Metrics::default();
+        let labels = || vec![("action", "get_order".to_string())];
+        for v in [0.1, 0.2, 0.3, 0.4, 1.0] {
+            m.observe(ACME_CLIENT_DURATION, labels(), v);
+        }
+        let text = m.render(1.0);
+        let name = ACME_CLIENT_DURATION;
+        assert!(text.contains(&format!("# TYPE {name} summary")));
+        assert!(
+            text.contains(&format!(
+                "{name}{{action=\"get_order\",quantile=\"0.5\"}} 0.3"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "{name}{{action=\"get_order\",quantile=\"0.99\"}} 1"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{name}_count{{action=\"get_order\"}} 5")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{name}_sum{{action=\"get_order\"}} 2")),
+            "{text}"
+        );
     }
 }

@@ -482,12 +482,172 @@ async fn http01_issues_a_certificate_from_pebble_and_leaves_nothing_behind() {
         .lines()
         .find(|l| {
             l.starts_with("certmanager_http_acme_client_request_count{")
-                && l.contains("path=\"/order-plz/\"")
+                && l.contains("action=\"authorize_order\"")
                 && l.contains("status=\"201\"")
         })
         .unwrap_or_else(|| panic!("no new-order series in:\n{text}"));
     assert!(new_orders.contains("method=\"POST\""), "{new_orders}");
+    assert_metrics_as_cert_manager(&text);
     s.assert_nothing_left(&["web.example.com"]).await;
+}
+
+/// Every metric cert-manager v1.21's controller exports (internal/collectors/*.go and
+/// pkg/metrics/metrics.go), with its type and label names; certgate has no Venafi
+/// issuer, so the three `venafi_*` families are not served.
+const CERT_MANAGER_METRICS: &[(&str, &str, &[&str])] = &[
+    (
+        "certmanager_certificate_expiration_timestamp_seconds",
+        "gauge",
+        &[
+            "name",
+            "namespace",
+            "issuer_name",
+            "issuer_kind",
+            "issuer_group",
+        ],
+    ),
+    (
+        "certmanager_certificate_not_after_timestamp_seconds",
+        "gauge",
+        &[
+            "name",
+            "namespace",
+            "issuer_name",
+            "issuer_kind",
+            "issuer_group",
+        ],
+    ),
+    (
+        "certmanager_certificate_not_before_timestamp_seconds",
+        "gauge",
+        &[
+            "name",
+            "namespace",
+            "issuer_name",
+            "issuer_kind",
+            "issuer_group",
+        ],
+    ),
+    (
+        "certmanager_certificate_renewal_timestamp_seconds",
+        "gauge",
+        &[
+            "name",
+            "namespace",
+            "issuer_name",
+            "issuer_kind",
+            "issuer_group",
+        ],
+    ),
+    (
+        "certmanager_certificate_ready_status",
+        "gauge",
+        &[
+            "name",
+            "namespace",
+            "condition",
+            "issuer_name",
+            "issuer_kind",
+            "issuer_group",
+        ],
+    ),
+    (
+        "certmanager_certificate_challenge_status",
+        "gauge",
+        &[
+            "status",
+            "domain",
+            "reason",
+            "processing",
+            "name",
+            "namespace",
+            "type",
+        ],
+    ),
+    (
+        "certmanager_issuer_ready_status",
+        "gauge",
+        &["name", "namespace", "condition"],
+    ),
+    (
+        "certmanager_clusterissuer_ready_status",
+        "gauge",
+        &["name", "condition"],
+    ),
+    (
+        "certmanager_http_acme_client_request_count",
+        "counter",
+        &["scheme", "host", "action", "method", "status"],
+    ),
+    (
+        "certmanager_http_acme_client_request_duration_seconds",
+        "summary",
+        &["scheme", "host", "action", "method", "status"],
+    ),
+    (
+        "certmanager_controller_sync_call_count",
+        "counter",
+        &["controller"],
+    ),
+    (
+        "certmanager_controller_sync_error_count",
+        "counter",
+        &["controller"],
+    ),
+    ("certmanager_clock_time_seconds", "counter", &[]),
+    ("certmanager_clock_time_seconds_gauge", "gauge", &[]),
+];
+
+/// The exposition serves exactly cert-manager's families, types and label names.
+fn assert_metrics_as_cert_manager(text: &str) {
+    use std::collections::BTreeSet;
+    let served: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let expected: BTreeSet<&str> = CERT_MANAGER_METRICS.iter().map(|(n, _, _)| *n).collect();
+    assert_eq!(served, expected, "families differ from cert-manager's");
+    for (name, kind, labels) in CERT_MANAGER_METRICS {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} is not a {kind}"
+        );
+        let want: BTreeSet<&str> = labels.iter().copied().collect();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (series, _) = line.split_once(' ').unwrap_or((line, ""));
+            let (metric, label_text) = series.split_once('{').unwrap_or((series, "}"));
+            let base = match *kind {
+                "summary" => metric
+                    .strip_suffix("_sum")
+                    .or_else(|| metric.strip_suffix("_count"))
+                    .unwrap_or(metric),
+                _ => metric,
+            };
+            if base != *name {
+                continue;
+            }
+            let got: BTreeSet<&str> = label_text
+                .trim_end_matches('}')
+                .split("\",")
+                .filter(|kv| !kv.is_empty())
+                .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+                .filter(|k| *k != "quantile")
+                .collect();
+            assert_eq!(got, want, "labels of {line}");
+        }
+    }
+    for (name, _, _) in CERT_MANAGER_METRICS.iter().filter(|(n, _, _)| {
+        !n.contains("challenge")
+            && !n.contains("sync_error")
+            && !n.starts_with("certmanager_issuer")
+    }) {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(name) && !l.starts_with('#')),
+            "no {name} series after an ACME issuance:\n{text}"
+        );
+    }
 }
 
 impl Stack {

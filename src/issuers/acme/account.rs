@@ -13,7 +13,7 @@ use kube::api::{Api, PostParams};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::api::AcmeIssuer;
-use crate::issuers::acme::client::{ClientError, account_builder};
+use crate::issuers::acme::client::{ClientError, account_builder, with_action};
 
 /// Ready reason and message once the account is registered (cert-manager's wording).
 pub const REASON_REGISTERED: &str = "ACMEAccountRegistered";
@@ -300,8 +300,7 @@ pub async fn ensure(
             if r.email != email {
                 let contact = contacts(email.as_deref());
                 let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
-                r.account
-                    .update_contacts(&refs)
+                with_action("update_registration", r.account.update_contacts(&refs))
                     .await
                     .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
                 let updated = Registered { email, ..r };
@@ -311,18 +310,19 @@ pub async fn ensure(
             return Ok(r);
         }
         let builder = account_builder(req.acme, req.metrics.clone())?;
-        let (account, _) = builder
-            .create_from_key(
+        let (account, _) = with_action(
+            "get_registration",
+            builder.create_from_key(
                 (key, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))),
                 req.acme.server.clone(),
-            )
-            .await
-            .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
+            ),
+        )
+        .await
+        .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
         if email.is_some() {
             let contact = contacts(email.as_deref());
             let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
-            account
-                .update_contacts(&refs)
+            with_action("update_registration", account.update_contacts(&refs))
                 .await
                 .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
         }
@@ -347,8 +347,9 @@ pub async fn ensure(
     let contact = contacts(email.as_deref());
     let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
     let builder = account_builder(req.acme, req.metrics.clone())?;
-    let (account, credentials) = builder
-        .create(
+    let (account, credentials) = with_action(
+        "register_account",
+        builder.create(
             &NewAccount {
                 contact: &refs,
                 terms_of_service_agreed: true,
@@ -356,9 +357,10 @@ pub async fn ensure(
             },
             req.acme.server.clone(),
             eab.as_ref(),
-        )
-        .await
-        .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
+        ),
+    )
+    .await
+    .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
     let der = credentials.private_key().secret_pkcs8_der().to_vec();
     let secret = Secret {
         metadata: kube::api::ObjectMeta {

@@ -79,7 +79,12 @@ pub async fn poll(
     let id = parse_certificate_id(&id_text)?;
     let account = issuer.account(ctx, acme).await.ok()?;
     let min = ctx.acme.ari_min_poll;
-    let (info, retry_after) = match account.account.renewal_info(&id).await {
+    let (info, retry_after) = match crate::issuers::acme::client::with_action(
+        "get_renewal_info",
+        account.account.renewal_info(&id),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(instant_acme::Error::Unsupported(_)) => return None,
         Err(e) => {

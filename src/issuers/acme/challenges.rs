@@ -20,6 +20,7 @@ use crate::api::order::State;
 use crate::api::{Challenge, Order};
 use crate::controller::Context;
 use crate::controller::events::EventType;
+use crate::issuers::acme::client::with_action;
 use crate::issuers::acme::{CHALLENGE_FINALIZER, is_challenge_finalizer, jittered, lookup_issuer};
 use crate::metrics;
 
@@ -255,13 +256,11 @@ async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Resul
         .account(ctx, &acme)
         .await
         .map_err(|e| e.to_string())?;
-    let mut acme_order = account
-        .account
-        .order(url)
+    let mut acme_order = with_action("get_order", account.account.order(url))
         .await
         .map_err(|e| e.to_string())?;
     let mut authorizations = acme_order.authorizations();
-    while let Some(a) = authorizations.next().await {
+    while let Some(a) = with_action("get_authorization", authorizations.next()).await {
         let mut a = a.map_err(|e| e.to_string())?;
         if a.url() != ch.spec.authorization_url {
             continue;
@@ -274,8 +273,7 @@ async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Resul
                 AcmeChallengeType::TlsAlpn01 => ChallengeType::TlsAlpn01,
             };
             if let Some(mut handle) = a.challenge(t) {
-                handle
-                    .set_ready()
+                with_action("accept_challenge", handle.set_ready())
                     .await
                     .map_err(|e| format!("Error accepting challenge: {e}"))?;
             }
@@ -305,6 +303,7 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
         vec![("controller", "challenges".into())],
     );
     let status = ch.status.clone().unwrap_or_default();
+    record_metrics(&ctx, &ch);
     let secret_ns = secret_namespace(&ctx, &ch);
     let finalizers = ch.finalizers().to_vec();
     let has_finalizer = finalizers.iter().any(|f| is_challenge_finalizer(f));
@@ -330,6 +329,8 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
                 .collect();
             set_finalizers(&ctx, &ch, rest).await?;
         }
+        ctx.metrics
+            .forget_challenge(&ch.namespace().unwrap_or_default(), &ch.name_any());
         return Ok(Action::await_change());
     }
     if !has_finalizer {
@@ -478,6 +479,26 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
             Ok(Action::requeue(jittered(Duration::from_secs(5))))
         }
     }
+}
+
+/// The Challenge's `certmanager_certificate_challenge_status` series, as it is now.
+fn record_metrics(ctx: &Context, ch: &Challenge) {
+    let status = ch.status.clone().unwrap_or_default();
+    let state = status
+        .state
+        .map(crate::issuers::acme::requests::state_str)
+        .unwrap_or_default();
+    ctx.metrics.set_challenge(
+        &ch.namespace().unwrap_or_default(),
+        &ch.name_any(),
+        metrics::ChallengeSeries {
+            state: state.to_string(),
+            domain: ch.spec.dns_name.clone(),
+            reason: status.reason.unwrap_or_default(),
+            processing: status.processing.unwrap_or(false),
+            type_: ch.spec.type_.as_str().to_string(),
+        },
+    );
 }
 
 /// `status.reason` once the CA was told: the challenge is not told twice.

@@ -10,7 +10,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::api::AcmeIssuer;
-use crate::metrics::{ACME_CLIENT_REQUESTS, Metrics};
+use crate::metrics::{ACME_CLIENT_DURATION, ACME_CLIENT_REQUESTS, Metrics};
 
 /// Why no client could be built for an issuer.
 #[derive(Debug, thiserror::Error)]
@@ -80,25 +80,30 @@ type HyperClient = hyper_util::client::legacy::Client<
     BodyWrapper<bytes::Bytes>,
 >;
 
-/// The HTTP client, counting requests by scheme, host, path, method and status.
+/// The HTTP client, counting and timing requests by scheme, host, action, method and
+/// status.
 struct CountingClient {
     client: HyperClient,
     metrics: Option<Arc<Metrics>>,
 }
 
-/// The path of an ACME URL without its identifiers (`/acme/order/123/456` →
-/// `/acme/order/`), so the series stay few.
-pub fn path_label(path: &str) -> String {
-    let mut out = String::from("/");
-    for seg in path.split('/').filter(|s| !s.is_empty()) {
-        let is_id = seg.len() > 16 || seg.chars().any(|c| c.is_ascii_digit());
-        if is_id {
-            break;
-        }
-        out.push_str(seg);
-        out.push('/');
-    }
-    out
+tokio::task_local! {
+    /// The logical ACME operation the requests of a task belong to.
+    static ACME_ACTION: &'static str;
+}
+
+/// Runs `f` with its ACME requests labelled `action` in
+/// `certmanager_http_acme_client_request_*` (cert-manager's operation names:
+/// `discover`, `register_account`, `get_registration`, `authorize_order`,
+/// `get_order`, `get_authorization`, `accept_challenge`, `create_order_cert`,
+/// `fetch_cert`, `get_renewal_info`, …); requests outside any are `unnamed_action`.
+pub async fn with_action<F: std::future::Future>(action: &'static str, f: F) -> F::Output {
+    ACME_ACTION.scope(action, f).await
+}
+
+/// The action label of a request made now.
+fn current_action() -> &'static str {
+    ACME_ACTION.try_with(|a| *a).unwrap_or("unnamed_action")
 }
 
 impl instant_acme::HttpClient for CountingClient {
@@ -116,30 +121,35 @@ impl instant_acme::HttpClient for CountingClient {
             let uri = req.uri();
             (
                 uri.scheme_str().unwrap_or("https").to_string(),
-                uri.host().unwrap_or_default().to_string(),
-                path_label(uri.path()),
+                uri.authority().map(|a| a.to_string()).unwrap_or_default(),
+                current_action(),
                 req.method().to_string(),
             )
         });
         let metrics = self.metrics.clone();
         let fut = instant_acme::HttpClient::request(&self.client, req);
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let result = fut.await;
-            if let (Some(m), Some((scheme, host, path, method))) = (metrics, labels) {
+            if let (Some(m), Some((scheme, host, action, method))) = (metrics, labels) {
+                // cert-manager's transport reports 999 when no response came.
                 let status = match &result {
                     Ok(r) => r.parts.status.as_u16().to_string(),
-                    Err(_) => "error".to_string(),
+                    Err(_) => "999".to_string(),
                 };
-                m.inc(
-                    ACME_CLIENT_REQUESTS,
-                    vec![
-                        ("scheme", scheme),
-                        ("host", host),
-                        ("path", path),
-                        ("method", method),
-                        ("status", status),
-                    ],
+                let labels = vec![
+                    ("scheme", scheme),
+                    ("host", host),
+                    ("action", action.to_string()),
+                    ("method", method),
+                    ("status", status),
+                ];
+                m.observe(
+                    ACME_CLIENT_DURATION,
+                    labels.clone(),
+                    started.elapsed().as_secs_f64(),
                 );
+                m.inc(ACME_CLIENT_REQUESTS, labels);
             }
             result
         })
@@ -225,15 +235,16 @@ impl ServerCertVerifier for NoVerification {
 mod tests {
     use super::*;
 
-    #[test]
-    fn paths_lose_their_identifiers() {
-        assert_eq!(path_label("/acme/order/123/456"), "/acme/order/");
-        assert_eq!(
-            path_label("/my-order/qFHVF5WrfnT2dJRupWzrNFWXsj4m6"),
-            "/my-order/"
-        );
-        assert_eq!(path_label("/dir"), "/dir/");
-        assert_eq!(path_label("/"), "/");
+    #[tokio::test]
+    async fn requests_carry_the_action_of_their_task() {
+        assert_eq!(current_action(), "unnamed_action");
+        let inside = with_action("authorize_order", async { current_action() }).await;
+        assert_eq!(inside, "authorize_order");
+        let nested = with_action("get_order", async {
+            with_action("fetch_cert", async { current_action() }).await
+        })
+        .await;
+        assert_eq!(nested, "fetch_cert");
     }
 
     #[test]

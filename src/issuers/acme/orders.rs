@@ -23,6 +23,7 @@ use crate::api::{Challenge, ChallengeSpec, Order};
 use crate::controller::Context;
 use crate::controller::events::EventType;
 use crate::dns01::selection::{ChallengeKind, SolverCandidate, select_solver};
+use crate::issuers::acme::client::with_action;
 use crate::issuers::acme::naming::compute_name;
 use crate::issuers::acme::{AcmeIssuerRef, lookup_issuer};
 use crate::metrics;
@@ -294,7 +295,9 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     let Some(url) = status.url.clone() else {
         return create_acme_order(&ctx, &api, &order, &issuer, &account.account).await;
     };
-    let mut acme_order = account.account.order(url.clone()).await.map_err(acme_err)?;
+    let mut acme_order = with_action("get_order", account.account.order(url.clone()))
+        .await
+        .map_err(acme_err)?;
     let (acme_status, order_error) = {
         let st = acme_order.state();
         (st.status, st.error.as_ref().map(|p| p.to_string()))
@@ -323,12 +326,17 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
                 .find_map(Result::ok)
                 .map(|p| p.contents)
                 .unwrap_or_default();
-            acme_order.finalize_csr(&der).await.map_err(acme_err)?;
+            with_action("create_order_cert", acme_order.finalize_csr(&der))
+                .await
+                .map_err(acme_err)?;
             patch_status(&api, &name, json!({"state": "processing"})).await?;
             Ok(Action::requeue(Duration::from_millis(200)))
         }
         AcmeOrderStatus::Processing | AcmeOrderStatus::Valid => {
-            match acme_order.certificate().await.map_err(acme_err)? {
+            match with_action("fetch_cert", acme_order.certificate())
+                .await
+                .map_err(acme_err)?
+            {
                 Some(chain) => {
                     let b64 = base64::engine::general_purpose::STANDARD.encode(chain.as_bytes());
                     patch_status(
@@ -353,7 +361,7 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
         AcmeOrderStatus::Invalid => {
             let mut errors = Vec::new();
             let mut stream = acme_order.authorizations();
-            while let Some(a) = stream.next().await {
+            while let Some(a) = with_action("get_authorization", stream.next()).await {
                 let Ok(a) = a else { continue };
                 for c in &a.challenges {
                     if let Some(p) = &c.error {
@@ -462,14 +470,16 @@ async fn create_acme_order(
         .get(crate::api::annotations::ACME_REPLACES)
         .and_then(|id| crate::issuers::acme::ari::parse_certificate_id(id));
     let first = match replaces {
-        Some(id) => match account.new_order(&new().replaces(id)).await {
-            Ok(o) => Ok(o),
-            Err(e) => {
-                tracing::info!(order = %name, error = %e, "ordering with `replaces` failed; ordering without");
-                account.new_order(&new()).await
+        Some(id) => {
+            match with_action("authorize_order", account.new_order(&new().replaces(id))).await {
+                Ok(o) => Ok(o),
+                Err(e) => {
+                    tracing::info!(order = %name, error = %e, "ordering with `replaces` failed; ordering without");
+                    with_action("authorize_order", account.new_order(&new())).await
+                }
             }
-        },
-        None => account.new_order(&new()).await,
+        }
+        None => with_action("authorize_order", account.new_order(&new())).await,
     };
     let mut acme_order = match first {
         Ok(o) => o,
@@ -487,7 +497,7 @@ async fn create_acme_order(
     };
     let mut authorizations = Vec::new();
     let mut stream = acme_order.authorizations();
-    while let Some(a) = stream.next().await {
+    while let Some(a) = with_action("get_authorization", stream.next()).await {
         let a = a.map_err(acme_err)?;
         let id = a.identifier();
         let identifier = match id.identifier {
