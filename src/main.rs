@@ -267,6 +267,45 @@ enum Command {
         #[arg(short = 'A', long)]
         all_namespaces: bool,
     },
+    /// Mark a CertificateRequest as Approved, so it may be signed by a configured
+    /// Issuer (as `cmctl approve`).
+    Approve {
+        /// The CertificateRequest.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// The reason to give as to what approved this CertificateRequest.
+        #[arg(long, default_value = certgate::cli::approve::DEFAULT_REASON)]
+        reason: String,
+        /// The message to give as to why this CertificateRequest was approved
+        /// [default: manually approved by "certgate"].
+        #[arg(long)]
+        message: Option<String>,
+        /// The namespace (default: the kubeconfig context's, else `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+    },
+    /// Mark a CertificateRequest as Denied, so it may never be signed by a configured
+    /// Issuer (as `cmctl deny`).
+    Deny {
+        /// The CertificateRequest.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// The reason to give as to what denied this CertificateRequest.
+        #[arg(long, default_value = certgate::cli::approve::DEFAULT_REASON)]
+        reason: String,
+        /// The message to give as to why this CertificateRequest was denied
+        /// [default: manually denied by "certgate"].
+        #[arg(long)]
+        message: Option<String>,
+        /// The namespace (default: the kubeconfig context's, else `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+    },
+    /// Create cert-manager resources: `create certificaterequest NAME --from-certificate-file FILE`.
+    Create {
+        #[command(subcommand)]
+        what: CreateWhat,
+    },
     /// Inspect what a resource holds: `inspect secret NAME`.
     Inspect {
         #[command(subcommand)]
@@ -371,6 +410,49 @@ enum DiagnoseWhat {
         /// Namespace of the Secrets ClusterIssuers use (the controller's flag).
         #[arg(long, default_value = "cert-manager", env = "POD_NAMESPACE")]
         cluster_resource_namespace: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CreateWhat {
+    /// Create a CertificateRequest, using a Certificate resource as a template: the
+    /// private key is generated locally (as the Certificate's privateKey says) and
+    /// written to a file, and the CSR submitted to the Certificate's issuer.
+    #[command(visible_alias = "cr")]
+    Certificaterequest {
+        /// The CertificateRequest to create.
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Path to a file containing a Certificate resource used as a template when
+        /// generating the CertificateRequest resource.
+        #[arg(long, value_name = "FILE")]
+        from_certificate_file: Option<std::path::PathBuf>,
+        /// Name of file that the generated private key will be written to
+        /// [default: NAME.key].
+        #[arg(long, value_name = "FILE")]
+        output_key_file: Option<std::path::PathBuf>,
+        /// Name of the file the certificate is to be stored in [default: NAME.crt].
+        #[arg(long, value_name = "FILE")]
+        output_certificate_file: Option<std::path::PathBuf>,
+        /// Wait for the CertificateRequest to be signed and store the x509 certificate
+        /// in a file.
+        #[arg(
+            long,
+            num_args = 0..=1,
+            require_equals = true,
+            default_value_t = false,
+            default_missing_value = "true",
+            action = clap::ArgAction::Set
+        )]
+        fetch_certificate: bool,
+        /// Time before timeout when waiting for the CertificateRequest to be signed,
+        /// e.g. 10m or 1h.
+        #[arg(long, default_value = "5m", value_parser = certgate::cli::check::parse_duration)]
+        timeout: std::time::Duration,
+        /// The namespace, when the file names none (default: the kubeconfig context's,
+        /// else `default`); given, it must agree with the file's.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
     },
 }
 
@@ -554,6 +636,48 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 certgate::cli::inspect::secret(&client, &namespace, &name).await?
             );
         }
+        Command::Approve {
+            names,
+            reason,
+            message,
+            namespace,
+        } => decide(Decision::Approve, names, reason, message, namespace).await?,
+        Command::Deny {
+            names,
+            reason,
+            message,
+            namespace,
+        } => decide(Decision::Deny, names, reason, message, namespace).await?,
+        Command::Create {
+            what:
+                CreateWhat::Certificaterequest {
+                    names,
+                    from_certificate_file,
+                    output_key_file,
+                    output_certificate_file,
+                    fetch_certificate,
+                    timeout,
+                    namespace,
+                },
+        } => {
+            let opts = certgate::cli::create::Options {
+                from_certificate_file,
+                output_key_file,
+                output_certificate_file,
+                fetch_certificate,
+                timeout,
+                namespace,
+            };
+            let name = opts.validate(&names)?;
+            let client = kube::Client::try_default().await?;
+            certgate::cli::create::certificate_request(
+                &client,
+                name,
+                &opts,
+                &mut std::io::stderr(),
+            )
+            .await?;
+        }
         Command::Renew {
             names,
             all,
@@ -718,6 +842,31 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+use certgate::cli::approve::Decision;
+
+/// `approve` and `deny`: cmctl's checks, then the condition; cmctl's line on stdout.
+async fn decide(
+    decision: Decision,
+    names: Vec<String>,
+    reason: String,
+    message: Option<String>,
+    namespace: Option<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let message = message.unwrap_or_else(|| {
+        decision.default_message(&certgate::cli::approve::ctl_name(
+            std::env::args_os().next().as_deref(),
+        ))
+    });
+    let name = certgate::cli::approve::validate(decision, &names, &reason, &message)?;
+    let client = kube::Client::try_default().await?;
+    let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+    let line =
+        certgate::cli::approve::decide(&client, &namespace, name, decision, &reason, &message)
+            .await?;
+    println!("{line}");
+    Ok(())
 }
 
 fn uuid_like() -> String {

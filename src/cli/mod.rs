@@ -1,7 +1,10 @@
-//! The operator's commands (`certgate status | renew | inspect | check | diagnose`), in cmctl's spirit:
+//! The operator's commands (`certgate status | renew | inspect | check | diagnose |
+//! approve | deny | create`), in cmctl's spirit:
 //! one screen with everything needed to see why a Certificate is (not) Ready.
 
+pub mod approve;
 pub mod check;
+pub mod create;
 pub mod diagnose;
 pub mod inspect;
 pub mod renew;
