@@ -88,10 +88,12 @@ pub fn policies(scope: &Scope) -> Vec<Value> {
                 "failurePolicy": "Fail",
                 "reinvocationPolicy": "Never",
                 // A JSON patch: `groups` and `extra` are atomic, which an apply
-                // configuration may not set.
+                // configuration may not set. A user authenticated by client
+                // certificate has no uid (and may have no groups or extra): only
+                // what the requester has is written.
                 "mutations": [{
                     "patchType": "JSONPatch",
-                    "jsonPatch": {"expression": "[JSONPatch{op: 'add', path: '/spec/username', value: request.userInfo.username}, JSONPatch{op: 'add', path: '/spec/uid', value: request.userInfo.uid}, JSONPatch{op: 'add', path: '/spec/groups', value: request.userInfo.groups}, JSONPatch{op: 'add', path: '/spec/extra', value: request.userInfo.extra}]"},
+                    "jsonPatch": {"expression": "[JSONPatch{op: 'add', path: '/spec/username', value: request.userInfo.username}] + (has(request.userInfo.uid) && request.userInfo.uid != '' ? [JSONPatch{op: 'add', path: '/spec/uid', value: request.userInfo.uid}] : []) + (has(request.userInfo.groups) ? [JSONPatch{op: 'add', path: '/spec/groups', value: request.userInfo.groups}] : []) + (has(request.userInfo.extra) ? [JSONPatch{op: 'add', path: '/spec/extra', value: request.userInfo.extra}] : [])"},
                 }],
             },
         }),
@@ -106,11 +108,11 @@ pub fn policies(scope: &Scope) -> Vec<Value> {
                 "validations": [
                     {"expression": "!has(object.spec.username) || object.spec.username == request.userInfo.username",
                      "message": "username identity must be that of the requester", "reason": "Forbidden"},
-                    {"expression": "!has(object.spec.uid) || object.spec.uid == request.userInfo.uid",
+                    {"expression": "!has(object.spec.uid) || (has(request.userInfo.uid) && object.spec.uid == request.userInfo.uid)",
                      "message": "uid identity must be that of the requester", "reason": "Forbidden"},
-                    {"expression": "!has(object.spec.groups) || object.spec.groups == request.userInfo.groups",
+                    {"expression": "!has(object.spec.groups) || (has(request.userInfo.groups) && object.spec.groups == request.userInfo.groups)",
                      "message": "groups identity must be that of the requester", "reason": "Forbidden"},
-                    {"expression": "!has(object.spec.extra) || object.spec.extra == request.userInfo.extra",
+                    {"expression": "!has(object.spec.extra) || (has(request.userInfo.extra) && object.spec.extra == request.userInfo.extra)",
                      "message": "extra identity must be that of the requester", "reason": "Forbidden"},
                 ],
             },

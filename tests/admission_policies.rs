@@ -153,6 +153,23 @@ async fn identity_and_approval_are_enforced_by_the_api_server() {
         mine.spec.groups
     );
 
+    // A user authenticated by client certificate (the test's admin kubeconfig) has no
+    // uid: the request is still admitted, with the identity it has.
+    let admin_requests: Api<CertificateRequest> = Api::namespaced(env.client.clone(), &ns);
+    let by_admin = admin_requests
+        .create(&PostParams::default(), &request("by-admin", json!({})))
+        .await
+        .expect("a user without uid may create a CertificateRequest");
+    assert!(
+        by_admin
+            .spec
+            .username
+            .as_deref()
+            .is_some_and(|u| !u.is_empty()),
+        "{:?}",
+        by_admin.spec
+    );
+
     // A forged identity is refused.
     let forged = requests
         .create(
