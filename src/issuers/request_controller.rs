@@ -112,6 +112,21 @@ pub fn sign(
         Err(e) => return Outcome::Failed(e),
     };
     if config.self_signed.is_some() {
+        // cert-manager fails for good a request that names no key Secret (cmctl's
+        // `create certificaterequest` and other hand-made requests).
+        let named = req
+            .annotations()
+            .get(ann::PRIVATE_KEY_SECRET_NAME)
+            .is_some_and(|n| !n.is_empty());
+        if !named {
+            return Outcome::FailedWith(
+                "MissingAnnotation".to_string(),
+                format!(
+                    "Annotation {:?} missing or reference empty: secret name missing",
+                    ann::PRIVATE_KEY_SECRET_NAME
+                ),
+            );
+        }
         let Some(data) = secret else {
             return Outcome::Pending(format!("Referenced secret {secret_ref} not found"));
         };
@@ -678,6 +693,34 @@ mod tests {
         assert!(!patch["certificate"].as_str().unwrap_or_default().is_empty());
         let whitespace = issued_status(&[], &signed("\n"));
         assert_eq!(whitespace["ca"], Value::Null);
+    }
+
+    #[test]
+    fn a_self_signed_request_without_its_key_annotation_fails_as_cert_managers() {
+        let req: CertificateRequest = serde_json::from_value(json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
+            "metadata": {"name": "by-hand", "namespace": "app"},
+            "spec": {"request": "", "issuerRef": {"name": "selfsigned"}}
+        }))
+        .unwrap();
+        let config: IssuerConfig = serde_json::from_value(json!({"selfSigned": {}})).unwrap();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        assert_eq!(
+            sign(&req, &config, None, "app/", now),
+            Outcome::FailedWith(
+                "MissingAnnotation".into(),
+                "Annotation \"cert-manager.io/private-key-secret-name\" missing or reference empty: secret name missing".into()
+            )
+        );
+        let mut named = req.clone();
+        named.metadata.annotations = Some(BTreeMap::from([(
+            ann::PRIVATE_KEY_SECRET_NAME.to_string(),
+            "key".to_string(),
+        )]));
+        assert_eq!(
+            sign(&named, &config, None, "app/key", now),
+            Outcome::Pending("Referenced secret app/key not found".into())
+        );
     }
 
     #[test]
