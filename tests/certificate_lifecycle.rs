@@ -722,6 +722,119 @@ async fn pkcs12_keystores_and_extra_output_formats_are_written() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn jks_keystores_are_written_and_kept_while_nothing_changes() {
+    use certgate::certificates::jks::{self, JksEntry};
+    let h = Harness::start().await;
+    h.selfsigned_issuer().await;
+    // The password Secret does not exist yet: nothing is written (cert-manager: the
+    // issuance fails and is retried until it appears).
+    h.certificate(
+        "jks",
+        json!({
+            "commonName": "jks.example",
+            "dnsNames": ["jks.example"],
+            "keystores": {"jks": {"create": true, "alias": "MyApp", "passwordSecretRef": {"name": "jks-password", "key": "password"}}}
+        }),
+    )
+    .await;
+    common::wait_for("the CertificateRequest to be signed", async || {
+        let r = h.requests().get_opt("jks-1").await.unwrap()?;
+        r.status?.certificate.map(|_| ())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        h.secrets()
+            .get_opt("jks-tls")
+            .await
+            .unwrap()
+            .is_none_or(|s| s.data.unwrap_or_default().is_empty()),
+        "no Secret without the keystore password"
+    );
+    let pw: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "jks-password"}, "stringData": {"password": "changeit"}}),
+    )
+    .unwrap();
+    h.secrets()
+        .create(&PostParams::default(), &pw)
+        .await
+        .unwrap();
+    h.poke("jks").await;
+    h.wait_ready("jks").await;
+
+    let data = h.secret_data("jks-tls").await;
+    let pem_ders = |pem: &[u8]| -> Vec<Vec<u8>> {
+        x509_parser::pem::Pem::iter_from_buffer(pem)
+            .map(|p| p.unwrap().contents)
+            .collect()
+    };
+    let store = jks::decode(&data["keystore.jks"], b"changeit").unwrap();
+    let aliases: Vec<&str> = store.entries.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(aliases, ["ca", "myapp"], "alias lower-cased, CA added");
+    let JksEntry::PrivateKey {
+        created_ms,
+        protected_key,
+        chain,
+    } = &store.entries[1].1
+    else {
+        panic!("myapp is a key entry: {store:?}");
+    };
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    assert!(
+        (now_ms - i64::try_from(*created_ms).unwrap()).abs() < 3_600_000,
+        "created now"
+    );
+    let chain: Vec<Vec<u8>> = chain.iter().map(|c| c.der.clone()).collect();
+    assert_eq!(chain, pem_ders(&data["tls.crt"]));
+    assert!(store.entries.iter().all(|(_, e)| match e {
+        JksEntry::PrivateKey { chain, .. } => chain.iter().all(|c| c.cert_type == "X509"),
+        JksEntry::TrustedCertificate { certificate, .. } => certificate.cert_type == "X509",
+    }));
+    let pkcs8 = certgate::certificates::keys::PrivateKey::from_pem(&data["tls.key"])
+        .unwrap()
+        .to_der_pkcs8();
+    assert_eq!(jks::recover_key(protected_key, b"changeit").unwrap(), pkcs8);
+    let trust = jks::decode(&data["truststore.jks"], b"changeit").unwrap();
+    let [(alias, JksEntry::TrustedCertificate { certificate, .. })] = trust.entries.as_slice()
+    else {
+        panic!("one trusted certificate: {trust:?}");
+    };
+    assert_eq!(alias, "ca");
+    assert_eq!(certificate.der, pem_ders(&data["ca.crt"])[0]);
+    assert!(jks::decode(&data["keystore.jks"], b"wrong").is_err());
+
+    // The truststore is deleted: it comes back, and the keystore, still right, is kept
+    // byte for byte (its salt is random: a rebuilt store would differ).
+    h.secrets()
+        .patch(
+            "jks-tls",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"truststore.jks": null}})),
+        )
+        .await
+        .unwrap();
+    h.poke("jks").await;
+    let repaired = common::wait_for("the truststore to come back", async || {
+        let d = h.secret_data("jks-tls").await;
+        d.contains_key("truststore.jks").then_some(d)
+    })
+    .await;
+    assert!(
+        repaired["keystore.jks"] == data["keystore.jks"],
+        "the keystore is kept"
+    );
+    assert!(jks::decode(&repaired["truststore.jks"], b"changeit").is_ok());
+
+    // Nothing changes any more: the Secret is not rewritten on later reconciles.
+    let version = |s: Secret| s.metadata.resource_version.unwrap();
+    let before = version(h.secrets().get("jks-tls").await.unwrap());
+    h.poke("jks").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(version(h.secrets().get("jks-tls").await.unwrap()), before);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
     use base64::Engine;
     let h = Harness::start().await;

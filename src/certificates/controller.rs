@@ -52,9 +52,14 @@ pub enum CertificateError {
     #[error("temporary certificate: {0}")]
     Temporary(#[from] crate::certificates::temporary::TemporaryError),
     #[error(
-        "the PKCS#12 keystore password: Secret {secret} has no key {key:?}; create it or fix spec.keystores.pkcs12.passwordSecretRef"
+        "the {kind} keystore password: Secret {secret} is missing or has no data for key {key:?}; create it or fix spec.keystores.{field}.passwordSecretRef"
     )]
-    KeystorePassword { secret: String, key: String },
+    KeystorePassword {
+        kind: &'static str,
+        field: &'static str,
+        secret: String,
+        key: String,
+    },
 }
 
 /// The label certgate adds to temporary key Secrets and CertificateRequests, so
@@ -703,22 +708,59 @@ async fn issue_temporary(
     Ok(())
 }
 
-/// The password of the PKCS#12 keystore: inline, or from the Secret it names.
-async fn pkcs12_password(ctx: &Context, s: &Snapshot) -> Result<Option<String>, CertificateError> {
-    let Some(p) = s
-        .certificate
-        .spec
-        .keystores
-        .as_ref()
+/// The keystore passwords (inline, or from the Secrets they name) and the clock.
+async fn keystore_inputs(
+    ctx: &Context,
+    s: &Snapshot,
+) -> Result<secret_data::KeystoreInputs, CertificateError> {
+    let keystores = s.certificate.spec.keystores.as_ref();
+    let pkcs12_password = match keystores
         .and_then(|k| k.pkcs12.as_ref())
         .filter(|p| p.create)
-    else {
-        return Ok(None);
+    {
+        Some(p) => keystore_password(
+            ctx,
+            s,
+            p.password.as_deref(),
+            p.password_secret_ref.as_ref(),
+            ("PKCS#12", "pkcs12"),
+        )
+        .await?
+        .map(|v| String::from_utf8_lossy(&v).into_owned()),
+        None => None,
     };
-    if let Some(pw) = &p.password {
-        return Ok(Some(pw.clone()));
+    let jks_password = match keystores.and_then(|k| k.jks.as_ref()).filter(|j| j.create) {
+        Some(j) => {
+            keystore_password(
+                ctx,
+                s,
+                j.password.as_deref(),
+                j.password_secret_ref.as_ref(),
+                ("JKS", "jks"),
+            )
+            .await?
+        }
+        None => None,
+    };
+    Ok(secret_data::KeystoreInputs {
+        pkcs12_password,
+        jks_password,
+        now: s.now,
+    })
+}
+
+/// One keystore password: inline, or from the Secret it names.
+async fn keystore_password(
+    ctx: &Context,
+    s: &Snapshot,
+    inline: Option<&str>,
+    secret_ref: Option<&crate::api::meta::SecretKeySelector>,
+    (kind, field): (&'static str, &'static str),
+) -> Result<Option<Vec<u8>>, CertificateError> {
+    if let Some(pw) = inline {
+        return Ok(Some(pw.as_bytes().to_vec()));
     }
-    let Some(r) = &p.password_secret_ref else {
+    let Some(r) = secret_ref else {
         return Ok(None);
     };
     let key = r.key.clone().unwrap_or_else(|| "password".to_string());
@@ -728,9 +770,12 @@ async fn pkcs12_password(ctx: &Context, s: &Snapshot) -> Result<Option<String>, 
     let value = secret
         .and_then(|sec| sec.data)
         .and_then(|d| d.get(&key).cloned());
-    match value {
-        Some(v) => Ok(Some(String::from_utf8_lossy(&v.0).into_owned())),
+    // cert-manager: "… keystore password Secret contains no data for key" when empty too.
+    match value.filter(|v| !v.0.is_empty()) {
+        Some(v) => Ok(Some(v.0)),
         None => Err(CertificateError::KeystorePassword {
+            kind,
+            field,
             secret: r.name.clone(),
             key,
         }),
@@ -744,14 +789,14 @@ async fn write_secret(
     ca_pem: Option<&[u8]>,
     key_pem: &[u8],
 ) -> Result<(), CertificateError> {
-    let password = pkcs12_password(ctx, s).await?;
+    let keystores = keystore_inputs(ctx, s).await?;
     let contents = secret_data::build(
         &s.certificate,
         cert_pem,
         ca_pem,
         key_pem,
         s.secret.as_ref(),
-        password.as_deref(),
+        &keystores,
     )?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), s.namespace());
     let secret_name = &s.certificate.spec.secret_name;
@@ -865,14 +910,14 @@ async fn repair_secret(ctx: &Context, s: &Snapshot) -> Result<bool, CertificateE
         s.current_request()
             .and_then(|r| decode_pem_field(r.status.as_ref().and_then(|st| st.ca.as_ref())))
     });
-    let password = pkcs12_password(ctx, s).await?;
+    let keystores = keystore_inputs(ctx, s).await?;
     let rebuilt = secret_data::build(
         &s.certificate,
         cert_pem,
         ca.as_deref(),
         key_pem,
         Some(secret),
-        password.as_deref(),
+        &keystores,
     )?;
     if rebuilt.data == secret.data
         && rebuilt.labels == secret.labels

@@ -5,6 +5,7 @@ pub mod conditions;
 pub mod controller;
 pub mod intent;
 pub mod issuing;
+pub mod jks;
 pub mod key_manager;
 pub mod keys;
 pub mod keystores;

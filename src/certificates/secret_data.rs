@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::api::Certificate;
 use crate::api::annotations as ann;
 use crate::api::certificate::AdditionalOutputFormatType;
+use crate::certificates::jks;
 use crate::certificates::policy::{self, SecretSnapshot};
 
 /// Why the Secret's contents could not be built.
@@ -15,6 +16,33 @@ pub enum SecretDataError {
     Certificate(#[from] policy::CertError),
     #[error("the PKCS#12 keystore cannot be written: {0}")]
     Keystore(#[from] crate::certificates::keystores::KeystoreError),
+    #[error("the JKS keystore cannot be written: {0}")]
+    Jks(#[from] crate::certificates::jks::JksError),
+}
+
+/// What the keystores need besides the certificate and key: the passwords resolved from
+/// `spec.keystores` (inline or from their Secrets; `None` when that keystore is not
+/// created) and when their entries are created (JKS stores a date per entry). `Debug`
+/// leaves the passwords out.
+#[derive(Clone, Default)]
+pub struct KeystoreInputs {
+    pub pkcs12_password: Option<String>,
+    /// The JKS password as the bytes given (keystore-go takes the Secret's bytes as they are).
+    pub jks_password: Option<Vec<u8>>,
+    pub now: jiff::Timestamp,
+}
+
+impl std::fmt::Debug for KeystoreInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeystoreInputs")
+            .field(
+                "pkcs12_password",
+                &self.pkcs12_password.as_ref().map(|_| "<set>"),
+            )
+            .field("jks_password", &self.jks_password.as_ref().map(|_| "<set>"))
+            .field("now", &self.now)
+            .finish()
+    }
 }
 
 /// The Secret contents to write.
@@ -43,7 +71,7 @@ pub fn build(
     ca_pem: Option<&[u8]>,
     key_pem: &[u8],
     existing: Option<&SecretSnapshot>,
-    pkcs12_password: Option<&str>,
+    keystores: &KeystoreInputs,
 ) -> Result<SecretContents, SecretDataError> {
     let spec = &certificate.spec;
     let mut data = existing.map(|e| e.data.clone()).unwrap_or_default();
@@ -88,7 +116,7 @@ pub fn build(
         .as_ref()
         .and_then(|k| k.pkcs12.as_ref())
         .filter(|p| p.create);
-    match (pkcs12, pkcs12_password) {
+    match (pkcs12, keystores.pkcs12_password.as_deref()) {
         (Some(p), Some(password)) => {
             let ca = ca_pem.filter(|c| !c.is_empty());
             let store = crate::certificates::keystores::pkcs12_keystore(
@@ -114,6 +142,49 @@ pub fn build(
         (None, _) => {
             data.remove(ann::KEYSTORE_P12);
             data.remove(ann::TRUSTSTORE_P12);
+        }
+    }
+
+    // JKS after PKCS#12, as cert-manager's setKeystores. A store already in the Secret
+    // that holds the same entries is kept (see `jks`), so rebuilding is idempotent.
+    let jks = spec
+        .keystores
+        .as_ref()
+        .and_then(|k| k.jks.as_ref())
+        .filter(|j| j.create);
+    match (jks, keystores.jks_password.as_deref()) {
+        (Some(j), Some(password)) => {
+            let ca = ca_pem.filter(|c| !c.is_empty());
+            let alias = j.alias.as_deref().unwrap_or(jks::DEFAULT_ALIAS);
+            let store = jks::jks_keystore(
+                key_pem,
+                certificate_pem,
+                ca,
+                alias,
+                password,
+                keystores.now,
+                data.get(ann::KEYSTORE_JKS).map(Vec::as_slice),
+            )?;
+            data.insert(ann::KEYSTORE_JKS.into(), store);
+            match ca {
+                Some(ca) => {
+                    let trust = jks::jks_truststore(
+                        ca,
+                        password,
+                        keystores.now,
+                        data.get(ann::TRUSTSTORE_JKS).map(Vec::as_slice),
+                    )?;
+                    data.insert(ann::TRUSTSTORE_JKS.into(), trust);
+                }
+                None => {
+                    data.remove(ann::TRUSTSTORE_JKS);
+                }
+            }
+        }
+        (Some(_), None) => {}
+        (None, _) => {
+            data.remove(ann::KEYSTORE_JKS);
+            data.remove(ann::TRUSTSTORE_JKS);
         }
     }
 
@@ -144,4 +215,94 @@ pub fn build(
         annotations,
         labels,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::certificate::{CertificateKeystores, JksKeystore};
+    use crate::certificates::testing::{cert, issued_snapshot};
+
+    fn with_jks(mut c: Certificate, create: bool) -> Certificate {
+        c.spec.keystores = Some(CertificateKeystores {
+            jks: Some(JksKeystore {
+                create,
+                password: Some("pw".into()),
+                alias: Some("App".into()),
+                ..Default::default()
+            }),
+            pkcs12: None,
+        });
+        c
+    }
+
+    fn inputs(password: Option<&[u8]>, ms: i64) -> KeystoreInputs {
+        KeystoreInputs {
+            jks_password: password.map(<[u8]>::to_vec),
+            now: jiff::Timestamp::from_millisecond(ms).unwrap(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn jks_stores_are_written_kept_on_rebuild_and_removed_with_the_spec() {
+        let s = issued_snapshot(cert("web", &["web.example"]));
+        let mut existing = s.secret.clone().unwrap();
+        let (crt, key, ca) = (
+            existing.data["tls.crt"].clone(),
+            existing.data["tls.key"].clone(),
+            existing.data["ca.crt"].clone(),
+        );
+        assert!(!existing.data.contains_key(ann::KEYSTORE_JKS));
+        let c = with_jks(s.certificate.clone(), true);
+        let build_with =
+            |c: &Certificate, ca: Option<&[u8]>, e: &SecretSnapshot, i: &KeystoreInputs| {
+                build(c, &crt, ca, &key, Some(e), i).unwrap().data
+            };
+
+        let data = build_with(&c, Some(&ca), &existing, &inputs(Some(b"pw"), 1));
+        let store = jks::decode(&data[ann::KEYSTORE_JKS], b"pw").unwrap();
+        let aliases: Vec<&str> = store.entries.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(aliases, ["app", "ca"]);
+        let trust = jks::decode(&data[ann::TRUSTSTORE_JKS], b"pw").unwrap();
+        assert_eq!(trust.entries.len(), 1);
+        assert!(!data.contains_key(ann::KEYSTORE_P12));
+
+        // Rebuilding from the Secret it produced changes nothing (repair_secret compares).
+        existing.data = data.clone();
+        assert_eq!(
+            build_with(&c, Some(&ca), &existing, &inputs(Some(b"pw"), 2)),
+            data
+        );
+
+        // A password not resolved (spec without one): the stores are left as they are.
+        assert_eq!(build_with(&c, Some(&ca), &existing, &inputs(None, 2)), data);
+
+        // No CA any more: the truststore goes, the keystore loses its `ca` entry.
+        let no_ca = build_with(&c, None, &existing, &inputs(Some(b"pw"), 2));
+        assert!(!no_ca.contains_key(ann::TRUSTSTORE_JKS));
+        let store = jks::decode(&no_ca[ann::KEYSTORE_JKS], b"pw").unwrap();
+        assert_eq!(store.entries.len(), 1);
+
+        // create: false, or no jks at all: both keys are removed.
+        for c in [
+            with_jks(s.certificate.clone(), false),
+            s.certificate.clone(),
+        ] {
+            let off = build_with(&c, Some(&ca), &existing, &inputs(None, 2));
+            assert!(!off.contains_key(ann::KEYSTORE_JKS));
+            assert!(!off.contains_key(ann::TRUSTSTORE_JKS));
+        }
+    }
+
+    #[test]
+    fn keystore_inputs_debug_hides_the_passwords() {
+        let i = KeystoreInputs {
+            pkcs12_password: Some("hunter2".into()),
+            jks_password: Some(b"hunter3".to_vec()),
+            ..Default::default()
+        };
+        let d = format!("{i:?}");
+        assert!(!d.contains("hunter") && !d.contains("104, 117"), "{d}");
+    }
 }

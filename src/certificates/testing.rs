@@ -148,7 +148,7 @@ pub fn issued_snapshot(certificate: Certificate) -> Snapshot {
             .and_then(|k| k.pem.as_deref())
             .expect("key"),
         None,
-        None,
+        &Default::default(),
     )
     .expect("secret");
     s.secret = Some(SecretSnapshot {
