@@ -923,3 +923,97 @@ async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
     ));
     h.finish().await;
 }
+
+/// `spec.renewal.windows`: `status.renewalTime` is the first time in a window at or
+/// after 2/3 of the lifetime (cert-manager's `RenewalTime`); the certificate is
+/// renewed then and not before; windows cert-manager's webhook would refuse make
+/// the Certificate not Ready (WindowError).
+#[tokio::test(flavor = "multi_thread")]
+async fn renewal_windows_place_the_renewal_time() {
+    use certgate::controller::clock::Clock;
+    let h = Harness::start().await;
+    h.selfsigned_issuer().await;
+    h.certificate("windowed", json!({"dnsNames": ["w.example"]}))
+        .await;
+    let issued = h.wait_ready("windowed").await.status.unwrap();
+    let (nb, first_rt) = (issued.not_before.unwrap().0, issued.renewal_time.unwrap().0);
+    let desired = nb + jiff::SignedDuration::from_hours(60 * 24);
+    assert_eq!(first_rt, desired, "2/3 of 90 days without windows");
+
+    // A weekly window in Denver opening at 10:00 (never in a DST gap) on the
+    // (local) day after the desired time: renewal moves to its start.
+    let denver = jiff::tz::TimeZone::get("America/Denver").unwrap();
+    let day_after = desired.to_zoned(denver.clone()).date().tomorrow().unwrap();
+    let dow = day_after.weekday().to_sunday_zero_offset();
+    let window_start = day_after
+        .at(10, 0, 0, 0)
+        .to_zoned(denver)
+        .unwrap()
+        .timestamp();
+    let windows = |tz: &str| {
+        json!({"dnsNames": ["w.example"], "renewal": {"policy": "RenewBefore",
+            "windows": [{"cron": format!("0 10 * * {dow}"), "timezone": tz, "windowDuration": "3h"}]}})
+    };
+    h.certificate("windowed", windows("America/Denver")).await;
+    let cert = h
+        .wait_for("windowed", "renewed in the window", |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.renewal_time.as_ref())
+                .is_some_and(|t| t.0 == window_start)
+        })
+        .await;
+    let status = cert.status.clone().unwrap();
+    assert_eq!(
+        status.revision,
+        Some(1),
+        "a window is no reason to re-issue"
+    );
+    assert_eq!(
+        Some(window_start),
+        certgate::certificates::renewal::renewal_time_for_spec(
+            nb,
+            status.not_after.unwrap().0,
+            &cert.spec
+        )
+    );
+
+    // After the desired time, a minute before the window: nothing happens.
+    let to_window = h.clock.now().duration_until(window_start);
+    h.clock
+        .advance((to_window - jiff::SignedDuration::from_mins(1)).unsigned_abs());
+    h.poke("windowed").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let still = h.certs().get("windowed").await.unwrap();
+    assert_eq!(still.status.unwrap().revision, Some(1), "renewed early");
+    // In the window: renewed.
+    h.clock.advance(Duration::from_secs(120));
+    h.poke("windowed").await;
+    h.wait_revision("windowed", 2).await;
+
+    // A time zone Go cannot load: Ready=False with the webhook's error.
+    h.certificate("windowed", windows("Mars/Olympus_Mons"))
+        .await;
+    let c = h
+        .wait_for("windowed", "WindowError", |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+                .is_some_and(|c| c.reason.as_deref() == Some("WindowError"))
+        })
+        .await;
+    let (status, message) = ready(&c).unwrap();
+    assert_eq!(status, "False");
+    assert!(
+        message.starts_with(
+            "Could not calculate renewal time: [spec.renewal.windows[0].timezone: Invalid value: \"Mars/Olympus_Mons\": invalid value for timezone. timezone must be IANA compliant"
+        ),
+        "{message}"
+    );
+    // Renewal still has a time: 2/3 of the new certificate's lifetime.
+    let s = c.status.unwrap();
+    let (nb, rt) = (s.not_before.unwrap().0, s.renewal_time.unwrap().0);
+    assert_eq!(rt, nb + jiff::SignedDuration::from_hours(60 * 24));
+    h.finish().await;
+}

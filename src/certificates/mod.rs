@@ -12,6 +12,7 @@ pub mod keystores;
 pub mod policy;
 pub mod readiness;
 pub mod renewal;
+pub mod renewal_windows;
 pub mod request_manager;
 pub mod secret_data;
 pub mod snapshot;

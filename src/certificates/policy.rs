@@ -602,20 +602,27 @@ impl<'a> Ctx<'a> {
     }
 
     /// With `spec.renewal.policy: Disabled` there is no renewal time and
-    /// nothing is renewed. Renewal windows are not applied (gap).
+    /// nothing is renewed. When no renewal window applies, renewal happens at the
+    /// desired time with reason `WindowError` and the error (as cert-manager).
     fn current_certificate_nearing_expiry(&self) -> Option<Trigger> {
         let (nb, na) = match self.validity() {
             Ok(v) => v,
             Err(t) => return Some(t),
         };
-        let rt = renewal::renewal_time_with_hint(
+        let (rt, window_error) = match renewal::renewal_time_checked(
             nb,
             na,
             self.spec,
             crate::certificates::snapshot::ari_renewal_time(self.input.current_request),
-        )?;
+        ) {
+            Ok(rt) => (rt?, None),
+            Err(e) => (e.renewal_time, Some(e.to_string())),
+        };
         if rt > self.input.now {
             return None;
+        }
+        if let Some(message) = window_error {
+            return Some(Trigger::new(renewal::WINDOW_ERROR, message));
         }
         let scheduled = self
             .input

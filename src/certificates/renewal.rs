@@ -2,7 +2,8 @@
 //! back-off. All functions are pure: the current time is always passed in.
 //!
 //! Sources (cert-manager):
-//! - `pkg/util/pki/renewaltime.go` (`RenewalTime`, `desiredRenewalTime`)
+//! - `pkg/util/pki/renewaltime.go` (`RenewalTime`, `desiredRenewalTime`; the
+//!   windows are in [`super::renewal_windows`])
 //! - `pkg/controller/certificates/trigger/trigger_controller.go`
 //!   (`shouldBackoffReissuingOnFailure`)
 //! - Go's `time.ParseDuration`
@@ -12,6 +13,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::api::certificate::{CertificateSpec, RenewalPolicy};
+pub use crate::certificates::renewal_windows::WindowsError;
+use crate::certificates::renewal_windows::apply_windows;
 
 /// The default requested lifetime of a certificate (`2160h`, 90 days).
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(2160 * 3600);
@@ -85,11 +88,36 @@ pub fn renewal_time(
     ts_from_nanos(rt.div_euclid(1_000_000_000) * 1_000_000_000)
 }
 
-/// The renewal time of a certificate for a Certificate spec, honouring
-/// `spec.renewal.policy`: `None` when renewal is `Disabled` (as cert-manager's
-/// `RenewalTime` returns nil). Renewal windows (`spec.renewal.windows`) are not
-/// applied here; see the module's callers.
-pub fn renewal_time_for_spec(
+/// The Certificate's `Ready` reason (and the `Issuing` reason of a renewal at the
+/// desired time) when the renewal time cannot be calculated from the windows
+/// (cert-manager's `policies.WindowError`).
+pub const WINDOW_ERROR: &str = "WindowError";
+
+/// Why the renewal time could not be calculated from `spec.renewal.windows`
+/// (cert-manager's `RenewalTime` error, or what its webhook would have refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalTimeError {
+    /// What went wrong; cert-manager's message.
+    pub error: WindowsError,
+    /// When the certificate is renewed all the same: the desired time (from
+    /// `renewBefore`/`renewBeforePercentage`/ARI) without the windows. For
+    /// [`WindowsError::NoWindow`] that is cert-manager's time too; for windows
+    /// its webhook would have refused cert-manager has none (and never renews);
+    /// certgate renews rather than let the certificate expire.
+    pub renewal_time: Timestamp,
+}
+
+impl std::fmt::Display for RenewalTimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for RenewalTimeError {}
+
+/// The desired renewal time (`renewBefore`/`renewBeforePercentage`, no windows,
+/// no ARI), or `None` when `spec.renewal.policy` is `Disabled`.
+pub fn desired_renewal_time(
     not_before: Timestamp,
     not_after: Timestamp,
     spec: &CertificateSpec,
@@ -105,21 +133,66 @@ pub fn renewal_time_for_spec(
     ))
 }
 
+/// cert-manager's `pki.RenewalTime` for a Certificate spec: the desired time
+/// ([`desired_renewal_time`], with the CA's suggestion merged as in
+/// [`renewal_time_with_hint`]) moved into `spec.renewal.windows` as
+/// `applyRenewBeforeWithWindows` moves it. `Ok(None)` when renewal is
+/// `Disabled`. An error says why no window applies and when renewal happens
+/// anyway ([`RenewalTimeError::renewal_time`]).
+pub fn renewal_time_checked(
+    not_before: Timestamp,
+    not_after: Timestamp,
+    spec: &CertificateSpec,
+    hint: Option<Timestamp>,
+) -> Result<Option<Timestamp>, RenewalTimeError> {
+    let Some(own) = desired_renewal_time(not_before, not_after, spec) else {
+        return Ok(None);
+    };
+    let explicit = spec.renew_before.is_some() || spec.renew_before_percentage.is_some();
+    let desired = match hint {
+        Some(h) if !explicit || h < own => h,
+        _ => own,
+    };
+    let windows = spec
+        .renewal
+        .as_ref()
+        .and_then(|r| r.windows.as_deref())
+        .unwrap_or_default();
+    apply_windows(not_before, not_after, desired, windows)
+        .map(Some)
+        .map_err(|error| RenewalTimeError {
+            error,
+            renewal_time: desired,
+        })
+}
+
+/// The renewal time of a certificate for a Certificate spec, honouring
+/// `spec.renewal.policy` (`None` when `Disabled`, as cert-manager's
+/// `RenewalTime` returns nil) and `spec.renewal.windows` (falling back to the
+/// desired time when no window applies; see [`renewal_time_checked`]).
+pub fn renewal_time_for_spec(
+    not_before: Timestamp,
+    not_after: Timestamp,
+    spec: &CertificateSpec,
+) -> Option<Timestamp> {
+    renewal_time_with_hint(not_before, not_after, spec, None)
+}
+
 /// The renewal time with the CA's suggestion (ACME ARI) applied: without an explicit
 /// `renewBefore`/`renewBeforePercentage` the CA's time is followed; with one, the
-/// earlier of the two wins. Disabled renewal stays disabled.
+/// earlier of the two wins. Renewal windows apply on top (as cert-manager applies
+/// them on top of its ARI time); when none fits, the time before the windows.
+/// Disabled renewal stays disabled.
 pub fn renewal_time_with_hint(
     not_before: Timestamp,
     not_after: Timestamp,
     spec: &CertificateSpec,
     hint: Option<Timestamp>,
 ) -> Option<Timestamp> {
-    let own = renewal_time_for_spec(not_before, not_after, spec)?;
-    let explicit = spec.renew_before.is_some() || spec.renew_before_percentage.is_some();
-    Some(match hint {
-        Some(h) if !explicit || h < own => h,
-        _ => own,
-    })
+    match renewal_time_checked(not_before, not_after, spec, hint) {
+        Ok(t) => t,
+        Err(e) => Some(e.renewal_time),
+    }
 }
 
 /// Whether `spec.renewal.policy` is `Disabled`.
@@ -412,6 +485,126 @@ mod tests {
             renewal_time_for_spec(nb, na, &spec),
             Some(ts("2024-03-01T00:00:00Z"))
         );
+    }
+
+    fn windowed(windows: &[(&str, &str, &str)]) -> CertificateSpec {
+        use crate::api::certificate::{CertificateRenewal, CertificateRenewalWindow};
+        CertificateSpec {
+            renewal: Some(CertificateRenewal {
+                policy: Some(RenewalPolicy::RenewBefore),
+                windows: Some(
+                    windows
+                        .iter()
+                        .map(|(tz, cron, d)| CertificateRenewalWindow {
+                            cron: (*cron).into(),
+                            timezone: (!tz.is_empty()).then(|| (*tz).into()),
+                            window_duration: (*d).into(),
+                        })
+                        .collect(),
+                ),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// `spec.renewal.windows` move the renewal time (cert-manager's `RenewalTime`).
+    #[test]
+    fn renewal_windows_apply_to_the_spec() {
+        // 90 days from Monday 2026-03-02: desired 2026-05-01 (a Friday) 00:00 UTC.
+        let nb = ts("2026-03-02T00:00:00Z");
+        let na = ts("2026-05-31T00:00:00Z");
+        struct Case {
+            name: &'static str,
+            spec: CertificateSpec,
+            hint: Option<&'static str>,
+            want: Result<Option<&'static str>, (&'static str, &'static str)>,
+        }
+        let disabled = CertificateSpec {
+            renewal: Some(crate::api::certificate::CertificateRenewal {
+                policy: Some(RenewalPolicy::Disabled),
+                windows: None,
+            }),
+            ..Default::default()
+        };
+        let mut no_policy = windowed(&[("", "0 22 * * sat", "2h")]);
+        no_policy.renewal.as_mut().unwrap().policy = None;
+        let cases = [
+            Case {
+                name: "no windows: the desired time",
+                spec: CertificateSpec::default(),
+                hint: None,
+                want: Ok(Some("2026-05-01T00:00:00Z")),
+            },
+            Case {
+                name: "renewal disabled",
+                spec: disabled,
+                hint: None,
+                want: Ok(None),
+            },
+            Case {
+                name: "Saturday 22:00-24:00 in Denver (MDT, UTC-6)",
+                spec: windowed(&[("America/Denver", "0 22 * * sat", "2h")]),
+                hint: None,
+                want: Ok(Some("2026-05-03T04:00:00Z")),
+            },
+            Case {
+                name: "no policy is RenewBefore",
+                spec: no_policy,
+                hint: None,
+                want: Ok(Some("2026-05-02T22:00:00Z")),
+            },
+            Case {
+                name: "the desired time inside a window stays",
+                spec: windowed(&[("", "0 23 * * thu", "2h")]),
+                hint: None,
+                want: Ok(Some("2026-05-01T00:00:00Z")),
+            },
+            Case {
+                name: "the ARI time, moved into the window",
+                spec: windowed(&[("", "0 3 * * *", "1h")]),
+                hint: Some("2026-04-20T12:34:56Z"),
+                want: Ok(Some("2026-04-21T03:00:00Z")),
+            },
+            Case {
+                name: "no window before expiry: the desired time, with the error",
+                spec: windowed(&[("", "0 0 1 1 *", "1h")]),
+                hint: None,
+                want: Err((
+                    "2026-05-01T00:00:00Z",
+                    "cannot find a time with the given windows between 2026-03-02 00:00:00 +0000 UTC and 2026-05-31 00:00:00 +0000 UTC for: 2026-05-01 00:00:00 +0000 UTC",
+                )),
+            },
+            Case {
+                name: "an unknown time zone: the desired time, with the webhook's error",
+                spec: windowed(&[("Europe/Atlantis", "0 3 * * *", "1h")]),
+                hint: None,
+                want: Err((
+                    "2026-05-01T00:00:00Z",
+                    "[spec.renewal.windows[0].timezone: Invalid value: \"Europe/Atlantis\": invalid value for timezone. timezone must be IANA compliant, spec.renewal.windows[0].cron: Invalid value: \"0 3 * * *\": invalid cron syntax: failed to parse cron spec '0 3 * * *': provided bad location Europe/Atlantis: unknown time zone Europe/Atlantis. cron needs to follow: cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow]",
+                )),
+            },
+        ];
+        for c in cases {
+            let hint = c.hint.map(ts);
+            let got = renewal_time_checked(nb, na, &c.spec, hint)
+                .map_err(|e| (e.renewal_time, e.to_string()));
+            let want = c
+                .want
+                .map(|t| t.map(ts))
+                .map_err(|(t, m)| (ts(t), m.to_string()));
+            assert_eq!(got, want, "{}", c.name);
+            // The infallible form renews at the error's time.
+            let fallback = match &want {
+                Ok(t) => *t,
+                Err((t, _)) => Some(*t),
+            };
+            assert_eq!(
+                renewal_time_with_hint(nb, na, &c.spec, hint),
+                fallback,
+                "{}",
+                c.name
+            );
+        }
     }
 
     #[test]

@@ -77,6 +77,76 @@ mod tests {
         }
     }
 
+    /// No renewal window before expiry: renewed at the time without windows, with
+    /// cert-manager's reason `WindowError` and its error as the message.
+    #[test]
+    fn renewal_without_a_window_is_a_window_error() {
+        use crate::api::certificate::{
+            CertificateRenewal, CertificateRenewalWindow, RenewalPolicy,
+        };
+        let mut c = cert("web", &["web.example"]);
+        c.spec.renewal = Some(CertificateRenewal {
+            policy: Some(RenewalPolicy::RenewBefore),
+            windows: Some(vec![CertificateRenewalWindow {
+                cron: "0 0 31 2 *".into(),
+                timezone: None,
+                window_duration: "1h".into(),
+            }]),
+        });
+        let mut s = issued_snapshot(c);
+        assert_eq!(decide(&s), None, "not before the desired time");
+        s.now = s
+            .now
+            .saturating_add(jiff::SignedDuration::from_hours(24 * 61))
+            .unwrap_or(s.now);
+        match decide(&s) {
+            Some(TriggerAction::Issue(t)) => {
+                assert_eq!(t.reason, "WindowError");
+                assert!(
+                    t.message
+                        .starts_with("cannot find a time with the given windows between "),
+                    "{}",
+                    t.message
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A window moves the renewal: not at the desired time, but when the window opens.
+    #[test]
+    fn renewal_waits_for_the_window() {
+        use crate::api::certificate::{
+            CertificateRenewal, CertificateRenewalWindow, RenewalPolicy,
+        };
+        let mut c = cert("web", &["web.example"]);
+        c.spec.renewal = Some(CertificateRenewal {
+            policy: Some(RenewalPolicy::RenewBefore),
+            windows: Some(vec![CertificateRenewalWindow {
+                cron: "0 3 * * wed".into(),
+                timezone: None,
+                window_duration: "1h".into(),
+            }]),
+        });
+        let s = issued_snapshot(c);
+        let rt = crate::certificates::readiness::decide(&s)
+            .renewal_time
+            .unwrap();
+        let local = rt.to_zoned(jiff::tz::TimeZone::UTC);
+        assert_eq!(local.weekday(), jiff::civil::Weekday::Wednesday, "{local}");
+        assert_eq!(local.hour(), 3, "{local}");
+        let at = |t: jiff::Timestamp| {
+            let mut s = s.clone();
+            s.now = t;
+            decide(&s)
+        };
+        assert_eq!(at(rt - jiff::SignedDuration::from_secs(1)), None);
+        match at(rt) {
+            Some(TriggerAction::Issue(t)) => assert_eq!(t.reason, "Renewing"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     #[test]
     fn a_recent_failure_backs_off() {
         let mut s = snapshot(cert("web", &["web.example"]), None);
