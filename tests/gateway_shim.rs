@@ -276,3 +276,264 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
         .await;
     env.cleanup().await;
 }
+
+/// An HTTPRoute with these parents and hostnames.
+fn http_route(name: &str, ns: &str, parent_refs: Value, hostnames: &[&str]) -> Value {
+    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+           "metadata": {"name": name, "namespace": ns},
+           "spec": {"parentRefs": parent_refs, "hostnames": hostnames,
+                    "rules": [{"backendRefs": [{"name": "app", "port": 80}]}]}})
+}
+
+/// The dnsNames of Certificate `name`, once they are `want` (waits for them).
+async fn wait_for_names(certs: &Api<Certificate>, name: &str, want: &[&str]) -> Certificate {
+    common::wait_for(&format!("Certificate {name} with {want:?}"), async || {
+        certs
+            .get_opt(name)
+            .await
+            .unwrap()
+            .filter(|c| c.spec.dns_names.clone().unwrap_or_default() == want)
+    })
+    .await
+}
+
+async fn wait_for_event(env: &TestEnv, object: &str, reason: &str, text: &str) -> Event {
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &env.namespace);
+    common::wait_for(
+        &format!("a {reason} event on {object} saying {text:?}"),
+        async || {
+            events
+                .list(&ListParams::default().fields(&format!("involvedObject.name={object}")))
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.message.as_deref().is_some_and(|m| m.contains(text))
+                })
+        },
+    )
+    .await
+}
+
+/// Waits until Certificate `name` is Ready for its current spec, then a little longer
+/// than the controllers' debounce, so no reconcile its changes caused is pending.
+async fn wait_for_settled(certs: &Api<Certificate>, name: &str) {
+    common::wait_for(
+        &format!("Certificate {name} Ready for its spec"),
+        async || {
+            certs.get_opt(name).await.unwrap().filter(|c| {
+                let generation = c.metadata.generation;
+                c.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter().any(|c| {
+                            c.type_ == "Ready"
+                                && c.status == certgate::api::ConditionStatus::True
+                                && c.observed_generation == generation
+                        })
+                    })
+            })
+        },
+    )
+    .await;
+    tokio::time::sleep(certgate::gateway::RECONCILE_DEBOUNCE * 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listeners_without_a_hostname_take_the_names_of_their_attached_routes() {
+    let env = TestEnv::start().await.unwrap();
+    let mut crds = common::checked_in_crds();
+    crds.extend(gateway_crds());
+    env.apply_crds(&crds).await.unwrap();
+    let ns = env.namespace.clone();
+    let elsewhere = format!("{ns}-apps");
+    Api::<Namespace>::all(env.client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": elsewhere}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    // Watching every namespace: a route in another namespace must be seen (and refused).
+    let config = ControllerConfig {
+        namespace: None,
+        ..common::scoped_config(&env)
+    };
+    let controllers = RunningControllers::start(env.client.clone(), config);
+    let issuer = format!("ss-{ns}");
+    apply(
+        &env,
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": issuer}, "spec": {"selfSigned": {}}}),
+    )
+    .await;
+    let gateway = |name: &str, listeners: Value| {
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": name, "namespace": ns, "annotations": {
+                   "cert-manager.io/cluster-issuer": issuer,
+                   "certgate.io/hostnames-from-routes": "true"}},
+               "spec": {"gatewayClassName": "nginx", "listeners": listeners}})
+    };
+    apply(
+        &env,
+        gateway(
+            "routed",
+            json!([
+                {"name": "https", "protocol": "HTTPS", "port": 443,
+                 "tls": {"certificateRefs": [{"name": "routed-tls"}]}},
+                {"name": "admin", "protocol": "HTTPS", "port": 8443, "hostname": "admin.example.com",
+                 "tls": {"certificateRefs": [{"name": "admin-tls"}]}}
+            ]),
+        ),
+    )
+    .await;
+    let to = |gw: &str| json!([{"name": gw}]);
+    for route in [
+        http_route(
+            "web",
+            &ns,
+            to("routed"),
+            &["a.example.com", "*.b.example.com"],
+        ),
+        // Attached to the other listener: not the https listener's.
+        http_route(
+            "admin",
+            &ns,
+            json!([{"name": "routed", "sectionName": "admin"}]),
+            &["admin-route.example.com"],
+        ),
+        // In another namespace, while the listener allows its own only (Same).
+        http_route(
+            "foreign",
+            &elsewhere,
+            json!([{"name": "routed", "namespace": ns}]),
+            &["foreign.example.com"],
+        ),
+        // An ACME HTTP-01 solver's route: it names a host only while it is validated.
+        {
+            let mut solver = http_route("solver", &ns, to("routed"), &["challenge.example.com"]);
+            solver["metadata"]["labels"] = json!({"acme.cert-manager.io/http01-solver": "true"});
+            solver
+        },
+    ] {
+        apply(&env, route).await;
+    }
+    let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &ns);
+    let routed = wait_for_names(&certs, "routed-tls", &["*.b.example.com", "a.example.com"]).await;
+    let owner = &routed.metadata.owner_references.clone().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Gateway", "routed")
+    );
+    wait_for_names(&certs, "admin-tls", &["admin.example.com"]).await;
+
+    // A route added: its names join (each once: a.example.com is web's too).
+    apply(
+        &env,
+        http_route(
+            "extra",
+            &ns,
+            to("routed"),
+            &["c.example.com", "a.example.com"],
+        ),
+    )
+    .await;
+    wait_for_names(
+        &certs,
+        "routed-tls",
+        &["*.b.example.com", "a.example.com", "c.example.com"],
+    )
+    .await;
+    // A route deleted: the names only it had go.
+    Api::<certgate::gateway::types::HTTPRoute>::namespaced(env.client.clone(), &ns)
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for_names(&certs, "routed-tls", &["a.example.com", "c.example.com"]).await;
+    // Issued for those names and quiet: from now on only a route's move can reconcile
+    // the Gateway `routed` (not its Certificate's status updates).
+    wait_for_settled(&certs, "routed-tls").await;
+
+    // A route moved to another Gateway: that one gains the names, this one loses them
+    // (with no route left its listener is skipped and its Certificate deleted).
+    apply(
+        &env,
+        gateway(
+            "other",
+            json!([{"name": "https", "protocol": "HTTPS", "port": 443,
+                    "tls": {"certificateRefs": [{"name": "other-tls"}]}}]),
+        ),
+    )
+    .await;
+    wait_for_event(
+        &env,
+        "other",
+        "SkippedListener",
+        "no attached route names one",
+    )
+    .await;
+    assert!(certs.get_opt("other-tls").await.unwrap().is_none());
+    apply(
+        &env,
+        http_route(
+            "extra",
+            &ns,
+            to("other"),
+            &["c.example.com", "a.example.com"],
+        ),
+    )
+    .await;
+    wait_for_names(&certs, "other-tls", &["a.example.com", "c.example.com"]).await;
+    common::wait_for("routed-tls deleted", async || {
+        certs
+            .get_opt("routed-tls")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    wait_for_event(
+        &env,
+        "routed",
+        "SkippedListener",
+        "no attached route names one",
+    )
+    .await;
+
+    // More than 100 names: split over the listed certificateRefs, then over Secrets
+    // the listener must list (a Warning says so). 7 routes of 16 names: 112.
+    apply(
+        &env,
+        gateway(
+            "big",
+            json!([{"name": "https", "protocol": "HTTPS", "port": 443,
+                    "tls": {"certificateRefs": [{"name": "big-tls"}]}}]),
+        ),
+    )
+    .await;
+    let mut all: Vec<String> = Vec::new();
+    for r in 0..7 {
+        let hosts: Vec<String> = (0..16)
+            .map(|h| format!("h{:03}.example.com", r * 16 + h))
+            .collect();
+        let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        apply(&env, http_route(&format!("big-{r}"), &ns, to("big"), &refs)).await;
+        all.extend(hosts);
+    }
+    all.sort();
+    let first: Vec<&str> = all[..100].iter().map(String::as_str).collect();
+    let rest: Vec<&str> = all[100..].iter().map(String::as_str).collect();
+    wait_for_names(&certs, "big-tls", &first).await;
+    wait_for_names(&certs, "big-tls-2", &rest).await;
+    wait_for_event(&env, "big", "UnlistedCertificateRef", "{name: big-tls-2}").await;
+
+    controllers.stop().await;
+    let _ = Api::<Namespace>::all(env.client.clone())
+        .delete(&elsewhere, &DeleteParams::default())
+        .await;
+    env.cleanup().await;
+}

@@ -1,7 +1,8 @@
 //! One watch per kind per process: the Certificate controller, the Ingress shim,
 //! the Gateway and ListenerSet shims and the CA injector all read Certificates
-//! from one watch, and Gateways and ListenerSets are watched once each. Counted at
-//! the client: every request the controllers send goes through a counting layer.
+//! from one watch, and Gateways, ListenerSets and each route kind are watched once
+//! each. Counted at the client: every request the controllers send goes through a
+//! counting layer.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -79,6 +80,10 @@ async fn certificates_gateways_and_listener_sets_are_each_watched_once() {
     assert_eq!(seen.get("certificates"), Some(&1), "{seen:?}");
     assert_eq!(seen.get("gateways"), Some(&1), "{seen:?}");
     assert_eq!(seen.get("listenersets"), Some(&1), "{seen:?}");
+    // Each route kind once, for the listeners named by their routes.
+    for routes in ["httproutes", "grpcroutes", "tlsroutes"] {
+        assert_eq!(seen.get(routes), Some(&1), "{routes}: {seen:?}");
+    }
     drop(controllers);
     env.cleanup().await;
 }

@@ -86,6 +86,12 @@ pub const LISTENER_CLUSTER_ISSUER_PREFIX: &str = "cert-manager.io/listener-clust
 pub const OWNER_UID_LABEL: &str = "certgate.io/owner-uid";
 /// `<Kind>/<namespace>/<name>` of the source, on a cross-namespace Certificate.
 pub const OWNER_ANNOTATION: &str = "certgate.io/owner";
+/// On a Gateway or ListenerSet, `"true"` (a Go boolean): its HTTPS and TLS
+/// (Terminate) listeners without a hostname take their Certificate's names from the
+/// hostnames of the routes attached to them (`src/gateway/routes.rs`), instead of
+/// being skipped. Read by the Gateway adapter, which hands the builder ordinary
+/// [`TlsBlock`]s.
+pub const HOSTNAMES_FROM_ROUTES_ANNOTATION: &str = "certgate.io/hostnames-from-routes";
 
 /// The Certificate annotations this builder manages: set from the intent,
 /// removed when the intent no longer has them.

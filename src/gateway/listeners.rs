@@ -1,17 +1,68 @@
 //! Gateway and ListenerSet listeners as TLS blocks for the intent builder (pure):
-//! HTTPS and TLS listeners in Terminate mode with a hostname and a Secret reference.
+//! HTTPS and TLS listeners in Terminate mode with a Secret reference and a hostname —
+//! or, opted into per source, without one: the names of the routes attached to them
+//! (computed by the caller with [`crate::gateway::routes`]).
 
 use crate::certificates::intent::TlsBlock;
-use crate::gateway::types::{Listener, ReferenceGrant};
+use crate::gateway::routes::{self, MAX_NAMES_PER_CERTIFICATE, RoutesError};
+use crate::gateway::types::{Listener, ReferenceGrant, SecretObjectReference};
 
 /// A listener left out, and why (reported as an event on the source).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
+    /// The listener's name.
     pub listener: String,
+    /// Why, in words.
     pub reason: String,
 }
 
-/// Whether `grants` (the ReferenceGrants of `target_ns`) let a `from_kind` in `from_ns`
+/// A Secret certgate fills with a listener's route names beyond the first
+/// [`MAX_NAMES_PER_CERTIFICATE`] that the listener does not list: the Gateway serves
+/// those names only once the listener lists it (reported as a Warning on the source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlistedRef {
+    /// The listener's name.
+    pub listener: String,
+    /// The Secret's name (`<first ref name>-<n>`).
+    pub secret_name: String,
+    /// The Secret's namespace, when the listener's first ref names one.
+    pub secret_namespace: Option<String>,
+    /// How many names its Certificate holds.
+    pub names: usize,
+}
+
+impl UnlistedRef {
+    /// The Warning's message.
+    pub fn message(&self) -> String {
+        let namespace = self
+            .secret_namespace
+            .as_ref()
+            .map(|ns| format!(", namespace: {ns}"))
+            .unwrap_or_default();
+        format!(
+            "listener {:?}: its routes name more hosts than one Certificate holds ({MAX_NAMES_PER_CERTIFICATE}); \
+             {} of them went to Secret {:?}, which the listener does not list: add \
+             {{name: {}{namespace}}} to its tls.certificateRefs for the Gateway to serve those names",
+            self.listener, self.names, self.secret_name, self.secret_name
+        )
+    }
+}
+
+/// What a source's listeners ask for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerBlocks {
+    /// One block per Secret a listener fills.
+    pub tls: Vec<TlsBlock>,
+    /// The TLS listeners left out, with why.
+    pub skipped: Vec<Skipped>,
+    /// The Secrets filled for route names that no listener lists.
+    pub unlisted_refs: Vec<UnlistedRef>,
+}
+
+/// The names of the routes attached to a listener (see [`routes::hostnames_from_routes`]).
+pub type RouteHostnames<'a> = &'a dyn Fn(&Listener) -> Result<Vec<String>, RoutesError>;
+
+/// Whether grants (the ReferenceGrants of `target_ns`) let a `from_kind` in `from_ns`
 /// refer to the Secret `secret`.
 pub fn grant_allows(
     grants: &[ReferenceGrant],
@@ -30,15 +81,35 @@ pub fn grant_allows(
     })
 }
 
-/// The TLS blocks of listeners; `grants(ns)` returns the ReferenceGrants of a namespace.
+fn is_secret(r: &&SecretObjectReference) -> bool {
+    r.kind.as_deref().is_none_or(|k| k == "Secret") && r.group.as_deref().is_none_or(str::is_empty)
+}
+
+/// The TLS blocks of listeners; `grants(ns)` returns the ReferenceGrants of a namespace;
+/// `route_hostnames`, when the source opts into it, the names of the routes attached
+/// to a listener without a hostname (else such a listener is skipped).
 pub fn blocks(
     listeners: &[Listener],
     source_kind: &str,
     source_ns: &str,
     grants: &dyn Fn(&str) -> Vec<ReferenceGrant>,
-) -> (Vec<TlsBlock>, Vec<Skipped>) {
-    let mut out = Vec::new();
-    let mut skipped = Vec::new();
+    route_hostnames: Option<RouteHostnames<'_>>,
+) -> ListenerBlocks {
+    let mut out = ListenerBlocks::default();
+    let block = |l: &Listener, hosts: Vec<String>, r: &SecretObjectReference| {
+        let target_ns = r.namespace.clone().filter(|n| n != source_ns);
+        let allowed = match &target_ns {
+            Some(ns) => grant_allows(&grants(ns), source_kind, source_ns, &r.name),
+            None => false,
+        };
+        TlsBlock {
+            hosts,
+            secret_name: r.name.clone(),
+            secret_namespace: target_ns,
+            listener: Some(l.name.clone()),
+            allowed_cross_namespace: allowed,
+        }
+    };
     for l in listeners {
         let skip = |reason: &str| Skipped {
             listener: l.name.clone(),
@@ -48,38 +119,65 @@ pub fn blocks(
             continue; // plain HTTP/TCP/UDP listeners carry no certificate
         }
         let Some(tls) = &l.tls else {
-            skipped.push(skip("the listener has no tls section"));
+            out.skipped.push(skip("the listener has no tls section"));
             continue;
         };
         if tls.mode.as_deref().is_some_and(|m| m != "Terminate") {
-            skipped.push(skip("TLS passthrough: the backend holds the certificate"));
+            out.skipped
+                .push(skip("TLS passthrough: the backend holds the certificate"));
             continue;
         }
-        let Some(hostname) = l.hostname.clone().filter(|h| !h.is_empty()) else {
-            skipped.push(skip("the listener has no hostname to put in a certificate"));
+        let secret_refs: Vec<&SecretObjectReference> =
+            tls.certificate_refs.iter().filter(is_secret).collect();
+        let hostname = l.hostname.clone().filter(|h| !h.is_empty());
+        if hostname.is_none() && route_hostnames.is_none() {
+            out.skipped.push(skip(&format!(
+                "the listener has no hostname to put in a certificate (annotate the source \
+                 {}: \"true\" to take the hostnames of its routes)",
+                routes::HOSTNAMES_FROM_ROUTES_ANNOTATION
+            )));
+            continue;
+        }
+        let Some(first) = secret_refs.first() else {
+            out.skipped
+                .push(skip("the listener has no Secret certificateRef"));
             continue;
         };
-        let Some(r) = tls.certificate_refs.iter().find(|r| {
-            r.kind.as_deref().is_none_or(|k| k == "Secret")
-                && r.group.as_deref().is_none_or(str::is_empty)
-        }) else {
-            skipped.push(skip("the listener has no Secret certificateRef"));
+        let names = match (hostname, route_hostnames) {
+            (Some(hostname), _) => {
+                out.tls.push(block(l, vec![hostname], first));
+                continue;
+            }
+            (None, Some(route_hostnames)) => match route_hostnames(l) {
+                Ok(names) => names,
+                Err(e) => {
+                    out.skipped.push(skip(&format!(
+                        "the listener has no hostname, and its routes cannot be read: {e}"
+                    )));
+                    continue;
+                }
+            },
+            (None, None) => continue, // skipped above
+        };
+        if names.is_empty() {
+            out.skipped.push(skip(
+                "the listener has no hostname and no attached route names one",
+            ));
             continue;
-        };
-        let target_ns = r.namespace.clone().filter(|n| n != source_ns);
-        let allowed = match &target_ns {
-            Some(ns) => grant_allows(&grants(ns), source_kind, source_ns, &r.name),
-            None => false,
-        };
-        out.push(TlsBlock {
-            hosts: vec![hostname],
-            secret_name: r.name.clone(),
-            secret_namespace: target_ns,
-            listener: Some(l.name.clone()),
-            allowed_cross_namespace: allowed,
-        });
+        }
+        for chunk in routes::split_names(&names, &secret_refs) {
+            if !chunk.listed {
+                out.unlisted_refs.push(UnlistedRef {
+                    listener: l.name.clone(),
+                    secret_name: chunk.certificate_ref.name.clone(),
+                    secret_namespace: chunk.certificate_ref.namespace.clone(),
+                    names: chunk.names.len(),
+                });
+            }
+            out.tls.push(block(l, chunk.names, &chunk.certificate_ref));
+        }
     }
-    (out, skipped)
+    out
 }
 
 #[cfg(test)]
@@ -110,6 +208,7 @@ mod tests {
                     ..Default::default()
                 }],
             }),
+            allowed_routes: None,
         }
     }
 
@@ -166,7 +265,12 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let (blocks, skipped) = blocks(&ls, "Gateway", "prod", &|_| Vec::new());
+        let ListenerBlocks {
+            tls: blocks,
+            skipped,
+            unlisted_refs,
+        } = blocks(&ls, "Gateway", "prod", &|_| Vec::new(), None);
+        assert!(unlisted_refs.is_empty());
         let names: Vec<&str> = blocks.iter().map(|b| b.secret_name.as_str()).collect();
         assert_eq!(names, ["app-tls", "wild-tls"]);
         assert_eq!(blocks[1].hosts, ["*.example.com"]);
@@ -177,6 +281,11 @@ mod tests {
         assert_eq!(why.len(), 2);
         assert!(why[0].0 == "pass" && why[0].1.contains("passthrough"));
         assert!(why[1].0 == "nohost" && why[1].1.contains("hostname"));
+        assert!(
+            why[1].1.contains(routes::HOSTNAMES_FROM_ROUTES_ANNOTATION),
+            "the reason tells how to opt in: {}",
+            why[1].1
+        );
     }
 
     #[test]
@@ -189,18 +298,153 @@ mod tests {
             "shared",
             Some("certs"),
         )];
-        let (refused, _) = blocks(&ls, "Gateway", "prod", &|_| Vec::new());
+        let refused = blocks(&ls, "Gateway", "prod", &|_| Vec::new(), None).tls;
         assert_eq!(refused[0].secret_namespace.as_deref(), Some("certs"));
         assert!(!refused[0].allowed_cross_namespace);
-        let (allowed, _) = blocks(&ls, "Gateway", "prod", &|ns| {
-            if ns == "certs" {
-                vec![grant("prod")]
-            } else {
-                Vec::new()
-            }
-        });
+        let allowed = blocks(
+            &ls,
+            "Gateway",
+            "prod",
+            &|ns| {
+                if ns == "certs" {
+                    vec![grant("prod")]
+                } else {
+                    Vec::new()
+                }
+            },
+            None,
+        )
+        .tls;
         assert!(allowed[0].allowed_cross_namespace);
-        let (other, _) = blocks(&ls, "Gateway", "prod", &|_| vec![grant("elsewhere")]);
+        let other = blocks(&ls, "Gateway", "prod", &|_| vec![grant("elsewhere")], None).tls;
         assert!(!other[0].allowed_cross_namespace);
+    }
+
+    fn route_names(count: usize) -> Vec<String> {
+        (0..count).map(|i| format!("h{i:03}.example.com")).collect()
+    }
+
+    #[test]
+    fn listeners_without_a_hostname_take_the_names_of_their_routes_when_opted_in() {
+        let mut two_refs = listener("many", "HTTPS", None, None, "many-tls", None);
+        if let Some(tls) = two_refs.tls.as_mut() {
+            tls.certificate_refs.push(SecretObjectReference {
+                name: "many-tls-b".into(),
+                ..Default::default()
+            });
+        }
+        let mut no_ref = listener("noref", "HTTPS", None, None, "x", None);
+        if let Some(tls) = no_ref.tls.as_mut() {
+            tls.certificate_refs.clear();
+        }
+        let ls = vec![
+            listener(
+                "fixed",
+                "HTTPS",
+                Some("fixed.example.com"),
+                None,
+                "fixed-tls",
+                None,
+            ),
+            listener("few", "HTTPS", None, None, "few-tls", None),
+            listener(
+                "tls",
+                "TLS",
+                None,
+                Some("Terminate"),
+                "tls-tls",
+                Some("certs"),
+            ),
+            listener("none", "HTTPS", None, None, "none-tls", None),
+            listener("bad", "HTTPS", None, None, "bad-tls", None),
+            listener("big", "HTTPS", None, None, "big-tls", None),
+            two_refs,
+            no_ref,
+            listener("pass", "TLS", None, Some("Passthrough"), "p", None),
+        ];
+        let asked = std::cell::RefCell::new(Vec::new());
+        let names = |l: &Listener| {
+            asked.borrow_mut().push(l.name.clone());
+            match l.name.as_str() {
+                "few" => Ok(vec!["a.example.com".to_string(), "*.b.example.com".into()]),
+                "tls" => Ok(vec!["db.example.com".to_string()]),
+                "bad" => Err(RoutesError::MissingSelector),
+                "big" => Ok(route_names(150)),
+                "many" => Ok(route_names(250)),
+                _ => Ok(Vec::new()),
+            }
+        };
+        let out = blocks(
+            &ls,
+            "Gateway",
+            "prod",
+            &|ns| {
+                if ns == "certs" {
+                    vec![grant("prod")]
+                } else {
+                    Vec::new()
+                }
+            },
+            Some(&names),
+        );
+        // The route names are asked for listeners without a hostname only.
+        assert_eq!(
+            *asked.borrow(),
+            ["few", "tls", "none", "bad", "big", "many"]
+        );
+        let got: Vec<(&str, &str, usize, Option<&str>)> = out
+            .tls
+            .iter()
+            .map(|b| {
+                (
+                    b.listener.as_deref().unwrap_or_default(),
+                    b.secret_name.as_str(),
+                    b.hosts.len(),
+                    b.secret_namespace.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("fixed", "fixed-tls", 1, None),
+                ("few", "few-tls", 2, None),
+                ("tls", "tls-tls", 1, Some("certs")),
+                ("big", "big-tls", 100, None),
+                ("big", "big-tls-2", 50, None),
+                ("many", "many-tls", 100, None),
+                ("many", "many-tls-b", 100, None),
+                ("many", "many-tls-3", 50, None),
+            ]
+        );
+        assert_eq!(out.tls[1].hosts, ["a.example.com", "*.b.example.com"]);
+        assert!(out.tls[2].allowed_cross_namespace);
+        assert_eq!(out.tls[4].hosts[0], "h100.example.com");
+        let why: Vec<(&str, &str)> = out
+            .skipped
+            .iter()
+            .map(|s| (s.listener.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(why.len(), 4, "{why:?}");
+        assert!(why[0].0 == "none" && why[0].1.contains("no attached route names one"));
+        assert!(why[1].0 == "bad" && why[1].1.contains("selector is not set"));
+        assert!(why[2].0 == "noref" && why[2].1.contains("no Secret certificateRef"));
+        assert!(why[3].0 == "pass");
+        let unlisted: Vec<(&str, &str, usize)> = out
+            .unlisted_refs
+            .iter()
+            .map(|u| (u.listener.as_str(), u.secret_name.as_str(), u.names))
+            .collect();
+        assert_eq!(
+            unlisted,
+            [("big", "big-tls-2", 50), ("many", "many-tls-3", 50)]
+        );
+        let message = out.unlisted_refs[0].message();
+        assert!(
+            message.contains("\"big\"")
+                && message.contains("{name: big-tls-2}")
+                && message.contains("certificateRefs"),
+            "{message}"
+        );
     }
 }

@@ -1,17 +1,26 @@
 //! Gateway API first: the HTTPS/TLS listeners of Gateways and ListenerSets annotated
 //! for cert-manager become Certificates through the shared intent builder. On by
 //! default: certgate waits quietly until the Gateway API CRDs are served.
+//!
+//! Listeners without a hostname take the names of their attached routes when the
+//! source opts in (`certgate.io/hostnames-from-routes`, see [`routes`]): HTTPRoutes,
+//! GRPCRoutes and TLSRoutes are each watched once (when served), a route's change
+//! reconciles the parents it names and named, and both controllers are debounced so a
+//! burst of route changes makes one Certificate update.
 
 pub mod listeners;
+pub mod routes;
 pub mod types;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,9 +30,121 @@ use crate::controller::Context;
 use crate::controller::events::EventType;
 use crate::ingress_shim::{ShimContext, ShimError, apply_plan, others};
 use crate::metrics;
-use types::{Gateway, Listener, ListenerSet, ReferenceGrant};
+use crate::runtime::shared_watch::{Change, SharedWatch};
+use listeners::ListenerBlocks;
+use routes::{NamespacePolicy, ParentKey, ParentTracker, RouteView};
+use types::{
+    GRPCRoute, Gateway, HTTPRoute, Listener, ListenerSet, ReferenceGrant, Route, TLSRoute,
+};
 
 const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
+
+/// How long the Gateway and ListenerSet controllers wait for a source's changes to
+/// settle before reconciling it (a burst of route changes: one Certificate update).
+pub const RECONCILE_DEBOUNCE: Duration = Duration::from_secs(1);
+
+/// How long a reconcile waits for the route watches' first listing before it gives
+/// up (and is retried) rather than making Certificates from a partial view.
+const ROUTES_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a Gateway or ListenerSet could not be reconciled.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Reading or writing through the API server failed.
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    /// Applying the Certificates failed.
+    #[error(transparent)]
+    Shim(#[from] ShimError),
+    /// A route watch has not listed its routes yet.
+    #[error("the {0} watch has not listed the routes yet; retrying")]
+    RoutesNotListed(&'static str),
+}
+
+/// The caches of the route kinds served (a kind the API server does not serve: `None`).
+#[derive(Clone, Default)]
+struct RouteStores {
+    http: Option<Store<HTTPRoute>>,
+    grpc: Option<Store<GRPCRoute>>,
+    tls: Option<Store<TLSRoute>>,
+}
+
+/// A route of any kind.
+enum AnyRoute {
+    Http(Arc<HTTPRoute>),
+    Grpc(Arc<GRPCRoute>),
+    Tls(Arc<TLSRoute>),
+}
+
+fn view_of<R: Route>(route: &R) -> RouteView<'_> {
+    RouteView {
+        kind: R::KIND,
+        namespace: route.meta().namespace.as_deref().unwrap_or_default(),
+        parent_refs: route.parent_refs(),
+        hostnames: route.hostnames(),
+    }
+}
+
+impl AnyRoute {
+    fn view(&self) -> RouteView<'_> {
+        match self {
+            AnyRoute::Http(r) => view_of(r.as_ref()),
+            AnyRoute::Grpc(r) => view_of(r.as_ref()),
+            AnyRoute::Tls(r) => view_of(r.as_ref()),
+        }
+    }
+}
+
+/// The routes in `store` that name `parent` in a parentRef (ACME solver routes aside).
+fn naming<R: Route + Clone>(store: &Option<Store<R>>, parent: &ParentKey) -> Vec<Arc<R>> {
+    store
+        .as_ref()
+        .map(|s| {
+            s.state_filter(|r| {
+                let ns = r.meta().namespace.as_deref().unwrap_or_default();
+                !routes::is_acme_solver(r.labels())
+                    && r.parent_refs()
+                        .iter()
+                        .any(|p| routes::names_parent(p, ns, parent))
+            })
+        })
+        .unwrap_or_default()
+}
+
+impl RouteStores {
+    /// Waits (a while) until every route watch has listed its routes.
+    async fn listed(&self) -> Result<(), GatewayError> {
+        async fn wait<K>(store: &Option<Store<K>>, kind: &'static str) -> Result<(), GatewayError>
+        where
+            K: Resource<DynamicType = ()> + Clone + 'static,
+        {
+            let Some(store) = store else { return Ok(()) };
+            match tokio::time::timeout(ROUTES_SYNC_TIMEOUT, store.wait_until_ready()).await {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(GatewayError::RoutesNotListed(kind)),
+            }
+        }
+        wait(&self.http, "HTTPRoute").await?;
+        wait(&self.grpc, "GRPCRoute").await?;
+        wait(&self.tls, "TLSRoute").await
+    }
+
+    /// The routes of every kind that name `parent` in a parentRef.
+    fn naming(&self, parent: &ParentKey) -> Vec<AnyRoute> {
+        let http = naming(&self.http, parent).into_iter().map(AnyRoute::Http);
+        let grpc = naming(&self.grpc, parent).into_iter().map(AnyRoute::Grpc);
+        let tls = naming(&self.tls, parent).into_iter().map(AnyRoute::Tls);
+        http.chain(grpc).chain(tls).collect()
+    }
+}
+
+/// What the Gateway and ListenerSet reconcilers share.
+struct GatewayShim {
+    /// The Certificate-making context shared with the Ingress shim.
+    shim: Arc<ShimContext>,
+    /// The route caches, for listeners named by their routes.
+    routes: RouteStores,
+}
 
 /// Whether the API server serves `plural` in `gateway.networking.k8s.io/v1`.
 pub async fn served(client: &kube::Client, plural: &str) -> bool {
@@ -45,13 +166,49 @@ async fn reference_grants(ctx: &Context, ns: &str) -> Vec<ReferenceGrant> {
         .unwrap_or_default()
 }
 
-/// The TLS blocks of listeners, with ReferenceGrants looked up where refs cross namespaces.
-async fn listener_blocks(
+/// Whether a listener could take its names from routes: an HTTPS or TLS listener
+/// without a hostname.
+fn lacks_hostname(l: &Listener) -> bool {
+    (l.protocol == "HTTPS" || l.protocol == "TLS")
+        && l.hostname.as_deref().is_none_or(str::is_empty)
+}
+
+/// The labels of the namespaces of `routes`, read when a listener without a hostname
+/// selects route namespaces by label (else none are read).
+async fn namespace_labels(
     ctx: &Context,
     listeners: &[Listener],
-    kind: &str,
-    ns: &str,
-) -> (Vec<TlsBlock>, Vec<listeners::Skipped>) {
+    routes: &[AnyRoute],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, kube::Error> {
+    let mut labels = BTreeMap::new();
+    let selects = listeners
+        .iter()
+        .filter(|l| lacks_hostname(l))
+        .any(|l| NamespacePolicy::of(l).is_ok_and(|p| p.needs_namespace_labels()));
+    if !selects {
+        return Ok(labels);
+    }
+    let namespaces: BTreeSet<&str> = routes.iter().map(|r| r.view().namespace).collect();
+    let api = Api::<Namespace>::all(ctx.client.clone());
+    for ns in namespaces {
+        if let Some(namespace) = api.get_opt(ns).await? {
+            labels.insert(ns.to_string(), namespace.labels().clone());
+        }
+    }
+    Ok(labels)
+}
+
+/// The TLS blocks of the listeners of `parent`, with ReferenceGrants looked up where
+/// refs cross namespaces, and — when `from_routes` — the names of the routes attached
+/// to listeners without a hostname.
+async fn listener_blocks(
+    gateway: &GatewayShim,
+    listeners: &[Listener],
+    parent: &ParentKey,
+    from_routes: bool,
+) -> Result<ListenerBlocks, GatewayError> {
+    let ctx = &gateway.shim.ctx;
+    let ns = parent.namespace.as_str();
     let mut grants: BTreeMap<String, Vec<ReferenceGrant>> = BTreeMap::new();
     for l in listeners {
         for r in l.tls.iter().flat_map(|t| t.certificate_refs.iter()) {
@@ -62,9 +219,29 @@ async fn listener_blocks(
             }
         }
     }
-    listeners::blocks(listeners, kind, ns, &|target| {
-        grants.get(target).cloned().unwrap_or_default()
-    })
+    let grants = |target: &str| grants.get(target).cloned().unwrap_or_default();
+    if !from_routes || !listeners.iter().any(lacks_hostname) {
+        // Not opted in, or no listener to name: no route is read.
+        return Ok(listeners::blocks(
+            listeners,
+            &parent.kind,
+            ns,
+            &grants,
+            None,
+        ));
+    }
+    gateway.routes.listed().await?;
+    let attached = gateway.routes.naming(parent);
+    let labels = namespace_labels(ctx, listeners, &attached).await?;
+    let views: Vec<RouteView<'_>> = attached.iter().map(AnyRoute::view).collect();
+    let route_hostnames = |l: &Listener| routes::hostnames_from_routes(parent, l, &views, &labels);
+    Ok(listeners::blocks(
+        listeners,
+        &parent.kind,
+        ns,
+        &grants,
+        Some(&route_hostnames),
+    ))
 }
 
 /// Warns when a wildcard hostname goes to an ACME issuer without a DNS-01 solver.
@@ -122,6 +299,7 @@ async fn sync<K: Resource<DynamicType = ()>>(
     obj: &K,
     src: Source,
     skipped: Vec<listeners::Skipped>,
+    unlisted_refs: Vec<listeners::UnlistedRef>,
 ) -> Result<(), ShimError> {
     let managed = src.annotations.keys().any(|k| is_shim_annotation(k));
     let existing: Vec<Certificate> = shim
@@ -144,6 +322,17 @@ async fn sync<K: Resource<DynamicType = ()>>(
                 )
                 .await;
         }
+        for u in &unlisted_refs {
+            shim.ctx
+                .recorder
+                .publish(
+                    obj,
+                    EventType::Warning,
+                    "UnlistedCertificateRef",
+                    &u.message(),
+                )
+                .await;
+        }
         for w in wildcard_warnings(&shim.ctx, &src).await {
             shim.ctx
                 .recorder
@@ -154,13 +343,23 @@ async fn sync<K: Resource<DynamicType = ()>>(
     apply_plan(shim, obj, plan).await
 }
 
-async fn reconcile_gateway(gw: Arc<Gateway>, shim: Arc<ShimContext>) -> Result<Action, ShimError> {
+async fn reconcile_gateway(
+    gw: Arc<Gateway>,
+    gateway: Arc<GatewayShim>,
+) -> Result<Action, GatewayError> {
+    let shim = &gateway.shim;
     shim.ctx.metrics.inc(
         metrics::SYNC_CALLS,
         vec![("controller", "gateway-shim".into())],
     );
     let ns = gw.namespace().unwrap_or_default();
-    let (tls, skipped) = listener_blocks(&shim.ctx, &gw.spec.listeners, "Gateway", &ns).await;
+    let parent = ParentKey::new("Gateway", &ns, &gw.name_any());
+    let from_routes = routes::enabled(gw.annotations());
+    let ListenerBlocks {
+        tls,
+        skipped,
+        unlisted_refs,
+    } = listener_blocks(&gateway, &gw.spec.listeners, &parent, from_routes).await?;
     let src = Source {
         kind: SourceKind::Gateway,
         api_version: GATEWAY_API.to_string(),
@@ -172,7 +371,7 @@ async fn reconcile_gateway(gw: Arc<Gateway>, shim: Arc<ShimContext>) -> Result<A
         tls,
         http01_parent: None,
     };
-    sync(&shim, gw.as_ref(), src, skipped).await?;
+    sync(shim, gw.as_ref(), src, skipped, unlisted_refs).await?;
     Ok(Action::requeue(Duration::from_secs(3600)))
 }
 
@@ -197,8 +396,9 @@ pub fn effective_annotations(
 
 async fn reconcile_listener_set(
     ls: Arc<ListenerSet>,
-    shim: Arc<ShimContext>,
-) -> Result<Action, ShimError> {
+    gateway: Arc<GatewayShim>,
+) -> Result<Action, GatewayError> {
+    let shim = &gateway.shim;
     shim.ctx.metrics.inc(
         metrics::SYNC_CALLS,
         vec![("controller", "listenerset-shim".into())],
@@ -213,7 +413,14 @@ async fn reconcile_listener_set(
     let parent = Api::<Gateway>::namespaced(shim.ctx.client.clone(), &parent_ns)
         .get_opt(&ls.spec.parent_ref.name)
         .await?;
-    let (tls, skipped) = listener_blocks(&shim.ctx, &ls.spec.listeners, "ListenerSet", &ns).await;
+    let listener_set = ParentKey::new("ListenerSet", &ns, &ls.name_any());
+    // The ListenerSet's own opt-in: it does not inherit the Gateway's.
+    let from_routes = routes::enabled(ls.annotations());
+    let ListenerBlocks {
+        tls,
+        skipped,
+        unlisted_refs,
+    } = listener_blocks(&gateway, &ls.spec.listeners, &listener_set, from_routes).await?;
     let src = Source {
         kind: SourceKind::ListenerSet,
         api_version: GATEWAY_API.to_string(),
@@ -228,7 +435,7 @@ async fn reconcile_listener_set(
         tls,
         http01_parent: http01_parent(&ls, &parent_ns),
     };
-    sync(&shim, ls.as_ref(), src, skipped).await?;
+    sync(shim, ls.as_ref(), src, skipped, unlisted_refs).await?;
     Ok(Action::requeue(Duration::from_secs(3600)))
 }
 
@@ -249,8 +456,12 @@ pub fn http01_parent(ls: &ListenerSet, parent_ns: &str) -> Option<intent::Http01
     })
 }
 
-fn error_policy<K: Resource>(obj: Arc<K>, error: &ShimError, shim: Arc<ShimContext>) -> Action {
-    shim.ctx.metrics.inc(
+fn error_policy<K: Resource>(
+    obj: Arc<K>,
+    error: &GatewayError,
+    gateway: Arc<GatewayShim>,
+) -> Action {
+    gateway.shim.ctx.metrics.inc(
         metrics::SYNC_ERRORS,
         vec![("controller", "gateway-shim".into())],
     );
@@ -410,14 +621,21 @@ pub async fn run(
     // One watch of Gateways: the Gateway controller's cache and trigger, the
     // ListenerSets' parent trigger, and (through a hook) the sweeper's events.
     let (gateway_watch, gateway_driver, sweeper) = shared_with_sweeper(&ctx, gateways, "Gateway");
+    // One watch per route kind served, for listeners named by their routes.
+    let route_watches = RouteWatches::start(&ctx).await;
     // The process's one Certificate watch keeps the index by source up to date.
-    let shared = Arc::new(ShimContext {
-        ctx: ctx.clone(),
-        certificates: certificates.by_source.clone(),
-        defaults: defaults.clone(),
+    let shared = Arc::new(GatewayShim {
+        shim: Arc::new(ShimContext {
+            ctx: ctx.clone(),
+            certificates: certificates.by_source.clone(),
+            defaults: defaults.clone(),
+        }),
+        routes: route_watches.stores(),
     });
+    let debounced = || kube::runtime::controller::Config::default().debounce(RECONCILE_DEBOUNCE);
     // A Certificate's change goes to the source it belongs to, by ownerReference or,
-    // in another namespace, by its `certgate.io/owner` annotation.
+    // in another namespace, by its `certgate.io/owner` annotation; a route's to the
+    // Gateways it names and named.
     let gateway_controller = kube::runtime::Controller::for_shared_stream(
         gateway_watch.applied(),
         gateway_watch.store(),
@@ -425,6 +643,8 @@ pub async fn run(
     .watches_shared_stream(certificates.watch.touched(), |c: Arc<Certificate>| {
         source_of(&c, "Gateway").map(|(ns, name)| ObjectRef::new(&name).within(&ns))
     })
+    .reconcile_on(route_watches.parent_triggers("Gateway"))
+    .with_config(debounced())
     .graceful_shutdown_on(shutdown.clone())
     .run(reconcile_gateway, error_policy, shared.clone())
     .for_each(|_| futures::future::ready(()));
@@ -462,6 +682,8 @@ pub async fn run(
                     .map(|ls| ObjectRef::from_obj(&*ls))
                     .collect::<Vec<_>>()
             })
+            .reconcile_on(route_watches.parent_triggers("ListenerSet"))
+            .with_config(debounced())
             .graceful_shutdown_on(shutdown.clone())
             .run(reconcile_listener_set, error_policy, ls_shim)
             .for_each(|_| futures::future::ready(()))
@@ -470,8 +692,137 @@ pub async fn run(
         ls_driver.abort();
     };
     tokio::join!(gateway_controller, listener_sets);
+    route_watches.abort();
     sweeper.abort();
     gateway_driver.abort();
+}
+
+/// Drops what no attachment needs from a watched route: it keeps its name,
+/// namespace, uid, parents, hostnames and the labels of ACME solver routes.
+fn trim_route<R: Route>(route: &mut R) {
+    let meta = route.meta_mut();
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| routes::ACME_SOLVER_LABELS.contains(&k.as_str()));
+    }
+    meta.annotations = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+}
+
+/// The shared watches of the route kinds the API server serves.
+#[derive(Default)]
+struct RouteWatches {
+    http: Option<Arc<SharedWatch<HTTPRoute>>>,
+    grpc: Option<Arc<SharedWatch<GRPCRoute>>>,
+    tls: Option<Arc<SharedWatch<TLSRoute>>>,
+    drivers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RouteWatches {
+    /// Starts one watch per route kind served, in the namespace certgate serves (or all).
+    async fn start(ctx: &Context) -> RouteWatches {
+        fn watch<R>(
+            ctx: &Context,
+            drivers: &mut Vec<tokio::task::JoinHandle<()>>,
+        ) -> Arc<SharedWatch<R>>
+        where
+            R: Route<Scope = k8s_openapi::NamespaceResourceScope>
+                + Clone
+                + serde::de::DeserializeOwned
+                + std::fmt::Debug
+                + Send
+                + Sync
+                + 'static,
+        {
+            let api: Api<R> = match &ctx.config.namespace {
+                Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+                None => Api::all(ctx.client.clone()),
+            };
+            let (watch, driver) = SharedWatch::start(api, trim_route::<R>, Vec::new());
+            drivers.push(driver);
+            watch
+        }
+        let mut watches = RouteWatches::default();
+        if served(&ctx.client, "httproutes").await {
+            watches.http = Some(watch(ctx, &mut watches.drivers));
+        }
+        if served(&ctx.client, "grpcroutes").await {
+            watches.grpc = Some(watch(ctx, &mut watches.drivers));
+        }
+        if served(&ctx.client, "tlsroutes").await {
+            watches.tls = Some(watch(ctx, &mut watches.drivers));
+        }
+        watches
+    }
+
+    /// Their caches.
+    fn stores(&self) -> RouteStores {
+        RouteStores {
+            http: self.http.as_ref().map(|w| w.store()),
+            grpc: self.grpc.as_ref().map(|w| w.store()),
+            tls: self.tls.as_ref().map(|w| w.store()),
+        }
+    }
+
+    /// The parents of kind `parent_kind` (`Gateway`, `ListenerSet`) to reconcile as
+    /// routes change: those a route names, and those it named before the change.
+    fn parent_triggers<P>(&self, parent_kind: &'static str) -> BoxStream<'static, ObjectRef<P>>
+    where
+        P: Resource<DynamicType = ()> + 'static,
+    {
+        let mut streams = Vec::new();
+        if let Some(w) = &self.http {
+            streams.push(parents_touched(w, parent_kind));
+        }
+        if let Some(w) = &self.grpc {
+            streams.push(parents_touched(w, parent_kind));
+        }
+        if let Some(w) = &self.tls {
+            streams.push(parents_touched(w, parent_kind));
+        }
+        futures::stream::select_all(streams).boxed()
+    }
+
+    /// Stops the watches.
+    fn abort(&self) {
+        for d in &self.drivers {
+            d.abort();
+        }
+    }
+}
+
+/// The parents of kind `parent_kind` each change of a route touches (see
+/// [`ParentTracker`]).
+fn parents_touched<R, P>(
+    watch: &SharedWatch<R>,
+    parent_kind: &'static str,
+) -> BoxStream<'static, ObjectRef<P>>
+where
+    R: Route + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    P: Resource<DynamicType = ()> + 'static,
+{
+    let mut tracker = ParentTracker::default();
+    watch
+        .changes()
+        .flat_map(move |change| {
+            let route = change.object();
+            let uid = route.uid().unwrap_or_default();
+            let ns = route.namespace().unwrap_or_default();
+            let mut parents = routes::parents_of(&ns, route.parent_refs());
+            // ACME solver routes add no names: they need no reconcile.
+            parents.retain(|p| p.kind == parent_kind && !routes::is_acme_solver(route.labels()));
+            let touched = match change {
+                Change::Applied(_) => tracker.applied(&uid, parents),
+                Change::Deleted(_) => tracker.deleted(&uid, parents),
+            };
+            futures::stream::iter(
+                touched
+                    .into_iter()
+                    .map(|p| ObjectRef::new(&p.name).within(&p.namespace))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .boxed()
 }
 
 /// One shared watch of a source kind, whose raw events also feed the sweeper of

@@ -105,9 +105,10 @@ pub fn is_ready(c: &certgate::api::Certificate) -> bool {
 }
 
 /// The released Gateway API v1.6.1 standard-channel CRDs certgate reads and writes
-/// (GatewayClass, Gateway, HTTPRoute, ListenerSet, ReferenceGrant), exactly as
-/// published (copied from `../shared/gateway-api/v1.6.1-standard/`), so the real
-/// schemas and CEL rules check what the tests and certgate write.
+/// (GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute, ListenerSet,
+/// ReferenceGrant), exactly as published (copied from
+/// `../shared/gateway-api/v1.6.1-standard/`), so the real schemas and CEL rules check
+/// what the tests and certgate write.
 pub fn gateway_api_crds() -> Vec<Value> {
     let dir = root().join("tests/gateway-api");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
