@@ -262,7 +262,7 @@ pub(crate) fn certificate() -> Vec<SchemaConstraint> {
             "pattern",
             json!(r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"),
         ),
-        kw("spec.renewal.windows[].cron", "minLength", json!(9)),
+        kw("spec.renewal.windows[].cron", "minLength", json!(1)),
         kw("spec.renewal.windows[].cron", "maxLength", json!(128)),
         kw("status.conditions", "x-kubernetes-list-type", json!("map")),
         kw(
