@@ -1015,5 +1015,27 @@ async fn renewal_windows_place_the_renewal_time() {
     let s = c.status.unwrap();
     let (nb, rt) = (s.not_before.unwrap().0, s.renewal_time.unwrap().0);
     assert_eq!(rt, nb + jiff::SignedDuration::from_hours(60 * 24));
+    // ... and a Warning event says it too.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(h.env.client.clone(), h.ns());
+    let mut warned = false;
+    for _ in 0..100 {
+        warned = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("WindowError")
+                    && e.type_.as_deref() == Some("Warning")
+                    && e.message.as_deref() == Some(message.as_str())
+            });
+        if warned {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(warned, "no WindowError Warning event");
     h.finish().await;
 }

@@ -974,6 +974,17 @@ async fn readiness_step(ctx: &Context, s: &Snapshot) -> Result<Option<Duration>,
             json!({"conditions": conds, "notBefore": times(r.not_before), "notAfter": times(r.not_after), "renewalTime": times(r.renewal_time)}),
         )
         .await?;
+        // cert-manager's readiness controller says it once more as a Warning event.
+        if changed_condition && r.ready.reason == crate::certificates::renewal::WINDOW_ERROR {
+            ctx.recorder
+                .publish(
+                    &s.certificate,
+                    EventType::Warning,
+                    crate::certificates::renewal::WINDOW_ERROR,
+                    &r.ready.message,
+                )
+                .await;
+        }
     }
     record_metrics(ctx, s, &r);
     let until = |t: jiff::Timestamp| {
