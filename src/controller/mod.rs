@@ -45,6 +45,9 @@ pub struct ControllerConfig {
     /// approve every CertificateRequest, of any issuer group, that no one approved
     /// or denied. Off with `--controllers=*,-certificaterequests-approver`.
     pub approve_requests: bool,
+    /// The Gateway API shim (`--enable-gateway-api`, `--enable-gateway-api-listenerset`,
+    /// `--gateway-api-extra-protocols`).
+    pub gateway_api: crate::gateway::GatewayApiConfig,
 }
 
 /// Whether cert-manager's `--controllers` list leaves the built-in approver on:
@@ -112,6 +115,7 @@ impl Default for ControllerConfig {
             ca_injector: true,
             vault: Default::default(),
             approve_requests: true,
+            gateway_api: Default::default(),
         }
     }
 }

@@ -85,6 +85,43 @@ fn is_secret(r: &&SecretObjectReference) -> bool {
     r.kind.as_deref().is_none_or(|k| k == "Secret") && r.group.as_deref().is_none_or(str::is_empty)
 }
 
+/// cert-manager's annotation naming listeners (comma-separated) the shim leaves alone.
+pub const IGNORE_TLS_LISTENERS_ANNOTATION: &str = "cert-manager.io/ignore-tls-listeners";
+
+/// Which listeners are considered, as cert-manager's `--gateway-api-extra-protocols`
+/// and `cert-manager.io/ignore-tls-listeners` decide.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListenerOptions {
+    /// Listener protocols besides HTTPS and TLS that carry a certificate (e.g. `DTLS`);
+    /// compared case-sensitively, as cert-manager does.
+    pub extra_protocols: Vec<String>,
+    /// Listener names to leave alone (the source's ignore annotation).
+    pub ignored: Vec<String>,
+}
+
+impl ListenerOptions {
+    /// The options for a source with `annotations`, given the controller's extra
+    /// protocols.
+    pub fn for_source(
+        annotations: &std::collections::BTreeMap<String, String>,
+        extra_protocols: &[String],
+    ) -> ListenerOptions {
+        ListenerOptions {
+            extra_protocols: extra_protocols.to_vec(),
+            ignored: annotations
+                .get(IGNORE_TLS_LISTENERS_ANNOTATION)
+                .map(|v| v.split(',').map(|n| n.trim().to_string()).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn carries_tls(&self, protocol: &str) -> bool {
+        protocol == "HTTPS"
+            || protocol == "TLS"
+            || self.extra_protocols.iter().any(|p| p == protocol)
+    }
+}
+
 /// The TLS blocks of listeners; `grants(ns)` returns the ReferenceGrants of a namespace;
 /// `route_hostnames`, when the source opts into it, the names of the routes attached
 /// to a listener without a hostname (else such a listener is skipped).
@@ -94,6 +131,7 @@ pub fn blocks(
     source_ns: &str,
     grants: &dyn Fn(&str) -> Vec<ReferenceGrant>,
     route_hostnames: Option<RouteHostnames<'_>>,
+    options: &ListenerOptions,
 ) -> ListenerBlocks {
     let mut out = ListenerBlocks::default();
     let block = |l: &Listener, hosts: Vec<String>, r: &SecretObjectReference| {
@@ -115,7 +153,7 @@ pub fn blocks(
             listener: l.name.clone(),
             reason: reason.to_string(),
         };
-        if l.protocol != "HTTPS" && l.protocol != "TLS" {
+        if !options.carries_tls(&l.protocol) {
             continue; // plain HTTP/TCP/UDP listeners carry no certificate
         }
         let Some(tls) = &l.tls else {
@@ -126,6 +164,9 @@ pub fn blocks(
             out.skipped
                 .push(skip("TLS passthrough: the backend holds the certificate"));
             continue;
+        }
+        if options.ignored.iter().any(|n| *n == l.name) {
+            continue; // cert-manager.io/ignore-tls-listeners: left alone, silently
         }
         let secret_refs: Vec<&SecretObjectReference> =
             tls.certificate_refs.iter().filter(is_secret).collect();
@@ -138,14 +179,18 @@ pub fn blocks(
             )));
             continue;
         }
-        let Some(first) = secret_refs.first() else {
+        if secret_refs.is_empty() {
             out.skipped
                 .push(skip("the listener has no Secret certificateRef"));
             continue;
-        };
+        }
         let names = match (hostname, route_hostnames) {
             (Some(hostname), _) => {
-                out.tls.push(block(l, vec![hostname], first));
+                // Every Secret the listener lists gets the name (e.g. an RSA and an
+                // ECDSA certificate), as cert-manager's shim does.
+                for r in &secret_refs {
+                    out.tls.push(block(l, vec![hostname.clone()], r));
+                }
                 continue;
             }
             (None, Some(route_hostnames)) => match route_hostnames(l) {
@@ -269,7 +314,14 @@ mod tests {
             tls: blocks,
             skipped,
             unlisted_refs,
-        } = blocks(&ls, "Gateway", "prod", &|_| Vec::new(), None);
+        } = blocks(
+            &ls,
+            "Gateway",
+            "prod",
+            &|_| Vec::new(),
+            None,
+            &ListenerOptions::default(),
+        );
         assert!(unlisted_refs.is_empty());
         let names: Vec<&str> = blocks.iter().map(|b| b.secret_name.as_str()).collect();
         assert_eq!(names, ["app-tls", "wild-tls"]);
@@ -298,7 +350,15 @@ mod tests {
             "shared",
             Some("certs"),
         )];
-        let refused = blocks(&ls, "Gateway", "prod", &|_| Vec::new(), None).tls;
+        let refused = blocks(
+            &ls,
+            "Gateway",
+            "prod",
+            &|_| Vec::new(),
+            None,
+            &ListenerOptions::default(),
+        )
+        .tls;
         assert_eq!(refused[0].secret_namespace.as_deref(), Some("certs"));
         assert!(!refused[0].allowed_cross_namespace);
         let allowed = blocks(
@@ -313,10 +373,19 @@ mod tests {
                 }
             },
             None,
+            &ListenerOptions::default(),
         )
         .tls;
         assert!(allowed[0].allowed_cross_namespace);
-        let other = blocks(&ls, "Gateway", "prod", &|_| vec![grant("elsewhere")], None).tls;
+        let other = blocks(
+            &ls,
+            "Gateway",
+            "prod",
+            &|_| vec![grant("elsewhere")],
+            None,
+            &ListenerOptions::default(),
+        )
+        .tls;
         assert!(!other[0].allowed_cross_namespace);
     }
 
@@ -386,6 +455,7 @@ mod tests {
                 }
             },
             Some(&names),
+            &ListenerOptions::default(),
         );
         // The route names are asked for listeners without a hostname only.
         assert_eq!(
@@ -446,5 +516,76 @@ mod tests {
                 && message.contains("certificateRefs"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn ignored_listeners_extra_protocols_and_every_secret_of_a_listener() {
+        let mut two_secrets = listener(
+            "https",
+            "HTTPS",
+            Some("app.example.com"),
+            None,
+            "app-rsa",
+            None,
+        );
+        if let Some(tls) = two_secrets.tls.as_mut() {
+            tls.certificate_refs.push(SecretObjectReference {
+                name: "app-ecdsa".into(),
+                ..Default::default()
+            });
+        }
+        let ls = vec![
+            two_secrets,
+            listener(
+                "dtls",
+                "DTLS",
+                Some("voip.example.com"),
+                None,
+                "voip-tls",
+                None,
+            ),
+            listener(
+                "legacy",
+                "HTTPS",
+                Some("old.example.com"),
+                None,
+                "old-tls",
+                None,
+            ),
+        ];
+        let names = |o: &ListenerOptions| -> Vec<(String, Vec<String>)> {
+            blocks(&ls, "Gateway", "prod", &|_| Vec::new(), None, o)
+                .tls
+                .into_iter()
+                .map(|b| (b.secret_name, b.hosts))
+                .collect()
+        };
+        let host = |h: &str| vec![h.to_string()];
+        // Defaults: HTTPS and TLS only; both Secrets of a listener get its name.
+        assert_eq!(
+            names(&ListenerOptions::default()),
+            [
+                ("app-rsa".to_string(), host("app.example.com")),
+                ("app-ecdsa".to_string(), host("app.example.com")),
+                ("old-tls".to_string(), host("old.example.com")),
+            ]
+        );
+        // --gateway-api-extra-protocols=DTLS (case-sensitive) and the ignore annotation.
+        let annotations = std::collections::BTreeMap::from([(
+            IGNORE_TLS_LISTENERS_ANNOTATION.to_string(),
+            "legacy, nothing".to_string(),
+        )]);
+        let options = ListenerOptions::for_source(&annotations, &["DTLS".to_string()]);
+        assert_eq!(options.ignored, ["legacy", "nothing"]);
+        assert_eq!(
+            names(&options),
+            [
+                ("app-rsa".to_string(), host("app.example.com")),
+                ("app-ecdsa".to_string(), host("app.example.com")),
+                ("voip-tls".to_string(), host("voip.example.com")),
+            ]
+        );
+        let lower = ListenerOptions::for_source(&Default::default(), &["dtls".to_string()]);
+        assert!(names(&lower).iter().all(|(s, _)| s != "voip-tls"));
     }
 }

@@ -39,6 +39,30 @@ use types::{
 
 const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 
+/// The Gateway API shim's switches, with cert-manager's flag names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayApiConfig {
+    /// `--enable-gateway-api` (certgate: on by default; the shim waits quietly for
+    /// the CRDs).
+    pub enabled: bool,
+    /// `--enable-gateway-api-listenerset` (certgate: on by default, where
+    /// cert-manager's ListenerSets feature gate is alpha and off).
+    pub listener_sets: bool,
+    /// `--gateway-api-extra-protocols`: listener protocols besides HTTPS and TLS that
+    /// carry a certificate.
+    pub extra_protocols: Vec<String>,
+}
+
+impl Default for GatewayApiConfig {
+    fn default() -> Self {
+        GatewayApiConfig {
+            enabled: true,
+            listener_sets: true,
+            extra_protocols: Vec::new(),
+        }
+    }
+}
+
 /// How long the Gateway and ListenerSet controllers wait for a source's changes to
 /// settle before reconciling it (a burst of route changes: one Certificate update).
 pub const RECONCILE_DEBOUNCE: Duration = Duration::from_secs(1);
@@ -206,6 +230,7 @@ async fn listener_blocks(
     listeners: &[Listener],
     parent: &ParentKey,
     from_routes: bool,
+    options: &listeners::ListenerOptions,
 ) -> Result<ListenerBlocks, GatewayError> {
     let ctx = &gateway.shim.ctx;
     let ns = parent.namespace.as_str();
@@ -228,6 +253,7 @@ async fn listener_blocks(
             ns,
             &grants,
             None,
+            options,
         ));
     }
     gateway.routes.listed().await?;
@@ -241,6 +267,7 @@ async fn listener_blocks(
         ns,
         &grants,
         Some(&route_hostnames),
+        options,
     ))
 }
 
@@ -355,11 +382,15 @@ async fn reconcile_gateway(
     let ns = gw.namespace().unwrap_or_default();
     let parent = ParentKey::new("Gateway", &ns, &gw.name_any());
     let from_routes = routes::enabled(gw.annotations());
+    let options = listeners::ListenerOptions::for_source(
+        gw.annotations(),
+        &shim.ctx.config.gateway_api.extra_protocols,
+    );
     let ListenerBlocks {
         tls,
         skipped,
         unlisted_refs,
-    } = listener_blocks(&gateway, &gw.spec.listeners, &parent, from_routes).await?;
+    } = listener_blocks(&gateway, &gw.spec.listeners, &parent, from_routes, &options).await?;
     let src = Source {
         kind: SourceKind::Gateway,
         api_version: GATEWAY_API.to_string(),
@@ -416,11 +447,22 @@ async fn reconcile_listener_set(
     let listener_set = ParentKey::new("ListenerSet", &ns, &ls.name_any());
     // The ListenerSet's own opt-in: it does not inherit the Gateway's.
     let from_routes = routes::enabled(ls.annotations());
+    let options = listeners::ListenerOptions::for_source(
+        ls.annotations(),
+        &shim.ctx.config.gateway_api.extra_protocols,
+    );
     let ListenerBlocks {
         tls,
         skipped,
         unlisted_refs,
-    } = listener_blocks(&gateway, &ls.spec.listeners, &listener_set, from_routes).await?;
+    } = listener_blocks(
+        &gateway,
+        &ls.spec.listeners,
+        &listener_set,
+        from_routes,
+        &options,
+    )
+    .await?;
     let src = Source {
         kind: SourceKind::ListenerSet,
         api_version: GATEWAY_API.to_string(),
@@ -603,6 +645,10 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    if !ctx.config.gateway_api.enabled {
+        tracing::info!("the Gateway API shim is off (--enable-gateway-api=false)");
+        return;
+    }
     let wait_for_crds = async {
         while !served(&ctx.client, "gateways").await {
             tokio::time::sleep(Duration::from_secs(10)).await;
@@ -649,7 +695,7 @@ pub async fn run(
     .run(reconcile_gateway, error_policy, shared.clone())
     .for_each(|_| futures::future::ready(()));
     let listener_sets = async {
-        if !served(&ctx.client, "listenersets").await {
+        if !ctx.config.gateway_api.listener_sets || !served(&ctx.client, "listenersets").await {
             return;
         }
         let api: Api<ListenerSet> = match &ctx.config.namespace {
