@@ -110,6 +110,13 @@ pub fn free_port() -> u16 {
 
 impl Pebble {
     pub fn start(opts: PebbleOptions) -> Pebble {
+        Pebble::start_with_env(opts, &[])
+    }
+
+    /// As [`Pebble::start`], with Pebble's environment settings overridden, e.g.
+    /// `PEBBLE_WFE_NONCEREJECT` (percent of nonces refused) or
+    /// `PEBBLE_ALTERNATE_ROOTS` (how many alternate chains it offers).
+    pub fn start_with_env(opts: PebbleOptions, env: &[(&str, &str)]) -> Pebble {
         let dir = TempDir::new("certgate-pebble");
         // Pebble's HTTPS certificate, from a CA of our own.
         let ca_key = rcgen::KeyPair::generate().unwrap();
@@ -161,6 +168,7 @@ impl Pebble {
                 .env("PEBBLE_WFE_NONCEREJECT", "0")
                 .env("PEBBLE_AUTHZREUSE", "0")
                 .env("PEBBLE_VA_ALWAYS_VALID", "0")
+                .envs(env.iter().copied())
                 .stdout(Stdio::from(log.try_clone().unwrap()))
                 .stderr(Stdio::from(log))
                 .spawn()

@@ -8,6 +8,7 @@ pub mod challenges;
 pub mod client;
 pub mod naming;
 pub mod orders;
+pub mod protocol;
 pub mod requests;
 pub mod solver_overrides;
 
