@@ -245,7 +245,7 @@ async fn main() {
     )
     .await;
     let mut acme = AcmeSettings::default();
-    acme.dns01.recursive_nameservers = vec![dns];
+    acme.dns01.recursive_nameservers = vec![dns.into()];
     acme.dns01.authoritative_port = dns.port();
     acme.http01.self_check_port = solver_port;
     acme.http01.self_check_nameservers = vec![dns];

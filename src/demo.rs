@@ -299,7 +299,7 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn Write + Send)) -> Result<bool
     );
 
     let mut acme = crate::controller::AcmeSettings::default();
-    acme.dns01.recursive_nameservers = vec![dns];
+    acme.dns01.recursive_nameservers = vec![dns.into()];
     acme.dns01.authoritative_port = dns.port();
     acme.dns01.poll_period = Duration::from_millis(250);
     acme.dns01.api_endpoints.cloudflare = Some(cloudflare.api_url());

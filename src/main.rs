@@ -1,14 +1,17 @@
 //! The `certgate` command.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use certgate::cli::compat_flags::{self, FeatureGates, IgnoredFlags};
+use clap::{FromArgMatches as _, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// certgate: a Kubernetes certificate controller that serves the cert-manager API.
 #[derive(Parser, Debug)]
-#[command(name = "certgate", version, about, long_about = None)]
+#[command(name = "certgate", version, about, long_about = None, args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,7 +22,8 @@ struct Cli {
         long = "v",
         global = true,
         default_value_t = 0,
-        value_name = "N"
+        value_name = "N",
+        value_parser = compat_flags::go_int::<u8>
     )]
     verbosity: u8,
 }
@@ -34,17 +38,25 @@ enum LogFormat {
 #[derive(clap::Args, Debug)]
 struct AcmeArgs {
     /// Challenges worked on at once; more wait their turn.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = compat_flags::go_int::<usize>)]
     max_concurrent_challenges: usize,
-    /// Nameservers (host:port) for DNS-01 lookups and checks, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    dns01_recursive_nameservers: Vec<SocketAddr>,
-    /// Check DNS-01 propagation only against --dns01-recursive-nameservers.
-    #[arg(long, default_value_t = false)]
+    /// Nameservers for DNS-01 lookups and checks, comma-separated: `host:port` (plain
+    /// DNS) or `https://<server>/dns-query` (DNS over HTTPS, RFC 8484), e.g.
+    /// `8.8.8.8:53,https://1.1.1.1/dns-query`. The pod's resolvers when empty.
+    #[arg(long, value_delimiter = ',', value_name = "NAMESERVERS")]
+    dns01_recursive_nameservers: Vec<certgate::dns01::Nameserver>,
+    /// Check DNS-01 propagation only against --dns01-recursive-nameservers (with only
+    /// DNS-over-HTTPS nameservers, every DNS-01 query goes over HTTPS).
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
     dns01_recursive_nameservers_only: bool,
-    /// How often a DNS-01 record is checked again, e.g. 2s.
-    #[arg(long, default_value = "2s")]
-    dns01_check_retry_period: String,
+    /// How often a DNS-01 record is checked again (a Go duration, e.g. 2s, 1m).
+    #[arg(long, default_value = "2s", value_parser = compat_flags::go_duration)]
+    dns01_check_retry_period: Duration,
+    /// Nameservers (host:port, comma-separated) of the HTTP-01 and TLS-ALPN-01
+    /// self-checks; the plain --dns01-recursive-nameservers when empty.
+    #[arg(long, value_delimiter = ',', value_parser = compat_flags::go_host_port)]
+    acme_http01_solver_nameservers: Vec<SocketAddr>,
     /// Serve HTTP-01 answers from this process on this address (as well as, or
     /// instead of, the acmesolver Deployment).
     #[arg(long)]
@@ -56,10 +68,12 @@ struct AcmeArgs {
     #[arg(long, default_value_t = 8089)]
     acme_http01_solver_port: u16,
     /// Let namespaced Issuers' DNS-01 solvers (and Vault AWS auth) use the controller's own cloud credentials.
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
     issuer_ambient_credentials: bool,
     /// Let ClusterIssuers' DNS-01 solvers (and Vault AWS auth) use the controller's own cloud credentials.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
     cluster_issuer_ambient_credentials: bool,
     /// The port the HTTP-01 self-check connects to.
     #[arg(long, default_value_t = 80)]
@@ -80,6 +94,60 @@ struct AcmeArgs {
     acme_tls_alpn01_self_check_port: u16,
 }
 
+/// Where `certgate controller` reads its configuration and finds the API server
+/// (cert-manager's --config, --master and --kubeconfig).
+#[derive(clap::Args, Debug)]
+struct ClientArgs {
+    /// A cert-manager ControllerConfiguration file
+    /// (controller.config.cert-manager.io/v1alpha1); flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// The API server's URL, in place of the kubeconfig's (or the in-cluster) one.
+    #[arg(long, value_name = "URL")]
+    master: Option<String>,
+    /// The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<std::path::PathBuf>,
+}
+
+/// The leader election flags of `certgate controller` (cert-manager's).
+#[derive(clap::Args, Debug)]
+struct LeaderArgs {
+    /// Elect a leader with a Lease before running controllers.
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Namespace of the leader election Lease (GKE Autopilot forbids kube-system).
+    #[arg(long, default_value = "kube-system")]
+    leader_election_namespace: String,
+    /// How long a Lease not renewed holds off the other candidates.
+    #[arg(long, default_value = "15s", value_parser = compat_flags::go_duration)]
+    leader_election_lease_duration: Duration,
+    /// How long the leader keeps trying to renew before it stops leading.
+    #[arg(long, default_value = "10s", value_parser = compat_flags::go_duration)]
+    leader_election_renew_deadline: Duration,
+    /// How often the Lease is acquired or renewed.
+    #[arg(long, default_value = "2s", value_parser = compat_flags::go_duration)]
+    leader_election_retry_period: Duration,
+}
+
+/// The Gateway API shim's switches (cert-manager's flags; certgate's shims are on by
+/// default and wait for the CRDs).
+#[derive(clap::Args, Debug)]
+struct GatewayArgs {
+    /// Make Certificates for annotated Gateways (cert-manager's default: off).
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
+    enable_gateway_api: bool,
+    /// Make Certificates for annotated ListenerSets too (cert-manager's default: off).
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
+    enable_gateway_api_listenerset: bool,
+    /// Listener protocols besides HTTPS and TLS that carry a certificate, e.g. DTLS.
+    #[arg(long, value_delimiter = ',')]
+    gateway_api_extra_protocols: Vec<String>,
+}
+
 /// The shims' annotation flags of `certgate controller` (cert-manager's).
 #[derive(clap::Args, Debug)]
 struct ShimAnnotationArgs {
@@ -94,14 +162,24 @@ struct ShimAnnotationArgs {
 }
 
 impl AcmeArgs {
+    /// The nameservers of the HTTP-01 and TLS-ALPN-01 self-checks:
+    /// --acme-http01-solver-nameservers, else the plain DNS servers of
+    /// --dns01-recursive-nameservers (the self-checks make no DNS-over-HTTPS queries).
+    fn self_check_nameservers(&self) -> Vec<SocketAddr> {
+        if !self.acme_http01_solver_nameservers.is_empty() {
+            return self.acme_http01_solver_nameservers.clone();
+        }
+        self.dns01_recursive_nameservers
+            .iter()
+            .filter_map(certgate::dns01::Nameserver::socket_addr)
+            .collect()
+    }
+
     fn settings(&self) -> certgate::controller::AcmeSettings {
-        let poll =
-            certgate::certificates::renewal::parse_go_duration(&self.dns01_check_retry_period)
-                .unwrap_or(std::time::Duration::from_secs(2));
         let dns01 = certgate::dns01::Dns01Config {
             recursive_nameservers: self.dns01_recursive_nameservers.clone(),
             recursive_nameservers_only: self.dns01_recursive_nameservers_only,
-            poll_period: poll,
+            poll_period: self.dns01_check_retry_period,
             issuer_ambient_credentials: self.issuer_ambient_credentials,
             cluster_issuer_ambient_credentials: self.cluster_issuer_ambient_credentials,
             ..Default::default()
@@ -114,7 +192,7 @@ impl AcmeArgs {
             max_concurrent_challenges: self.max_concurrent_challenges,
             http01: certgate::http01::Http01Config {
                 self_check_port: self.acme_http01_self_check_port,
-                self_check_nameservers: self.dns01_recursive_nameservers.clone(),
+                self_check_nameservers: self.self_check_nameservers(),
                 solver_service,
                 solver_port: self.acme_http01_solver_port,
             },
@@ -122,7 +200,7 @@ impl AcmeArgs {
             http01_solver_listen: self.acme_http01_solver_listen,
             tls_alpn01: certgate::tlsalpn01::TlsAlpn01Config {
                 self_check_port: self.acme_tls_alpn01_self_check_port,
-                self_check_nameservers: self.dns01_recursive_nameservers.clone(),
+                self_check_nameservers: self.self_check_nameservers(),
                 solver_service: self
                     .acme_tls_alpn01_solver_service
                     .split_once('/')
@@ -138,7 +216,13 @@ impl AcmeArgs {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the controllers against the cluster of the kubeconfig (or in-cluster config).
+    ///
+    /// Every flag of cert-manager's controller is accepted: those certgate implements
+    /// under their names (or as aliases), the others checked and logged as ignored.
+    #[command(args_override_self = true)]
     Controller {
+        #[command(flatten)]
+        client: Box<ClientArgs>,
         /// Namespace of the Secrets ClusterIssuers use.
         #[arg(long, default_value = "cert-manager", env = "POD_NAMESPACE")]
         cluster_resource_namespace: String,
@@ -157,31 +241,26 @@ enum Command {
             default_value = "*,-kubectl.kubernetes.io/,-fluxcd.io/,-argocd.argoproj.io/"
         )]
         copied_annotation_prefixes: Vec<String>,
-        /// Elect a leader with a Lease before running controllers.
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-        leader_elect: bool,
-        /// Namespace of the leader election Lease (GKE Autopilot forbids kube-system).
-        #[arg(long, default_value = "kube-system")]
-        leader_election_namespace: String,
-        /// Address of the Prometheus metrics endpoint.
-        #[arg(long, default_value = "0.0.0.0:9402")]
+        #[command(flatten)]
+        leader: Box<LeaderArgs>,
+        /// Address of the Prometheus metrics endpoint (`host:port`, or `:port`).
+        #[arg(long, default_value = "0.0.0.0:9402", value_parser = compat_flags::go_listen_address)]
         metrics_listen_address: SocketAddr,
-        /// Address of /healthz and /readyz.
-        #[arg(long, default_value = "0.0.0.0:9403")]
+        /// Address of /healthz and /readyz (cert-manager's
+        /// --internal-healthz-listen-address).
+        #[arg(long, default_value = "0.0.0.0:9403", alias = "internal-healthz-listen-address",
+              value_parser = compat_flags::go_listen_address)]
         health_listen_address: SocketAddr,
-        /// Reconciles run at once per controller.
-        #[arg(long, default_value_t = 16)]
+        /// Reconciles run at once per controller (cert-manager's --concurrent-workers).
+        #[arg(long, default_value_t = 16, alias = "concurrent-workers",
+              value_parser = compat_flags::go_int::<u16>)]
         max_concurrent_reconciles: u16,
-        /// Requests per second to the API server (accepted for compatibility; kube-rs does not throttle).
-        #[arg(long, default_value_t = 20.0)]
-        kube_api_qps: f32,
-        /// Burst of requests to the API server (accepted for compatibility).
-        #[arg(long, default_value_t = 50)]
-        kube_api_burst: u32,
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        /// Log format (cert-manager's --logging-format).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text, alias = "logging-format")]
         log_format: LogFormat,
         /// Make each Certificate the owner of its Secret (the Secret goes with it).
-        #[arg(long, default_value_t = false)]
+        #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
+              default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
         enable_certificate_owner_ref: bool,
         /// Issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"`.
         #[arg(long, default_value = "")]
@@ -192,17 +271,26 @@ enum Command {
         default_issuer_group: String,
         #[command(flatten)]
         shim_annotations: Box<ShimAnnotationArgs>,
+        #[command(flatten)]
+        gateway: Box<GatewayArgs>,
         /// Inject CA bundles into annotated webhook configurations, APIServices and
         /// CRDs (in place of cert-manager's cainjector).
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true,
+              default_missing_value = "true", value_parser = compat_flags::go_bool, action = clap::ArgAction::Set)]
         enable_ca_injector: bool,
         /// cert-manager's controller list (`*`, names, `-name` to disable), e.g.
         /// `*,-certificaterequests-approver` to leave approval to approver-policy or a
         /// person. Only the approver can be turned off; other names are accepted.
         #[arg(long, value_delimiter = ',', default_value = "*")]
         controllers: Vec<String>,
+        /// cert-manager's feature gates (`Gate=true,Other=false`): checked as
+        /// cert-manager checks them, each logged with what certgate does.
+        #[arg(long, value_name = "GATE=BOOL,...", value_parser = compat_flags::parse_feature_gates)]
+        feature_gates: Vec<FeatureGates>,
         #[command(flatten)]
         acme: Box<AcmeArgs>,
+        #[command(flatten)]
+        ignored: Box<IgnoredFlags>,
     },
     /// Run the standalone HTTP-01 (and TLS-ALPN-01) solver: answers every Challenge it can see.
     Acmesolver {
@@ -391,10 +479,11 @@ enum DiagnoseWhat {
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
-        /// Nameservers (host:port) for DNS lookups, comma-separated (the controller's
-        /// --dns01-recursive-nameservers); the system's when empty.
-        #[arg(long, value_delimiter = ',')]
-        dns01_recursive_nameservers: Vec<SocketAddr>,
+        /// Nameservers for DNS lookups, comma-separated: `host:port` or
+        /// `https://…/dns-query` (the controller's --dns01-recursive-nameservers); the
+        /// system's when empty.
+        #[arg(long, value_delimiter = ',', value_name = "NAMESERVERS")]
+        dns01_recursive_nameservers: Vec<certgate::dns01::Nameserver>,
         /// Check TXT records only at --dns01-recursive-nameservers (as the controller flag).
         #[arg(long, default_value_t = false)]
         dns01_recursive_nameservers_only: bool,
@@ -496,9 +585,78 @@ fn init_logging(format: LogFormat, verbosity: u8, quiet: bool) {
     };
 }
 
+/// The command line, with `certgate controller --config FILE` read in: the file's
+/// flags go before the command line's, and a flag given on the command line drops
+/// the file's (cert-manager's precedence).
+fn parse_cli(argv: Vec<OsString>) -> Result<(Cli, Vec<String>), String> {
+    use clap::CommandFactory as _;
+    let exit = |e: clap::Error| -> ! { e.exit() };
+    let matches = Cli::command()
+        .try_get_matches_from(&argv)
+        .unwrap_or_else(|e| exit(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| exit(e));
+    let Command::Controller { client, .. } = &cli.command else {
+        return Ok((cli, Vec::new()));
+    };
+    let Some(path) = &client.config else {
+        return Ok((cli, Vec::new()));
+    };
+    let from_file = certgate::cli::controller_config::load(path).map_err(|e| e.to_string())?;
+    let Some(sub) = matches.subcommand_matches("controller") else {
+        return Ok((cli, from_file.ignored));
+    };
+    let command = Cli::command();
+    let controller = command
+        .find_subcommand("controller")
+        .ok_or("no controller subcommand")?;
+    let given_on_command_line = |flag: &str| -> bool {
+        let arg = controller
+            .get_arguments()
+            .chain(command.get_arguments())
+            .find(|a| {
+                a.get_long() == Some(flag)
+                    || a.get_all_aliases().is_some_and(|al| al.contains(&flag))
+            });
+        arg.is_some_and(|a| {
+            let id = a.get_id().as_str();
+            [sub, &matches].iter().any(|m| {
+                m.try_contains_id(id).unwrap_or(false)
+                    && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            })
+        })
+    };
+    let file_args: Vec<OsString> = from_file
+        .args
+        .iter()
+        .filter(|a| !given_on_command_line(certgate::cli::controller_config::flag_name(a)))
+        .map(OsString::from)
+        .collect();
+    let at = argv
+        .iter()
+        .position(|a| a == "controller")
+        .map_or(argv.len(), |i| i + 1);
+    let mut merged = argv[..at].to_vec();
+    merged.extend(file_args);
+    merged.extend_from_slice(&argv[at..]);
+    let cli = Cli::try_parse_from(&merged).map_err(|e| {
+        format!(
+            "failed to load config file {}, error {}",
+            path.display(),
+            e.render()
+        )
+    })?;
+    Ok((cli, from_file.ignored))
+}
+
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = Cli::parse();
+    let (cli, config_notes) = match parse_cli(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -509,7 +667,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config_notes)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -518,7 +676,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::AdmissionPolicies => {
             let yaml = certgate::admission::policies_yaml(&Default::default())?;
@@ -745,15 +903,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Controller {
+            client,
             cluster_resource_namespace,
             namespace,
-            leader_elect,
-            leader_election_namespace,
+            leader,
             metrics_listen_address,
             health_listen_address,
             max_concurrent_reconciles,
-            kube_api_qps: _,
-            kube_api_burst: _,
             log_format,
             cluster_issuer_selector,
             copied_annotation_prefixes,
@@ -762,12 +918,42 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             default_issuer_kind,
             default_issuer_group,
             shim_annotations,
+            gateway,
             enable_ca_injector,
             controllers,
+            feature_gates,
             acme,
+            ignored,
         } => {
             init_logging(log_format, cli.verbosity, false);
-            let client = kube::Client::try_default().await?;
+            ignored.log();
+            for note in &config_notes {
+                tracing::info!("{note}");
+            }
+            compat_flags::log_feature_gates(&compat_flags::merge_feature_gates(&feature_gates));
+            let LeaderArgs {
+                leader_elect,
+                leader_election_namespace,
+                leader_election_lease_duration,
+                leader_election_renew_deadline,
+                leader_election_retry_period,
+            } = *leader;
+            if leader_elect {
+                for (field, d) in [
+                    ("leaseDuration", leader_election_lease_duration),
+                    ("renewDeadline", leader_election_renew_deadline),
+                    ("retryPeriod", leader_election_retry_period),
+                ] {
+                    if d.is_zero() {
+                        return Err(format!(
+                            "error validating flags: leaderElectionConfig.{field}: Invalid value: \"0s\": must be greater than 0"
+                        )
+                        .into());
+                    }
+                }
+            }
+            let client =
+                kube_client(client.master.as_deref(), client.kubeconfig.as_deref()).await?;
             let config = certgate::controller::ControllerConfig {
                 cluster_resource_namespace,
                 namespace: (!namespace.is_empty()).then_some(namespace),
@@ -785,6 +971,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 },
                 acme: acme.settings(),
                 ca_injector: enable_ca_injector,
+                gateway_api: certgate::gateway::GatewayApiConfig {
+                    enabled: gateway.enable_gateway_api,
+                    listener_sets: gateway.enable_gateway_api_listenerset,
+                    extra_protocols: gateway.gateway_api_extra_protocols,
+                },
                 approve_requests: certgate::controller::approver_enabled(&controllers),
                 vault: certgate::issuers::vault::VaultConfig {
                     issuer_ambient_credentials: acme.issuer_ambient_credentials,
@@ -808,10 +999,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "certgate".into()),
                 uuid_like()
             );
-            let election = certgate::controller::leader::LeaderElectionConfig::new(
+            let mut election = certgate::controller::leader::LeaderElectionConfig::new(
                 &leader_election_namespace,
                 &identity,
             );
+            election.lease_duration = leader_election_lease_duration;
+            election.renew_deadline = leader_election_renew_deadline;
+            election.retry_period = leader_election_retry_period;
             if leader_elect {
                 tracing::info!(lease = %format!("{}/{}", election.namespace, election.name), "waiting to become leader");
                 certgate::controller::leader::acquire(&client, &election).await;
@@ -869,6 +1063,32 @@ async fn decide(
     Ok(())
 }
 
+/// The controller's API client, as cert-manager builds it from --master and
+/// --kubeconfig: the kubeconfig file (its server replaced by --master when both are
+/// given), or --master alone (no credentials, e.g. `kubectl proxy`), or, with
+/// neither, the usual discovery ($KUBECONFIG, ~/.kube/config, in-cluster).
+async fn kube_client(
+    master: Option<&str>,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<kube::Client, Box<dyn std::error::Error>> {
+    let master = master.filter(|m| !m.is_empty());
+    let mut config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await?
+        }
+        None => match master {
+            Some(url) => kube::Config::new(url.parse()?),
+            None => return Ok(kube::Client::try_default().await?),
+        },
+    };
+    if let Some(url) = master {
+        config.cluster_url = url.parse()?;
+    }
+    Ok(kube::Client::try_from(config)?)
+}
+
 fn uuid_like() -> String {
     format!(
         "{:x}",
@@ -890,4 +1110,281 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use certgate::cli::compat_flags::{CONTROLLER_FLAGS, Handling, Kind};
+
+    /// A valid value of a cert-manager flag, for the parse checks.
+    fn sample(name: &str, kind: Kind) -> &'static str {
+        match (name, kind) {
+            ("logging-format", _) => "json",
+            ("metrics-listen-address" | "internal-healthz-listen-address", _) => ":9402",
+            ("master", _) => "https://127.0.0.1:6443",
+            ("dns01-recursive-nameservers", _) => "8.8.8.8:53,https://1.1.1.1/dns-query",
+            ("acme-http01-solver-nameservers", _) => "10.0.0.10:53,10.0.0.11:53",
+            ("feature-gates", _) => "ACMEUseARI=true,ListenerSets=false",
+            (_, Kind::Bool) => "false",
+            (_, Kind::StringSlice) => "a,b",
+            (_, Kind::Int) => "5",
+            (_, Kind::Uint) => "10",
+            (_, Kind::Float) => "20.5",
+            (_, Kind::Duration) => "1m30s",
+            (_, Kind::MapStringString) => "team=a,tier=b",
+            (_, Kind::MapStringBool) => "ACMEUseARI=true",
+            (_, Kind::VModule) => "acme*=4",
+            (_, Kind::String) => "x",
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut all = vec!["certgate", "controller"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all)
+    }
+
+    #[test]
+    fn every_cert_manager_controller_flag_is_accepted_in_both_forms() {
+        for flag in CONTROLLER_FLAGS {
+            let value = sample(flag.name, flag.kind);
+            let dash = if flag.name == "v" { "-" } else { "--" };
+            let eq = format!("{dash}{}={value}", flag.name);
+            let forms: Vec<Vec<String>> = if flag.kind == Kind::Bool {
+                vec![
+                    vec![format!("--{}", flag.name)],
+                    vec![eq],
+                    vec![format!("--{}=T", flag.name)],
+                ]
+            } else {
+                vec![
+                    vec![eq],
+                    vec![format!("{dash}{}", flag.name), value.to_string()],
+                ]
+            };
+            for args in forms {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let cli = parse(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+                let Command::Controller { ignored, .. } = cli.command else {
+                    panic!("not the controller")
+                };
+                let reported = ignored.given.iter().any(|(f, _)| f.name == flag.name);
+                assert_eq!(
+                    reported,
+                    matches!(flag.handling, Handling::Ignored(_)),
+                    "{args:?}: reported as ignored"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn go_value_syntax_is_checked_and_unknown_flags_refused() {
+        for bad in [
+            &["--no-such-flag"][..],
+            &["--leader-elect", "false"],
+            &["--leader-elect=maybe"],
+            &["--enable-profiling=yes"],
+            &["--dns01-check-retry-period=10"],
+            &["--leader-election-lease-duration=soon"],
+            &["--dns01-recursive-nameservers=8.8.8.8"],
+            &["--dns01-recursive-nameservers=https:///dns-query"],
+            &["--feature-gates=ACMEUseARI"],
+            &["--feature-gates=NoSuchGate=true"],
+            &["--kube-api-burst=lots"],
+            &["--concurrent-workers=many"],
+            &["--logging-format=xml"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} is accepted");
+        }
+        let e = parse(&["--feature-gates=ACMEUseARI"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("malformed pair, expect string=bool"), "{e}");
+        let e = parse(&["--feature-gates=NoSuchGate=true"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unrecognized feature gate: NoSuchGate"), "{e}");
+    }
+
+    #[test]
+    fn implemented_flags_set_what_they_say() {
+        let cli = parse(&[
+            "--leader-elect=false",
+            "--enable-certificate-owner-ref",
+            "--issuer-ambient-credentials=1",
+            "--cluster-issuer-ambient-credentials=F",
+            "--concurrent-workers=0x20",
+            "--internal-healthz-listen-address=:9500",
+            "--metrics-listen-address",
+            "127.0.0.1:9402",
+            "--logging-format=json",
+            "--leader-election-lease-duration=1m",
+            "--leader-election-renew-deadline=40s",
+            "--leader-election-retry-period=15s",
+            "--dns01-check-retry-period=10s",
+            "--dns01-recursive-nameservers=8.8.8.8:53,https://1.1.1.1/dns-query",
+            "--dns01-recursive-nameservers=resolver.local:5353",
+            "--dns01-recursive-nameservers-only",
+            "--controllers=*,-certificaterequests-approver",
+            "--feature-gates=ACMEUseARI=true",
+            "--feature-gates",
+            "ACMEUseARI=false,OtherNames=true",
+            "--v=3",
+            "--v=5",
+            "--kube-api-qps=50",
+            "--enable-gateway-api-listenerset=false",
+            "--gateway-api-extra-protocols=DTLS,QUIC",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.verbosity, 5, "the last -v wins, as in pflag");
+        let Command::Controller {
+            leader,
+            enable_certificate_owner_ref,
+            max_concurrent_reconciles,
+            health_listen_address,
+            metrics_listen_address,
+            log_format,
+            controllers,
+            feature_gates,
+            acme,
+            gateway,
+            ignored,
+            ..
+        } = cli.command
+        else {
+            panic!("not the controller")
+        };
+        assert!(!leader.leader_elect);
+        assert!(gateway.enable_gateway_api);
+        assert!(!gateway.enable_gateway_api_listenerset);
+        assert_eq!(gateway.gateway_api_extra_protocols, ["DTLS", "QUIC"]);
+        assert!(enable_certificate_owner_ref);
+        assert!(acme.issuer_ambient_credentials);
+        assert!(!acme.cluster_issuer_ambient_credentials);
+        assert_eq!(max_concurrent_reconciles, 32);
+        assert_eq!(health_listen_address, "0.0.0.0:9500".parse().unwrap());
+        assert_eq!(metrics_listen_address, "127.0.0.1:9402".parse().unwrap());
+        assert_eq!(log_format, LogFormat::Json);
+        assert_eq!(
+            leader.leader_election_lease_duration,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            leader.leader_election_renew_deadline,
+            Duration::from_secs(40)
+        );
+        assert_eq!(leader.leader_election_retry_period, Duration::from_secs(15));
+        assert_eq!(acme.dns01_check_retry_period, Duration::from_secs(10));
+        assert!(acme.dns01_recursive_nameservers_only);
+        assert_eq!(
+            acme.dns01_recursive_nameservers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "8.8.8.8:53",
+                "https://1.1.1.1/dns-query",
+                "resolver.local:5353"
+            ]
+        );
+        assert_eq!(
+            acme.self_check_nameservers(),
+            vec!["8.8.8.8:53".parse::<SocketAddr>().unwrap()],
+            "the self-checks ask the plain nameservers"
+        );
+        assert!(!certgate::controller::approver_enabled(&controllers));
+        let gates = compat_flags::merge_feature_gates(&feature_gates);
+        assert_eq!(gates.get("ACMEUseARI"), Some(&false));
+        assert_eq!(gates.get("OtherNames"), Some(&true));
+        assert_eq!(ignored.given.len(), 1);
+        assert_eq!(ignored.given[0].0.name, "kube-api-qps");
+    }
+
+    #[test]
+    fn a_config_file_is_read_and_the_command_line_wins() {
+        let dir = std::env::temp_dir().join(format!("certgate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: controller.config.cert-manager.io/v1alpha1\n\
+             kind: ControllerConfiguration\n\
+             logging: {verbosity: 2, format: json, options: {json: {infoBufferSize: \"0\"}}}\n\
+             leaderElectionConfig: {namespace: leases, leaseDuration: 60s}\n\
+             acmeDNS01Config: {checkRetryPeriod: 10s, recursiveNameservers: [\"https://1.1.1.1/dns-query\"]}\n\
+             featureGates: {ListenerSets: true}\n\
+             kubernetesAPIQPS: 100\n\
+             enableGatewayAPI: true\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let argv = [
+            "certgate",
+            "controller",
+            "--config",
+            path,
+            "--v=4",
+            "--dns01-check-retry-period",
+            "5s",
+            "--dns01-recursive-nameservers=9.9.9.9:53",
+        ];
+        let (cli, notes) =
+            parse_cli(argv.iter().map(OsString::from).collect()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.verbosity, 4);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let Command::Controller {
+            leader,
+            log_format,
+            feature_gates,
+            acme,
+            gateway,
+            ignored,
+            ..
+        } = cli.command
+        else {
+            panic!("not the controller")
+        };
+        assert_eq!(leader.leader_election_namespace, "leases");
+        assert_eq!(
+            leader.leader_election_lease_duration,
+            Duration::from_secs(60)
+        );
+        assert_eq!(log_format, LogFormat::Json);
+        assert_eq!(acme.dns01_check_retry_period, Duration::from_secs(5));
+        assert_eq!(
+            acme.dns01_recursive_nameservers,
+            vec!["9.9.9.9:53".parse().unwrap()],
+            "a list on the command line replaces the file's"
+        );
+        assert_eq!(
+            compat_flags::merge_feature_gates(&feature_gates).get("ListenerSets"),
+            Some(&true)
+        );
+        let names: Vec<&str> = ignored.given.iter().map(|(f, _)| f.name).collect();
+        assert_eq!(names, ["kube-api-qps"]);
+        assert!(gateway.enable_gateway_api, "enableGatewayAPI: true");
+
+        std::fs::write(
+            &file,
+            "apiVersion: controller.config.cert-manager.io/v1alpha1\nkind: ControllerConfiguration\nfeatureGates: {Bogus: true}\n",
+        )
+        .unwrap();
+        let e = parse_cli(
+            ["certgate", "controller", "--config", path]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+        )
+        .err()
+        .unwrap_or_default();
+        assert!(e.contains("failed to load config file"), "{e}");
+        assert!(e.contains("unrecognized feature gate: Bogus"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -39,7 +39,7 @@ impl Stack {
         let env = TestEnv::start().await.unwrap();
         env.apply_crds(&common::checked_in_crds()).await.unwrap();
         let mut acme = AcmeSettings::default();
-        acme.dns01.recursive_nameservers = vec![dns];
+        acme.dns01.recursive_nameservers = vec![dns.into()];
         acme.dns01.authoritative_port = dns.port();
         acme.dns01.poll_period = Duration::from_millis(500);
         acme.dns01.api_endpoints.azure = Some(emu.api_url());

@@ -92,7 +92,7 @@ impl Stack {
     fn config(&self) -> ControllerConfig {
         let dns: SocketAddr = self.bind.addr();
         let mut acme = AcmeSettings::default();
-        acme.dns01.recursive_nameservers = vec![dns];
+        acme.dns01.recursive_nameservers = vec![dns.into()];
         acme.dns01.authoritative_port = dns.port();
         acme.dns01.poll_period = Duration::from_millis(500);
         acme.http01.self_check_port = self.solver_port;

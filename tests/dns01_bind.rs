@@ -16,7 +16,7 @@ use common::bind::{Bind, ZoneSpec};
 
 fn config(bind: &Bind) -> Dns01Config {
     Dns01Config {
-        recursive_nameservers: vec![bind.addr()],
+        recursive_nameservers: vec![bind.addr().into()],
         authoritative_port: bind.port(),
         // A long poll period keeps the shared-answer window (half of it) wide
         // enough for the coalescing assertions on a slow machine.

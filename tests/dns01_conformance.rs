@@ -25,7 +25,7 @@ use common::bind::{Bind, ZoneSpec};
 /// How the suite reads a local nameserver.
 fn dns(server: SocketAddr) -> Dns01Config {
     Dns01Config {
-        recursive_nameservers: vec![server],
+        recursive_nameservers: vec![server.into()],
         authoritative_port: server.port(),
         poll_period: Duration::from_millis(100),
         timeout: Duration::from_secs(15),

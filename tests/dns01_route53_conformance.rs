@@ -173,7 +173,7 @@ async fn route53_on_moto_passes_the_suite() {
     };
     let server = dns_server.addr();
     let dns = Dns01Config {
-        recursive_nameservers: vec![server],
+        recursive_nameservers: vec![server.into()],
         authoritative_port: server.port(),
         poll_period: Duration::from_millis(100),
         timeout: Duration::from_secs(15),

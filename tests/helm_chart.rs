@@ -811,6 +811,582 @@ fn notes_tell_what_to_apply_next() {
     }
 }
 
+/// A values file of tests/fixtures/helm/.
+fn helm_fixture(name: &str) -> String {
+    common::root()
+        .join("tests/fixtures/helm")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The NOTES of a client dry-run install with `args`.
+fn install_notes(args: &[&str]) -> String {
+    let chart = chart();
+    let mut all = vec![
+        "install",
+        "release",
+        chart.to_str().unwrap(),
+        "--namespace",
+        "certgate",
+        "--dry-run=client",
+    ];
+    all.extend_from_slice(args);
+    let out = run(&helm(), &all);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    all.split_once("NOTES:")
+        .map(|(_, notes)| notes.to_string())
+        .unwrap_or(all)
+}
+
+/// The controller's arguments, with the flags of its `config` ConfigMap (when
+/// rendered) put first as `certgate controller --config` reads them, and checked by
+/// certgate's own parser.
+fn controller_args_accepted(docs: &[Value]) -> Vec<String> {
+    let controller = find(docs, "Deployment", "release-certgate");
+    let mut args = args_of(controller);
+    let config = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "release-certgate");
+    if let Some(cm) = config {
+        assert!(
+            args.contains(&"--config=/var/cert-manager/config/config.yaml".to_string()),
+            "{args:?}"
+        );
+        let text = cm["data"]["config.yaml"].as_str().unwrap();
+        let from_file = certgate::cli::controller_config::args_from_text(
+            text,
+            Path::new("/var/cert-manager/config"),
+        )
+        .unwrap_or_else(|e| panic!("certgate refuses the chart's config.yaml: {e}\n{text}"));
+        args.splice(1..1, from_file.args);
+    }
+    assert_certgate_accepts(&args);
+    args
+}
+
+/// cert-manager v1.21.1's own default values.yaml, unchanged: it renders valid,
+/// hardened manifests that run certgate (not cert-manager's images), installs no CRDs
+/// (cert-manager's default), and the notes list what certgate ignores.
+#[test]
+fn cert_managers_default_values_file_renders_certgate() {
+    if common::missing(&[common::HELM, common::KUBERNETES_VALIDATE]) {
+        return;
+    }
+    let values = helm_fixture("cert-manager-v1.21.1-values.yaml");
+    let rendered = render(&["-f", &values]);
+    kubernetes_validate(&rendered, "cert-manager-defaults");
+    let docs = documents(&rendered);
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "CustomResourceDefinition"),
+        "cert-manager's defaults install no CRDs (crds.enabled and installCRDs false)"
+    );
+    let controller = find(&docs, "Deployment", "release-certgate");
+    assert_hardened(controller);
+    let pod = &controller["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["image"],
+        format!("ghcr.io/certgate/certgate:{}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(pod["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
+    assert_eq!(pod["enableServiceLinks"], false);
+    let args = controller_args_accepted(&docs);
+    for a in [
+        "--v=2",
+        "--leader-election-namespace=kube-system",
+        "--max-concurrent-challenges=60",
+        "--cluster-resource-namespace=certgate",
+    ] {
+        assert!(args.contains(&a.to_string()), "{a} not in {args:?}");
+    }
+    assert!(!args.iter().any(|a| a.starts_with("--config")), "{args:?}");
+    let solver = find(&docs, "Deployment", "release-certgate-acmesolver");
+    assert_hardened(solver);
+    assert_certgate_accepts(&args_of(solver));
+    // The lease lives in kube-system, as with cert-manager: so does its Role.
+    let role = find(&docs, "Role", "release-certgate:leaderelection");
+    assert_eq!(role["metadata"]["namespace"], "kube-system");
+
+    let notes = install_notes(&["-f", &values]);
+    assert!(
+        notes.contains(
+            "cert-manager values accepted and ignored (certgate has no webhook, cainjector or \
+             startupapicheck Deployments, nor cert-manager's images): webhook, cainjector (all \
+             but enabled), startupapicheck, global.rbac.aggregateClusterRoles."
+        ),
+        "{notes}"
+    );
+    assert!(notes.contains("crds.enabled is false"), "{notes}");
+}
+
+/// A production values file written for cert-manager (tests/fixtures/helm/): every
+/// key it sets that certgate implements shows in the manifests, its flags (and its
+/// ControllerConfiguration's) are accepted by certgate, the rest is listed as ignored.
+#[test]
+fn a_production_cert_manager_values_file_renders_certgate() {
+    if common::missing(&[common::HELM, common::KUBERNETES_VALIDATE]) {
+        return;
+    }
+    let values = helm_fixture("cert-manager-production-values.yaml");
+    let rendered = render(&["-f", &values]);
+    kubernetes_validate(&rendered, "cert-manager-production");
+    let docs = documents(&rendered);
+    assert_eq!(
+        docs.iter()
+            .filter(|d| d["kind"] == "CustomResourceDefinition")
+            .count(),
+        6,
+        "installCRDs: true installs the CRDs"
+    );
+
+    let controller = find(&docs, "Deployment", "release-certgate");
+    assert_hardened(controller);
+    let spec = &controller["spec"];
+    assert_eq!(spec["replicas"], 3);
+    assert_eq!(spec["revisionHistoryLimit"], 3);
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}})
+    );
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["priorityClassName"], "system-cluster-critical");
+    assert_eq!(pod["dnsPolicy"], "None");
+    assert_eq!(
+        pod["dnsConfig"]["nameservers"],
+        json!(["1.1.1.1", "8.8.8.8"])
+    );
+    assert_eq!(
+        pod["dnsConfig"]["options"],
+        json!([{"name": "ndots", "value": "1"}])
+    );
+    assert_eq!(
+        pod["nodeSelector"],
+        json!({"kubernetes.io/os": "linux", "node-pool": "system"}),
+        "global.nodeSelector merged"
+    );
+    assert_eq!(
+        pod["hostAliases"][0]["hostnames"],
+        json!(["acme.corp.example"])
+    );
+    assert_eq!(pod["securityContext"]["fsGroup"], 1001);
+    assert_eq!(
+        spec["template"]["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    assert!(
+        spec["template"]["metadata"]["annotations"]["checksum/config"].is_string(),
+        "a changed config rolls the pods"
+    );
+    let volumes = pod["volumes"].as_array().unwrap();
+    assert_eq!(
+        volumes[0],
+        json!({"name": "config", "configMap": {"name": "release-certgate"}})
+    );
+    assert_eq!(volumes[1]["configMap"]["name"], "corp-ca-bundle");
+    let c = &pod["containers"][0];
+    assert_eq!(
+        c["volumeMounts"],
+        json!([
+            {"name": "config", "mountPath": "/var/cert-manager/config", "readOnly": true},
+            {"name": "corp-ca", "mountPath": "/etc/ssl/certs/corp-ca.crt", "subPath": "ca.crt", "readOnly": true}
+        ])
+    );
+    assert_eq!(
+        c["resources"],
+        json!({"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}})
+    );
+    let env: Vec<(String, String)> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_string(),
+                e["value"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    for (name, value) in [
+        ("AWS_REGION", "eu-west-1"),
+        ("HTTP_PROXY", "http://proxy.corp.example:3128"),
+        ("HTTPS_PROXY", "http://proxy.corp.example:3128"),
+        (
+            "NO_PROXY",
+            "127.0.0.1,localhost,.svc,.cluster.local,10.0.0.0/8",
+        ),
+    ] {
+        assert!(
+            env.contains(&(name.to_string(), value.to_string())),
+            "{name}={value} not in {env:?}"
+        );
+    }
+
+    let args = controller_args_accepted(&docs);
+    for a in [
+        "--v=4",
+        "--config=/var/cert-manager/config/config.yaml",
+        "--cluster-resource-namespace=cert-manager",
+        "--leader-election-namespace=cert-manager",
+        "--leader-election-lease-duration=60s",
+        "--leader-election-renew-deadline=40s",
+        "--leader-election-retry-period=15s",
+        "--feature-gates=ACMEUseARI=true,ServerSideApply=true",
+        "--dns01-recursive-nameservers=https://1.1.1.1/dns-query,8.8.8.8:53",
+        "--dns01-recursive-nameservers-only",
+        "--max-concurrent-challenges=30",
+        "--enable-certificate-owner-ref",
+        "--default-issuer-name=letsencrypt-prod",
+        "--default-issuer-kind=ClusterIssuer",
+        "--default-issuer-group=cert-manager.io",
+        "--enable-gateway-api",
+        "--kube-api-qps=100",
+        "--concurrent-workers=10",
+        "--acme-http01-solver-nameservers=10.96.0.10:53",
+        "--logging-format=json",
+        "--certificate-request-maximum-backoff-duration=8h",
+        // From the ControllerConfiguration (put first, as --config reads it).
+        "--enable-gateway-api=true",
+        "--concurrent-workers=20",
+        "--dns01-check-retry-period=20s",
+        "--feature-gates=ListenerSets=true",
+    ] {
+        assert!(args.contains(&a.to_string()), "{a} not in {args:?}");
+    }
+    assert!(
+        !args.iter().any(|a| a.starts_with("--enable-ca-injector")),
+        "cainjector.enabled: true keeps the CA injector on"
+    );
+
+    let pdb = find(&docs, "PodDisruptionBudget", "release-certgate");
+    assert_eq!(pdb["spec"]["minAvailable"], 2);
+    let monitor = find(&docs, "ServiceMonitor", "release-certgate");
+    assert_eq!(monitor["metadata"]["namespace"], "monitoring");
+    assert_eq!(
+        monitor["metadata"]["labels"]["prometheus"],
+        "kube-prometheus"
+    );
+    assert_eq!(
+        monitor["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["interval"], "30s");
+    assert_eq!(endpoint["scrapeTimeout"], "10s");
+    assert_eq!(endpoint["honorLabels"], true);
+    assert_eq!(endpoint["relabelings"][0]["replacement"], "prod-eu-1");
+    assert_eq!(
+        monitor["spec"]["namespaceSelector"]["matchNames"],
+        json!(["certgate"])
+    );
+    let metrics = find(&docs, "Service", "release-certgate-metrics");
+    assert_eq!(
+        metrics["metadata"]["annotations"]["example.com/owner"],
+        "platform"
+    );
+    assert_eq!(metrics["metadata"]["labels"]["scrape"], "true");
+    let ingress = find(&docs, "NetworkPolicy", "release-certgate-allow-ingress");
+    assert_eq!(
+        ingress["spec"]["ingress"][0]["ports"][0]["port"],
+        "http-metrics"
+    );
+    let egress = find(&docs, "NetworkPolicy", "release-certgate-allow-egress");
+    assert_eq!(egress["spec"]["policyTypes"], json!(["Egress"]));
+    assert_eq!(
+        find(&docs, "ServiceAccount", "release-certgate")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/cert-manager"
+    );
+
+    let notes = install_notes(&["-f", &values]);
+    assert!(
+        notes.contains(
+            "startupapicheck Deployments, nor cert-manager's images): webhook, cainjector (all \
+             but enabled), startupapicheck."
+        ),
+        "{notes}"
+    );
+    assert!(!notes.contains("crds.enabled is false"), "{notes}");
+}
+
+/// The schema takes every key of cert-manager v1.21.1's values (its values.schema.json,
+/// commented-out keys included), and the smaller ones behave as in cert-manager's chart.
+#[test]
+fn cert_managers_values_keys_are_accepted_and_mapped() {
+    if common::missing(&[common::HELM]) {
+        return;
+    }
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(chart().join("values.schema.json")).unwrap())
+            .unwrap();
+    let props = &schema["properties"];
+    // cert-manager v1.21.1's deploy/charts/cert-manager/values.schema.json, `helm-values`.
+    for key in [
+        "acmesolver",
+        "affinity",
+        "approveSignerNames",
+        "automountServiceAccountToken",
+        "cainjector",
+        "clusterResourceNamespace",
+        "config",
+        "containerSecurityContext",
+        "crds",
+        "creator",
+        "deploymentAnnotations",
+        "disableAutoApproval",
+        "dns01RecursiveNameservers",
+        "dns01RecursiveNameserversOnly",
+        "enableCertificateOwnerRef",
+        "enableServiceLinks",
+        "enabled",
+        "extraArgs",
+        "extraContainers",
+        "extraEnv",
+        "extraObjects",
+        "featureGates",
+        "fullnameOverride",
+        "global",
+        "hostAliases",
+        "http_proxy",
+        "https_proxy",
+        "image",
+        "imageNamespace",
+        "imageRegistry",
+        "ingressShim",
+        "installCRDs",
+        "livenessProbe",
+        "maxConcurrentChallenges",
+        "nameOverride",
+        "namespace",
+        "networkPolicy",
+        "no_proxy",
+        "nodeSelector",
+        "podAnnotations",
+        "podDisruptionBudget",
+        "podDnsConfig",
+        "podDnsPolicy",
+        "podLabels",
+        "prometheus",
+        "replicaCount",
+        "resources",
+        "runtimeClassName",
+        "securityContext",
+        "serviceAccount",
+        "serviceAnnotations",
+        "serviceIPFamilies",
+        "serviceIPFamilyPolicy",
+        "serviceLabels",
+        "startupapicheck",
+        "strategy",
+        "tolerations",
+        "topologySpreadConstraints",
+        "volumeMounts",
+        "volumes",
+        "webhook",
+    ] {
+        assert!(
+            props.get(key).is_some(),
+            "the schema lacks cert-manager's {key}"
+        );
+    }
+    for (parent, keys) in [
+        (
+            "global",
+            &[
+                "commonLabels",
+                "hostUsers",
+                "imagePullSecrets",
+                "leaderElection",
+                "logLevel",
+                "nodeSelector",
+                "podSecurityPolicy",
+                "priorityClassName",
+                "rbac",
+                "revisionHistoryLimit",
+                "runtimeClassName",
+            ][..],
+        ),
+        (
+            "image",
+            &[
+                "digest",
+                "name",
+                "pullPolicy",
+                "registry",
+                "repository",
+                "tag",
+            ],
+        ),
+        ("acmesolver", &["image", "runtimeClassName"]),
+        ("crds", &["enabled", "keep"]),
+        (
+            "ingressShim",
+            &[
+                "defaultIssuerGroup",
+                "defaultIssuerKind",
+                "defaultIssuerName",
+            ],
+        ),
+        ("networkPolicy", &["egress", "enabled", "ingress"]),
+        (
+            "podDisruptionBudget",
+            &[
+                "enabled",
+                "maxUnavailable",
+                "minAvailable",
+                "unhealthyPodEvictionPolicy",
+            ],
+        ),
+        ("prometheus", &["enabled", "podmonitor", "servicemonitor"]),
+        (
+            "serviceAccount",
+            &[
+                "annotations",
+                "automountServiceAccountToken",
+                "create",
+                "labels",
+                "name",
+            ],
+        ),
+    ] {
+        for key in keys {
+            assert!(
+                props[parent]["properties"].get(*key).is_some(),
+                "the schema lacks cert-manager's {parent}.{key}"
+            );
+        }
+    }
+    for key in [
+        "annotations",
+        "enabled",
+        "endpointAdditionalProperties",
+        "honorLabels",
+        "interval",
+        "labels",
+        "namespace",
+        "prometheusInstance",
+        "scrapeTimeout",
+    ] {
+        for monitor in ["servicemonitor", "podmonitor"] {
+            assert!(
+                props["prometheus"]["properties"][monitor]["properties"]
+                    .get(key)
+                    .is_some(),
+                "the schema lacks cert-manager's prometheus.{monitor}.{key}"
+            );
+        }
+    }
+    for key in ["leaseDuration", "namespace", "renewDeadline", "retryPeriod"] {
+        assert!(
+            props["global"]["properties"]["leaderElection"]["properties"]
+                .get(key)
+                .is_some(),
+            "the schema lacks cert-manager's global.leaderElection.{key}"
+        );
+    }
+
+    // The PodMonitor in place of the ServiceMonitor; both is cert-manager's error.
+    let docs = documents(&render(&["--set", "prometheus.podmonitor.enabled=true"]));
+    let pm = find(&docs, "PodMonitor", "release-certgate");
+    assert_eq!(pm["spec"]["podMetricsEndpoints"][0]["port"], "http-metrics");
+    assert!(!docs.iter().any(|d| d["kind"] == "ServiceMonitor"));
+    let out = try_render(&[
+        "--set",
+        "prometheus.podmonitor.enabled=true",
+        "--set",
+        "prometheus.servicemonitor.enabled=true",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("Either .Values.prometheus.podmonitor.enabled or .Values.prometheus.servicemonitor.enabled can be enabled at a time, but not both."),
+        "{}",
+        text(&out)
+    );
+
+    // cainjector.enabled: false turns off the built-in CA injector; installCRDs wins
+    // over crds.enabled: false; a cert-manager image is replaced by certgate's.
+    let docs = documents(&render(&[
+        "--set",
+        "cainjector.enabled=false",
+        "--set",
+        "crds.enabled=false",
+        "--set",
+        "installCRDs=true",
+        "--set",
+        "image.repository=quay.io/jetstack/cert-manager-controller",
+        "--set",
+        "image.tag=v1.21.1",
+        "--set",
+        "runtimeClassName=gvisor",
+        "--set",
+        "global.hostUsers=false",
+        "--set",
+        "automountServiceAccountToken=false",
+        "--set",
+        "podDisruptionBudget.enabled=true",
+        "--set",
+        "podDisruptionBudget.unhealthyPodEvictionPolicy=IfHealthyBudget",
+        "--set",
+        "serviceIPFamilyPolicy=PreferDualStack",
+        "--set-json",
+        r#"serviceIPFamilies=["IPv4","IPv6"]"#,
+        "--set-json",
+        r#"extraContainers=[{"name":"sidecar","image":"busybox"}]"#,
+        "--set-json",
+        r#"extraObjects=["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-extra\n", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "extra-secret"}}]"#,
+    ]));
+    let controller = find(&docs, "Deployment", "release-certgate");
+    let args = controller_args_accepted(&docs);
+    assert!(
+        args.contains(&"--enable-ca-injector=false".to_string()),
+        "{args:?}"
+    );
+    assert_eq!(
+        docs.iter()
+            .filter(|d| d["kind"] == "CustomResourceDefinition")
+            .count(),
+        6
+    );
+    let pod = &controller["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["image"],
+        format!("ghcr.io/certgate/certgate:{}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(pod["containers"][1]["name"], "sidecar");
+    assert_eq!(pod["runtimeClassName"], "gvisor");
+    assert_eq!(pod["hostUsers"], false);
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    let pdb = find(&docs, "PodDisruptionBudget", "release-certgate");
+    assert_eq!(pdb["spec"]["unhealthyPodEvictionPolicy"], "IfHealthyBudget");
+    let metrics = find(&docs, "Service", "release-certgate-metrics");
+    assert_eq!(metrics["spec"]["ipFamilyPolicy"], "PreferDualStack");
+    assert_eq!(metrics["spec"]["ipFamilies"], json!(["IPv4", "IPv6"]));
+    find(&docs, "ConfigMap", "release-extra");
+    find(&docs, "Secret", "extra-secret");
+    let notes = install_notes(&[
+        "--set",
+        "image.repository=quay.io/jetstack/cert-manager-controller",
+        "--set",
+        "image.tag=v1.21.1",
+        "--set",
+        "namespace=elsewhere",
+    ]);
+    assert!(
+        notes.contains("nor cert-manager's images): image.repository, image.tag, namespace."),
+        "{notes}"
+    );
+
+    // What cert-manager's schema refuses, certgate's does too.
+    for set in [
+        "installCRDs=maybe",
+        "podDnsPolicy=Sometimes",
+        "featureGates=1",
+    ] {
+        let out = try_render(&["--set", set]);
+        assert!(!out.status.success(), "the schema accepts {set}");
+    }
+}
+
 /// The `certgate` binary is the kubectl plugin too: kubectl runs `kubectl-certgate` (a
 /// link to it, as the README installs it) with the arguments after `certgate`.
 #[cfg(unix)]
@@ -1265,11 +1841,12 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
     // DNS and the CA; the standalone solver's Service has its pod at 127.0.0.1.
     let bind = Bind::start(&[ZoneSpec::new("example.com")]);
     let solver_port = free_port();
+    let tls_alpn_port = free_port();
     let pebble = Pebble::start(PebbleOptions {
         dns_server: bind.addr().to_string(),
         http_port: solver_port,
         eab_keys: vec![],
-        tls_port: 0,
+        tls_port: tls_alpn_port,
     });
     certgate::manifests::apply(
         &env.client,
@@ -1278,13 +1855,15 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
             json!({"apiVersion": "v1", "kind": "Service",
                    "metadata": {"name": format!("{ns}-certgate-acmesolver"), "namespace": ns},
                    "spec": {"selector": {"app.kubernetes.io/component": "acmesolver"},
-                            "ports": [{"name": "http", "port": solver_port}]}}),
+                            "ports": [{"name": "http", "port": solver_port},
+                                      {"name": "tls-alpn", "port": tls_alpn_port}]}}),
             json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                    "metadata": {"name": format!("{ns}-certgate-acmesolver-1"), "namespace": ns,
                                 "labels": {"kubernetes.io/service-name": format!("{ns}-certgate-acmesolver")}},
                    "addressType": "IPv4",
                    "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
-                   "ports": [{"name": "http", "port": solver_port, "protocol": "TCP"}]}),
+                   "ports": [{"name": "http", "port": solver_port, "protocol": "TCP"},
+                             {"name": "tls-alpn", "port": tls_alpn_port, "protocol": "TCP"}]}),
         ],
         "test",
     )
@@ -1312,6 +1891,11 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
     acme.http01.solver_port = solver_port;
     // HTTP-01 answers come from the standalone solver, not the controller process.
     acme.http01_solver_listen = None;
+    // TLS-ALPN-01 handshakes too.
+    acme.tls_alpn01.self_check_port = tls_alpn_port;
+    acme.tls_alpn01.self_check_nameservers = vec![dns];
+    acme.tls_alpn01.solver_service = acme.http01.solver_service.clone();
+    acme.tls_alpn01.solver_port = tls_alpn_port;
     let controllers = RunningControllers::start(
         client.clone(),
         ControllerConfig {
@@ -1327,9 +1911,17 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
             .unwrap();
         let serve =
             certgate::http01::server::serve(listener, tokens.clone(), futures::future::pending());
-        let watch = certgate::http01::server::watch_challenges(solver_client, tokens, None);
+        let tls_alpn = certgate::tlsalpn01::server::TlsAlpnSolver::default();
+        let tls_listener = tokio::net::TcpListener::bind(("127.0.0.1", tls_alpn_port))
+            .await
+            .unwrap();
+        let serve_tls = tls_alpn
+            .clone()
+            .serve(tls_listener, futures::future::pending());
+        let watch =
+            certgate::http01::server::watch_challenges(solver_client, tokens, Some(tls_alpn));
         tokio::spawn(async move {
-            let _ = tokio::join!(serve, watch);
+            let _ = tokio::join!(serve, serve_tls, watch);
         })
     };
 
@@ -1539,7 +2131,9 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
                "metadata": {"name": "legacy", "namespace": ns},
                "spec": {"rules": [{"host": "legacy.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
                    "backend": {"service": {"name": "legacy", "port": {"number": 80}}}}]}}]}}),
-        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": acme_issuer},
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": acme_issuer,
+            "annotations": {"certgate.io/tls-alpn01-solvers":
+                "- selector: {dnsNames: [alpn.example.com]}\n  gatewayTLSRoute: {parentRefs: [{name: gw, sectionName: passthrough}]}\n"}},
         "spec": {"acme": {"server": pebble.directory_url, "email": "ops@example.com",
             "caBundle": pebble.ca_bundle(), "privateKeySecretRef": {"name": "acme-account"},
             "solvers": [
@@ -1558,6 +2152,7 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
         ("http", vec!["http.example.com"]),
         ("edit", vec!["edit.example.com"]),
         ("route", vec!["route.example.com"]),
+        ("alpn", vec!["alpn.example.com"]),
         ("wild", vec!["*.example.com", "example.com"]),
     ];
     let cert_docs: Vec<Value> = acme_certs

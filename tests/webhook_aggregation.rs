@@ -346,7 +346,7 @@ async fn a_backend_with_an_untrusted_certificate_is_not_reached() {
 /// How the suite and the controllers read the solver's nameserver.
 fn local_dns(server: SocketAddr) -> certgate::dns01::Dns01Config {
     certgate::dns01::Dns01Config {
-        recursive_nameservers: vec![server],
+        recursive_nameservers: vec![server.into()],
         authoritative_port: server.port(),
         poll_period: Duration::from_millis(200),
         timeout: Duration::from_secs(15),

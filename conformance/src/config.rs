@@ -183,7 +183,7 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid(format!("duration {s:?}: {e}"))),
         };
         Ok(Dns01Config {
-            recursive_nameservers: self.nameservers.clone(),
+            recursive_nameservers: self.nameservers.iter().map(|&a| a.into()).collect(),
             authoritative_port: self.authoritative_port.unwrap_or(53),
             timeout: dur(&self.timeout, Duration::from_secs(300))?,
             poll_period: dur(&self.poll_period, Duration::from_secs(2))?,

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Event, Secret};
 use k8s_openapi::api::networking::v1::Ingress;
@@ -104,7 +104,7 @@ pub struct EventInfo {
 /// A TXT lookup at one nameserver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameserverTxt {
-    pub server: SocketAddr,
+    pub server: crate::dns01::Nameserver,
     pub values: Result<Vec<String>, String>,
 }
 
@@ -1984,27 +1984,29 @@ async fn dns01_probe(
         .find_zone(&lookup_at)
         .await
         .map_err(|e| e.to_string());
-    let servers: Result<Vec<SocketAddr>, String> = if config.recursive_nameservers_only {
-        Ok(resolver.recursive_nameservers().to_vec())
-    } else {
-        match &zone {
-            Ok(z) => resolver
-                .authoritative_nameservers(z)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.clone()),
-        }
-    };
+    let servers: Result<Vec<crate::dns01::Nameserver>, String> =
+        if config.recursive_nameservers_only {
+            Ok(resolver.recursive_nameservers().to_vec())
+        } else {
+            match &zone {
+                Ok(z) => resolver
+                    .authoritative_nameservers(z)
+                    .await
+                    .map(|list| list.into_iter().map(Into::into).collect())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.clone()),
+            }
+        };
     let nameservers = match servers {
         Err(e) => Err(e),
         Ok(list) => {
-            let answers = futures::future::join_all(list.iter().map(|&server| {
+            let answers = futures::future::join_all(list.iter().map(|server| {
                 let lookup_at = lookup_at.clone();
                 async move {
                     NameserverTxt {
-                        server,
+                        server: server.clone(),
                         values: resolver
-                            .txt_values(server, &lookup_at)
+                            .txt_values(server.clone(), &lookup_at)
                             .await
                             .map_err(|e| e.to_string()),
                     }
@@ -2167,7 +2169,13 @@ pub async fn load(
     };
     let http01 = crate::http01::Http01Config {
         self_check_port: opts.http01_port,
-        self_check_nameservers: opts.dns01.recursive_nameservers.clone(),
+        // The HTTP-01 self-check asks plain DNS servers only (no DNS-over-HTTPS).
+        self_check_nameservers: opts
+            .dns01
+            .recursive_nameservers
+            .iter()
+            .filter_map(crate::dns01::Nameserver::socket_addr)
+            .collect(),
         ..Default::default()
     };
     let failed_order = s.order.as_ref().filter(|o| {
@@ -2271,6 +2279,7 @@ pub async fn certificate(
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+    use std::net::SocketAddr;
 
     const NS: &str = "apps";
 
@@ -2724,11 +2733,11 @@ mod tests {
                 zone: Ok("example.com.".into()),
                 nameservers: Ok(vec![
                     NameserverTxt {
-                        server: ns1,
+                        server: ns1.into(),
                         values: Ok(vec!["not-the-key".into()]),
                     },
                     NameserverTxt {
-                        server: ns2,
+                        server: ns2.into(),
                         values: Ok(vec!["tok.thumb".into()]),
                     },
                 ]),

@@ -4,6 +4,8 @@
 
 pub mod approve;
 pub mod check;
+pub mod compat_flags;
+pub mod controller_config;
 pub mod create;
 pub mod diagnose;
 pub mod inspect;

@@ -12,6 +12,7 @@ pub mod clouddns;
 pub mod cloudflare;
 pub mod credentials;
 pub mod digitalocean;
+pub mod nameserver;
 pub mod propagation;
 pub mod provider;
 pub mod resolver;
@@ -22,22 +23,23 @@ pub mod solver;
 pub mod webhook;
 pub mod zone_batch;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine as _;
 use hickory_proto::dnssec::DigestType;
 use hickory_proto::dnssec::crypto::Digest;
 
+pub use nameserver::Nameserver;
 pub use provider::{Provider, ProviderError};
 
 /// How DNS-01 lookups and propagation checks are made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dns01Config {
     /// Recursive nameservers for zone, CNAME and nameserver lookups (cert-manager's
-    /// `--dns01-recursive-nameservers`). Empty: the system's resolver configuration
-    /// (`/etc/resolv.conf`).
-    pub recursive_nameservers: Vec<SocketAddr>,
+    /// `--dns01-recursive-nameservers`): `host:port` or DNS-over-HTTPS endpoints
+    /// (`https://…/dns-query`), asked in order until one answers. Empty: the system's
+    /// resolver configuration (`/etc/resolv.conf`).
+    pub recursive_nameservers: Vec<Nameserver>,
     /// Check propagation only against `recursive_nameservers` instead of every
     /// authoritative nameserver of the zone (cert-manager's
     /// `--dns01-recursive-nameservers-only`).
@@ -63,6 +65,10 @@ pub struct Dns01Config {
     pub issuer_ambient_credentials: bool,
     /// The same for ClusterIssuers (`--cluster-issuer-ambient-credentials`, on).
     pub cluster_issuer_ambient_credentials: bool,
+    /// PEM certificates trusted for DNS-over-HTTPS nameservers in place of the
+    /// platform's roots. Only tests set it (cert-manager, like certgate, trusts the
+    /// system's roots, which `SSL_CERT_FILE` can extend).
+    pub doh_ca_bundle: Option<String>,
 }
 
 /// Base URLs of DNS providers' HTTP APIs; `None` means the provider's public API.
@@ -105,6 +111,7 @@ impl Default for Dns01Config {
             api_endpoints: ApiEndpoints::default(),
             issuer_ambient_credentials: false,
             cluster_issuer_ambient_credentials: true,
+            doh_ca_bundle: None,
         }
     }
 }

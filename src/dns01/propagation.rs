@@ -13,7 +13,6 @@
 //! addresses) is kept for a minute.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::Dns01Config;
+use super::Nameserver;
 use super::fqdn as absolute;
 use super::resolver::{Resolver, ResolverError};
 
@@ -72,14 +72,14 @@ struct Plan {
     /// The name after following CNAMEs.
     target: String,
     /// The nameservers asked.
-    servers: Vec<SocketAddr>,
+    servers: Vec<Nameserver>,
 }
 
 /// One round of TXT queries for a name.
 #[derive(Debug)]
 struct Round {
     target: String,
-    answers: Vec<(SocketAddr, Result<Vec<String>, ResolverError>)>,
+    answers: Vec<(Nameserver, Result<Vec<String>, ResolverError>)>,
 }
 
 type RoundResult = (Instant, Result<Arc<Round>, PropagationError>);
@@ -198,11 +198,12 @@ impl Checker {
         let plan = self.plan(key).await?;
         let resolver = &self.inner.resolver;
         let target = plan.target.as_str();
-        let answers = futures::future::join_all(
-            plan.servers
-                .iter()
-                .map(|&server| async move { (server, resolver.txt_values(server, target).await) }),
-        )
+        let answers = futures::future::join_all(plan.servers.iter().map(|server| async move {
+            (
+                server.clone(),
+                resolver.txt_values(server.clone(), target).await,
+            )
+        }))
         .await;
         Ok(Arc::new(Round {
             target: plan.target.clone(),
@@ -226,7 +227,12 @@ impl Checker {
             resolver.recursive_nameservers().to_vec()
         } else {
             let zone = resolver.find_zone(&target).await?;
-            resolver.authoritative_nameservers(&zone).await?
+            resolver
+                .authoritative_nameservers(&zone)
+                .await?
+                .into_iter()
+                .map(Nameserver::Addr)
+                .collect()
         };
         let plan = Arc::new(Plan { target, servers });
         lock(&self.inner.plans).insert(key.to_string(), (Instant::now(), plan.clone()));
@@ -267,7 +273,7 @@ fn evaluate(key: &str, round: &Round, value: &str) -> Propagation {
 mod tests {
     use super::*;
 
-    fn addr(s: &str) -> SocketAddr {
+    fn addr(s: &str) -> Nameserver {
         s.parse().unwrap()
     }
 

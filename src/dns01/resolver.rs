@@ -2,9 +2,10 @@
 //! authoritative nameservers, and the TXT values one server holds.
 //!
 //! Every query is a plain DNS message sent to a chosen server (UDP, retried over TCP
-//! when truncated), with no cache: propagation checks must see what the servers hold
-//! now. Lookups go to the configured recursive nameservers, or to the system's
-//! (`/etc/resolv.conf`) when none are configured.
+//! when truncated; or POSTed to a DNS-over-HTTPS endpoint), with no cache:
+//! propagation checks must see what the servers hold now. Lookups go to the
+//! configured recursive nameservers, or to the system's (`/etc/resolv.conf`) when
+//! none are configured.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use hickory_proto::op::{DnsRequest, DnsRequestOptions, DnsResponse, Message, Que
 use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
 use tracing::debug;
 
+use super::nameserver::{DohClient, Nameserver};
 use super::{Dns01Config, fqdn};
 
 /// The longest CNAME chain followed.
@@ -37,6 +39,9 @@ pub enum ResolverError {
     /// The name is not a valid DNS name.
     #[error("\"{name}\" is not a valid DNS name: {reason}")]
     InvalidName { name: String, reason: String },
+    /// The DNS-over-HTTPS client could not be set up.
+    #[error("cannot query DNS-over-HTTPS nameservers: {reason}")]
+    DohClient { reason: String },
     /// No server answered.
     #[error("no answer to the {rtype} query for \"{name}\" from {servers}: {reason}")]
     NoAnswer {
@@ -50,7 +55,7 @@ pub enum ResolverError {
     Rcode {
         name: String,
         rtype: String,
-        server: SocketAddr,
+        server: Nameserver,
         rcode: String,
     },
     /// A server answered the SOA walk with an error code.
@@ -61,7 +66,7 @@ pub enum ResolverError {
     ZoneQuery {
         name: String,
         asked: String,
-        server: SocketAddr,
+        server: Nameserver,
         rcode: String,
     },
     /// The SOA walk reached the top without finding a zone.
@@ -161,7 +166,7 @@ pub(crate) fn name_string(name: &Name) -> String {
     fqdn(&name.to_ascii())
 }
 
-fn list(servers: &[SocketAddr]) -> String {
+fn list(servers: &[Nameserver]) -> String {
     servers
         .iter()
         .map(ToString::to_string)
@@ -177,7 +182,9 @@ pub struct Resolver {
 
 #[derive(Debug)]
 struct Inner {
-    recursive: Vec<SocketAddr>,
+    recursive: Vec<Nameserver>,
+    /// The client of DNS-over-HTTPS servers: built when a recursive nameserver is one.
+    doh: Option<DohClient>,
     authoritative_port: u16,
     query_timeout: Duration,
     queries: AtomicU64,
@@ -189,12 +196,24 @@ impl Resolver {
     pub fn new(config: &Dns01Config) -> Result<Self, ResolverError> {
         let recursive = if config.recursive_nameservers.is_empty() {
             system_nameservers()?
+                .into_iter()
+                .map(Nameserver::Addr)
+                .collect()
         } else {
             config.recursive_nameservers.clone()
+        };
+        let doh = if recursive.iter().any(Nameserver::is_https) {
+            Some(
+                DohClient::new(config.doh_ca_bundle.as_deref())
+                    .map_err(|reason| ResolverError::DohClient { reason })?,
+            )
+        } else {
+            None
         };
         Ok(Self {
             inner: Arc::new(Inner {
                 recursive,
+                doh,
                 authoritative_port: config.authoritative_port,
                 query_timeout: config.query_timeout,
                 queries: AtomicU64::new(0),
@@ -203,7 +222,7 @@ impl Resolver {
     }
 
     /// The recursive nameservers lookups go to.
-    pub fn recursive_nameservers(&self) -> &[SocketAddr] {
+    pub fn recursive_nameservers(&self) -> &[Nameserver] {
         &self.inner.recursive
     }
 
@@ -213,19 +232,19 @@ impl Resolver {
     }
 
     /// Asks `servers` in turn until one answers (over UDP, then TCP when the answer
-    /// is truncated) and returns the server and its answer, whatever its response
-    /// code.
+    /// is truncated; over HTTPS for DNS-over-HTTPS servers) and returns the server and
+    /// its answer, whatever its response code.
     pub async fn query(
         &self,
-        servers: &[SocketAddr],
+        servers: &[Nameserver],
         name: &Name,
         rtype: RecordType,
         recursion_desired: bool,
-    ) -> Result<(SocketAddr, Message), ResolverError> {
+    ) -> Result<(Nameserver, Message), ResolverError> {
         let mut last_error = String::from("no nameservers to ask");
-        for &server in servers {
+        for server in servers {
             match self.query_one(server, name, rtype, recursion_desired).await {
-                Ok(answer) => return Ok((server, answer)),
+                Ok(answer) => return Ok((server.clone(), answer)),
                 Err(e) => {
                     debug!(%server, name = %name, %rtype, error = %e, "DNS query failed");
                     last_error = format!("{server}: {e}");
@@ -242,11 +261,11 @@ impl Resolver {
 
     async fn query_one(
         &self,
-        server: SocketAddr,
+        server: &Nameserver,
         name: &Name,
         rtype: RecordType,
         recursion_desired: bool,
-    ) -> Result<Message, NetError> {
+    ) -> Result<Message, String> {
         let build = || {
             let mut message = Message::query();
             message.add_query(Query::query(name.clone(), rtype));
@@ -259,13 +278,36 @@ impl Resolver {
             message
         };
         let timeout = self.inner.query_timeout;
+        let server = match server {
+            Nameserver::Addr(addr) => *addr,
+            Nameserver::Host { host, port } => tokio::net::lookup_host((host.as_str(), *port))
+                .await
+                .map_err(|e| format!("resolving {host}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("resolving {host}: no address"))?,
+            Nameserver::Https(url) => {
+                let Some(doh) = &self.inner.doh else {
+                    return Err("no DNS-over-HTTPS client".into());
+                };
+                self.inner.queries.fetch_add(1, Ordering::Relaxed);
+                return doh
+                    .exchange(url, &build(), timeout)
+                    .await
+                    .map_err(|e| e.to_string());
+            }
+        };
+        let net = |e: NetError| e.to_string();
         self.inner.queries.fetch_add(1, Ordering::Relaxed);
-        let answer = exchange(server, Transport::Udp, build(), timeout, None).await?;
+        let answer = exchange(server, Transport::Udp, build(), timeout, None)
+            .await
+            .map_err(net)?;
         if !answer.metadata.truncation {
             return Ok(answer.into_message());
         }
         self.inner.queries.fetch_add(1, Ordering::Relaxed);
-        let answer = exchange(server, Transport::Tcp, build(), timeout, None).await?;
+        let answer = exchange(server, Transport::Tcp, build(), timeout, None)
+            .await
+            .map_err(net)?;
         Ok(answer.into_message())
     }
 
@@ -458,16 +500,27 @@ impl Resolver {
         Ok(Vec::new())
     }
 
-    /// The TXT values of `fqdn` held by `server`, asked directly without recursion.
-    /// Each value is the concatenation of its character strings. A name that does not
-    /// exist has no values.
+    /// The TXT values of `fqdn` held by `server`, asked directly: without recursion
+    /// from an authoritative nameserver, with recursion from one of the recursive
+    /// nameservers (`--dns01-recursive-nameservers-only`; a DNS-over-HTTPS server is
+    /// always a resolver). Each value is the concatenation of its character strings.
+    /// A name that does not exist has no values.
     pub async fn txt_values(
         &self,
-        server: SocketAddr,
+        server: impl Into<Nameserver>,
         fqdn: &str,
     ) -> Result<Vec<String>, ResolverError> {
+        let server = server.into();
         let name = parse_name(fqdn)?;
-        let (_, answer) = self.query(&[server], &name, RecordType::TXT, false).await?;
+        let recursion = server.is_https() || self.inner.recursive.contains(&server);
+        let (_, answer) = self
+            .query(
+                std::slice::from_ref(&server),
+                &name,
+                RecordType::TXT,
+                recursion,
+            )
+            .await?;
         match answer.metadata.response_code {
             ResponseCode::NoError => Ok(txt_strings(&answer.answers, &name)),
             ResponseCode::NXDomain => Ok(Vec::new()),

@@ -165,7 +165,7 @@ pub fn blocks(
                 .push(skip("TLS passthrough: the backend holds the certificate"));
             continue;
         }
-        if options.ignored.iter().any(|n| *n == l.name) {
+        if options.ignored.contains(&l.name) {
             continue; // cert-manager.io/ignore-tls-listeners: left alone, silently
         }
         let secret_refs: Vec<&SecretObjectReference> =
