@@ -553,7 +553,14 @@ fn default_values_render_valid_hardened_manifests() {
     let solver = find(&docs, "Deployment", "release-certgate-acmesolver");
     assert_hardened(solver);
     let solver_args = args_of(solver);
-    assert_eq!(solver_args, ["acmesolver", "--listen=0.0.0.0:8089"]);
+    assert_eq!(
+        solver_args,
+        [
+            "acmesolver",
+            "--listen=0.0.0.0:8089",
+            "--tls-alpn01-listen=0.0.0.0:8443"
+        ]
+    );
     assert_eq!(
         solver["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
         "acmesolver"
@@ -1836,6 +1843,17 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
     assert!(
         controller_args.contains(&format!("--acme-http01-solver-service={solver_service}")),
         "{controller_args:?}"
+    );
+    assert!(
+        controller_args.contains(&format!(
+            "--acme-tls-alpn01-solver-service={solver_service}"
+        )) && controller_args.contains(&"--acme-tls-alpn01-solver-port=8443".to_string()),
+        "{controller_args:?}"
+    );
+    let solver_args = args_of(find(&rendered, "Deployment", &solver_sa));
+    assert!(
+        solver_args.contains(&"--tls-alpn01-listen=0.0.0.0:8443".to_string()),
+        "{solver_args:?}"
     );
 
     // DNS and the CA; the standalone solver's Service has its pod at 127.0.0.1.
