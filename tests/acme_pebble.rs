@@ -9,6 +9,13 @@ mod common;
 use certgate::api::annotations as ann;
 use certgate::api::{Certificate, CertificateRequest, Challenge, ClusterIssuer, Order};
 use certgate::controller::{AcmeSettings, ControllerConfig, RunningControllers};
+use certgate::issuers::acme::account::key_hash;
+use certgate::issuers::acme::protocol::chains;
+use certgate::issuers::acme::protocol::http::Transport;
+use certgate::issuers::acme::protocol::jws::{Jwk, JwsAlgorithm};
+use certgate::issuers::acme::protocol::{
+    AccountKey, AccountKeyAlgorithm, Client as AcmeClient, ClientOptions, HttpOptions, NewAccount,
+};
 use certgate_sandbox::TestEnv;
 use common::bind::{Bind, ZoneSpec};
 use common::pebble::{Pebble, PebbleOptions, free_port};
@@ -60,6 +67,12 @@ struct Stack {
 
 impl Stack {
     async fn start(eab: Vec<(String, String)>) -> Stack {
+        Stack::start_with_pebble_env(eab, &[]).await
+    }
+
+    /// As [`Stack::start`], with Pebble's environment settings overridden (see
+    /// [`Pebble::start_with_env`]).
+    async fn start_with_pebble_env(eab: Vec<(String, String)>, env: &[(&str, &str)]) -> Stack {
         let bind = Bind::start(&[
             ZoneSpec::new("example.com")
                 .with_record("_acme-challenge.fail IN CNAME _acme-challenge.wrong.example.com.")
@@ -69,12 +82,15 @@ impl Stack {
         ]);
         let solver_port = free_port();
         let tls_alpn_port = free_port();
-        let pebble = Pebble::start(PebbleOptions {
-            dns_server: bind.addr().to_string(),
-            http_port: solver_port,
-            tls_port: tls_alpn_port,
-            eab_keys: eab,
-        });
+        let pebble = Pebble::start_with_env(
+            PebbleOptions {
+                dns_server: bind.addr().to_string(),
+                http_port: solver_port,
+                tls_port: tls_alpn_port,
+                eab_keys: eab,
+            },
+            env,
+        );
         let env = TestEnv::start().await.unwrap();
         env.apply_crds(&common::checked_in_crds()).await.unwrap();
         let mut s = Stack {
@@ -1603,4 +1619,218 @@ async fn diagnose_reports_an_unfollowed_cname_and_a_forced_https_redirect() {
         "{out}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A client of the stack's Pebble, as a test's own (e.g. cert-manager registering
+/// an account before certgate takes over).
+async fn pebble_client(pebble: &Pebble) -> AcmeClient {
+    AcmeClient::new(
+        &pebble.directory_url,
+        ClientOptions {
+            http: HttpOptions {
+                ca_bundle: Some(pebble.ca_bundle()),
+                ..HttpOptions::default()
+            },
+            ..ClientOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The ACME status a ClusterIssuer recorded.
+async fn issuer_acme_status(s: &Stack, name: &str) -> certgate::api::acme::AcmeIssuerStatus {
+    Api::<ClusterIssuer>::all(s.env.client.clone())
+        .get(name)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .acme
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cert_managers_rsa_account_keys_are_reused_and_new_keys_are_rsa_2048() {
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let s = Stack::start(vec![]).await;
+    let acme = pebble_client(&s.pebble).await;
+
+    // An account cert-manager registered: its RSA 2048 key in PKCS#1, as
+    // cert-manager stores it in the issuer's privateKeySecretRef Secret.
+    let key = AccountKey::generate(AccountKeyAlgorithm::Rsa2048).unwrap();
+    let pem = key.to_pem().unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"),
+        "{pem}"
+    );
+    let registered = acme
+        .new_account(
+            std::sync::Arc::new(key),
+            &NewAccount {
+                contact: vec!["mailto:ops@example.com".into()],
+                terms_of_service_agreed: true,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(registered.created);
+    let account_url = registered.account.url().to_string();
+    s.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "le-cm-account"},
+        "type": "Opaque", "stringData": {"tls.key": pem}}),
+    )
+    .await;
+    let secrets = s.api::<Secret>();
+    let before = secrets.get("le-cm-account").await.unwrap();
+
+    s.cluster_issuer(
+        "le-cm",
+        json!({"solvers": [{"http01": {"ingress": {"class": "nginx"}}}]}),
+    )
+    .await;
+    s.wait_issuer_ready("le-cm").await;
+    let status = issuer_acme_status(&s, "le-cm").await;
+    assert_eq!(
+        status.uri.as_deref(),
+        Some(account_url.as_str()),
+        "the account cert-manager registered, not a new one"
+    );
+    assert_eq!(
+        status.last_private_key_hash.as_deref(),
+        Some(key_hash(&pem_der(pem.as_bytes())).as_str()),
+        "the hash of the stored key's DER"
+    );
+    let after = secrets.get("le-cm-account").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "the Secret is left as it is"
+    );
+    assert_eq!(after.data, before.data);
+    s.certificate("cm", "le-cm", &["cm.example.com"]).await;
+    s.wait_certificate_ready("cm", 60).await;
+    let secret = s.api::<Secret>().get("cm-tls").await.unwrap();
+    let (_, names) = chain_names(&secret.data.unwrap()["tls.crt"].0);
+    assert_eq!(names, vec!["cm.example.com".to_string()]);
+
+    // A new issuer: its key is generated as cert-manager generates it — RSA 2048,
+    // PKCS#1 under tls.key — so cert-manager can take the Secret over again.
+    s.cluster_issuer("le-new", json!({"solvers": [{"http01": {"ingress": {}}}]}))
+        .await;
+    s.wait_issuer_ready("le-new").await;
+    let generated = secrets.get("le-new-account").await.unwrap();
+    let data = generated.data.unwrap();
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        vec!["tls.key"],
+        "one key, as cert-manager stores it"
+    );
+    let stored = &data["tls.key"].0;
+    let text = std::str::from_utf8(stored).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"),
+        "PKCS#1: {text}"
+    );
+    let generated_key = AccountKey::from_pem(stored).unwrap();
+    assert_eq!(generated_key.algorithm(), JwsAlgorithm::Rs256);
+    let Jwk::Rsa { n, .. } = generated_key.jwk() else {
+        panic!("an RSA key")
+    };
+    assert_eq!(n.len() * 8, 2048, "RSA 2048");
+    // The key stored is the key of the account the issuer reports.
+    let status = issuer_acme_status(&s, "le-new").await;
+    let found = acme
+        .find_account(std::sync::Arc::new(generated_key))
+        .await
+        .unwrap()
+        .expect("the stored key's account");
+    assert_eq!(status.uri.as_deref(), Some(found.account.url()));
+    assert_ne!(found.account.url(), account_url);
+    assert_eq!(
+        status.last_private_key_hash.as_deref(),
+        Some(key_hash(&pem_der(stored)).as_str())
+    );
+}
+
+/// The DER of a PEM text's first block.
+fn pem_der(pem: &[u8]) -> Vec<u8> {
+    x509_parser::pem::Pem::iter_from_buffer(pem)
+        .next()
+        .unwrap()
+        .unwrap()
+        .contents
+}
+
+/// The subject common name of Pebble's root `i` (`/roots/<i>` of its management
+/// interface: 0 is the default chain's, the others the alternates').
+async fn pebble_root_name(pebble: &Pebble, i: usize) -> String {
+    let transport = Transport::new(HttpOptions {
+        ca_bundle: Some(pebble.ca_bundle()),
+        ..HttpOptions::default()
+    })
+    .unwrap();
+    let r = transport
+        .get("test", &format!("{}/roots/{i}", pebble.management_url))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let der = certgate::issuers::acme::client::pem_certificates(&r.body);
+    let (_, root) = x509_parser::parse_x509_certificate(&der[0]).unwrap();
+    root.subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferred_chain_picks_the_alternate_chain_of_that_root() {
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let s = Stack::start_with_pebble_env(vec![], &[("PEBBLE_ALTERNATE_ROOTS", "2")]).await;
+    let default_root = pebble_root_name(&s.pebble, 0).await;
+    let alternate_root = pebble_root_name(&s.pebble, 1).await;
+    assert_ne!(default_root, alternate_root);
+
+    s.cluster_issuer(
+        "le-chain",
+        json!({"solvers": [{"http01": {"ingress": {}}}], "preferredChain": alternate_root}),
+    )
+    .await;
+    s.wait_issuer_ready("le-chain").await;
+    s.certificate("chain", "le-chain", &["chain.example.com"])
+        .await;
+    s.wait_certificate_ready("chain", 60).await;
+    let secret = s.api::<Secret>().get("chain-tls").await.unwrap();
+    let crt = secret.data.unwrap()["tls.crt"].0.clone();
+    let (blocks, names) = chain_names(&crt);
+    assert!(blocks >= 2, "leaf and an intermediate");
+    assert_eq!(names, vec!["chain.example.com".to_string()]);
+    let top = chains::top_issuer_common_name(std::str::from_utf8(&crt).unwrap()).unwrap();
+    assert_eq!(
+        top.as_deref(),
+        Some(alternate_root.as_str()),
+        "the chain tops out at the preferred root, not the default {default_root:?}"
+    );
+
+    // A preferredChain no chain has: the default chain, as cert-manager does.
+    s.cluster_issuer(
+        "le-nochain",
+        json!({"solvers": [{"http01": {"ingress": {}}}], "preferredChain": "No Such Root"}),
+    )
+    .await;
+    s.wait_issuer_ready("le-nochain").await;
+    s.certificate("nochain", "le-nochain", &["nochain.example.com"])
+        .await;
+    s.wait_certificate_ready("nochain", 60).await;
+    let secret = s.api::<Secret>().get("nochain-tls").await.unwrap();
+    let crt = secret.data.unwrap()["tls.crt"].0.clone();
+    let top = chains::top_issuer_common_name(std::str::from_utf8(&crt).unwrap()).unwrap();
+    assert_eq!(top.as_deref(), Some(default_root.as_str()));
 }

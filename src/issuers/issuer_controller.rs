@@ -101,7 +101,7 @@ async fn acme_ready(
     match account::ensure(&ctx.client, &ctx.acme.accounts, &req).await {
         Ok(r) => {
             let next = crate::api::acme::AcmeIssuerStatus {
-                uri: Some(r.account.id().to_string()),
+                uri: Some(r.account.url().to_string()),
                 last_registered_email: r.email.clone(),
                 last_private_key_hash: Some(r.key_hash.clone()),
             };

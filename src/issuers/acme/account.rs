@@ -1,19 +1,21 @@
-//! ACME accounts: the account key in the issuer's `privateKeySecretRef` Secret,
-//! generated when absent, registered once per process and shared by the Order and
-//! Challenge controllers.
+//! ACME accounts: the account key in the issuer's `privateKeySecretRef` Secret
+//! (RSA, as cert-manager generates it, or ECDSA P-256/P-384), generated when
+//! absent, registered once per process and shared by the Order and Challenge
+//! controllers, with the issuer's ACME client.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use instant_acme::{Account, ExternalAccountKey, Key, NewAccount};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::api::AcmeIssuer;
-use crate::issuers::acme::client::{ClientError, account_builder, with_action};
+use crate::issuers::acme::client::{ClientError, new_client, with_action};
+use crate::issuers::acme::protocol::{
+    self, Account, AccountKey, AccountKeyAlgorithm, EabKey, NewAccount,
+};
 
 /// Ready reason and message once the account is registered (cert-manager's wording).
 pub const REASON_REGISTERED: &str = "ACMEAccountRegistered";
@@ -32,7 +34,7 @@ pub enum AccountError {
     )]
     KeyMissing { secret: String, key: String },
     #[error(
-        "the ACME account key in Secret {secret} (key {key:?}) cannot be used: {why}. Delete the Secret to have a new account key generated, or put a PEM ECDSA P-256 key there"
+        "the ACME account key in Secret {secret} (key {key:?}) cannot be used: {why}. Delete the Secret to have a new account key generated, or put the account's PEM private key there (RSA 2048 to 4096 bits, ECDSA P-256 or P-384)"
     )]
     KeyInvalid {
         secret: String,
@@ -66,25 +68,25 @@ impl AccountError {
 }
 
 /// Adds what to do to the ACME client's error text, for the failures users meet.
-pub fn explain_registration_error(error: &instant_acme::Error) -> String {
+pub fn explain_registration_error(error: &protocol::Error) -> String {
     let text = error.to_string();
-    let hint = match error {
-        instant_acme::Error::Api(p) => match p.r#type.as_deref() {
-            Some(t) if t.ends_with(":externalAccountRequired") => Some(
-                "this ACME server requires External Account Binding: set spec.acme.externalAccountBinding with the key ID and HMAC key your CA gave you",
-            ),
-            Some(t) if t.ends_with(":unauthorized") || t.ends_with(":malformed") => {
-                if text.to_ascii_lowercase().contains("external account") || text.contains("EAB") {
-                    Some(
-                        "the External Account Binding was refused: check spec.acme.externalAccountBinding.keyID and the HMAC key in its Secret",
-                    )
-                } else {
-                    None
-                }
+    // A problem document the server sent (not just an error status).
+    let problem = error.problem().filter(|p| p.kind.is_some());
+    let hint = match problem {
+        Some(p) if p.is("externalAccountRequired") => Some(
+            "this ACME server requires External Account Binding: set spec.acme.externalAccountBinding with the key ID and HMAC key your CA gave you",
+        ),
+        Some(p) if p.is("unauthorized") || p.is("malformed") => {
+            if text.to_ascii_lowercase().contains("external account") || text.contains("EAB") {
+                Some(
+                    "the External Account Binding was refused: check spec.acme.externalAccountBinding.keyID and the HMAC key in its Secret",
+                )
+            } else {
+                None
             }
-            _ => None,
-        },
-        _ => {
+        }
+        Some(_) => None,
+        None => {
             let lower = format!("{error:?}").to_ascii_lowercase();
             if lower.contains("unknownissuer")
                 || lower.contains("invalid peer certificate")
@@ -95,8 +97,9 @@ pub fn explain_registration_error(error: &instant_acme::Error) -> String {
                 )
             } else if lower.contains("connect")
                 || lower.contains("dns error")
-                || lower.contains("invalid uri")
+                || lower.contains("invalid url")
                 || lower.contains("json")
+                || lower.contains("acme directory")
                 || lower.contains("404")
             {
                 Some(
@@ -107,27 +110,27 @@ pub fn explain_registration_error(error: &instant_acme::Error) -> String {
             }
         }
     };
-    let detail = match error {
-        instant_acme::Error::Api(_) => text,
-        _ => format!("{text} ({})", source_chain(error)),
-    };
     match hint {
-        Some(h) => format!("{detail}: {h}"),
-        None => detail,
+        Some(h) => format!("{text}: {h}"),
+        None => text,
     }
 }
 
-fn source_chain(error: &dyn std::error::Error) -> String {
-    let mut parts = Vec::new();
-    let mut cur = error.source();
-    while let Some(e) = cur {
-        parts.push(e.to_string());
-        cur = e.source();
-    }
-    if parts.is_empty() {
-        format!("{error:?}")
-    } else {
-        parts.join(": ")
+/// What an issuer's ACME client was made for: its server and how it is reached.
+#[derive(Clone, PartialEq, Eq)]
+struct ClientConfig {
+    server: String,
+    ca_bundle: Option<String>,
+    skip_tls_verify: bool,
+}
+
+impl ClientConfig {
+    fn of(acme: &AcmeIssuer) -> ClientConfig {
+        ClientConfig {
+            server: acme.server.clone(),
+            ca_bundle: acme.ca_bundle.clone(),
+            skip_tls_verify: acme.skip_tls_verify.unwrap_or(false),
+        }
     }
 }
 
@@ -139,12 +142,16 @@ pub struct Registered {
     pub key_hash: String,
     pub email: Option<String>,
     pub eab_key_id: Option<String>,
+    client_config: ClientConfig,
 }
 
-/// Accounts by issuer (`Issuer/<ns>/<name>` or `ClusterIssuer/<name>`).
+/// Accounts and ACME clients by issuer (`Issuer/<ns>/<name>` or
+/// `ClusterIssuer/<name>`). A client is kept while the issuer's server, caBundle
+/// and skipTLSVerify stay the same: the directory is read once.
 #[derive(Default)]
 pub struct AccountRegistry {
     accounts: Mutex<HashMap<String, Registered>>,
+    clients: Mutex<HashMap<String, (ClientConfig, protocol::Client)>>,
 }
 
 impl AccountRegistry {
@@ -157,41 +164,45 @@ impl AccountRegistry {
             m.insert(issuer.to_string(), r);
         }
     }
-}
 
-/// The PEM text of a PKCS#8 key.
-pub fn pkcs8_pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
+    /// The issuer's ACME client, made (reading the directory) when there is none
+    /// for its current settings.
+    async fn client(
+        &self,
+        issuer: &str,
+        acme: &AcmeIssuer,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+    ) -> Result<protocol::Client, protocol::Error> {
+        let config = ClientConfig::of(acme);
+        if let Ok(m) = self.clients.lock()
+            && let Some((c, client)) = m.get(issuer)
+            && *c == config
+        {
+            return Ok(client.clone());
+        }
+        let client = new_client(acme, metrics).await?;
+        if let Ok(mut m) = self.clients.lock() {
+            m.insert(issuer.to_string(), (config, client.clone()));
+        }
+        Ok(client)
     }
-    out.push_str("-----END PRIVATE KEY-----\n");
-    out
 }
 
-/// The account key in a Secret value: a PEM PKCS#8 ECDSA P-256 key.
-pub fn parse_account_key(pem: &[u8]) -> Result<(Key, Vec<u8>), String> {
-    let block = x509_parser::pem::Pem::iter_from_buffer(pem)
+/// The DER of the first PEM block of a Secret value (what
+/// `status.acme.lastPrivateKeyHash` hashes).
+fn first_pem_block(pem: &[u8]) -> Option<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem)
         .find_map(Result::ok)
-        .ok_or_else(|| "it holds no PEM block".to_string())?;
-    match block.label.as_str() {
-        "PRIVATE KEY" => {}
-        "RSA PRIVATE KEY" => {
-            return Err(
-                "it is an RSA key; certgate's ACME client signs with ECDSA P-256 account keys only"
-                    .into(),
-            );
-        }
-        "EC PRIVATE KEY" => {
-            return Err("it is a SEC1 \"EC PRIVATE KEY\"; convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)".into());
-        }
-        other => return Err(format!("its PEM block is {other:?}, not \"PRIVATE KEY\"")),
-    }
-    let key = Key::from_pkcs8_der(PrivatePkcs8KeyDer::from(block.contents.clone()))
-        .map_err(|_| "it is not an ECDSA P-256 PKCS#8 key".to_string())?;
-    Ok((key, block.contents))
+        .map(|p| p.contents)
+}
+
+/// The account key in a Secret value — PEM PKCS#1 `RSA PRIVATE KEY` (what
+/// cert-manager writes), SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`: RSA 2048
+/// to 4096 bits, ECDSA P-256 or P-384 — and the DER of its PEM block.
+pub fn parse_account_key(pem: &[u8]) -> Result<(AccountKey, Vec<u8>), String> {
+    let der = first_pem_block(pem).ok_or_else(|| "it holds no PEM block".to_string())?;
+    let key = AccountKey::from_pem(pem).map_err(|e| e.to_string())?;
+    Ok((key, der))
 }
 
 /// A short hash of the account key, stored as `status.acme.lastPrivateKeyHash`.
@@ -230,7 +241,7 @@ fn secret_value(secret: &Secret, key: &str) -> Option<Vec<u8>> {
 async fn eab_key(
     client: &kube::Client,
     req: &AccountRequest<'_>,
-) -> Result<Option<ExternalAccountKey>, AccountError> {
+) -> Result<Option<EabKey>, AccountError> {
     let Some(eab) = &req.acme.external_account_binding else {
         return Ok(None);
     };
@@ -251,10 +262,15 @@ async fn eab_key(
         .ok_or_else(|| err("the Secret does not exist".into()))?;
     let value = secret_value(&secret, &key).ok_or_else(|| err("the key is missing".into()))?;
     let text = String::from_utf8(value).map_err(|_| err("it is not text".into()))?;
-    let hmac = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim().trim_end_matches('='))
-        .map_err(|_| err("it is not base64url".into()))?;
-    Ok(Some(ExternalAccountKey::new(eab.key_id.clone(), &hmac)))
+    let eab = EabKey::from_base64url(eab.key_id.clone(), &text).map_err(|e| match e {
+        protocol::jws::JwsError::EabKeyEncoding(_) => err("it is not base64url".into()),
+        other => err(other.to_string()),
+    })?;
+    Ok(Some(eab))
+}
+
+fn register_error(e: protocol::Error) -> AccountError {
+    AccountError::Register(explain_registration_error(&e))
 }
 
 /// The issuer's account: from the registry when nothing changed, else registered
@@ -280,11 +296,13 @@ pub async fn ensure(
         .await?
         .and_then(|s| secret_value(&s, &key_name));
     let email = req.acme.email.clone().filter(|e| !e.is_empty());
+    let contact = contacts(email.as_deref());
     let eab_key_id = req
         .acme
         .external_account_binding
         .as_ref()
         .map(|e| e.key_id.clone());
+    let client_config = ClientConfig::of(req.acme);
     if let Some(pem) = &existing {
         let (key, der) = parse_account_key(pem).map_err(|why| AccountError::KeyInvalid {
             secret: secret_ref.clone(),
@@ -293,45 +311,64 @@ pub async fn ensure(
         })?;
         let hash = key_hash(&der);
         if let Some(r) = registry.get(req.issuer_key)
-            && r.server == req.acme.server
+            && r.client_config == client_config
             && r.key_hash == hash
             && r.eab_key_id == eab_key_id
         {
             if r.email != email {
-                let contact = contacts(email.as_deref());
-                let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
-                with_action("update_registration", r.account.update_contacts(&refs))
+                with_action("update_registration", r.account.update_contact(&contact))
                     .await
-                    .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
+                    .map_err(register_error)?;
                 let updated = Registered { email, ..r };
                 registry.put(req.issuer_key, updated.clone());
                 return Ok(updated);
             }
             return Ok(r);
         }
-        let builder = account_builder(req.acme, req.metrics.clone())?;
-        let (account, _) = with_action(
-            "get_registration",
-            builder.create_from_key(
-                (key, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der))),
-                req.acme.server.clone(),
-            ),
-        )
-        .await
-        .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
-        if email.is_some() {
-            let contact = contacts(email.as_deref());
-            let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
-            with_action("update_registration", account.update_contacts(&refs))
+        let acme_client = registry
+            .client(req.issuer_key, req.acme, req.metrics.clone())
+            .await
+            .map_err(register_error)?;
+        let key = Arc::new(key);
+        // The key's account (cert-manager's Secret holds the key of an account it
+        // registered), else a new account for the key.
+        let found = with_action("get_registration", acme_client.find_account(key.clone()))
+            .await
+            .map_err(register_error)?;
+        let account = match found {
+            Some(found) => {
+                if found.resource.contact != contact {
+                    with_action(
+                        "update_registration",
+                        found.account.update_contact(&contact),
+                    )
+                    .await
+                    .map_err(register_error)?;
+                }
+                found.account
+            }
+            None => {
+                let eab = eab_key(client, req).await?;
+                let new = NewAccount {
+                    contact: contact.clone(),
+                    terms_of_service_agreed: true,
+                };
+                with_action(
+                    "register_account",
+                    acme_client.new_account(key, &new, eab.as_ref()),
+                )
                 .await
-                .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
-        }
+                .map_err(register_error)?
+                .account
+            }
+        };
         let r = Registered {
             account,
             server: req.acme.server.clone(),
             key_hash: hash,
             email,
             eab_key_id,
+            client_config,
         };
         registry.put(req.issuer_key, r.clone());
         return Ok(r);
@@ -342,26 +379,29 @@ pub async fn ensure(
             key: key_name,
         });
     }
-    // A new key and a new account, then the key is stored.
+    // A new key (RSA 2048, as cert-manager generates) and a new account, then the
+    // key is stored as cert-manager stores it (PKCS#1 PEM).
     let eab = eab_key(client, req).await?;
-    let contact = contacts(email.as_deref());
-    let refs: Vec<&str> = contact.iter().map(String::as_str).collect();
-    let builder = account_builder(req.acme, req.metrics.clone())?;
-    let (account, credentials) = with_action(
+    let acme_client = registry
+        .client(req.issuer_key, req.acme, req.metrics.clone())
+        .await
+        .map_err(register_error)?;
+    let key = AccountKey::generate(AccountKeyAlgorithm::Rsa2048)
+        .map_err(|e| AccountError::Register(format!("cannot generate an account key: {e}")))?;
+    let pem = key
+        .to_pem()
+        .map_err(|e| AccountError::Register(format!("cannot encode the account key: {e}")))?;
+    let der = first_pem_block(pem.as_bytes()).unwrap_or_default();
+    let new = NewAccount {
+        contact,
+        terms_of_service_agreed: true,
+    };
+    let registration = with_action(
         "register_account",
-        builder.create(
-            &NewAccount {
-                contact: &refs,
-                terms_of_service_agreed: true,
-                only_return_existing: false,
-            },
-            req.acme.server.clone(),
-            eab.as_ref(),
-        ),
+        acme_client.new_account(Arc::new(key), &new, eab.as_ref()),
     )
     .await
-    .map_err(|e| AccountError::Register(explain_registration_error(&e)))?;
-    let der = credentials.private_key().secret_pkcs8_der().to_vec();
+    .map_err(register_error)?;
     let secret = Secret {
         metadata: kube::api::ObjectMeta {
             name: Some(req.acme.private_key_secret_ref.name.clone()),
@@ -370,7 +410,7 @@ pub async fn ensure(
         },
         data: Some(BTreeMap::from([(
             key_name.clone(),
-            ByteString(pkcs8_pem(&der).into_bytes()),
+            ByteString(pem.into_bytes()),
         )])),
         ..Default::default()
     };
@@ -385,11 +425,12 @@ pub async fn ensure(
         Err(e) => return Err(e.into()),
     }
     let r = Registered {
-        account,
+        account: registration.account,
         server: req.acme.server.clone(),
         key_hash: key_hash(&der),
         email,
         eab_key_id,
+        client_config,
     };
     registry.put(req.issuer_key, r.clone());
     Ok(r)
@@ -400,24 +441,86 @@ mod tests {
     use super::*;
 
     #[test]
-    fn account_keys_must_be_pkcs8_p256() {
-        let (_, der) = Key::generate_pkcs8().unwrap();
-        let pem = pkcs8_pem(der.secret_pkcs8_der());
-        let Ok((_, parsed)) = parse_account_key(pem.as_bytes()) else {
-            panic!("a generated key parses")
+    fn account_keys_load_as_cert_manager_stores_them() {
+        // PKCS#8 ECDSA P-256 (what certgate stored until now): same DER, same hash.
+        let p256 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let Ok((_, parsed)) = parse_account_key(p256.serialize_pem().as_bytes()) else {
+            panic!("a P-256 PKCS#8 key parses")
         };
-        assert_eq!(parsed, der.secret_pkcs8_der());
-        assert_eq!(key_hash(&parsed), key_hash(der.secret_pkcs8_der()));
+        assert_eq!(parsed, p256.serialize_der());
+        assert_eq!(key_hash(&parsed), key_hash(&p256.serialize_der()));
 
-        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        // cert-manager's RSA 2048 PKCS#1 key, and SEC1 / P-384 keys.
+        let rsa = AccountKey::generate(AccountKeyAlgorithm::Rsa2048).unwrap();
+        let pem = rsa.to_pem().unwrap();
+        assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{pem}");
+        let (loaded, der) = parse_account_key(pem.as_bytes()).unwrap();
+        assert_eq!(loaded.thumbprint(), rsa.thumbprint());
+        assert_eq!(
+            der,
+            first_pem_block(pem.as_bytes()).unwrap(),
+            "the PKCS#1 DER is hashed"
+        );
+        for alg in [
+            AccountKeyAlgorithm::EcdsaP256,
+            AccountKeyAlgorithm::EcdsaP384,
+        ] {
+            let ec = AccountKey::generate(alg).unwrap();
+            let pem = ec.to_pem().unwrap();
+            assert!(pem.starts_with("-----BEGIN EC PRIVATE KEY-----"), "{pem}");
+            let (loaded, _) = parse_account_key(pem.as_bytes()).unwrap();
+            assert_eq!(loaded.thumbprint(), ec.thumbprint());
+        }
+
         let err = |pem: &[u8]| match parse_account_key(pem) {
             Ok(_) => panic!("accepted"),
             Err(e) => e,
         };
-        assert!(err(rsa.as_bytes()).contains("RSA"));
+        let broken = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(!err(broken.as_bytes()).is_empty());
         assert!(err(b"garbage").contains("no PEM"));
         let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        assert!(err(ed.serialize_pem().as_bytes()).contains("P-256"));
+        let ed = err(ed.serialize_pem().as_bytes());
+        assert!(ed.contains("P-256") && ed.contains("RSA"), "{ed}");
+    }
+
+    #[test]
+    fn registration_errors_say_what_to_do() {
+        let server = |kind: &str, detail: &str| protocol::Error::Server {
+            url: "https://ca.test/new-acct".into(),
+            status: 400,
+            problem: Box::new(protocol::Problem {
+                kind: Some(format!("urn:ietf:params:acme:error:{kind}")),
+                detail: Some(detail.into()),
+                ..Default::default()
+            }),
+            retry_after: None,
+        };
+        let text = explain_registration_error(&server(
+            "externalAccountRequired",
+            "External account binding required",
+        ));
+        assert!(text.contains("requires External Account Binding"), "{text}");
+        let text = explain_registration_error(&server(
+            "unauthorized",
+            "EAB key ID unknown: external account binding failed",
+        ));
+        assert!(
+            text.contains("check spec.acme.externalAccountBinding.keyID"),
+            "{text}"
+        );
+        let text = explain_registration_error(&server("rateLimited", "slow down"));
+        assert_eq!(text, "urn:ietf:params:acme:error:rateLimited: slow down");
+        let text = explain_registration_error(&protocol::Error::Transport {
+            url: "https://ca.test/dir".into(),
+            reason: "client error (Connect): invalid peer certificate: UnknownIssuer".into(),
+        });
+        assert!(text.contains("TLS certificate is not trusted"), "{text}");
+        let text = explain_registration_error(&protocol::Error::Transport {
+            url: "https://ca.test/dir".into(),
+            reason: "client error (Connect): dns error: no such host".into(),
+        });
+        assert!(text.contains("check spec.acme.server"), "{text}");
     }
 
     #[test]

@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use base64::Engine;
-use instant_acme::CertificateIdentifier;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use rustls::pki_types::CertificateDer;
 use serde_json::json;
 
 use crate::api::annotations as ann;
@@ -26,19 +25,20 @@ pub fn certificate_id(pem: &[u8]) -> Option<String> {
         .filter_map(Result::ok)
         .find(|p| p.label == "CERTIFICATE")?
         .contents;
-    let der = CertificateDer::from(der);
-    CertificateIdentifier::try_from(&der)
-        .ok()
-        .map(|id| id.to_string())
+    crate::issuers::acme::protocol::renewal::certificate_id(&der).ok()
 }
 
-/// Parses an identifier stored by [`certificate_id`].
-pub fn parse_certificate_id(id: &str) -> Option<CertificateIdentifier<'static>> {
-    let quoted = serde_json::to_string(id).ok()?;
-    serde_json::from_str::<CertificateIdentifier<'_>>(&quoted)
-        .ok()
-        .map(CertificateIdentifier::into_owned)
+/// Checks an identifier stored by [`certificate_id`]: two non-empty base64url
+/// parts joined by a dot.
+pub fn parse_certificate_id(id: &str) -> Option<String> {
+    let (aki, serial) = id.split_once('.')?;
+    let valid = |part: &str| !part.is_empty() && B64URL.decode(part).is_ok();
+    (valid(aki) && valid(serial)).then(|| id.to_string())
 }
+
+/// How long until asking again when the CA sends no Retry-After (as when the
+/// renewal information cannot be had).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// A time in `[start, end)`: the same for the same certificate (so a restart does
 /// not move it) and spread over the window across certificates, as RFC 9773 §4.2
@@ -79,26 +79,21 @@ pub async fn poll(
     let id = parse_certificate_id(&id_text)?;
     let account = issuer.account(ctx, acme).await.ok()?;
     let min = ctx.acme.ari_min_poll;
-    let (info, retry_after) = match crate::issuers::acme::client::with_action(
+    let info = match crate::issuers::acme::client::with_action(
         "get_renewal_info",
         account.account.renewal_info(&id),
     )
     .await
     {
         Ok(r) => r,
-        Err(instant_acme::Error::Unsupported(_)) => return None,
+        Err(crate::issuers::acme::protocol::Error::Unsupported(_)) => return None,
         Err(e) => {
             tracing::info!(request = %req.name_any(), error = %e, "ACME renewal information not available");
             return Some(next_poll(Duration::from_secs(3600), min));
         }
     };
-    let w = &info.suggested_window;
-    let (Ok(start), Ok(end)) = (
-        Timestamp::from_second(w.start.unix_timestamp()),
-        Timestamp::from_second(w.end.unix_timestamp()),
-    ) else {
-        return Some(next_poll(retry_after, min));
-    };
+    let retry_after = info.retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
+    let (start, end) = (info.suggested_window.start, info.suggested_window.end);
     let picked = pick_in_window(start, end, &id_text).to_string();
     if req.annotations().get(ann::ACME_ARI_RENEWAL_TIME) != Some(&picked) {
         let patch = json!({"metadata": {"annotations": {ann::ACME_ARI_RENEWAL_TIME: picked}}});

@@ -7,20 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use instant_acme::{AuthorizationStatus, ChallengeType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use serde_json::json;
 
+use crate::api::Challenge;
 use crate::api::acme_dns01::{AcmeChallengeSolverDns01, CnameStrategy};
 use crate::api::challenge::AcmeChallengeType;
 use crate::api::order::State;
-use crate::api::{Challenge, Order};
 use crate::controller::Context;
 use crate::controller::events::EventType;
 use crate::issuers::acme::client::with_action;
+use crate::issuers::acme::protocol::AuthorizationStatus;
 use crate::issuers::acme::{CHALLENGE_FINALIZER, is_challenge_finalizer, jittered, lookup_issuer};
 use crate::metrics;
 
@@ -231,18 +231,6 @@ enum Verdict {
 /// Tells the CA the challenge is ready (once), then reads its authorization.
 async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Result<Verdict, String> {
     let ns = ch.namespace().unwrap_or_default();
-    let order_ref =
-        crate::issuers::acme::orders::owner_order(ch).ok_or("the Challenge has no owning Order")?;
-    let order = Api::<Order>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&order_ref.name)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the owning Order is gone")?;
-    let url = order
-        .status
-        .as_ref()
-        .and_then(|s| s.url.clone())
-        .ok_or("the owning Order has no ACME URL yet")?;
     let issuer = lookup_issuer(ctx, &ns, &ch.spec.issuer_ref)
         .await
         .map_err(|e| e.to_string())?
@@ -256,45 +244,37 @@ async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Resul
         .account(ctx, &acme)
         .await
         .map_err(|e| e.to_string())?;
-    let mut acme_order = with_action("get_order", account.account.order(url))
+    let a = with_action(
+        "get_authorization",
+        account.account.authorization(&ch.spec.authorization_url),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let identifier = crate::issuers::acme::orders::authorization_identifier(&a);
+    if !accepted && a.status == AuthorizationStatus::Pending {
+        with_action(
+            "accept_challenge",
+            account.account.respond_to_challenge(&ch.spec.url),
+        )
         .await
-        .map_err(|e| e.to_string())?;
-    let mut authorizations = acme_order.authorizations();
-    while let Some(a) = with_action("get_authorization", authorizations.next()).await {
-        let mut a = a.map_err(|e| e.to_string())?;
-        if a.url() != ch.spec.authorization_url {
-            continue;
-        }
-        let identifier = a.identifier().to_string();
-        if !accepted && a.status == AuthorizationStatus::Pending {
-            let t = match ch.spec.type_ {
-                AcmeChallengeType::Http01 => ChallengeType::Http01,
-                AcmeChallengeType::Dns01 => ChallengeType::Dns01,
-                AcmeChallengeType::TlsAlpn01 => ChallengeType::TlsAlpn01,
-            };
-            if let Some(mut handle) = a.challenge(t) {
-                with_action("accept_challenge", handle.set_ready())
-                    .await
-                    .map_err(|e| format!("Error accepting challenge: {e}"))?;
-            }
-            return Ok(Verdict::Pending);
-        }
-        return Ok(match a.status {
-            AuthorizationStatus::Pending => Verdict::Pending,
-            AuthorizationStatus::Valid => Verdict::Valid,
-            _ => {
-                let detail = a
-                    .challenges
-                    .iter()
-                    .find_map(|c| c.error.as_ref().map(|p| p.to_string()))
-                    .unwrap_or_else(|| format!("authorization is {:?}", a.status));
-                Verdict::Invalid(format!(
-                    "Error accepting authorization: acme: authorization error for {identifier}: {detail}"
-                ))
-            }
-        });
+        .map_err(|e| format!("Error accepting challenge: {e}"))?;
+        return Ok(Verdict::Pending);
     }
-    Err("the challenge's authorization is not part of its Order".into())
+    Ok(match a.status {
+        // A status this client does not know yet: the CA has not decided.
+        AuthorizationStatus::Pending | AuthorizationStatus::Unknown => Verdict::Pending,
+        AuthorizationStatus::Valid => Verdict::Valid,
+        _ => {
+            let detail = a
+                .challenges
+                .iter()
+                .find_map(|c| c.error.as_ref().map(|p| p.to_string()))
+                .unwrap_or_else(|| format!("authorization is {:?}", a.status));
+            Verdict::Invalid(format!(
+                "Error accepting authorization: acme: authorization error for {identifier}: {detail}"
+            ))
+        }
+    })
 }
 
 async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, ChallengeError> {

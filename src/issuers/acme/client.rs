@@ -1,16 +1,17 @@
-//! The HTTP client an ACME issuer talks to its server with: the system's roots, the
-//! issuer's `caBundle`, or no verification at all with `skipTLSVerify`.
+//! The HTTP side of an ACME issuer: the action label of a task's requests (for
+//! `certmanager_http_acme_client_request_*`), the roots an issuer's `caBundle`
+//! holds, and the [`protocol::Client`] each issuer talks to its server with — the
+//! system's roots, the issuer's `caBundle`, or no verification at all with
+//! `skipTLSVerify`.
 
 use std::sync::Arc;
 
 use base64::Engine;
-use instant_acme::{AccountBuilder, BodyWrapper};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::CertificateDer;
 
 use crate::api::AcmeIssuer;
-use crate::metrics::{ACME_CLIENT_DURATION, ACME_CLIENT_REQUESTS, Metrics};
+use crate::issuers::acme::protocol::{self, ClientOptions, HttpOptions};
+use crate::metrics::Metrics;
 
 /// Why no client could be built for an issuer.
 #[derive(Debug, thiserror::Error)]
@@ -25,66 +26,26 @@ pub enum ClientError {
     Client(String),
 }
 
-/// An [`AccountBuilder`] whose HTTP client trusts what the issuer says to trust:
-/// the platform's roots, `caBundle`, or anything with `skipTLSVerify`. Every request
-/// is counted in `certmanager_http_acme_client_request_count` when `metrics` is given.
-pub fn account_builder(
+/// The ACME client of an issuer: its HTTP client trusts what the issuer says to
+/// trust, every request is counted in `certmanager_http_acme_client_request_count`
+/// when `metrics` is given, labelled with the action [`with_action`] set. Reads the
+/// server's directory (`discover`).
+pub async fn new_client(
     acme: &AcmeIssuer,
     metrics: Option<Arc<Metrics>>,
-) -> Result<AccountBuilder, ClientError> {
-    let skip = acme.skip_tls_verify.unwrap_or(false);
-    let bundle = acme.ca_bundle.as_deref().filter(|b| !b.is_empty());
-    let connector = if !skip && bundle.is_none() {
-        hyper_rustls::HttpsConnectorBuilder::new()
-            .try_with_platform_verifier()
-            .map_err(|e| ClientError::Client(e.to_string()))?
-    } else {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Client(e.to_string()))?;
-        let config = if skip {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-                .with_no_client_auth()
-        } else {
-            let roots = roots_from_bundle(bundle.unwrap_or_default())?;
-            builder.with_root_certificates(roots).with_no_client_auth()
-        };
-        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
-    }
-    .https_only()
-    .enable_http1()
-    .enable_http2()
-    .wrap_connector(tcp_connector());
-    let client: HyperClient =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(connector);
-    Ok(instant_acme::Account::builder_with_http(Box::new(
-        CountingClient { client, metrics },
-    )))
-}
-
-/// TCP with Nagle off: an ACME exchange is many small request/response pairs, and
-/// a request's frames held back for the peer's delayed ACK cost ~40 ms each.
-fn tcp_connector() -> hyper_util::client::legacy::connect::HttpConnector {
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http
-}
-
-type HyperClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    BodyWrapper<bytes::Bytes>,
->;
-
-/// The HTTP client, counting and timing requests by scheme, host, action, method and
-/// status.
-struct CountingClient {
-    client: HyperClient,
-    metrics: Option<Arc<Metrics>>,
+) -> Result<protocol::Client, protocol::Error> {
+    let http = HttpOptions {
+        task_action: current_action,
+        ..HttpOptions::for_issuer(acme, metrics)
+    };
+    protocol::Client::new(
+        &acme.server,
+        ClientOptions {
+            http,
+            ..ClientOptions::default()
+        },
+    )
+    .await
 }
 
 tokio::task_local! {
@@ -96,64 +57,18 @@ tokio::task_local! {
 /// `certmanager_http_acme_client_request_*` (cert-manager's operation names:
 /// `discover`, `register_account`, `get_registration`, `authorize_order`,
 /// `get_order`, `get_authorization`, `accept_challenge`, `create_order_cert`,
-/// `fetch_cert`, `get_renewal_info`, …); requests outside any are `unnamed_action`.
+/// `fetch_cert`, `get_renewal_info`, …); requests outside any carry their
+/// operation's own name.
 pub async fn with_action<F: std::future::Future>(action: &'static str, f: F) -> F::Output {
     ACME_ACTION.scope(action, f).await
 }
 
-/// The action label of a request made now.
-fn current_action() -> &'static str {
-    ACME_ACTION.try_with(|a| *a).unwrap_or("unnamed_action")
-}
-
-impl instant_acme::HttpClient for CountingClient {
-    fn request(
-        &self,
-        req: http::Request<BodyWrapper<bytes::Bytes>>,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<instant_acme::BytesResponse, instant_acme::Error>,
-                > + Send,
-        >,
-    > {
-        let labels = self.metrics.as_ref().map(|_| {
-            let uri = req.uri();
-            (
-                uri.scheme_str().unwrap_or("https").to_string(),
-                uri.authority().map(|a| a.to_string()).unwrap_or_default(),
-                current_action(),
-                req.method().to_string(),
-            )
-        });
-        let metrics = self.metrics.clone();
-        let fut = instant_acme::HttpClient::request(&self.client, req);
-        Box::pin(async move {
-            let started = std::time::Instant::now();
-            let result = fut.await;
-            if let (Some(m), Some((scheme, host, action, method))) = (metrics, labels) {
-                // cert-manager's transport reports 999 when no response came.
-                let status = match &result {
-                    Ok(r) => r.parts.status.as_u16().to_string(),
-                    Err(_) => "999".to_string(),
-                };
-                let labels = vec![
-                    ("scheme", scheme),
-                    ("host", host),
-                    ("action", action.to_string()),
-                    ("method", method),
-                    ("status", status),
-                ];
-                m.observe(
-                    ACME_CLIENT_DURATION,
-                    labels.clone(),
-                    started.elapsed().as_secs_f64(),
-                );
-                m.inc(ACME_CLIENT_REQUESTS, labels);
-            }
-            result
-        })
-    }
+/// The action label of a request made now: the task's, or `unnamed_action`
+/// (the transport then labels the request with its operation).
+pub(crate) fn current_action() -> &'static str {
+    ACME_ACTION
+        .try_with(|a| *a)
+        .unwrap_or(protocol::http::UNNAMED_ACTION)
 }
 
 /// The roots in a base64-encoded PEM bundle (the `caBundle` field).
@@ -180,55 +95,6 @@ pub fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
         .filter(|p| p.label == "CERTIFICATE")
         .map(|p| p.contents)
         .collect()
-}
-
-/// `skipTLSVerify: true`: accepts any server certificate (signatures still checked).
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

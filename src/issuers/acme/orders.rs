@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use futures::StreamExt;
-use instant_acme::{AuthorizationStatus, Identifier, NewOrder, OrderStatus as AcmeOrderStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -25,6 +24,9 @@ use crate::controller::events::EventType;
 use crate::dns01::selection::{ChallengeKind, SolverCandidate, select_solver};
 use crate::issuers::acme::client::with_action;
 use crate::issuers::acme::naming::compute_name;
+use crate::issuers::acme::protocol::{
+    self, Account, AuthorizationStatus, Identifier, NewOrder, OrderStatus as AcmeOrderStatus,
+};
 use crate::issuers::acme::{AcmeIssuerRef, lookup_issuer};
 use crate::metrics;
 use crate::tlsalpn01::solvers::{self, TlsAlpn01Solver};
@@ -38,14 +40,15 @@ pub enum OrderError {
     Acme(String),
 }
 
-fn acme_err(e: instant_acme::Error) -> OrderError {
+fn acme_err(e: protocol::Error) -> OrderError {
     OrderError::Acme(e.to_string())
 }
 
-/// Our state for an ACME order state.
+/// Our state for an ACME order state. A status this client does not know (newer
+/// than RFC 8555) is taken as pending: not final, the order is read again.
 pub fn order_state(s: AcmeOrderStatus) -> State {
     match s {
-        AcmeOrderStatus::Pending => State::Pending,
+        AcmeOrderStatus::Pending | AcmeOrderStatus::Unknown => State::Pending,
         AcmeOrderStatus::Ready => State::Ready,
         AcmeOrderStatus::Processing => State::Processing,
         AcmeOrderStatus::Valid => State::Valid,
@@ -55,7 +58,7 @@ pub fn order_state(s: AcmeOrderStatus) -> State {
 
 fn authz_state(s: AuthorizationStatus) -> State {
     match s {
-        AuthorizationStatus::Pending => State::Pending,
+        AuthorizationStatus::Pending | AuthorizationStatus::Unknown => State::Pending,
         AuthorizationStatus::Valid => State::Valid,
         AuthorizationStatus::Invalid
         | AuthorizationStatus::Revoked
@@ -64,14 +67,32 @@ fn authz_state(s: AuthorizationStatus) -> State {
     }
 }
 
-/// The challenge type names of our API for an ACME challenge type.
-fn challenge_type_name(t: &instant_acme::ChallengeType) -> Option<&'static str> {
+/// The challenge type names of our API among an ACME server's challenge types.
+fn challenge_type_name(t: &str) -> Option<&'static str> {
     match t {
-        instant_acme::ChallengeType::Http01 => Some("http-01"),
-        instant_acme::ChallengeType::Dns01 => Some("dns-01"),
-        instant_acme::ChallengeType::TlsAlpn01 => Some("tls-alpn-01"),
+        "http-01" => Some("http-01"),
+        "dns-01" => Some("dns-01"),
+        "tls-alpn-01" => Some("tls-alpn-01"),
         _ => None,
     }
+}
+
+/// An authorization's identifier as the CA's errors name it: `*.` before a
+/// wildcard's DNS name.
+pub(crate) fn authorization_identifier(a: &protocol::Authorization) -> String {
+    if a.wildcard && a.identifier.kind == "dns" {
+        format!("*.{}", a.identifier.value)
+    } else {
+        a.identifier.value.clone()
+    }
+}
+
+/// How long until reading a processing order again: the CA's Retry-After (within
+/// reason), else soon.
+fn processing_wait(retry_after: Option<Duration>) -> Duration {
+    retry_after.map_or(Duration::from_millis(500), |d| {
+        d.clamp(Duration::from_millis(200), Duration::from_secs(600))
+    })
 }
 
 /// The key a Challenge carries: the key authorization for HTTP-01 and TLS-ALPN-01,
@@ -295,21 +316,18 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     let Some(url) = status.url.clone() else {
         return create_acme_order(&ctx, &api, &order, &issuer, &account.account).await;
     };
-    let mut acme_order = with_action("get_order", account.account.order(url.clone()))
+    let acme_order = with_action("get_order", account.account.order(&url))
         .await
         .map_err(acme_err)?;
-    let (acme_status, order_error) = {
-        let st = acme_order.state();
-        (st.status, st.error.as_ref().map(|p| p.to_string()))
-    };
-    match acme_status {
+    let order_error = acme_order.error.as_ref().map(|p| p.to_string());
+    match acme_order.status {
         AcmeOrderStatus::Pending => {
             ensure_challenges(
                 &ctx,
                 &order,
                 &acme,
                 &issuer.annotations,
-                account.account.key_thumbprint(),
+                &account.account.key().thumbprint(),
             )
             .await?;
             if status.state != Some(State::Pending) {
@@ -326,48 +344,76 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
                 .find_map(Result::ok)
                 .map(|p| p.contents)
                 .unwrap_or_default();
-            with_action("create_order_cert", acme_order.finalize_csr(&der))
-                .await
-                .map_err(acme_err)?;
+            let finalized = with_action(
+                "create_order_cert",
+                account.account.finalize(&acme_order, &der),
+            )
+            .await
+            .map_err(acme_err)?;
             patch_status(&api, &name, json!({"state": "processing"})).await?;
-            Ok(Action::requeue(Duration::from_millis(200)))
+            Ok(Action::requeue(match finalized.status {
+                AcmeOrderStatus::Processing => processing_wait(finalized.retry_after),
+                _ => Duration::from_millis(200),
+            }))
         }
-        AcmeOrderStatus::Processing | AcmeOrderStatus::Valid => {
-            match with_action("fetch_cert", acme_order.certificate())
-                .await
-                .map_err(acme_err)?
-            {
-                Some(chain) => {
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(chain.as_bytes());
-                    patch_status(
-                        &api,
-                        &name,
-                        json!({"state": "valid", "certificate": b64, "reason": null}),
-                    )
-                    .await?;
-                    ctx.recorder
-                        .publish(
-                            &*order,
-                            EventType::Normal,
-                            "Complete",
-                            "Order completed successfully",
-                        )
-                        .await;
-                    Ok(Action::await_change())
-                }
-                None => Ok(Action::requeue(Duration::from_millis(500))),
+        AcmeOrderStatus::Processing => {
+            if let Some(e) = order_error {
+                return Err(OrderError::Acme(e));
             }
+            Ok(Action::requeue(processing_wait(acme_order.retry_after)))
+        }
+        AcmeOrderStatus::Valid => {
+            if let Some(e) = order_error {
+                return Err(OrderError::Acme(e));
+            }
+            let Some(cert_url) = acme_order.certificate.as_deref() else {
+                return Err(OrderError::Acme(
+                    "the ACME server gave the valid order no certificate URL".into(),
+                ));
+            };
+            // The chain `spec.acme.preferredChain` asks for, else the CA's default.
+            let chain = with_action(
+                "fetch_cert",
+                account
+                    .account
+                    .preferred_certificate(cert_url, acme.preferred_chain.as_deref()),
+            )
+            .await
+            .map_err(acme_err)?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(chain.pem.as_bytes());
+            patch_status(
+                &api,
+                &name,
+                json!({"state": "valid", "certificate": b64, "reason": null}),
+            )
+            .await?;
+            ctx.recorder
+                .publish(
+                    &*order,
+                    EventType::Normal,
+                    "Complete",
+                    "Order completed successfully",
+                )
+                .await;
+            Ok(Action::await_change())
+        }
+        AcmeOrderStatus::Unknown => {
+            tracing::debug!(order = %name, "the ACME order's status is unknown; reading it again later");
+            Ok(Action::requeue(Duration::from_secs(15)))
         }
         AcmeOrderStatus::Invalid => {
             let mut errors = Vec::new();
-            let mut stream = acme_order.authorizations();
-            while let Some(a) = with_action("get_authorization", stream.next()).await {
-                let Ok(a) = a else { continue };
+            for url in &acme_order.authorizations {
+                let Ok(a) =
+                    with_action("get_authorization", account.account.authorization(url)).await
+                else {
+                    continue;
+                };
                 for c in &a.challenges {
                     if let Some(p) = &c.error {
                         errors.push(format!(
                             "acme: authorization error for {}: {p}",
-                            a.identifier()
+                            authorization_identifier(&a)
                         ));
                     }
                 }
@@ -419,7 +465,7 @@ async fn create_acme_order(
     api: &Api<Order>,
     order: &Order,
     issuer: &AcmeIssuerRef,
-    account: &instant_acme::Account,
+    account: &Account,
 ) -> Result<Action, OrderError> {
     let name = order.name_any();
     if let Err(wait) = ctx.acme.budget_admit(order, &issuer.key, ctx.now()) {
@@ -434,16 +480,16 @@ async fn create_acme_order(
         .dns_names
         .iter()
         .flatten()
-        .map(|d| Identifier::Dns(d.clone()))
+        .map(Identifier::dns)
         .collect();
     for ip in order.spec.ip_addresses.iter().flatten() {
         if let Ok(ip) = ip.parse() {
-            identifiers.push(Identifier::Ip(ip));
+            identifiers.push(Identifier::ip(ip));
         }
     }
     let profile = order.spec.profile.as_deref();
     if let Some(p) = profile {
-        let offered: Vec<&str> = account.profiles().map(|m| m.name).collect();
+        let offered: Vec<&str> = account.client().directory().profile_names().collect();
         if let Some(reason) = profile_problem(p, &offered) {
             patch_status(
                 api,
@@ -458,7 +504,7 @@ async fn create_acme_order(
         }
     }
     let new = || {
-        let n = NewOrder::new(&identifiers);
+        let n = NewOrder::new(identifiers.clone());
         match profile {
             Some(p) => n.profile(p),
             None => n,
@@ -481,7 +527,7 @@ async fn create_acme_order(
         }
         None => with_action("authorize_order", account.new_order(&new())).await,
     };
-    let mut acme_order = match first {
+    let acme_order = match first {
         Ok(o) => o,
         Err(e) => {
             let reason = format!("Failed to create Order: {e}");
@@ -490,33 +536,25 @@ async fn create_acme_order(
         }
     };
     ctx.acme.budget_record_created(&issuer.key, ctx.now());
-    let url = acme_order.url().to_string();
-    let (finalize, status) = {
-        let st = acme_order.state();
-        (st.finalize.clone(), st.status)
-    };
+    let url = acme_order.url.clone();
+    let (finalize, status) = (acme_order.finalize.clone(), acme_order.status);
     let mut authorizations = Vec::new();
-    let mut stream = acme_order.authorizations();
-    while let Some(a) = with_action("get_authorization", stream.next()).await {
-        let a = a.map_err(acme_err)?;
-        let id = a.identifier();
-        let identifier = match id.identifier {
-            Identifier::Dns(d) => d.clone(),
-            Identifier::Ip(ip) => ip.to_string(),
-            _ => id.to_string(),
-        };
+    for authz_url in &acme_order.authorizations {
+        let a = with_action("get_authorization", account.authorization(authz_url))
+            .await
+            .map_err(acme_err)?;
         authorizations.push(AcmeAuthorization {
-            url: a.url().to_string(),
-            identifier: Some(identifier),
+            url: a.url.clone(),
+            identifier: Some(a.identifier.value.clone()),
             wildcard: Some(a.wildcard),
             initial_state: Some(authz_state(a.status)),
             challenges: Some(
                 a.challenges
                     .iter()
                     .filter_map(|c| {
-                        challenge_type_name(&c.r#type).map(|t| AcmeChallenge {
+                        challenge_type_name(&c.kind).map(|t| AcmeChallenge {
                             url: c.url.clone(),
-                            token: c.token.clone(),
+                            token: c.token.clone().unwrap_or_default(),
                             type_: t.to_string(),
                         })
                     })

@@ -1,7 +1,7 @@
 //! The transport: HTTPS to the ACME server with hyper-util and rustls (aws-lc-rs),
 //! trusting what the issuer says — the platform's roots, `spec.acme.caBundle`, or
-//! anything with `spec.acme.skipTLSVerify` — as `super::super::client` does for
-//! instant-acme. Every request is counted and timed in
+//! anything with `spec.acme.skipTLSVerify` (`super::super::client::new_client`
+//! builds it for an issuer). Every request is counted and timed in
 //! `certmanager_http_acme_client_request_count` / `_duration_seconds` (status 999
 //! when no response came), response bodies are capped, and requests time out.
 
@@ -31,7 +31,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const UNNAMED_ACTION: &str = "unnamed_action";
 
 /// Reads the action label the calling task set, or [`UNNAMED_ACTION`]. For the
-/// label `super::super::client::with_action` sets, pass that module's reader.
+/// label `super::super::client::with_action` sets, pass that module's reader
+/// (`new_client` does).
 pub type TaskAction = fn() -> &'static str;
 
 /// The reader used when none is given: no task label, so every request carries

@@ -1,4 +1,4 @@
-//! certgate's own ACME client (RFC 8555), to replace instant-acme: account keys of
+//! certgate's own ACME client (RFC 8555), the ACME issuer's client: account keys of
 //! the kinds cert-manager's Secrets hold (RSA 2048–4096, ECDSA P-256/P-384, in
 //! PKCS#1, SEC1 or PKCS#8 PEM), external account binding, orders for DNS names
 //! and IP addresses with profiles and ARI `replaces`, certificate download with
