@@ -1834,3 +1834,260 @@ async fn preferred_chain_picks_the_alternate_chain_of_that_root() {
     let top = chains::top_issuer_common_name(std::str::from_utf8(&crt).unwrap()).unwrap();
     assert_eq!(top.as_deref(), Some(default_root.as_str()));
 }
+
+/// Taking over mid-issuance from cert-manager: its ACME account (RSA key), a
+/// Certificate being issued (next key Secret, `Issuing`), its approved request, the
+/// Order placed at the CA and its pending Challenge — written as cert-manager writes
+/// them (names from cert-manager's `ComputeName`, as certgate's port computes it; the
+/// Challenge with cert-manager's finalizer) — then certgate starts: the same order
+/// finishes, no new account, order, request or challenge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_cert_manager_left_in_flight_is_finished_with_its_account() {
+    use certgate::issuers::acme::protocol::resources::{Identifier as AcmeId, NewOrder};
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let mut s = Stack::start(vec![]).await;
+    if let Some(c) = s.controllers.take() {
+        c.stop().await;
+    }
+    // cert-manager's account: RSA 2048, PKCS#1 in the issuer's Secret.
+    let acme = pebble_client(&s.pebble).await;
+    let key = std::sync::Arc::new(AccountKey::generate(AccountKeyAlgorithm::Rsa2048).unwrap());
+    let pem = key.to_pem().unwrap();
+    let account = acme
+        .new_account(
+            key.clone(),
+            &NewAccount {
+                contact: vec!["mailto:ops@example.com".into()],
+                terms_of_service_agreed: true,
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .account;
+    s.apply(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "le-flight-account"},
+        "type": "Opaque", "stringData": {"tls.key": pem}}),
+    )
+    .await;
+    let solvers = json!([{"http01": {"ingress": {}}}]);
+    s.apply(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": "le-flight"},
+        "spec": {"acme": {"server": s.pebble.directory_url, "email": "ops@example.com",
+            "caBundle": s.pebble.ca_bundle(),
+            "privateKeySecretRef": {"name": "le-flight-account"}, "solvers": solvers}}}),
+    )
+    .await;
+    let account_secret_rv = s
+        .api::<Secret>()
+        .get("le-flight-account")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+
+    // The Certificate being issued, its next key and its approved, pending request.
+    let name = "flight";
+    let dns = "flight.example.com";
+    s.certificate(name, "le-flight", &[dns]).await;
+    let cert = s.api::<Certificate>().get(name).await.unwrap();
+    let cert_owner = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "name": name,
+        "uid": cert.metadata.uid.clone().unwrap(), "controller": true, "blockOwnerDeletion": true});
+    use certgate::certificates::keys::{KeyAlgorithm, PrivateKey};
+    // The Certificate asks for ECDSA P-256 (the Stack's helper): so does its next key.
+    let next = PrivateKey::generate(KeyAlgorithm::Ecdsa(256)).unwrap();
+    let next_pem = next
+        .to_pem(certgate::api::certificate::PrivateKeyEncoding::Pkcs1)
+        .unwrap();
+    s.apply(json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "flight-q8w2c", "ownerReferences": [cert_owner],
+            "labels": {"cert-manager.io/next-private-key": "true", "controller.cert-manager.io/fao": "true"}},
+        "type": "Opaque", "stringData": {"tls.key": next_pem}}))
+        .await;
+    let b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let rc_key = rcgen::KeyPair::from_pem(
+        &next
+            .to_pem(certgate::api::certificate::PrivateKeyEncoding::Pkcs8)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![dns.to_string()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    let csr = params.serialize_request(&rc_key).unwrap().pem().unwrap();
+    let t = "2026-11-01T10:00:00Z";
+    s.apply(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest",
+        "metadata": {"name": "flight-1", "ownerReferences": [cert_owner], "annotations": {
+            "cert-manager.io/certificate-name": name,
+            "cert-manager.io/certificate-revision": "1",
+            "cert-manager.io/private-key-secret-name": "flight-q8w2c"}},
+        "spec": {"request": b64(csr.as_bytes()),
+                 "issuerRef": {"name": "le-flight", "kind": "ClusterIssuer"}}}),
+    )
+    .await;
+    let requests = s.api::<CertificateRequest>();
+    let cr = requests.get("flight-1").await.unwrap();
+    requests
+        .patch_status(
+            "flight-1",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"status": {"conditions": [
+                {"type": "Approved", "status": "True", "reason": "cert-manager.io",
+                 "message": "Certificate request has been approved by cert-manager.io", "lastTransitionTime": t},
+                {"type": "Ready", "status": "False", "reason": "Pending",
+                 "message": "Waiting on certificate issuance from order", "lastTransitionTime": t}]}})),
+        )
+        .await
+        .unwrap();
+    s.api::<Certificate>()
+        .patch_status(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"status": {
+                "conditions": [{"type": "Issuing", "status": "True", "reason": "DoesNotExist",
+                    "message": "Issuing certificate as Secret does not exist", "lastTransitionTime": t,
+                    "observedGeneration": 1}],
+                "nextPrivateKeySecretName": "flight-q8w2c"}})),
+        )
+        .await
+        .unwrap();
+
+    // The Order cert-manager placed at the CA, and its Challenge.
+    let placed = account
+        .new_order(&NewOrder::new(vec![AcmeId::dns(dns)]))
+        .await
+        .unwrap();
+    let issuer_spec: certgate::api::AcmeIssuer =
+        serde_json::from_value(json!({"server": s.pebble.directory_url,
+            "privateKeySecretRef": {"name": "le-flight-account"}, "solvers": solvers}))
+        .unwrap();
+    let order = certgate::issuers::acme::requests::build_order(&cr, &issuer_spec).unwrap();
+    let order_name = order.metadata.name.clone().unwrap();
+    let orders = s.api::<Order>();
+    orders
+        .create(&kube::api::PostParams::default(), &order)
+        .await
+        .unwrap();
+    let mut authorizations = Vec::new();
+    for url in &placed.authorizations {
+        let a = account.authorization(url).await.unwrap();
+        authorizations.push(certgate::api::order::AcmeAuthorization {
+            url: url.clone(),
+            identifier: Some(a.identifier.value.clone()),
+            wildcard: Some(a.wildcard),
+            initial_state: Some(certgate::api::order::State::Pending),
+            challenges: Some(
+                a.challenges
+                    .iter()
+                    .map(|c| certgate::api::order::AcmeChallenge {
+                        url: c.url.clone(),
+                        token: c.token.clone().unwrap_or_default(),
+                        type_: c.kind.clone(),
+                    })
+                    .collect(),
+            ),
+        });
+    }
+    orders
+        .patch_status(
+            &order_name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(
+                json!({"status": {"url": placed.url, "finalizeURL": placed.finalize,
+                "state": "pending", "authorizations": authorizations}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let order = orders.get(&order_name).await.unwrap();
+    let mut challenge = certgate::issuers::acme::orders::build_challenge(
+        &order,
+        &authorizations[0],
+        &serde_json::from_value::<Vec<certgate::api::AcmeChallengeSolver>>(solvers.clone())
+            .unwrap(),
+        &[],
+        &key.thumbprint(),
+    )
+    .unwrap();
+    challenge.metadata.finalizers = Some(vec!["acme.cert-manager.io/finalizer".into()]);
+    let challenge_name = challenge.metadata.name.clone().unwrap();
+    s.api::<Challenge>()
+        .create(&kube::api::PostParams::default(), &challenge)
+        .await
+        .unwrap();
+
+    // Every Challenge that ever exists from now on.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watched = s.api::<Challenge>();
+    let watch = tokio::spawn(async move {
+        use futures::StreamExt;
+        let stream = kube::runtime::watcher(watched, Default::default());
+        futures::pin_mut!(stream);
+        while let Some(Ok(ev)) = stream.next().await {
+            if let kube::runtime::watcher::Event::Apply(o)
+            | kube::runtime::watcher::Event::InitApply(o) = ev
+            {
+                let _ = tx.send(o.metadata.name.unwrap_or_default());
+            }
+        }
+    });
+
+    s.start_controllers();
+    s.wait_certificate_ready(name, 90).await;
+    watch.abort();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Ok(n) = rx.try_recv() {
+        seen.insert(n);
+    }
+    assert_eq!(
+        seen,
+        std::collections::BTreeSet::from([challenge_name]),
+        "a second Challenge was made"
+    );
+    let all_orders = orders.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(all_orders.len(), 1, "a second Order was made");
+    assert_eq!(
+        all_orders[0].status.as_ref().and_then(|st| st.url.clone()),
+        Some(placed.url.clone()),
+        "the order cert-manager placed is the one that finished"
+    );
+    let names: Vec<String> = requests
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|r| r.metadata.name)
+        .collect();
+    assert_eq!(names, ["flight-1"], "a second request was made");
+    let cert = s.api::<Certificate>().get(name).await.unwrap();
+    assert_eq!(cert.status.and_then(|st| st.revision), Some(1));
+    // The issued certificate is for the key cert-manager generated.
+    let secret = s.api::<Secret>().get(&format!("{name}-tls")).await.unwrap();
+    let data = secret.data.unwrap();
+    assert_eq!(
+        data["tls.key"].0,
+        next_pem.as_bytes(),
+        "the next key was used"
+    );
+    // The account cert-manager registered, its Secret untouched.
+    assert_eq!(
+        issuer_acme_status(&s, "le-flight").await.uri.as_deref(),
+        Some(account.url())
+    );
+    let rv_after = s
+        .api::<Secret>()
+        .get("le-flight-account")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    assert_eq!(rv_after, account_secret_rv);
+}
