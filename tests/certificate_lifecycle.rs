@@ -87,7 +87,8 @@ impl Harness {
         check: impl Fn(&Certificate) -> bool,
     ) -> Certificate {
         let mut last = None;
-        for _ in 0..300 {
+        // Up to 60 s: a loaded CI machine runs the whole file in parallel.
+        for _ in 0..1200 {
             if let Some(c) = self.certs().get_opt(name).await.unwrap() {
                 if check(&c) {
                     return c;
@@ -847,7 +848,7 @@ async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
                  "issuerRef": {"name": "slow", "kind": "SlowIssuer", "group": "slow.example.com"}}}))
     .await;
     let mut temporary = None;
-    for _ in 0..300 {
+    for _ in 0..1200 {
         let data = match h.secrets().get_opt("temp-tls").await.unwrap() {
             Some(s) => s.data.unwrap_or_default(),
             None => Default::default(),
