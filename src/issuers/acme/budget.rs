@@ -50,15 +50,21 @@ pub enum OverBudget {
         until: Timestamp,
         now: Timestamp,
     },
+    /// The CA refused this issuer's last new order (its Retry-After, or a short
+    /// pause when it sent none): the order's reason keeps the CA's words.
+    #[error(
+        "Waiting before ordering again: the ACME server refused the last new order; next attempt at {until}"
+    )]
+    Refused { until: Timestamp, now: Timestamp },
 }
 
 impl OverBudget {
     /// How long until the next attempt.
     pub fn retry_in(&self) -> Duration {
         let (until, now) = match self {
-            OverBudget::Failures { until, now, .. } | OverBudget::Orders { until, now, .. } => {
-                (*until, *now)
-            }
+            OverBudget::Failures { until, now, .. }
+            | OverBudget::Orders { until, now, .. }
+            | OverBudget::Refused { until, now } => (*until, *now),
         };
         let d = until.duration_since(now);
         Duration::try_from(d)
@@ -73,6 +79,7 @@ pub struct OrderBudget {
     pub limits: Limits,
     failures: BTreeMap<String, VecDeque<Timestamp>>,
     orders: BTreeMap<String, VecDeque<Timestamp>>,
+    refused: BTreeMap<String, Timestamp>,
 }
 
 fn prune(list: &mut VecDeque<Timestamp>, now: Timestamp, window: SignedDuration) {
@@ -103,6 +110,12 @@ impl OrderBudget {
     /// May `account` place a new order for `names` now?
     pub fn admit(&mut self, account: &str, names: &str, now: Timestamp) -> Result<(), OverBudget> {
         let l = self.limits;
+        if let Some(until) = self.refused.get(account).copied() {
+            if now < until {
+                return Err(OverBudget::Refused { until, now });
+            }
+            self.refused.remove(account);
+        }
         if let Some(f) = self.failures.get_mut(names) {
             prune(f, now, l.failure_window);
             if f.len() >= l.failures_per_names
@@ -141,6 +154,12 @@ impl OrderBudget {
             .push_back(now);
     }
 
+    /// The CA refused a new order from `account`: none before `until`.
+    pub fn record_refused(&mut self, account: &str, until: Timestamp) {
+        let t = self.refused.entry(account.to_string()).or_insert(until);
+        *t = (*t).max(until);
+    }
+
     /// An order for `names` failed.
     pub fn record_failure(&mut self, names: &str, now: Timestamp) {
         self.failures
@@ -156,6 +175,20 @@ mod tests {
 
     fn at(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    #[test]
+    fn a_refused_new_order_holds_the_next_until_retry_after() {
+        let mut b = OrderBudget::default();
+        b.record_refused("acct", at(2));
+        let err = b.admit("acct", "a.example.com", at(0)).unwrap_err();
+        assert!(matches!(err, OverBudget::Refused { .. }), "{err}");
+        assert_eq!(err.retry_in(), Duration::from_secs(2));
+        // An earlier hold does not shorten a later one; other accounts go on.
+        b.record_refused("acct", at(1));
+        assert!(b.admit("acct", "a.example.com", at(1)).is_err());
+        assert!(b.admit("other", "a.example.com", at(1)).is_ok());
+        assert!(b.admit("acct", "a.example.com", at(2)).is_ok());
     }
 
     #[test]

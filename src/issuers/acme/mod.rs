@@ -93,6 +93,13 @@ impl AcmeRuntime {
         }
     }
 
+    /// The CA refused a new order from `account`: none before `until`.
+    pub fn budget_record_refused(&self, account: &str, until: jiff::Timestamp) {
+        if let Ok(mut b) = self.budget.lock() {
+            b.record_refused(account, until);
+        }
+    }
+
     pub fn budget_record_failure(&self, order: &Order, now: jiff::Timestamp) {
         if let Ok(mut b) = self.budget.lock() {
             b.record_failure(&Self::order_names(order), now);

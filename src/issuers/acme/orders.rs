@@ -44,6 +44,14 @@ fn acme_err(e: protocol::Error) -> OrderError {
     OrderError::Acme(e.to_string())
 }
 
+/// How long no new order follows one the CA refused: its Retry-After, between 1 s
+/// and an hour; 5 s without one.
+fn refusal_hold(retry_after: Option<Duration>) -> Duration {
+    retry_after.map_or(Duration::from_secs(5), |d| {
+        d.clamp(Duration::from_secs(1), Duration::from_secs(3600))
+    })
+}
+
 /// Our state for an ACME order state. A status this client does not know (newer
 /// than RFC 8555) is taken as pending: not final, the order is read again.
 pub fn order_state(s: AcmeOrderStatus) -> State {
@@ -470,7 +478,14 @@ async fn create_acme_order(
     let name = order.name_any();
     if let Err(wait) = ctx.acme.budget_admit(order, &issuer.key, ctx.now()) {
         let message = wait.to_string();
-        if order.status.as_ref().and_then(|s| s.reason.as_deref()) != Some(message.as_str()) {
+        // Held after the CA refused: the reason keeps the CA's words.
+        let refused = matches!(
+            wait,
+            crate::issuers::acme::budget::OverBudget::Refused { .. }
+        );
+        if !refused
+            && order.status.as_ref().and_then(|s| s.reason.as_deref()) != Some(message.as_str())
+        {
             patch_status(api, &name, json!({"reason": message})).await?;
         }
         return Ok(Action::requeue(wait.retry_in()));
@@ -530,6 +545,12 @@ async fn create_acme_order(
     let acme_order = match first {
         Ok(o) => o,
         Err(e) => {
+            // No new order from this issuer before the CA's Retry-After (a short
+            // pause without one): the status patch below wakes this Order at once.
+            let hold = refusal_hold(e.retry_after());
+            if let Ok(until) = ctx.now().checked_add(hold) {
+                ctx.acme.budget_record_refused(&issuer.key, until);
+            }
             let reason = format!("Failed to create Order: {e}");
             patch_status(api, &name, json!({"reason": reason})).await?;
             return Err(acme_err(e));
@@ -695,6 +716,20 @@ pub fn owner_order(ch: &Challenge) -> Option<ObjectRef<Order>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_new_order_waits_the_cas_retry_after() {
+        assert_eq!(
+            refusal_hold(Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(refusal_hold(None), Duration::from_secs(5));
+        assert_eq!(refusal_hold(Some(Duration::ZERO)), Duration::from_secs(1));
+        assert_eq!(
+            refusal_hold(Some(Duration::from_secs(86400))),
+            Duration::from_secs(3600)
+        );
+    }
 
     #[test]
     fn profiles_must_be_offered_by_the_ca() {

@@ -1,0 +1,347 @@
+//! certgate against a misbehaving ACME server: Pebble behind a fault-injecting
+//! proxy (tests/common/acme_proxy.rs). Each transient fault still ends in a Ready
+//! Certificate with a bounded number of ACME requests, Retry-After is honoured, and
+//! a permanent rate limit shows the CA's words without a request storm.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "common/acme_proxy.rs"]
+mod acme_proxy;
+mod common;
+
+use acme_proxy::{AcmeProxy, Fault, Kind};
+use certgate::api::{Certificate, CertificateRequest, Order};
+use certgate::controller::{AcmeSettings, ControllerConfig, RunningControllers};
+use certgate_sandbox::TestEnv;
+use common::bind::{Bind, ZoneSpec};
+use common::pebble::{Pebble, PebbleOptions, free_port};
+use http::Method;
+use kube::api::{Api, ListParams};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+struct Stack {
+    env: TestEnv,
+    _bind: Bind,
+    pebble: Pebble,
+    proxy: AcmeProxy,
+    _controllers: RunningControllers,
+}
+
+impl Stack {
+    async fn start() -> Stack {
+        let bind = Bind::start(&[ZoneSpec::new("example.com")]);
+        let solver_port = free_port();
+        let pebble = Pebble::start(PebbleOptions {
+            dns_server: bind.addr().to_string(),
+            http_port: solver_port,
+            tls_port: 0,
+            eab_keys: vec![],
+        });
+        let proxy = AcmeProxy::start(&pebble.directory_url, &pebble.tls_ca_pem).await;
+        let env = TestEnv::start().await.unwrap();
+        env.apply_crds(&common::checked_in_crds()).await.unwrap();
+        let dns: SocketAddr = bind.addr();
+        let mut acme = AcmeSettings::default();
+        acme.http01.self_check_port = solver_port;
+        acme.http01.self_check_nameservers = vec![dns];
+        acme.http01_solver_listen = Some(SocketAddr::from(([127, 0, 0, 1], solver_port)));
+        let config = ControllerConfig {
+            acme,
+            ..common::scoped_config(&env)
+        };
+        let controllers = RunningControllers::start(env.client.clone(), config);
+        Stack {
+            env,
+            _bind: bind,
+            pebble,
+            proxy,
+            _controllers: controllers,
+        }
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::namespaced(self.env.client.clone(), &self.env.namespace)
+    }
+
+    async fn apply(&self, doc: Value) {
+        let doc = common::place(&self.env, doc);
+        certgate::manifests::apply(&self.env.client, "test", &[doc], "test")
+            .await
+            .unwrap();
+    }
+
+    async fn certificate(&self, name: &str) {
+        self.apply(
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": name},
+            "spec": {"secretName": format!("{name}-tls"),
+                "dnsNames": [format!("{name}.example.com")],
+                "issuerRef": {"name": "proxied", "kind": "ClusterIssuer"},
+                "privateKey": {"algorithm": "ECDSA", "size": 256}}}),
+        )
+        .await;
+    }
+
+    async fn ready(&self, name: &str) -> bool {
+        self.api::<Certificate>()
+            .get(name)
+            .await
+            .ok()
+            .is_some_and(|c| common::is_ready(&c))
+    }
+
+    /// Everything ACME in the namespace, for messages and the CA's words.
+    async fn dump(&self) -> String {
+        let mut out = String::new();
+        let lp = ListParams::default();
+        for c in self
+            .api::<CertificateRequest>()
+            .list(&lp)
+            .await
+            .unwrap()
+            .items
+        {
+            out += &format!(
+                "CR {:?}: {:?}\n",
+                c.metadata.name,
+                c.status.and_then(|s| s.conditions)
+            );
+        }
+        for o in self.api::<Order>().list(&lp).await.unwrap().items {
+            out += &format!("Order {:?}: {:?}\n", o.metadata.name, o.status);
+        }
+        for c in self.api::<Certificate>().list(&lp).await.unwrap().items {
+            out += &format!(
+                "Certificate {:?}: {:?}\n",
+                c.metadata.name,
+                c.status.and_then(|s| s.conditions)
+            );
+        }
+        out
+    }
+
+    /// Issues `name` and waits up to `secs` for it Ready; the requests and time taken.
+    async fn issue(&self, name: &str, secs: u64) -> (usize, Duration) {
+        self.proxy.reset_log();
+        let started = Instant::now();
+        self.certificate(name).await;
+        while !self.ready(name).await {
+            if started.elapsed() > Duration::from_secs(secs) {
+                panic!(
+                    "Certificate {name} not Ready in {secs} s\nrequests: {:?}\n{}\npebble log:\n{}",
+                    self.proxy
+                        .seen()
+                        .iter()
+                        .map(|s| (&s.method, s.kind, s.status))
+                        .collect::<Vec<_>>(),
+                    self.dump().await,
+                    self.pebble.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (self.proxy.seen().len(), started.elapsed())
+    }
+}
+
+/// No request to `method` + `kind` sooner than ~2 s after a 429 there; the
+/// shortest such gap, for the table.
+fn assert_retry_after_honoured(
+    seen: &[acme_proxy::Seen],
+    method: &Method,
+    kind: Kind,
+) -> Option<Duration> {
+    let mut shortest: Option<Duration> = None;
+    let hits: Vec<_> = seen
+        .iter()
+        .filter(|s| s.method == *method && s.kind == kind)
+        .collect();
+    for w in hits.windows(2) {
+        if w[0].status == 429 {
+            let gap = w[1].at - w[0].at;
+            shortest = Some(shortest.map_or(gap, |g| g.min(gap)));
+            assert!(
+                gap >= Duration::from_millis(1800),
+                "{method} {kind:?} again {gap:?} after a 429 with Retry-After: 2"
+            );
+        }
+    }
+    shortest
+}
+
+/// How many new-order requests (Pebble's `/order-plz`) were answered 201.
+fn new_orders(seen: &[acme_proxy::Seen]) -> usize {
+    seen.iter()
+        .filter(|s| s.path.starts_with("/order-plz") && s.status == 201)
+        .count()
+}
+
+fn gap_text(gap: Option<Duration>) -> String {
+    gap.map_or("-".to_string(), |g| format!("{:.1} s", g.as_secs_f64()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certgate_converges_through_acme_faults_with_bounded_requests() {
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let s = Stack::start().await;
+    s.apply(
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+        "metadata": {"name": "proxied"},
+        "spec": {"acme": {"server": s.proxy.directory_url, "email": "ops@example.com",
+            "caBundle": s.proxy.ca_bundle(),
+            "privateKeySecretRef": {"name": "proxied-account"},
+            "solvers": [{"http01": {"ingress": {}}}]}}}),
+    )
+    .await;
+    // The account registered (through the proxy) before counting.
+    let issuers: Api<certgate::api::ClusterIssuer> = Api::all(s.env.client.clone());
+    common::wait_for("ClusterIssuer proxied Ready", async || {
+        let i = issuers.get("proxied").await.ok()?;
+        i.status?
+            .conditions?
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True)
+            .then_some(())
+    })
+    .await;
+
+    let (baseline, took) = s.issue("baseline", 60).await;
+    let mut table = vec![
+        format!(
+            "{:<28} {:<10} {:>8} {:>6} {:>7} {:>14} {:>10}",
+            "fault", "outcome", "requests", "bound", "secs", "gap after 429", "new orders"
+        ),
+        format!(
+            "{:<28} {:<10} {:>8} {:>6} {:>7.1} {:>14} {:>10}",
+            "none",
+            "Ready",
+            baseline,
+            "-",
+            took.as_secs_f64(),
+            "-",
+            1
+        ),
+    ];
+
+    let post = Method::POST;
+    let cases: Vec<(&str, Fault, Method, Kind, usize)> = vec![
+        (
+            "2 x 503 on new-order",
+            Fault::ServiceUnavailable,
+            post.clone(),
+            Kind::Order,
+            2,
+        ),
+        (
+            "2 x 429 Retry-After: 2",
+            Fault::TooManyRequests,
+            post.clone(),
+            Kind::Order,
+            2,
+        ),
+        (
+            "2 x badNonce on new-order",
+            Fault::BadNonce,
+            post.clone(),
+            Kind::Order,
+            2,
+        ),
+        (
+            "1 x rateLimited on order",
+            Fault::RateLimited,
+            post.clone(),
+            Kind::Order,
+            1,
+        ),
+        (
+            "1 x reset on finalize",
+            Fault::Reset,
+            post.clone(),
+            Kind::Finalize,
+            1,
+        ),
+        (
+            "1 x stall 3 s on chall",
+            Fault::Stall(3),
+            post.clone(),
+            Kind::Chall,
+            1,
+        ),
+        (
+            "2 x 503 on cert download",
+            Fault::ServiceUnavailable,
+            post.clone(),
+            Kind::Cert,
+            2,
+        ),
+        (
+            "1 x 429 on authz",
+            Fault::TooManyRequests,
+            post.clone(),
+            Kind::Authz,
+            1,
+        ),
+    ];
+    for (i, (what, fault, method, kind, n)) in cases.into_iter().enumerate() {
+        s.proxy.inject(fault, method.clone(), kind, n);
+        let (requests, took) = s.issue(&format!("case{i}"), 60).await;
+        let seen = s.proxy.seen();
+        s.proxy.clear();
+        let bound = 2 * baseline + n;
+        let gap = assert_retry_after_honoured(&seen, &method, kind);
+        table.push(format!(
+            "{what:<28} {:<10} {requests:>8} {bound:>6} {:>7.1} {:>14} {:>10}",
+            "Ready",
+            took.as_secs_f64(),
+            gap_text(gap),
+            new_orders(&seen)
+        ));
+        assert!(
+            requests <= bound,
+            "{what}: {requests} requests, bound {bound}"
+        );
+        let injected = seen.iter().filter(|s| s.fault.is_some()).count();
+        assert_eq!(injected, n, "{what}: the faults were not all hit");
+    }
+
+    // A permanent rate limit on new orders: the CA's words shown, no storm.
+    s.proxy.reset_log();
+    s.proxy
+        .inject(Fault::RateLimited, post.clone(), Kind::Order, usize::MAX);
+    s.certificate("limited").await;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let seen = s.proxy.seen();
+    let dump = s.dump().await;
+    let orders = seen.iter().filter(|x| x.kind == Kind::Order).count();
+    // Retry-After: 2 honoured: at most one new order per 2 s, and two spare.
+    let bound = 12;
+    let gap = assert_retry_after_honoured(&seen, &post, Kind::Order);
+    table.push(format!(
+        "{:<28} {:<10} {:>8} {bound:>6} {:>7.1} {:>14}",
+        "rateLimited forever (20 s)",
+        "not Ready",
+        format!("{orders} orders"),
+        20.0,
+        gap_text(gap)
+    ));
+    eprintln!("{}", table.join("\n"));
+    assert!(
+        dump.contains("too many new orders recently"),
+        "the CA's words are not shown:\n{dump}"
+    );
+    assert!(!s.ready("limited").await);
+    assert!(
+        orders <= bound,
+        "{orders} new-order requests in 20 s: a storm\n{seen:?}"
+    );
+}
