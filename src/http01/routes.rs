@@ -114,9 +114,28 @@ pub fn service(ch: &Challenge, service_type: Option<ServiceType>, port: u16) -> 
 
 /// The EndpointSlice of the per-challenge Service: the solver's ready addresses.
 pub fn endpoint_slice(ch: &Challenge, addresses: &[String], port: u16) -> EndpointSlice {
-    let mut m = meta(ch, &BTreeMap::new());
+    solver_endpoint_slice(
+        meta(ch, &BTreeMap::new()),
+        &solver_name(ch),
+        addresses,
+        port,
+        "http",
+    )
+}
+
+/// The EndpointSlice of a per-challenge Service `service` (HTTP-01 or TLS-ALPN-01):
+/// `addresses` on `port`, named `port_name`, with `metadata` plus the service-name
+/// and managed-by labels.
+pub(crate) fn solver_endpoint_slice(
+    metadata: ObjectMeta,
+    service: &str,
+    addresses: &[String],
+    port: u16,
+    port_name: &str,
+) -> EndpointSlice {
+    let mut m = metadata;
     if let Some(l) = m.labels.as_mut() {
-        l.insert("kubernetes.io/service-name".into(), solver_name(ch));
+        l.insert("kubernetes.io/service-name".into(), service.to_string());
         l.insert(
             "endpointslice.kubernetes.io/managed-by".into(),
             "certgate".into(),
@@ -135,7 +154,7 @@ pub fn endpoint_slice(ch: &Challenge, addresses: &[String], port: u16) -> Endpoi
                 .collect(),
         ),
         ports: Some(vec![EndpointPort {
-            name: Some("http".into()),
+            name: Some(port_name.to_string()),
             port: Some(i32::from(port)),
             protocol: Some("TCP".into()),
             ..Default::default()

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DynamicObject, ObjectMeta};
@@ -17,7 +17,9 @@ use serde_json::json;
 
 use crate::api::Challenge;
 use crate::api::acme::ServiceType;
-use crate::http01::routes::{create_if_absent, delete_if_present, solver_addresses};
+use crate::http01::routes::{
+    create_if_absent, delete_if_present, solver_addresses, solver_endpoint_slice,
+};
 use crate::issuers::acme::naming::fnv32;
 use crate::tlsalpn01::TlsAlpn01Config;
 use crate::tlsalpn01::solvers::{TlsAlpn01Solver, of_challenge};
@@ -101,33 +103,13 @@ pub fn service(ch: &Challenge, solver: &TlsAlpn01Solver, solver_port: u16) -> Se
 
 /// The EndpointSlice of the per-challenge Service: the solver's ready addresses.
 pub fn endpoint_slice(ch: &Challenge, addresses: &[String], solver_port: u16) -> EndpointSlice {
-    let mut m = meta(ch, &BTreeMap::new());
-    if let Some(l) = m.labels.as_mut() {
-        l.insert("kubernetes.io/service-name".into(), solver_name(ch));
-        l.insert(
-            "endpointslice.kubernetes.io/managed-by".into(),
-            "certgate".into(),
-        );
-    }
-    EndpointSlice {
-        metadata: m,
-        address_type: "IPv4".into(),
-        endpoints: Some(
-            addresses
-                .iter()
-                .map(|a| Endpoint {
-                    addresses: vec![a.clone()],
-                    ..Default::default()
-                })
-                .collect(),
-        ),
-        ports: Some(vec![EndpointPort {
-            name: Some("tls".into()),
-            port: Some(i32::from(solver_port)),
-            protocol: Some("TCP".into()),
-            ..Default::default()
-        }]),
-    }
+    solver_endpoint_slice(
+        meta(ch, &BTreeMap::new()),
+        &solver_name(ch),
+        addresses,
+        solver_port,
+        "tls",
+    )
 }
 
 /// The TLSRoute kind at `version` (`v1`, or `v1alpha2` on older Gateway API installs).
