@@ -38,6 +38,31 @@ async fn wait_long<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<
     panic!("timed out waiting for {what}");
 }
 
+/// Every object `api` sees created or changed from now on (watched from before the
+/// test acts, so short-lived solver routes are seen), and the watch to abort.
+fn watch_applied<K>(
+    api: Api<K>,
+) -> (
+    tokio::sync::mpsc::UnboundedReceiver<K>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = tokio::spawn(async move {
+        use futures::StreamExt;
+        let stream = kube::runtime::watcher(api, Default::default());
+        futures::pin_mut!(stream);
+        while let Some(Ok(ev)) = stream.next().await {
+            if let kube::runtime::watcher::Event::Apply(o) = ev {
+                let _ = tx.send(o);
+            }
+        }
+    });
+    (rx, watch)
+}
+
 impl Stack {
     /// As [`wait_long`], printing the ACME objects when it never holds.
     async fn wait<T>(&self, what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
@@ -1128,18 +1153,7 @@ async fn http01_through_a_gateway_httproute_solver() {
         &certgate::http01::routes::http_route_resource(),
     );
     // Watch from before the Certificate exists, so the short-lived route is seen.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let watched = routes.clone();
-    let watch = tokio::spawn(async move {
-        use futures::StreamExt;
-        let stream = kube::runtime::watcher(watched, Default::default());
-        futures::pin_mut!(stream);
-        while let Some(Ok(ev)) = stream.next().await {
-            if let kube::runtime::watcher::Event::Apply(o) = ev {
-                let _ = tx.send(o);
-            }
-        }
-    });
+    let (mut rx, watch) = watch_applied(routes.clone());
     s.certificate("gw", "le-gw", &["gw.example.com"]).await;
     let route = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
@@ -1187,18 +1201,7 @@ async fn http01_for_a_gateway_certificate_attaches_to_its_source_gateway_with_no
         &s.ns(),
         &certgate::http01::routes::http_route_resource(),
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let watched = routes.clone();
-    let watch = tokio::spawn(async move {
-        use futures::StreamExt;
-        let stream = kube::runtime::watcher(watched, Default::default());
-        futures::pin_mut!(stream);
-        while let Some(Ok(ev)) = stream.next().await {
-            if let kube::runtime::watcher::Event::Apply(o) = ev {
-                let _ = tx.send(o);
-            }
-        }
-    });
+    let (mut rx, watch) = watch_applied(routes.clone());
     s.apply(json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": "edge", "namespace": s.ns(),
@@ -1257,18 +1260,7 @@ async fn tls_alpn01_through_a_tls_route_on_a_passthrough_listener() {
         &s.ns(),
         &certgate::tlsalpn01::routes::tls_route_resource("v1"),
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let watched = routes.clone();
-    let watch = tokio::spawn(async move {
-        use futures::StreamExt;
-        let stream = kube::runtime::watcher(watched, Default::default());
-        futures::pin_mut!(stream);
-        while let Some(Ok(ev)) = stream.next().await {
-            if let kube::runtime::watcher::Event::Apply(o) = ev {
-                let _ = tx.send(o);
-            }
-        }
-    });
+    let (mut rx, watch) = watch_applied(routes.clone());
     s.certificate("db", "le-alpn", &["db.example.com"]).await;
     let Ok(Some(route)) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await else {
         panic!("no solver TLSRoute was created\n{}", s.dump().await);
