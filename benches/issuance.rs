@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use certgate::api::Certificate;
-use certgate::certificates::keys::{KeyAlgorithm, PrivateKey};
 use certgate::controller::{ControllerConfig, RunningControllers};
+use certgate::pki::key::{KeyAlgorithm, PrivateKey};
 use futures::StreamExt;
 use kube::api::Api;
 use serde_json::json;

@@ -413,6 +413,16 @@ pub fn rfc1123(t: Timestamp) -> String {
     t.strftime("%a, %d %b %Y %H:%M:%S UTC").to_string()
 }
 
+/// 32-bit FNV-1 (what Go's `hash/fnv.New32` computes).
+pub fn fnv32(data: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in data {
+        h = h.wrapping_mul(0x0100_0193);
+        h ^= u32::from(*b);
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! certgate: a Kubernetes certificate controller serving the cert-manager API.
 
+pub mod acmesolver;
 pub mod admission;
 pub mod api;
 pub mod cainjector;

@@ -899,7 +899,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
         } => {
             init_logging(log_format, cli.verbosity, false);
             let client = kube::Client::try_default().await?;
-            certgate::http01::server::run_standalone(client, listen, tls_alpn01_listen).await?;
+            certgate::acmesolver::run_standalone(client, listen, tls_alpn01_listen).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Controller {

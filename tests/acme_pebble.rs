@@ -1769,7 +1769,7 @@ async fn pebble_root_name(pebble: &Pebble, i: usize) -> String {
         .await
         .unwrap();
     assert_eq!(r.status, 200);
-    let der = certgate::issuers::acme::client::pem_certificates(&r.body);
+    let der = certgate::pki::pem::certificates(&r.body);
     let (_, root) = x509_parser::parse_x509_certificate(&der[0]).unwrap();
     root.subject()
         .iter_common_name()
@@ -1888,7 +1888,7 @@ async fn an_order_cert_manager_left_in_flight_is_finished_with_its_account() {
     let cert = s.api::<Certificate>().get(name).await.unwrap();
     let cert_owner = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "name": name,
         "uid": cert.metadata.uid.clone().unwrap(), "controller": true, "blockOwnerDeletion": true});
-    use certgate::certificates::keys::{KeyAlgorithm, PrivateKey};
+    use certgate::pki::key::{KeyAlgorithm, PrivateKey};
     // The Certificate asks for ECDSA P-256 (the Stack's helper): so does its next key.
     let next = PrivateKey::generate(KeyAlgorithm::Ecdsa(256)).unwrap();
     let next_pem = next

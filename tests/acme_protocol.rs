@@ -388,7 +388,7 @@ async fn pebble_root_names(pebble: &Pebble, count: usize) -> BTreeSet<String> {
             .await
             .unwrap();
         assert_eq!(r.status, 200);
-        let der = certgate::issuers::acme::client::pem_certificates(&r.body);
+        let der = certgate::pki::pem::certificates(&r.body);
         let (_, root) = x509_parser::parse_x509_certificate(&der[0]).unwrap();
         names.insert(
             root.subject()

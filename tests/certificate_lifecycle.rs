@@ -257,10 +257,8 @@ async fn a_self_signed_certificate_is_issued_as_cert_manager_does() {
     let validity = x509.validity().not_after.timestamp() - x509.validity().not_before.timestamp();
     assert_eq!(validity, 90 * 86_400, "90 days by default");
     // The key in the Secret is the certificate's.
-    let key = certgate::certificates::keys::PrivateKey::from_pem(&data["tls.key"].0).unwrap();
-    assert!(
-        certgate::certificates::keys::public_key_matches_cert(&data["tls.crt"].0, &key).unwrap()
-    );
+    let key = certgate::pki::key::PrivateKey::from_pem(&data["tls.key"].0).unwrap();
+    assert!(certgate::pki::key::public_key_matches_cert(&data["tls.crt"].0, &key).unwrap());
 
     // Events as cert-manager writes them, in order.
     let events = Api::<Event>::namespaced(h.env.client.clone(), h.ns())
@@ -791,7 +789,7 @@ async fn jks_keystores_are_written_and_kept_while_nothing_changes() {
         JksEntry::PrivateKey { chain, .. } => chain.iter().all(|c| c.cert_type == "X509"),
         JksEntry::TrustedCertificate { certificate, .. } => certificate.cert_type == "X509",
     }));
-    let pkcs8 = certgate::certificates::keys::PrivateKey::from_pem(&data["tls.key"])
+    let pkcs8 = certgate::pki::key::PrivateKey::from_pem(&data["tls.key"])
         .unwrap()
         .to_der_pkcs8();
     assert_eq!(jks::recover_key(protected_key, b"changeit").unwrap(), pkcs8);
@@ -863,8 +861,8 @@ async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
     let pem = leaf(&crt);
     let cert = pem.parse_x509().unwrap();
     assert_eq!(cert.issuer().to_string(), "CN=cert-manager.local");
-    let key = certgate::certificates::keys::PrivateKey::from_pem(&key).unwrap();
-    assert!(certgate::certificates::keys::spki_matches(
+    let key = certgate::pki::key::PrivateKey::from_pem(&key).unwrap();
+    assert!(certgate::pki::key::spki_matches(
         cert.public_key().raw,
         &key
     ));
@@ -918,7 +916,7 @@ async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
     let real = leaf(&data["tls.crt"]);
     let real = real.parse_x509().unwrap();
     assert_ne!(real.issuer().to_string(), "CN=cert-manager.local");
-    assert!(certgate::certificates::keys::spki_matches(
+    assert!(certgate::pki::key::spki_matches(
         real.public_key().raw,
         &key
     ));

@@ -8,10 +8,10 @@ mod common;
 
 use certgate::api::meta::ConditionStatus;
 use certgate::api::{Certificate, CertificateRequest};
-use certgate::certificates::keys::{PrivateKey, public_key_matches_cert};
 use certgate::cli::approve::{self, Decision, DecisionError};
 use certgate::cli::create::{self, CreateError};
 use certgate::controller::RunningControllers;
+use certgate::pki::key::{PrivateKey, public_key_matches_cert};
 use certgate_sandbox::TestEnv;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -643,7 +643,7 @@ spec:
     let key = PrivateKey::from_pem(&key_pem).unwrap();
     assert_eq!(
         key.algorithm(),
-        certgate::certificates::keys::KeyAlgorithm::Ecdsa(384)
+        certgate::pki::key::KeyAlgorithm::Ecdsa(384)
     );
     let cert_pem = std::fs::read(dir.join("my-cr.crt")).unwrap();
     assert!(public_key_matches_cert(&cert_pem, &key).unwrap());

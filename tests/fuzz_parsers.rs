@@ -20,7 +20,6 @@ use base64::Engine as _;
 use certgate::api::acme::CertificateDnsNameSelector;
 use certgate::api::annotations as ann;
 use certgate::certificates::intent::{self, Defaults, Source, SourceKind, TlsBlock};
-use certgate::certificates::keys::PrivateKey;
 use certgate::dns01::nameserver::Nameserver;
 use certgate::dns01::selection::{ChallengeKind, SolverCandidate, select_solver};
 use certgate::gocompat;
@@ -33,6 +32,7 @@ use certgate::issuers::acme::protocol::{Authorization, Challenge, Identifier, Or
 use certgate::issuers::ca::CaKeyPair;
 use certgate::issuers::signer::SignOptions;
 use certgate::pki::chain;
+use certgate::pki::key::PrivateKey;
 use certgate::tlsalpn01::{self_check, solvers};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};

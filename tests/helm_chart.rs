@@ -1936,8 +1936,7 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
         let serve_tls = tls_alpn
             .clone()
             .serve(tls_listener, futures::future::pending());
-        let watch =
-            certgate::http01::server::watch_challenges(solver_client, tokens, Some(tls_alpn));
+        let watch = certgate::acmesolver::watch_challenges(solver_client, tokens, Some(tls_alpn));
         tokio::spawn(async move {
             let _ = tokio::join!(serve, serve_tls, watch);
         })

@@ -69,7 +69,7 @@ struct Issued {
 
 fn issue(ca: &Ca, dns: &[&str], algorithm: &str) -> Issued {
     use certgate::api::certificate::PrivateKeyEncoding;
-    use certgate::certificates::keys::{KeyAlgorithm, PrivateKey};
+    use certgate::pki::key::{KeyAlgorithm, PrivateKey};
     let alg = match algorithm {
         "RSA" => KeyAlgorithm::Rsa(2048),
         _ => KeyAlgorithm::Ecdsa(256),

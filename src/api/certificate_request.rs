@@ -70,3 +70,26 @@ pub struct CertificateRequestStatus {
     /// When the request failed.
     pub failure_time: Option<Time>,
 }
+
+/// The revision a CertificateRequest was made for.
+pub fn request_revision(req: &CertificateRequest) -> Option<i32> {
+    req.metadata
+        .annotations
+        .as_ref()?
+        .get(crate::api::annotations::CERTIFICATE_REVISION)?
+        .parse()
+        .ok()
+}
+
+/// The status of a CertificateRequest condition.
+pub fn request_condition<'a>(
+    req: &'a CertificateRequest,
+    type_: &str,
+) -> Option<&'a crate::api::meta::RequestCondition> {
+    req.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+}

@@ -7,6 +7,7 @@ pub mod annotations;
 pub mod certificate;
 pub mod certificate_request;
 pub mod challenge;
+pub mod conditions;
 pub mod crd;
 pub mod issuer;
 pub mod meta;

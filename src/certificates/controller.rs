@@ -20,21 +20,20 @@ use std::time::Duration;
 
 use crate::api::annotations as ann;
 use crate::api::certificate::PrivateKeyEncoding;
+use crate::api::conditions;
 use crate::api::meta::ConditionStatus;
 use crate::api::{Certificate, CertificateRequest, CertificateRequestSpec};
 use crate::certificates::issuing::IssuingAction;
 use crate::certificates::key_manager::KeyAction;
-use crate::certificates::keys::{self, KeyAlgorithm, PrivateKey};
 use crate::certificates::policy::{SecretOwnerReference, SecretSnapshot};
 use crate::certificates::request_manager::RequestAction;
 use crate::certificates::snapshot::{NextKey, Snapshot, request_revision};
 use crate::certificates::trigger::TriggerAction;
-use crate::certificates::{
-    conditions, issuing, key_manager, readiness, request_manager, secret_data, trigger,
-};
+use crate::certificates::{issuing, key_manager, readiness, request_manager, secret_data, trigger};
 use crate::controller::Context;
 use crate::controller::events::EventType;
 use crate::metrics;
+use crate::pki::key::{self as keys, KeyAlgorithm, PrivateKey};
 
 /// Why a Certificate could not be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -557,7 +556,7 @@ async fn create_request(
         return Ok(());
     };
     let key = PrivateKey::from_pem(&pem)?;
-    let csr = keys::build_csr(&s.certificate.spec, &key)?;
+    let csr = crate::pki::csr::build_csr(&s.certificate.spec, &key)?;
     let spec = &s.certificate.spec;
     let name = request_name(s.name(), revision);
     let mut annotations = BTreeMap::from([

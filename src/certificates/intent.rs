@@ -35,9 +35,9 @@ use crate::api::certificate::{
 };
 use crate::api::meta::IssuerReference;
 use crate::api::{Certificate, CertificateSpec};
-use crate::certificates::keys::DEFAULT_KEY_USAGES;
 use crate::certificates::renewal::{go_quote, parse_go_duration};
 use crate::gocompat::{go_duration_string, go_parse_bool, go_parse_int, split_with_escape_csv};
+use crate::pki::csr::DEFAULT_KEY_USAGES;
 
 // --- Event reasons (cert-manager's `reason*` constants in sync.go). ---
 /// A Warning: the source's annotations or TLS configuration cannot be used.

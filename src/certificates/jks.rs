@@ -29,7 +29,7 @@ use aws_lc_rs::digest::{Context, SHA1_FOR_LEGACY_USE_ONLY};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use jiff::Timestamp;
 
-use crate::certificates::keys::{KeyError, PrivateKey};
+use crate::pki::key::{KeyError, PrivateKey};
 
 /// The alias of the key entry when `spec.keystores.jks.alias` is unset.
 pub const DEFAULT_ALIAS: &str = "certificate";
@@ -538,8 +538,8 @@ pub fn jks_truststore(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certificates::keys::public_key_matches_cert;
     use crate::certificates::testing::{cert, issued_snapshot};
+    use crate::pki::key::public_key_matches_cert;
 
     const KEYTOOL_JKS: &[u8] = include_bytes!("../../tests/fixtures/jks/keytool-ec.jks");
     const KEYTOOL_CERT: &[u8] = include_bytes!("../../tests/fixtures/jks/keytool-ec-server.pem");

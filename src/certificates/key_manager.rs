@@ -1,8 +1,8 @@
 //! The key manager loop: while issuing, keeps the next private key in a temporary
 //! Secret that matches `spec.privateKey`; removes temporary keys no longer needed.
 
-use crate::certificates::keys::PrivateKey;
 use crate::certificates::snapshot::Snapshot;
+use crate::pki::key::PrivateKey;
 
 /// What the key manager wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,8 +78,7 @@ mod tests {
     #[test]
     fn a_next_key_of_the_wrong_algorithm_is_replaced() {
         let mut s = issuing(snapshot(cert("web", &["web.example"]), None));
-        let rsa =
-            PrivateKey::generate(crate::certificates::keys::KeyAlgorithm::Ecdsa(384)).unwrap();
+        let rsa = PrivateKey::generate(crate::pki::key::KeyAlgorithm::Ecdsa(384)).unwrap();
         let pem = rsa
             .to_pem(crate::api::certificate::PrivateKeyEncoding::Pkcs8)
             .unwrap();

@@ -7,13 +7,13 @@ use p12_keystore::{
 };
 
 use crate::api::certificate::Pkcs12Profile;
-use crate::certificates::keys::PrivateKey;
+use crate::pki::key::PrivateKey;
 
 /// Why a keystore could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeystoreError {
     #[error("the private key cannot be read: {0}")]
-    Key(#[from] crate::certificates::keys::KeyError),
+    Key(#[from] crate::pki::key::KeyError),
     #[error("a certificate cannot be read for the PKCS#12 keystore: {0}")]
     Certificate(String),
     #[error("encoding the PKCS#12 keystore failed: {0}")]

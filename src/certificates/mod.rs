@@ -1,13 +1,12 @@
 //! Certificate issuance policy: the checks deciding when a Certificate is
 //! (re-)issued, when it is Ready, and the renewal and back-off arithmetic.
 
-pub mod conditions;
 pub mod controller;
 pub mod intent;
 pub mod issuing;
 pub mod jks;
 pub mod key_manager;
-pub mod keys;
+
 pub mod keystores;
 pub mod policy;
 pub mod readiness;

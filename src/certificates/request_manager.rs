@@ -4,9 +4,9 @@
 use x509_parser::prelude::FromDer;
 
 use crate::api::CertificateRequest;
-use crate::certificates::keys::PrivateKey;
 use crate::certificates::policy;
 use crate::certificates::snapshot::Snapshot;
+use crate::pki::key::PrivateKey;
 
 /// What the request manager wants.
 #[derive(Debug, Clone, PartialEq, Eq)]

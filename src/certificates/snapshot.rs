@@ -38,28 +38,7 @@ pub struct Snapshot {
     pub now: Timestamp,
 }
 
-/// The revision a CertificateRequest was made for.
-pub fn request_revision(req: &CertificateRequest) -> Option<i32> {
-    req.metadata
-        .annotations
-        .as_ref()?
-        .get(annotations::CERTIFICATE_REVISION)?
-        .parse()
-        .ok()
-}
-
-/// The status of a CertificateRequest condition.
-pub fn request_condition<'a>(
-    req: &'a CertificateRequest,
-    type_: &str,
-) -> Option<&'a crate::api::meta::RequestCondition> {
-    req.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-}
+pub use crate::api::certificate_request::{request_condition, request_revision};
 
 /// Whether a CertificateRequest has failed for good (cert-manager's `IsFailed` plus denial).
 pub fn request_failed(req: &CertificateRequest) -> Option<String> {

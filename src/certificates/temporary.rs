@@ -128,10 +128,8 @@ mod tests {
 
     #[test]
     fn the_temporary_certificate_is_for_the_request_and_signed_by_a_one_use_ca() {
-        let key = crate::certificates::keys::PrivateKey::generate(
-            crate::certificates::keys::KeyAlgorithm::Ecdsa(256),
-        )
-        .unwrap();
+        let key = crate::pki::key::PrivateKey::generate(crate::pki::key::KeyAlgorithm::Ecdsa(256))
+            .unwrap();
         let mut params = rcgen::CertificateParams::new(vec!["web.example".to_string()]).unwrap();
         params
             .distinguished_name
@@ -149,10 +147,7 @@ mod tests {
             leaf.issuer().to_string(),
             format!("CN={TEMPORARY_CA_COMMON_NAME}")
         );
-        assert!(crate::certificates::keys::spki_matches(
-            leaf.public_key().raw,
-            &key
-        ));
+        assert!(crate::pki::key::spki_matches(leaf.public_key().raw, &key));
         let sans: Vec<String> = leaf
             .subject_alternative_name()
             .unwrap()

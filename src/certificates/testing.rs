@@ -11,10 +11,11 @@ use crate::api::meta::{Condition, ConditionStatus, IssuerReference};
 use crate::api::{
     Certificate, CertificateRequest, CertificateRequestSpec, CertificateSpec, CertificateStatus,
 };
-use crate::certificates::keys::{KeyAlgorithm, PrivateKey, build_csr};
 use crate::certificates::policy::SecretSnapshot;
 use crate::certificates::snapshot::{NextKey, Snapshot};
 use crate::issuers::signer::SignOptions;
+use crate::pki::csr::build_csr;
+use crate::pki::key::{KeyAlgorithm, PrivateKey};
 
 /// A Certificate with an ECDSA P-256 key, issued by the `ca` ClusterIssuer.
 pub fn cert(name: &str, dns: &[&str]) -> Certificate {

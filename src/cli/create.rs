@@ -19,9 +19,10 @@ use serde_json::Value;
 use crate::api::certificate::PrivateKeyEncoding;
 use crate::api::meta::ConditionStatus;
 use crate::api::{Certificate, CertificateRequest, CertificateRequestSpec};
-use crate::certificates::keys::{KeyAlgorithm, KeyError, PrivateKey, build_csr};
 use crate::certificates::snapshot::request_condition;
 use crate::cli::approve::api_message;
+use crate::pki::csr::build_csr;
+use crate::pki::key::{KeyAlgorithm, KeyError, PrivateKey};
 
 /// cmctl's default `--timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);

@@ -119,8 +119,8 @@ pub async fn secret(
     out.push_str(&describe_pem(&crt));
     let key_matches = data
         .get(ann::TLS_KEY)
-        .and_then(|k| crate::certificates::keys::PrivateKey::from_pem(&k.0).ok())
-        .map(|k| crate::certificates::keys::public_key_matches_cert(&crt, &k).unwrap_or(false));
+        .and_then(|k| crate::pki::key::PrivateKey::from_pem(&k.0).ok())
+        .map(|k| crate::pki::key::public_key_matches_cert(&crt, &k).unwrap_or(false));
     let _ = writeln!(
         out,
         "Private key:  {}",

@@ -171,7 +171,7 @@ impl DohClient {
                 .map_err(|e| format!("the platform's certificate verifier: {e}"))?,
             Some(pem) => {
                 let mut roots = rustls::RootCertStore::empty();
-                for der in crate::issuers::acme::client::pem_certificates(pem.as_bytes()) {
+                for der in crate::pki::pem::certificates(pem.as_bytes()) {
                     roots
                         .add(rustls::pki_types::CertificateDer::from(der))
                         .map_err(|e| format!("a DNS-over-HTTPS CA certificate: {e}"))?;

@@ -25,8 +25,8 @@ use serde_json::json;
 
 use crate::api::Challenge;
 use crate::api::acme::ServiceType;
+use crate::gocompat::fnv32;
 use crate::http01::challenge_path;
-use crate::issuers::acme::naming::fnv32;
 
 /// Why temporary routing could not be put in place or removed.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,8 @@ use thiserror::Error;
 
 use super::signer::{self, IssuerInfo, SignError, SignOptions, SignedCertificate};
 use crate::api::annotations::{TLS_CRT, TLS_KEY};
-use crate::certificates::keys::{PrivateKey, pem, spki_matches};
+use crate::pki::key::{PrivateKey, spki_matches};
+use crate::pki::pem;
 
 /// Reason when the key pair cannot be read from the Secret.
 pub const REASON_ERR_GET_KEY_PAIR: &str = "ErrGetKeyPair";
@@ -202,10 +203,11 @@ mod tests {
 
     use super::*;
     use crate::api::certificate::PrivateKeyEncoding;
-    use crate::certificates::keys::pem;
-    use crate::certificates::keys::{KeyAlgorithm, build_csr};
     use crate::issuers::selfsigned;
     use crate::issuers::signer::tests::{options, spec};
+    use crate::pki::csr::build_csr;
+    use crate::pki::key::KeyAlgorithm;
+    use crate::pki::pem;
     use x509_parser::prelude::*;
 
     fn self_signed_ca(alg: KeyAlgorithm, cn: &str) -> (PrivateKey, String) {

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::conditions;
 use crate::api::meta::{Condition, ConditionStatus};
 use crate::api::{ClusterIssuer, Issuer, IssuerConfig};
-use crate::certificates::conditions;
 use crate::controller::Context;
 use crate::issuers::readiness;
 use crate::metrics;

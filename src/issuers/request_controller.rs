@@ -18,16 +18,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::annotations as ann;
+use crate::api::certificate_request::request_condition;
 use crate::api::meta::{ConditionStatus, RequestCondition};
 use crate::api::{CertificateRequest, ClusterIssuer, Issuer, IssuerConfig};
-use crate::certificates::keys::PrivateKey;
-use crate::certificates::renewal::parse_go_duration;
-use crate::certificates::snapshot::request_condition;
 use crate::controller::Context;
 use crate::controller::events::EventType;
+use crate::gocompat::parse_go_duration;
 use crate::issuers::signer::{DEFAULT_DURATION, SignOptions, SignedCertificate};
 use crate::issuers::{ca, selfsigned};
 use crate::metrics;
+use crate::pki::key::PrivateKey;
 
 /// Why a CertificateRequest could not be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -542,7 +542,7 @@ async fn follow_renewal_info(ctx: &Context, req: &CertificateRequest) -> Action 
     let ns = req.namespace().unwrap_or_default();
     let (Some(cert_name), Some(revision)) = (
         req.annotations().get(ann::CERTIFICATE_NAME),
-        crate::certificates::snapshot::request_revision(req),
+        crate::api::certificate_request::request_revision(req),
     ) else {
         return Action::await_change();
     };

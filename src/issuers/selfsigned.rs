@@ -3,7 +3,7 @@
 //! `cert-manager.io/private-key-secret-name` annotation).
 
 use super::signer::{self, IssuerInfo, SignError, SignOptions, SignedCertificate};
-use crate::certificates::keys::{PrivateKey, spki_matches};
+use crate::pki::key::{PrivateKey, spki_matches};
 
 /// Signs `csr_pem` with `key`, which must be the key the CSR was made with
 /// (else [`SignError::KeyMismatch`], cert-manager's "CSR not signed by
@@ -41,8 +41,9 @@ mod tests {
 
     use super::*;
     use crate::api::certificate::{KeyUsage, PrivateKeyEncoding};
-    use crate::certificates::keys::{KeyAlgorithm, build_csr, public_key_matches_cert};
     use crate::issuers::signer::tests::{fixed_now, options, spec};
+    use crate::pki::csr::build_csr;
+    use crate::pki::key::{KeyAlgorithm, public_key_matches_cert};
     use x509_parser::prelude::*;
 
     fn pem_der(pem_text: &str) -> Vec<u8> {

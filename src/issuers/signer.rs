@@ -13,10 +13,12 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::api::certificate::KeyUsage;
-use crate::certificates::keys::{
-    self, KeyError, PrivateKey, basic_constraints_value, der, ext_key_usage_value, extension,
-    key_usage_value, oids, pem, usages_to_x509,
+use crate::pki::csr::{
+    self as keys, basic_constraints_value, ext_key_usage_value, extension, key_usage_value,
+    usages_to_x509,
 };
+use crate::pki::key::{KeyError, PrivateKey};
+use crate::pki::{der, oids, pem};
 
 /// How to sign: the parts of the template that come from the request and the issuer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -540,8 +542,9 @@ pub(crate) fn certificate_pem(der_bytes: &[u8]) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::api::certificate::{CertificateSpec, X509Subject};
-    use crate::certificates::keys::pem;
-    use crate::certificates::keys::{KeyAlgorithm, build_csr};
+    use crate::pki::csr::build_csr;
+    use crate::pki::key::KeyAlgorithm;
+    use crate::pki::pem;
     use x509_parser::prelude::*;
 
     pub(crate) fn fixed_now() -> jiff::Timestamp {

@@ -6,7 +6,7 @@
 
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::certificates::keys::pem;
+use crate::pki::pem;
 
 /// The most certificates accepted in one bag (cert-manager's limit).
 const MAX_CERTIFICATES: usize = 1000;

@@ -1,5 +1,11 @@
-//! Public-key infrastructure helpers shared by the issuers and the Certificate
-//! loops: today the certificate-chain parser; the key and CSR code of
-//! `certificates::keys` moves here (#17). Pure functions; no Kubernetes, no I/O.
+//! Public-key infrastructure: private keys (`key`), certificate signing requests
+//! (`csr`), PEM and DER (`pem`, `der`, `oids`) and certificate chains (`chain`).
+//! The one place keys and requests are encoded and decoded. Pure functions; no
+//! Kubernetes, no I/O; nothing here formats private key material.
 
 pub mod chain;
+pub mod csr;
+pub mod der;
+pub mod key;
+pub mod oids;
+pub mod pem;

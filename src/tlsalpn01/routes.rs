@@ -17,10 +17,10 @@ use serde_json::json;
 
 use crate::api::Challenge;
 use crate::api::acme::ServiceType;
+use crate::gocompat::fnv32;
 use crate::http01::routes::{
     create_if_absent, delete_if_present, solver_addresses, solver_endpoint_slice,
 };
-use crate::issuers::acme::naming::fnv32;
 use crate::tlsalpn01::TlsAlpn01Config;
 use crate::tlsalpn01::solvers::{TlsAlpn01Solver, of_challenge};
 

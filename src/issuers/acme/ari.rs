@@ -15,8 +15,8 @@ use serde_json::json;
 use crate::api::annotations as ann;
 use crate::api::{AcmeIssuer, CertificateRequest};
 use crate::controller::Context;
+use crate::gocompat::fnv32;
 use crate::issuers::acme::AcmeIssuerRef;
-use crate::issuers::acme::naming::fnv32;
 
 /// The RFC 9773 identifier (`base64url(AKI).base64url(serial)`) of the first
 /// certificate in a PEM text, when it has an authority key identifier.

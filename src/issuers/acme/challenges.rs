@@ -396,8 +396,7 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
         }
         // Self-check, or the configured wait instead of it.
         if let Some(wait) = ch.spec.solver.wait_instead_of_self_check.as_deref() {
-            let wait = crate::certificates::renewal::parse_go_duration(wait)
-                .unwrap_or(Duration::from_secs(0));
+            let wait = crate::gocompat::parse_go_duration(wait).unwrap_or(Duration::from_secs(0));
             let presented_at = status.presented_at.as_ref().map(|t| t.0);
             let elapsed = presented_at
                 .map(|t| ctx.now().duration_since(t).unsigned_abs())

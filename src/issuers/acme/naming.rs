@@ -4,15 +4,7 @@
 
 use serde::Serialize;
 
-/// 32-bit FNV-1 (what Go's `hash/fnv.New32` computes).
-pub fn fnv32(data: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in data {
-        h = h.wrapping_mul(0x0100_0193);
-        h ^= u32::from(*b);
-    }
-    h
-}
+pub use crate::gocompat::fnv32;
 
 /// Shortens `name` to at most `max` bytes, ending on an ASCII letter or digit.
 pub fn dns_safe_shorten(name: &str, max: usize) -> String {

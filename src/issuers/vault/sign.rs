@@ -68,7 +68,7 @@ fn csr_names(csr_pem: &str) -> Result<CsrNames, VaultError> {
 
 /// The DER of the first `label` block of `text`.
 fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
-    crate::certificates::keys::pem::decode_all(text.as_bytes())
+    crate::pki::pem::decode_all(text.as_bytes())
         .ok()?
         .into_iter()
         .find(|b| b.label == label)

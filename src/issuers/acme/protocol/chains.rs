@@ -26,7 +26,7 @@ pub enum Chosen {
 /// has no common name. With several CN attributes the last counts, as in Go's
 /// `pkix.Name`.
 pub fn top_issuer_common_name(pem: &str) -> Result<Option<String>, ChainError> {
-    let certs = crate::issuers::acme::client::pem_certificates(pem.as_bytes());
+    let certs = crate::pki::pem::certificates(pem.as_bytes());
     let Some(top) = certs.last() else {
         return Ok(None);
     };

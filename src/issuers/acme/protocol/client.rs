@@ -88,7 +88,7 @@ pub struct CertificateChain {
 impl CertificateChain {
     /// The DER of each certificate, leaf first.
     pub fn der(&self) -> Vec<Vec<u8>> {
-        crate::issuers::acme::client::pem_certificates(self.pem.as_bytes())
+        crate::pki::pem::certificates(self.pem.as_bytes())
     }
 }
 
@@ -466,7 +466,7 @@ impl Account {
 
     async fn download(&self, op: &'static str, url: &str) -> Result<CertificateChain, Error> {
         let response = self.post(op, url, None).await?;
-        let blocks = crate::certificates::keys::pem::decode_all(&response.body)
+        let blocks = crate::pki::pem::decode_all(&response.body)
             .map_err(|e| invalid(&response, format!("invalid certificate chain: {e}")))?;
         let mut pem = String::new();
         for block in &blocks {
@@ -476,10 +476,7 @@ impl Account {
                     format!("invalid PEM cert type {:?}", block.label),
                 ));
             }
-            pem.push_str(&crate::certificates::keys::pem::encode(
-                "CERTIFICATE",
-                &block.der,
-            ));
+            pem.push_str(&crate::pki::pem::encode("CERTIFICATE", &block.der));
         }
         if pem.is_empty() {
             return Err(invalid(&response, "the certificate chain is empty"));

@@ -4,13 +4,13 @@
 //! by default, as cert-manager, ECDSA P-256 (or P-384) on request.
 //!
 //! Decoding and encoding are certgate's own key code
-//! ([`crate::certificates::keys::PrivateKey`]); signing is [`super::jws`].
+//! ([`crate::pki::key::PrivateKey`]); signing is [`super::jws`].
 //! `Debug` shows the algorithm and the thumbprint, never the key.
 
 use std::fmt;
 
 use crate::api::certificate::PrivateKeyEncoding;
-use crate::certificates::keys::{KeyAlgorithm, KeyError, PrivateKey};
+use crate::pki::key::{KeyAlgorithm, KeyError, PrivateKey};
 
 use super::jws::{Jwk, JwsAlgorithm, JwsError, SigningKey};
 
