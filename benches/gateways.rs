@@ -49,10 +49,11 @@ async fn main() {
         Arc::new(certgate::metrics::Metrics::default()),
     );
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let certificates = certgate::controller::SharedCertificates::start(&ctx);
+    let certificates = ctx.watch_certificates();
     let shim = tokio::spawn(certgate::gateway::run(
-        ctx,
+        ctx.runtime.clone(),
         certificates,
+        Default::default(),
         Default::default(),
         async move {
             let mut rx = rx;

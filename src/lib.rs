@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod gocompat;
 pub mod http01;
 pub mod ingress_shim;
+pub mod intent;
 pub mod issuers;
 pub mod manifests;
 pub mod metrics;

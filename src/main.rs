@@ -962,7 +962,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                 copied_annotation_prefixes,
                 max_concurrent_reconciles,
                 enable_certificate_owner_ref,
-                default_issuer: certgate::certificates::intent::Defaults {
+                default_issuer: certgate::intent::Defaults {
                     issuer_name: (!default_issuer_name.is_empty()).then_some(default_issuer_name),
                     issuer_kind: default_issuer_kind,
                     issuer_group: default_issuer_group,
@@ -999,7 +999,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "certgate".into()),
                 uuid_like()
             );
-            let mut election = certgate::controller::leader::LeaderElectionConfig::new(
+            let mut election = certgate::runtime::leader::LeaderElectionConfig::new(
                 &leader_election_namespace,
                 &identity,
             );
@@ -1008,7 +1008,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             election.retry_period = leader_election_retry_period;
             if leader_elect {
                 tracing::info!(lease = %format!("{}/{}", election.namespace, election.name), "waiting to become leader");
-                certgate::controller::leader::acquire(&client, &election).await;
+                certgate::runtime::leader::acquire(&client, &election).await;
                 tracing::info!("became leader");
             }
             health
@@ -1019,7 +1019,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             let controllers = tokio::spawn(certgate::controller::run_controllers(ctx, rx));
             let lost = async {
                 if leader_elect {
-                    certgate::controller::leader::keep_renewing(&client, &election).await;
+                    certgate::runtime::leader::keep_renewing(&client, &election).await;
                 } else {
                     futures::future::pending::<()>().await;
                 }
@@ -1031,7 +1031,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             let _ = stop.send(true);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(20), controllers).await;
             if leader_elect {
-                certgate::controller::leader::release(&client, &election).await;
+                certgate::runtime::leader::release(&client, &election).await;
             }
         }
     }

@@ -7,8 +7,8 @@
 mod common;
 
 use certgate::api::{Certificate, CertificateRequest, ClusterIssuer, Issuer};
-use certgate::controller::clock::ManualClock;
 use certgate::controller::{ControllerConfig, RunningControllers};
+use certgate::runtime::clock::ManualClock;
 use certgate_sandbox::TestEnv;
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -929,7 +929,7 @@ async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
 /// the Certificate not Ready (WindowError).
 #[tokio::test(flavor = "multi_thread")]
 async fn renewal_windows_place_the_renewal_time() {
-    use certgate::controller::clock::Clock;
+    use certgate::runtime::clock::Clock;
     let h = Harness::start().await;
     h.selfsigned_issuer().await;
     h.certificate("windowed", json!({"dnsNames": ["w.example"]}))

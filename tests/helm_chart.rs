@@ -1891,10 +1891,10 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
     // The controllers under the chart's ServiceAccount, the solver under its own.
     let (client, log) = recording_client(sandbox, &ns, &controller_sa).await;
     let (solver_client, solver_log) = recording_client(sandbox, &ns, &solver_sa).await;
-    let election = certgate::controller::leader::LeaderElectionConfig::new(&leases, "rbac-test");
+    let election = certgate::runtime::leader::LeaderElectionConfig::new(&leases, "rbac-test");
     tokio::time::timeout(
         Duration::from_secs(10),
-        certgate::controller::leader::acquire(&client, &election),
+        certgate::runtime::leader::acquire(&client, &election),
     )
     .await
     .expect("leader election under the chart's Role");
@@ -2242,7 +2242,7 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
     .await;
 
     controllers.stop().await;
-    certgate::controller::leader::release(&client, &election).await;
+    certgate::runtime::leader::release(&client, &election).await;
     solver.abort();
     drop(pebble);
     drop(bind);

@@ -34,9 +34,9 @@ use tokio::sync::broadcast;
 
 use crate::api::Certificate;
 use crate::api::annotations::CERTIFICATE_NAME;
-use crate::controller::Context;
-use crate::controller::events::EventType;
 use crate::metrics;
+use crate::runtime::Context;
+use crate::runtime::events::EventType;
 use desired::{NamespacedName, SecretSnapshot, Source, SourceSnapshot, TargetKind};
 
 /// The field manager of the injector's patches.
@@ -161,15 +161,12 @@ fn concerns(
     }
 }
 
-/// Runs the CA injector until `shutdown` resolves (at once when disabled).
+/// Runs the CA injector until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
-    certificates: Arc<crate::controller::SharedCertificates>,
+    certificates: Arc<crate::runtime::shared_certificates::SharedCertificates>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    if !ctx.config.ca_injector {
-        return;
-    }
     let (changes, _) = broadcast::channel::<SourceChange>(1024);
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let secrets: Api<PartialObjectMeta<Secret>> = match &ctx.config.namespace {
@@ -243,7 +240,7 @@ async fn run_kind<K: Injectable>(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let api: Api<K> = Api::all(cx.ctx.client.clone());
-    let controller = crate::controller::lean_controller_with(api, K::trim);
+    let controller = crate::runtime::reconcile::lean_controller_with(api, K::trim);
     let store = controller.store();
     let triggers = futures::stream::unfold(changes.subscribe(), |mut rx| async move {
         match rx.recv().await {
@@ -351,7 +348,7 @@ fn error_policy<K: Injectable>(
         metrics::SYNC_ERRORS,
         vec![("controller", "cainjector".into())],
     );
-    crate::controller::log_reconcile_error("cainjector", &target_name(&*obj), error);
+    crate::runtime::reconcile::log_reconcile_error("cainjector", &target_name(&*obj), error);
     // A failed resourceVersion test (the cache was behind) is retried soon.
     Action::requeue(Duration::from_secs(2))
 }

@@ -23,6 +23,7 @@ use crate::api::certificate::PrivateKeyEncoding;
 use crate::api::conditions;
 use crate::api::meta::ConditionStatus;
 use crate::api::{Certificate, CertificateRequest, CertificateRequestSpec};
+use crate::certificates::Context;
 use crate::certificates::issuing::IssuingAction;
 use crate::certificates::key_manager::KeyAction;
 use crate::certificates::policy::{SecretOwnerReference, SecretSnapshot};
@@ -30,10 +31,9 @@ use crate::certificates::request_manager::RequestAction;
 use crate::certificates::snapshot::{NextKey, Snapshot, request_revision};
 use crate::certificates::trigger::TriggerAction;
 use crate::certificates::{issuing, key_manager, readiness, request_manager, secret_data, trigger};
-use crate::controller::Context;
-use crate::controller::events::EventType;
 use crate::metrics;
 use crate::pki::key::{self as keys, KeyAlgorithm, PrivateKey};
+use crate::runtime::events::EventType;
 
 /// Why a Certificate could not be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ fn label_value_fits(name: &str) -> bool {
 /// Runs the Certificate controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
-    certificates: Arc<crate::controller::SharedCertificates>,
+    certificates: Arc<crate::runtime::shared_certificates::SharedCertificates>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
@@ -143,7 +143,7 @@ fn error_policy(cert: Arc<Certificate>, error: &CertificateError, ctx: Arc<Conte
         metrics::SYNC_ERRORS,
         vec![("controller", "certificates".into())],
     );
-    crate::controller::log_reconcile_error(
+    crate::runtime::reconcile::log_reconcile_error(
         "certificates",
         &format!(
             "{}/{}",
@@ -572,7 +572,7 @@ async fn create_request(
     ]);
     annotations.extend(copied_annotations(
         s.certificate.metadata.annotations.as_ref(),
-        &ctx.config.copied_annotation_prefixes,
+        &ctx.copied_annotation_prefixes,
     ));
     if let Some(id) = replaced_certificate_id(s) {
         annotations.insert(ann::ACME_REPLACES.to_string(), id);
@@ -806,7 +806,7 @@ async fn write_secret(
         .unwrap_or_default();
     let uid = s.certificate.metadata.uid.clone().unwrap_or_default();
     owners.retain(|o| o.uid != uid);
-    if ctx.config.enable_certificate_owner_ref
+    if ctx.enable_certificate_owner_ref
         && let Some(o) = owner_reference(&s.certificate)
     {
         owners.push(o);
@@ -891,10 +891,9 @@ async fn repair_secret(ctx: &Context, s: &Snapshot) -> Result<bool, CertificateE
     if crate::certificates::policy::needs_issuance(&input).is_some() {
         return Ok(false);
     }
-    let Some(why) = crate::certificates::policy::secret_needs_update(
-        &input,
-        ctx.config.enable_certificate_owner_ref,
-    ) else {
+    let Some(why) =
+        crate::certificates::policy::secret_needs_update(&input, ctx.enable_certificate_owner_ref)
+    else {
         return Ok(false);
     };
     let Some(secret) = &s.secret else {

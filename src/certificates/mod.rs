@@ -1,8 +1,9 @@
 //! Certificate issuance policy: the checks deciding when a Certificate is
 //! (re-)issued, when it is Ready, and the renewal and back-off arithmetic.
 
+pub mod context;
+pub use context::Context;
 pub mod controller;
-pub mod intent;
 pub mod issuing;
 pub mod jks;
 pub mod key_manager;

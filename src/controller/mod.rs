@@ -1,17 +1,13 @@
 //! The controller process: every controller against one cluster, leader election,
 //! the metrics and health endpoints, and graceful shutdown.
 
-pub mod clock;
-pub mod events;
-pub mod leader;
-pub mod owner_index;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::metrics::Metrics;
-use clock::Clock;
+use crate::runtime::clock::{self, Clock};
+pub use crate::runtime::shared_certificates::SharedCertificates;
 
 /// How the controllers run (the flags of `certgate controller`).
 #[derive(Clone)]
@@ -34,7 +30,7 @@ pub struct ControllerConfig {
     /// The component name events are reported from.
     pub component: String,
     /// The issuer of Ingresses annotated `kubernetes.io/tls-acme: "true"` (`--default-issuer-*`).
-    pub default_issuer: crate::certificates::intent::Defaults,
+    pub default_issuer: crate::intent::Defaults,
     /// ACME: challenge concurrency, DNS-01 lookups, HTTP-01 serving and checking.
     pub acme: AcmeSettings,
     /// Run the CA injector (`--enable-ca-injector`, src/cainjector/).
@@ -62,38 +58,7 @@ pub fn approver_enabled(controllers: &[String]) -> bool {
     names.is_empty() || names.iter().any(|n| *n == "*" || *n == APPROVER)
 }
 
-/// The ACME flags of `certgate controller`.
-#[derive(Clone, Debug)]
-pub struct AcmeSettings {
-    /// `--max-concurrent-challenges`.
-    pub max_concurrent_challenges: usize,
-    pub dns01: crate::dns01::Dns01Config,
-    pub http01: crate::http01::Http01Config,
-    /// Serve HTTP-01 answers from the controller process on this address.
-    pub http01_solver_listen: Option<SocketAddr>,
-    pub tls_alpn01: crate::tlsalpn01::TlsAlpn01Config,
-    /// Answer TLS-ALPN-01 handshakes from the controller process on this address.
-    pub tls_alpn01_solver_listen: Option<SocketAddr>,
-    /// Limits on new orders per issuer.
-    pub order_limits: crate::issuers::acme::budget::Limits,
-    /// The shortest wait between two ACME renewal-information polls (60 s).
-    pub ari_min_poll: std::time::Duration,
-}
-
-impl Default for AcmeSettings {
-    fn default() -> Self {
-        AcmeSettings {
-            max_concurrent_challenges: 60,
-            dns01: Default::default(),
-            http01: Default::default(),
-            http01_solver_listen: None,
-            tls_alpn01: Default::default(),
-            tls_alpn01_solver_listen: None,
-            order_limits: Default::default(),
-            ari_min_poll: std::time::Duration::from_secs(60),
-        }
-    }
-}
+pub use crate::issuers::acme::settings::AcmeSettings;
 
 impl Default for ControllerConfig {
     fn default() -> Self {
@@ -120,25 +85,13 @@ impl Default for ControllerConfig {
     }
 }
 
-/// What every reconciler gets.
+/// Every feature's context, built from one [`ControllerConfig`]: the wiring hands
+/// each controller the one it needs.
 pub struct Context {
-    pub client: kube::Client,
     pub config: ControllerConfig,
-    pub recorder: events::Recorder,
-    pub metrics: Arc<Metrics>,
-    /// CertificateRequests by the uid of their Certificate (kept from the controller's watch).
-    pub requests_by_owner: owner_index::OwnerIndex<crate::api::CertificateRequest>,
-    /// Secret metadata by owner uid (temporary key Secrets by their Certificate).
-    pub secrets_by_owner:
-        owner_index::OwnerIndex<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>>,
-    /// Accounts, order limits and challenge slots of the ACME controllers.
-    pub acme: crate::issuers::acme::AcmeRuntime,
-    /// The answers of the in-process HTTP-01 solver.
-    pub solver_tokens: crate::http01::server::SolverTokens,
-    /// The certificates of the in-process TLS-ALPN-01 solver.
-    pub tls_alpn_solver: crate::tlsalpn01::server::TlsAlpnSolver,
-    /// Vault tokens by issuer (renewed, re-logged in on 403).
-    pub vault_tokens: Arc<crate::issuers::vault::auth::TokenCache>,
+    pub runtime: Arc<crate::runtime::Context>,
+    pub certificates: Arc<crate::certificates::Context>,
+    pub issuers: Arc<crate::issuers::Context>,
 }
 
 impl Context {
@@ -147,117 +100,43 @@ impl Context {
         config: ControllerConfig,
         metrics: Arc<Metrics>,
     ) -> Arc<Context> {
-        let recorder = events::Recorder::new(client.clone(), &config.component);
-        let mut acme = crate::issuers::acme::AcmeRuntime::new(
-            config.acme.max_concurrent_challenges,
-            config.acme.dns01.clone(),
-            config.acme.http01.clone(),
-            config.acme.order_limits,
-        );
-        acme.ari_min_poll = config.acme.ari_min_poll;
-        Arc::new(Context {
+        let runtime = crate::runtime::Context::new(
             client,
-            config,
-            recorder,
+            crate::runtime::context::Settings {
+                namespace: config.namespace.clone(),
+                cluster_resource_namespace: config.cluster_resource_namespace.clone(),
+                max_concurrent_reconciles: config.max_concurrent_reconciles,
+                clock: config.clock.clone(),
+                component: config.component.clone(),
+            },
             metrics,
-            // Issued certificates are read from the API when issuing, not kept here.
-            requests_by_owner: owner_index::OwnerIndex::with_trim(|r| {
-                if let Some(st) = r.status.as_mut() {
-                    st.certificate = None;
-                    st.ca = None;
-                }
-            }),
-            secrets_by_owner: Default::default(),
-            acme,
-            solver_tokens: Default::default(),
-            tls_alpn_solver: Default::default(),
-            vault_tokens: Default::default(),
+        );
+        let certificates = crate::certificates::Context::new(
+            runtime.clone(),
+            config.copied_annotation_prefixes.clone(),
+            config.enable_certificate_owner_ref,
+        );
+        let issuers = crate::issuers::Context::new(
+            runtime.clone(),
+            crate::issuers::context::IssuerSettings {
+                acme: config.acme.clone(),
+                vault: config.vault.clone(),
+                approve_requests: config.approve_requests,
+                cluster_issuer_selector: config.cluster_issuer_selector.clone(),
+            },
+        );
+        Arc::new(Context {
+            config,
+            runtime,
+            certificates,
+            issuers,
         })
     }
 
-    pub fn now(&self) -> jiff::Timestamp {
-        self.config.clock.now()
+    /// The process's one Certificate watch, with the index the shims read.
+    pub fn watch_certificates(&self) -> Arc<SharedCertificates> {
+        SharedCertificates::start(&self.runtime, crate::intent::ownership::certificate_index())
     }
-}
-
-/// A controller over `api` whose cache keeps objects without `managedFields` (they
-/// are often the biggest part of an object, and no controller reads them).
-pub fn lean_controller<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    lean_controller_with(api, |_| {})
-}
-
-/// As [`lean_controller`], watching only what `config` selects.
-pub fn lean_controller_selected<K>(
-    api: kube::Api<K>,
-    config: kube::runtime::watcher::Config,
-) -> kube::runtime::Controller<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    lean_controller_configured(api, config, |_| {})
-}
-
-/// As [`lean_controller`], dropping more of each object before it is cached.
-pub fn lean_controller_with<K>(
-    api: kube::Api<K>,
-    trim: impl FnMut(&mut K) + Send + 'static,
-) -> kube::runtime::Controller<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    lean_controller_configured(api, kube::runtime::watcher::Config::default(), trim)
-}
-
-fn lean_controller_configured<K>(
-    api: kube::Api<K>,
-    config: kube::runtime::watcher::Config,
-    mut trim: impl FnMut(&mut K) + Send + 'static,
-) -> kube::runtime::Controller<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    use kube::runtime::{WatchStreamExt, reflector, watcher};
-    let (reader, writer) = reflector::store();
-    let stream = reflector(
-        writer,
-        watcher(api, config).modify(move |o: &mut K| {
-            let meta = o.meta_mut();
-            meta.managed_fields = None;
-            if let Some(a) = meta.annotations.as_mut() {
-                a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            }
-            trim(o);
-        }),
-    )
-    .applied_objects();
-    kube::runtime::Controller::for_stream(stream, reader)
 }
 
 /// Readiness of the process for `/readyz`.
@@ -310,84 +189,48 @@ pub async fn serve_health(addr: SocketAddr, health: Arc<Health>) -> std::io::Res
     axum::serve(listener, app).await
 }
 
-/// The process's one watch of Certificates, and the index of Certificates by the
-/// Gateway, ListenerSet or Ingress they come from that the shims read. Dropped:
-/// the watch stops.
-pub struct SharedCertificates {
-    pub watch: Arc<crate::runtime::shared_watch::SharedWatch<crate::api::Certificate>>,
-    pub by_source: Arc<owner_index::OwnerIndex<crate::api::Certificate>>,
-    driver: tokio::task::JoinHandle<()>,
-}
-
-impl SharedCertificates {
-    /// Starts watching the Certificates `ctx` serves (its namespace, or all).
-    pub fn start(ctx: &Arc<Context>) -> Arc<SharedCertificates> {
-        use crate::runtime::shared_watch::{Hook, SharedWatch};
-        let api: kube::Api<crate::api::Certificate> = match &ctx.config.namespace {
-            Some(ns) => kube::Api::namespaced(ctx.client.clone(), ns),
-            None => kube::Api::all(ctx.client.clone()),
-        };
-        let by_source = Arc::new(crate::ingress_shim::certificate_index());
-        let metrics = ctx.metrics.clone();
-        let hooks: Vec<Hook<crate::api::Certificate>> = vec![
-            Box::new({
-                let index = by_source.clone();
-                move |e| index.apply(e)
-            }),
-            Box::new(move |e| {
-                if let kube::runtime::watcher::Event::Delete(c) = e {
-                    use kube::ResourceExt;
-                    metrics.forget_certificate(&c.name_any(), &c.namespace().unwrap_or_default());
-                }
-            }),
-        ];
-        let (watch, driver) = SharedWatch::start(api, |_| {}, hooks);
-        Arc::new(SharedCertificates {
-            watch,
-            by_source,
-            driver,
-        })
-    }
-}
-
-impl Drop for SharedCertificates {
-    fn drop(&mut self) {
-        self.driver.abort();
-    }
-}
-
 /// Runs every controller until `shutdown` resolves.
 pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Receiver<bool>) {
     let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let certificates = SharedCertificates::start(&ctx);
+    let certificates = ctx.watch_certificates();
+    let (rt, issuers) = (&ctx.runtime, &ctx.issuers);
+    let ca_injector = async {
+        if ctx.config.ca_injector {
+            crate::cainjector::run(rt.clone(), certificates.clone(), stop(shutdown.clone())).await
+        }
+    };
     tokio::join!(
-        crate::issuers::issuer_controller::run_issuers(ctx.clone(), stop(shutdown.clone())),
-        crate::issuers::issuer_controller::run_cluster_issuers(ctx.clone(), stop(shutdown.clone())),
-        crate::issuers::request_controller::run(ctx.clone(), stop(shutdown.clone())),
+        crate::issuers::issuer_controller::run_issuers(issuers.clone(), stop(shutdown.clone())),
+        crate::issuers::issuer_controller::run_cluster_issuers(
+            issuers.clone(),
+            stop(shutdown.clone())
+        ),
+        crate::issuers::request_controller::run(issuers.clone(), stop(shutdown.clone())),
         crate::certificates::controller::run(
-            ctx.clone(),
+            ctx.certificates.clone(),
             certificates.clone(),
             stop(shutdown.clone())
         ),
         crate::ingress_shim::run(
-            ctx.clone(),
+            rt.clone(),
             certificates.clone(),
             ctx.config.default_issuer.clone(),
             stop(shutdown.clone())
         ),
         crate::gateway::run(
-            ctx.clone(),
+            rt.clone(),
             certificates.clone(),
             ctx.config.default_issuer.clone(),
+            ctx.config.gateway_api.clone(),
             stop(shutdown.clone())
         ),
-        crate::issuers::acme::orders::run(ctx.clone(), stop(shutdown.clone())),
-        crate::issuers::acme::challenges::run(ctx.clone(), stop(shutdown.clone())),
+        crate::issuers::acme::orders::run(issuers.clone(), stop(shutdown.clone())),
+        crate::issuers::acme::challenges::run(issuers.clone(), stop(shutdown.clone())),
         serve_http01_solver(ctx.clone(), stop(shutdown.clone())),
         serve_tls_alpn01_solver(ctx.clone(), stop(shutdown.clone())),
-        crate::cainjector::run(ctx.clone(), certificates.clone(), stop(shutdown.clone())),
+        ca_injector,
     );
 }
 
@@ -402,7 +245,8 @@ async fn serve_http01_solver(
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
             if let Err(e) =
-                crate::http01::server::serve(listener, ctx.solver_tokens.clone(), shutdown).await
+                crate::http01::server::serve(listener, ctx.issuers.solver_tokens.clone(), shutdown)
+                    .await
             {
                 tracing::error!(%addr, error = %e, "HTTP-01 solver stopped");
             }
@@ -421,7 +265,13 @@ async fn serve_tls_alpn01_solver(
     };
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
-            if let Err(e) = ctx.tls_alpn_solver.clone().serve(listener, shutdown).await {
+            if let Err(e) = ctx
+                .issuers
+                .tls_alpn_solver
+                .clone()
+                .serve(listener, shutdown)
+                .await
+            {
                 tracing::error!(%addr, error = %e, "TLS-ALPN-01 solver stopped");
             }
         }
@@ -462,59 +312,9 @@ impl RunningControllers {
     }
 }
 
-/// Whether an error is, somewhere down its chain, the API server's 409 Conflict: a
-/// write that lost a race with another writer (or with our own previous write).
-pub fn is_conflict(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>()
-            && status.code == 409
-        {
-            return true;
-        }
-        next = e.source();
-    }
-    false
-}
-
-/// Logs a failed reconcile of `object` by the `controller`: a lost write race is
-/// routine (it is retried at once) and logs at debug; anything else warns.
-pub fn log_reconcile_error(
-    controller: &str,
-    object: &str,
-    error: &(dyn std::error::Error + 'static),
-) {
-    if is_conflict(error) {
-        tracing::debug!(controller, object, %error, "write conflict; retrying");
-    } else {
-        tracing::warn!(controller, object, %error, "reconcile failed");
-    }
-}
-
 #[cfg(test)]
-mod conflict_tests {
+mod tests {
     use super::*;
-
-    #[derive(Debug, thiserror::Error)]
-    enum Wrapper {
-        #[error("API request failed: {0}")]
-        Kube(#[from] kube::Error),
-    }
-
-    fn api(code: u16) -> kube::Error {
-        kube::Error::Api(Box::new(kube::core::Status {
-            code,
-            ..Default::default()
-        }))
-    }
-
-    #[test]
-    fn a_conflict_is_found_through_the_error_chain_and_nothing_else_is() {
-        assert!(is_conflict(&Wrapper::from(api(409))));
-        assert!(is_conflict(&api(409)));
-        assert!(!is_conflict(&Wrapper::from(api(422))));
-        assert!(!is_conflict(&std::io::Error::other("x")));
-    }
 
     #[test]
     fn the_approver_follows_cert_managers_controllers_flag() {

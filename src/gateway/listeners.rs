@@ -3,9 +3,9 @@
 //! or, opted into per source, without one: the names of the routes attached to them
 //! (computed by the caller with [`crate::gateway::routes`]).
 
-use crate::certificates::intent::TlsBlock;
 use crate::gateway::routes::{self, MAX_NAMES_PER_CERTIFICATE, RoutesError};
 use crate::gateway::types::{Listener, ReferenceGrant, SecretObjectReference};
+use crate::intent::TlsBlock;
 
 /// A listener left out, and why (reported as an event on the source).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,11 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::{Certificate, ClusterIssuer, Issuer};
-use crate::certificates::intent::{self, Defaults, Source, SourceKind, TlsBlock};
-use crate::controller::Context;
-use crate::controller::events::EventType;
-use crate::ingress_shim::{ShimContext, ShimError, apply_plan, others};
+use crate::intent::apply::{ShimContext, ShimError, apply_plan, others};
+use crate::intent::{self, Defaults, Source, SourceKind, TlsBlock};
 use crate::metrics;
+use crate::runtime::Context;
+use crate::runtime::events::EventType;
 use crate::runtime::shared_watch::{Change, SharedWatch};
 use listeners::ListenerBlocks;
 use routes::{NamespacePolicy, ParentKey, ParentTracker, RouteView};
@@ -166,6 +166,8 @@ impl RouteStores {
 struct GatewayShim {
     /// The Certificate-making context shared with the Ingress shim.
     shim: Arc<ShimContext>,
+    /// `--enable-gateway-api*`, `--gateway-api-extra-protocols`.
+    config: GatewayApiConfig,
     /// The route caches, for listeners named by their routes.
     routes: RouteStores,
 }
@@ -382,10 +384,8 @@ async fn reconcile_gateway(
     let ns = gw.namespace().unwrap_or_default();
     let parent = ParentKey::new("Gateway", &ns, &gw.name_any());
     let from_routes = routes::enabled(gw.annotations());
-    let options = listeners::ListenerOptions::for_source(
-        gw.annotations(),
-        &shim.ctx.config.gateway_api.extra_protocols,
-    );
+    let options =
+        listeners::ListenerOptions::for_source(gw.annotations(), &gateway.config.extra_protocols);
     let ListenerBlocks {
         tls,
         skipped,
@@ -447,10 +447,8 @@ async fn reconcile_listener_set(
     let listener_set = ParentKey::new("ListenerSet", &ns, &ls.name_any());
     // The ListenerSet's own opt-in: it does not inherit the Gateway's.
     let from_routes = routes::enabled(ls.annotations());
-    let options = listeners::ListenerOptions::for_source(
-        ls.annotations(),
-        &shim.ctx.config.gateway_api.extra_protocols,
-    );
+    let options =
+        listeners::ListenerOptions::for_source(ls.annotations(), &gateway.config.extra_protocols);
     let ListenerBlocks {
         tls,
         skipped,
@@ -507,7 +505,7 @@ fn error_policy<K: Resource>(
         metrics::SYNC_ERRORS,
         vec![("controller", "gateway-shim".into())],
     );
-    crate::controller::log_reconcile_error("gateway-shim", &obj.name_any(), error);
+    crate::runtime::reconcile::log_reconcile_error("gateway-shim", &obj.name_any(), error);
     Action::requeue(Duration::from_secs(5))
 }
 
@@ -640,12 +638,13 @@ async fn delete_cross_namespace_certificates<K>(
 /// for the Gateway API CRDs first.
 pub async fn run(
     ctx: Arc<Context>,
-    certificates: Arc<crate::controller::SharedCertificates>,
+    certificates: Arc<crate::runtime::shared_certificates::SharedCertificates>,
     defaults: Defaults,
+    config: GatewayApiConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    if !ctx.config.gateway_api.enabled {
+    if !config.enabled {
         tracing::info!("the Gateway API shim is off (--enable-gateway-api=false)");
         return;
     }
@@ -676,6 +675,7 @@ pub async fn run(
             certificates: certificates.by_source.clone(),
             defaults: defaults.clone(),
         }),
+        config: config.clone(),
         routes: route_watches.stores(),
     });
     let debounced = || kube::runtime::controller::Config::default().debounce(RECONCILE_DEBOUNCE);
@@ -695,7 +695,7 @@ pub async fn run(
     .run(reconcile_gateway, error_policy, shared.clone())
     .for_each(|_| futures::future::ready(()));
     let listener_sets = async {
-        if !ctx.config.gateway_api.listener_sets || !served(&ctx.client, "listenersets").await {
+        if !config.listener_sets || !served(&ctx.client, "listenersets").await {
             return;
         }
         let api: Api<ListenerSet> = match &ctx.config.namespace {

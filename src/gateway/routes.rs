@@ -18,7 +18,7 @@ use kube::core::{Selector, SelectorExt};
 
 use crate::gateway::types::{Listener, ParentReference, SecretObjectReference};
 
-pub use crate::certificates::intent::HOSTNAMES_FROM_ROUTES_ANNOTATION;
+pub use crate::intent::HOSTNAMES_FROM_ROUTES_ANNOTATION;
 
 /// The Gateway API group: the default group of parent references and route kinds.
 pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::api::conditions;
 use crate::api::meta::{Condition, ConditionStatus};
 use crate::api::{ClusterIssuer, Issuer, IssuerConfig};
-use crate::controller::Context;
+use crate::issuers::Context;
 use crate::issuers::readiness;
 use crate::metrics;
 
@@ -137,7 +137,7 @@ async fn vault_ready(
         &ctx.client,
         identity,
         vault,
-        &ctx.config.vault,
+        &ctx.vault,
         ctx.vault_tokens.clone(),
     )
     .await
@@ -344,7 +344,7 @@ async fn reconcile_cluster_issuer(
 fn error_policy<K: kube::Resource>(obj: Arc<K>, error: &IssuerError, ctx: Arc<Context>) -> Action {
     ctx.metrics
         .inc(metrics::SYNC_ERRORS, vec![("controller", "issuers".into())]);
-    crate::controller::log_reconcile_error("issuers", &obj.name_any(), error);
+    crate::runtime::reconcile::log_reconcile_error("issuers", &obj.name_any(), error);
     Action::requeue(Duration::from_secs(5))
 }
 
@@ -361,7 +361,7 @@ pub async fn run_issuers(
             ),
             None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
         };
-    let controller = crate::controller::lean_controller(issuers);
+    let controller = crate::runtime::reconcile::lean_controller(issuers);
     let store = controller.store();
     controller
         .watches_stream(
@@ -391,11 +391,11 @@ pub async fn run_cluster_issuers(
     let issuers: Api<ClusterIssuer> = Api::all(ctx.client.clone());
     let secrets: Api<PartialObjectMeta<Secret>> =
         Api::namespaced(ctx.client.clone(), &ctx.config.cluster_resource_namespace);
-    let selected = match &ctx.config.cluster_issuer_selector {
+    let selected = match &ctx.cluster_issuer_selector {
         Some(selector) => watcher::Config::default().labels(selector),
         None => watcher::Config::default(),
     };
-    let controller = crate::controller::lean_controller_selected(issuers, selected);
+    let controller = crate::runtime::reconcile::lean_controller_selected(issuers, selected);
     let store = controller.store();
     controller
         .watches_stream(

@@ -2,6 +2,8 @@
 
 pub mod acme;
 pub mod ca;
+pub mod context;
+pub use context::Context;
 pub mod issuer_controller;
 pub mod readiness;
 pub mod request_controller;

@@ -21,13 +21,13 @@ use crate::api::annotations as ann;
 use crate::api::certificate_request::request_condition;
 use crate::api::meta::{ConditionStatus, RequestCondition};
 use crate::api::{CertificateRequest, ClusterIssuer, Issuer, IssuerConfig};
-use crate::controller::Context;
-use crate::controller::events::EventType;
 use crate::gocompat::parse_go_duration;
+use crate::issuers::Context;
 use crate::issuers::signer::{DEFAULT_DURATION, SignOptions, SignedCertificate};
 use crate::issuers::{ca, selfsigned};
 use crate::metrics;
 use crate::pki::key::PrivateKey;
+use crate::runtime::events::EventType;
 
 /// Why a CertificateRequest could not be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -229,9 +229,7 @@ async fn reconcile(
     if !ours {
         // An external issuer's request (aws-privateca, google-cas, step-issuer, …):
         // approved here as cert-manager's approver does, signed by its controller.
-        if ctx.config.approve_requests
-            && status_of("Approved").is_none()
-            && status_of("Denied").is_none()
+        if ctx.approve_requests && status_of("Approved").is_none() && status_of("Denied").is_none()
         {
             approve(&ctx, &req, now).await?;
         }
@@ -246,10 +244,7 @@ async fn reconcile(
         return Ok(Action::await_change());
     }
     // The built-in approver (unless another approver decides).
-    if ctx.config.approve_requests
-        && status_of("Approved").is_none()
-        && status_of("Denied").is_none()
-    {
+    if ctx.approve_requests && status_of("Approved").is_none() && status_of("Denied").is_none() {
         approve(&ctx, &req, now).await?;
         return Ok(Action::requeue(Duration::from_millis(10)));
     }
@@ -421,7 +416,7 @@ async fn vault_sign(
         &ctx.client,
         identity,
         spec,
-        &ctx.config.vault,
+        &ctx.vault,
         ctx.vault_tokens.clone(),
     )
     .await
@@ -602,7 +597,7 @@ fn error_policy(obj: Arc<CertificateRequest>, error: &RequestError, ctx: Arc<Con
         metrics::SYNC_ERRORS,
         vec![("controller", "certificaterequests".into())],
     );
-    crate::controller::log_reconcile_error("certificaterequests", &obj.name_any(), error);
+    crate::runtime::reconcile::log_reconcile_error("certificaterequests", &obj.name_any(), error);
     Action::requeue(Duration::from_secs(5))
 }
 
@@ -621,7 +616,7 @@ pub async fn run(
     };
     // The issued certificate is not needed here once written: keep it out of the cache.
     let controller =
-        crate::controller::lean_controller_with(requests, |r: &mut CertificateRequest| {
+        crate::runtime::reconcile::lean_controller_with(requests, |r: &mut CertificateRequest| {
             if let Some(st) = r.status.as_mut() {
                 st.certificate = None;
                 st.ca = None;

@@ -1,6 +1,18 @@
-//! What the controllers share at run time. Today: one watch per kind, shared by
-//! every controller that reads the kind (`shared_watch`). The context, events,
-//! leader election and clock of `src/controller/` move here as #17 goes on.
-//! Nothing in here knows a feature; features take what they need from it.
+//! What the controllers share at run time: the context every controller has
+//! (`context`), one watch per kind shared by every reader (`shared_watch`,
+//! `shared_certificates`), owner indexes over watches (`owner_index`), events
+//! (`events`), leader election (`leader`), the clock (`clock`) and how loops are
+//! run and their failures logged (`reconcile`). Nothing in here knows a feature;
+//! features take what they need from it and the wiring (`crate::controller`)
+//! hands it to them.
 
+pub mod clock;
+pub mod context;
+pub mod events;
+pub mod leader;
+pub mod owner_index;
+pub mod reconcile;
+pub mod shared_certificates;
 pub mod shared_watch;
+
+pub use context::Context;

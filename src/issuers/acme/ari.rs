@@ -14,8 +14,8 @@ use serde_json::json;
 
 use crate::api::annotations as ann;
 use crate::api::{AcmeIssuer, CertificateRequest};
-use crate::controller::Context;
 use crate::gocompat::fnv32;
+use crate::issuers::Context;
 use crate::issuers::acme::AcmeIssuerRef;
 
 /// The RFC 9773 identifier (`base64url(AKI).base64url(serial)`) of the first

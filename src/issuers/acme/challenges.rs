@@ -17,12 +17,12 @@ use crate::api::Challenge;
 use crate::api::acme_dns01::{AcmeChallengeSolverDns01, CnameStrategy};
 use crate::api::challenge::AcmeChallengeType;
 use crate::api::order::State;
-use crate::controller::Context;
-use crate::controller::events::EventType;
+use crate::issuers::Context;
 use crate::issuers::acme::client::with_action;
 use crate::issuers::acme::protocol::AuthorizationStatus;
 use crate::issuers::acme::{CHALLENGE_FINALIZER, is_challenge_finalizer, jittered, lookup_issuer};
 use crate::metrics;
+use crate::runtime::events::EventType;
 
 /// Why a Challenge could not be reconciled.
 #[derive(Debug, thiserror::Error)]
@@ -94,11 +94,12 @@ async fn challenge_provider(
     secret_ns: &str,
 ) -> Result<Box<dyn crate::dns01::Provider>, String> {
     let cluster = ch.spec.issuer_ref.kind_or_default() == "ClusterIssuer";
-    if let Some(why) = crate::dns01::solver::ambient_refusal(dns01, cluster, &ctx.config.acme.dns01)
+    if let Some(why) =
+        crate::dns01::solver::ambient_refusal(dns01, cluster, &ctx.acme_settings.dns01)
     {
         return Err(why);
     }
-    let dns01_config = &ctx.config.acme.dns01;
+    let dns01_config = &ctx.acme_settings.dns01;
     let info = crate::dns01::webhook::ChallengeInfo {
         uid: ch.metadata.uid.clone().unwrap_or_default(),
         dns_name: ch.spec.dns_name.clone(),
@@ -141,7 +142,7 @@ async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), S
             ctx.tls_alpn_solver
                 .present(&ch.spec.dns_name, &ch.spec.key)
                 .map_err(|e| e.to_string())?;
-            crate::tlsalpn01::routes::ensure(&ctx.client, ch, &ctx.config.acme.tls_alpn01)
+            crate::tlsalpn01::routes::ensure(&ctx.client, ch, &ctx.acme_settings.tls_alpn01)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -205,7 +206,7 @@ async fn self_check(ctx: &Context, ch: &Challenge) -> Result<(), String> {
         AcmeChallengeType::TlsAlpn01 => crate::tlsalpn01::self_check::check(
             &ch.spec.dns_name,
             &ch.spec.key,
-            &ctx.config.acme.tls_alpn01,
+            &ctx.acme_settings.tls_alpn01,
         )
         .await
         .map_err(|e| e.to_string()),
@@ -488,7 +489,7 @@ fn error_policy(ch: Arc<Challenge>, error: &ChallengeError, ctx: Arc<Context>) -
         metrics::SYNC_ERRORS,
         vec![("controller", "challenges".into())],
     );
-    crate::controller::log_reconcile_error("challenges", &ch.name_any(), error);
+    crate::runtime::reconcile::log_reconcile_error("challenges", &ch.name_any(), error);
     Action::requeue(jittered(Duration::from_secs(5)))
 }
 
@@ -501,7 +502,7 @@ pub async fn run(
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    crate::controller::lean_controller(challenges)
+    crate::runtime::reconcile::lean_controller(challenges)
         .with_config(
             kube::runtime::controller::Config::default()
                 .concurrency(ctx.config.max_concurrent_reconciles),

@@ -10,6 +10,7 @@ pub mod naming;
 pub mod orders;
 pub mod protocol;
 pub mod requests;
+pub mod settings;
 pub mod solver_overrides;
 
 use std::collections::HashSet;
@@ -20,7 +21,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{AcmeIssuer, ClusterIssuer, Issuer, IssuerConfig, IssuerReference, Order};
-use crate::controller::Context;
+use crate::issuers::Context;
 
 /// The finalizer on every Challenge: what was presented is removed before it goes.
 /// cert-manager's name since v1.18 (`UseDomainQualifiedFinalizer`, GA).

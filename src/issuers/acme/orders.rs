@@ -19,9 +19,8 @@ use serde_json::json;
 use crate::api::challenge::AcmeChallengeType;
 use crate::api::order::{AcmeAuthorization, AcmeChallenge, State};
 use crate::api::{Challenge, ChallengeSpec, Order};
-use crate::controller::Context;
-use crate::controller::events::EventType;
 use crate::dns01::selection::{ChallengeKind, SolverCandidate, select_solver};
+use crate::issuers::Context;
 use crate::issuers::acme::client::with_action;
 use crate::issuers::acme::naming::compute_name;
 use crate::issuers::acme::protocol::{
@@ -29,6 +28,7 @@ use crate::issuers::acme::protocol::{
 };
 use crate::issuers::acme::{AcmeIssuerRef, lookup_issuer};
 use crate::metrics;
+use crate::runtime::events::EventType;
 use crate::tlsalpn01::solvers::{self, TlsAlpn01Solver};
 
 /// Why an Order could not be reconciled (retried with back-off).
@@ -676,7 +676,7 @@ async fn ensure_challenges(
 fn error_policy(order: Arc<Order>, error: &OrderError, ctx: Arc<Context>) -> Action {
     ctx.metrics
         .inc(metrics::SYNC_ERRORS, vec![("controller", "orders".into())]);
-    crate::controller::log_reconcile_error("orders", &order.name_any(), error);
+    crate::runtime::reconcile::log_reconcile_error("orders", &order.name_any(), error);
     Action::requeue(crate::issuers::acme::jittered(Duration::from_secs(5)))
 }
 
@@ -692,7 +692,7 @@ pub async fn run(
         ),
         None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
-    crate::controller::lean_controller(orders)
+    crate::runtime::reconcile::lean_controller(orders)
         .owns(challenges, watcher::Config::default())
         .with_config(
             kube::runtime::controller::Config::default()

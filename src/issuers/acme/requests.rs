@@ -10,7 +10,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use crate::api::annotations as ann;
 use crate::api::order::State;
 use crate::api::{AcmeIssuer, CertificateRequest, Order, OrderSpec};
-use crate::controller::Context;
+use crate::issuers::Context;
 use crate::issuers::acme::naming::compute_name;
 use crate::issuers::request_controller::Outcome;
 use crate::issuers::signer::SignedCertificate;

@@ -1,4 +1,4 @@
-//! The certificate-shim intent builder: from an Ingress, Gateway or
+//! The intent builder: from an Ingress, Gateway or
 //! ListenerSet (reduced to a [`Source`]) and the Certificates it already owns,
 //! the Certificates to create, update and delete, and the events to record on
 //! the source. Pure: no Kubernetes I/O, no clock.
@@ -35,21 +35,13 @@ use crate::api::certificate::{
 };
 use crate::api::meta::IssuerReference;
 use crate::api::{Certificate, CertificateSpec};
-use crate::certificates::renewal::{go_quote, parse_go_duration};
 use crate::gocompat::{go_duration_string, go_parse_bool, go_parse_int, split_with_escape_csv};
+use crate::gocompat::{go_quote, parse_go_duration};
 use crate::pki::csr::DEFAULT_KEY_USAGES;
 
-// --- Event reasons (cert-manager's `reason*` constants in sync.go). ---
-/// A Warning: the source's annotations or TLS configuration cannot be used.
-pub const REASON_BAD_CONFIG: &str = "BadConfig";
-/// A Warning: a per-listener annotation names no TLS listener of the source.
-pub const REASON_SKIPPED_LISTENER_ANNOTATION: &str = "SkippedListenerAnnotation";
-/// A Normal event: a Certificate was created.
-pub const REASON_CREATE_CERTIFICATE: &str = "CreateCertificate";
-/// A Normal event: a Certificate was updated.
-pub const REASON_UPDATE_CERTIFICATE: &str = "UpdateCertificate";
-/// A Normal event: a Certificate no longer asked for was deleted.
-pub const REASON_DELETE_CERTIFICATE: &str = "DeleteCertificate";
+use crate::intent::ownership::{OWNER_ANNOTATION, OWNER_UID_LABEL};
+use crate::intent::plan::*;
+use crate::intent::source::*;
 
 /// The label cert-manager strips from the labels it copies (cert-manager#7306).
 pub const APPLYSET_LABEL: &str = "applyset.kubernetes.io/part-of";
@@ -79,13 +71,6 @@ pub const LISTENER_ISSUER_PREFIX: &str = "cert-manager.io/listener-issuer.";
 /// Per-listener ClusterIssuer; see [`LISTENER_ISSUER_PREFIX`].
 pub const LISTENER_CLUSTER_ISSUER_PREFIX: &str = "cert-manager.io/listener-cluster-issuer.";
 
-/// The label holding the source's UID on a Certificate in another namespace
-/// than its source (an ownerReference cannot cross namespaces: the garbage
-/// collector would delete the Certificate). Adapters select on it to list the
-/// cross-namespace Certificates a source owns; see [`is_owned_by`].
-pub const OWNER_UID_LABEL: &str = "certgate.io/owner-uid";
-/// `<Kind>/<namespace>/<name>` of the source, on a cross-namespace Certificate.
-pub const OWNER_ANNOTATION: &str = "certgate.io/owner";
 /// On a Gateway or ListenerSet, `"true"` (a Go boolean): its HTTPS and TLS
 /// (Terminate) listeners without a hostname take their Certificate's names from the
 /// hostnames of the routes attached to them (`src/gateway/routes.rs`), instead of
@@ -105,229 +90,6 @@ const MANAGED_ANNOTATIONS: [&str; 8] = [
     ann::HTTP01_PARENTREF_NAMESPACE,
     OWNER_ANNOTATION,
 ];
-
-/// The kind of object Certificates are made for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SourceKind {
-    #[default]
-    Ingress,
-    Gateway,
-    ListenerSet,
-}
-
-impl SourceKind {
-    /// The Kubernetes kind.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Ingress => "Ingress",
-            SourceKind::Gateway => "Gateway",
-            SourceKind::ListenerSet => "ListenerSet",
-        }
-    }
-}
-
-/// An Ingress, Gateway or ListenerSet, as far as the builder needs it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Source {
-    pub kind: SourceKind,
-    /// `apiVersion` of the source, for the ownerReference
-    /// (`networking.k8s.io/v1`, `gateway.networking.k8s.io/v1`).
-    pub api_version: String,
-    pub name: String,
-    pub namespace: String,
-    pub uid: String,
-    pub annotations: BTreeMap<String, String>,
-    pub labels: BTreeMap<String, String>,
-    /// An Ingress's `tls[]` entries in order, or one block per certificateRef
-    /// of a Gateway's HTTPS/TLS listeners in Terminate mode.
-    pub tls: Vec<TlsBlock>,
-    /// Gateway and ListenerSet: the object the HTTP-01 solver route attaches to
-    /// when it is not the source itself (a ListenerSet's parent Gateway).
-    pub http01_parent: Option<Http01Parent>,
-}
-
-/// The parent (`kind`, `namespace`, `name`) of the HTTP-01 solver HTTPRoute for a
-/// source's Certificates.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Http01Parent {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-/// One Secret to fill for some hosts.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsBlock {
-    /// The hosts (an Ingress TLS entry's, a listener's hostname); IP literals
-    /// go to `ipAddresses`, the rest to `dnsNames`.
-    pub hosts: Vec<String>,
-    pub secret_name: String,
-    /// The namespace of a Gateway certificateRef, when it has one.
-    pub secret_namespace: Option<String>,
-    /// The listener's name (Gateway, ListenerSet), for messages and
-    /// per-listener issuers.
-    pub listener: Option<String>,
-    /// Whether a ReferenceGrant lets the source refer to `secret_namespace`
-    /// when it is another namespace (checked by the adapter). Without it the
-    /// block is skipped with `BadConfig`. With it the Certificate is made in
-    /// that namespace, without ownerReference but with [`OWNER_UID_LABEL`].
-    pub allowed_cross_namespace: bool,
-}
-
-/// The `--default-issuer-*` flags, used with `kubernetes.io/tls-acme: "true"`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Defaults {
-    pub issuer_name: Option<String>,
-    pub issuer_kind: String,
-    pub issuer_group: String,
-    /// `--auto-certificate-annotations`: the Ingress annotations that, set to a Go
-    /// boolean true, ask for a Certificate from the default issuer
-    /// (`kubernetes.io/tls-acme`).
-    pub auto_certificate_annotations: Vec<String>,
-    /// `--extra-certificate-annotations`: annotations copied from the source (Ingress,
-    /// Gateway, ListenerSet) to the Certificates made from it, when it has them.
-    pub extra_certificate_annotations: Vec<String>,
-}
-
-impl Default for Defaults {
-    /// cert-manager's defaults: no name, kind `Issuer`, group `cert-manager.io`.
-    fn default() -> Self {
-        Defaults {
-            issuer_name: None,
-            issuer_kind: "Issuer".to_string(),
-            issuer_group: crate::api::GROUP.to_string(),
-            auto_certificate_annotations: vec![ann::TLS_ACME.to_string()],
-            extra_certificate_annotations: Vec::new(),
-        }
-    }
-}
-
-/// The type of an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventType {
-    Normal,
-    Warning,
-}
-
-/// An event to record on the source.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceEvent {
-    pub type_: EventType,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl SourceEvent {
-    fn normal(reason: &'static str, message: String) -> Self {
-        SourceEvent {
-            type_: EventType::Normal,
-            reason,
-            message,
-        }
-    }
-
-    fn warning(reason: &'static str, message: String) -> Self {
-        SourceEvent {
-            type_: EventType::Warning,
-            reason,
-            message,
-        }
-    }
-
-    fn bad_config(err: &IntentError) -> Self {
-        Self::warning(REASON_BAD_CONFIG, err.to_string())
-    }
-}
-
-/// A Certificate to delete. The namespace is the source's except for
-/// Certificates of cross-namespace certificateRefs.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CertificateKey {
-    pub namespace: String,
-    pub name: String,
-}
-
-/// What to do for one source. Apply creates, then updates, then deletes, and
-/// record `events` (they describe all three, assuming they succeed).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Plan {
-    /// New Certificates.
-    pub create: Vec<Certificate>,
-    /// Existing Certificates (with their metadata: resourceVersion and so on)
-    /// with the spec, labels, managed annotations and ownerReference replaced.
-    pub update: Vec<Certificate>,
-    /// Owned Certificates the source no longer asks for.
-    pub delete: Vec<CertificateKey>,
-    pub events: Vec<SourceEvent>,
-}
-
-/// Why (part of) a source cannot be turned into Certificates. The display is
-/// the `BadConfig` event message.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum IntentError {
-    /// The issuer annotations are contradictory or name no issuer.
-    #[error("Could not determine issuer for ingress due to bad annotations: {}", .0.join(", "))]
-    Issuer(Vec<String>),
-    /// An annotation's value cannot be used; `reason` quotes the value.
-    #[error("invalid ingress annotation {}: {reason}", go_quote(.key))]
-    Annotation { key: String, reason: String },
-    /// An Ingress TLS entry is incomplete (field errors, as cert-manager's).
-    #[error("Skipped a TLS block: {}", aggregate(.0))]
-    TlsBlock(Vec<String>),
-    /// A Gateway listener's certificateRef cannot be used.
-    #[error("Skipped a listener block: {}", aggregate(.0))]
-    ListenerBlock(Vec<String>),
-    /// Blocks sharing a Secret ask for different issuers.
-    #[error(
-        "Skipped Certificate {}: the TLS blocks sharing Secret {} ask for different issuers ({})",
-        go_quote(.name), go_quote(.name), .issuers.join(", ")
-    )]
-    IssuerMismatch { name: String, issuers: Vec<String> },
-    /// A Certificate of that name exists and the source does not own it.
-    #[error("Skipped Certificate {}: {}", go_quote(.name), .reason)]
-    NotOwned { name: String, reason: String },
-}
-
-/// Go's `utilerrors.NewAggregate(errs).Error()`.
-fn aggregate(errs: &[String]) -> String {
-    let mut seen = BTreeSet::new();
-    let uniq: Vec<&String> = errs.iter().filter(|e| seen.insert(e.as_str())).collect();
-    match uniq.as_slice() {
-        [one] => (*one).clone(),
-        many => format!(
-            "[{}]",
-            many.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// Whether `cert` belongs to the source with UID `source_uid`: a controller
-/// ownerReference to it, or (cross-namespace) [`OWNER_UID_LABEL`].
-pub fn is_owned_by(cert: &Certificate, source_uid: &str) -> bool {
-    owner_uids(cert).iter().any(|uid| uid == source_uid)
-}
-
-/// The uids of the sources that own a Certificate: its controlling ownerReference,
-/// and the [`OWNER_UID_LABEL`] of a cross-namespace one.
-pub fn owner_uids(cert: &Certificate) -> Vec<String> {
-    let by_ref = cert
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .filter(|o| o.controller == Some(true))
-        .map(|o| o.uid.clone());
-    let by_label = cert
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(OWNER_UID_LABEL))
-        .cloned();
-    by_ref.chain(by_label).collect()
-}
 
 /// cert-manager's `extractExtraAnnotations`: the listed annotations the source has,
 /// onto the Certificate.
@@ -1410,6 +1172,7 @@ fn is_uri(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intent::ownership::is_owned_by;
 
     const NS: &str = "default";
     const UID: &str = "uid-1";

@@ -1,0 +1,138 @@
+//! Running kube-runtime Controllers the way every certgate loop does: caches that
+//! keep no `managedFields` (or more, with a trim), and failed reconciles logged
+//! by what they were (a lost write race is routine). Knows no feature.
+
+/// A controller over `api` whose cache keeps objects without `managedFields` (they
+/// are often the biggest part of an object, and no controller reads them).
+pub fn lean_controller<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    lean_controller_with(api, |_| {})
+}
+
+/// As [`lean_controller`], watching only what `config` selects.
+pub fn lean_controller_selected<K>(
+    api: kube::Api<K>,
+    config: kube::runtime::watcher::Config,
+) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    lean_controller_configured(api, config, |_| {})
+}
+
+/// As [`lean_controller`], dropping more of each object before it is cached.
+pub fn lean_controller_with<K>(
+    api: kube::Api<K>,
+    trim: impl FnMut(&mut K) + Send + 'static,
+) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    lean_controller_configured(api, kube::runtime::watcher::Config::default(), trim)
+}
+
+fn lean_controller_configured<K>(
+    api: kube::Api<K>,
+    config: kube::runtime::watcher::Config,
+    mut trim: impl FnMut(&mut K) + Send + 'static,
+) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    use kube::runtime::{WatchStreamExt, reflector, watcher};
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(api, config).modify(move |o: &mut K| {
+            let meta = o.meta_mut();
+            meta.managed_fields = None;
+            if let Some(a) = meta.annotations.as_mut() {
+                a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
+            trim(o);
+        }),
+    )
+    .applied_objects();
+    kube::runtime::Controller::for_stream(stream, reader)
+}
+
+/// Whether an error is, somewhere down its chain, the API server's 409 Conflict: a
+/// write that lost a race with another writer (or with our own previous write).
+pub fn is_conflict(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>()
+            && status.code == 409
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Logs a failed reconcile of `object` by the `controller`: a lost write race is
+/// routine (it is retried at once) and logs at debug; anything else warns.
+pub fn log_reconcile_error(
+    controller: &str,
+    object: &str,
+    error: &(dyn std::error::Error + 'static),
+) {
+    if is_conflict(error) {
+        tracing::debug!(controller, object, %error, "write conflict; retrying");
+    } else {
+        tracing::warn!(controller, object, %error, "reconcile failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Wrapper {
+        #[error("API request failed: {0}")]
+        Kube(#[from] kube::Error),
+    }
+
+    fn api(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn a_conflict_is_found_through_the_error_chain_and_nothing_else_is() {
+        assert!(is_conflict(&Wrapper::from(api(409))));
+        assert!(is_conflict(&api(409)));
+        assert!(!is_conflict(&Wrapper::from(api(422))));
+        assert!(!is_conflict(&std::io::Error::other("x")));
+    }
+}

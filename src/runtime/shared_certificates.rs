@@ -1,0 +1,51 @@
+//! The process's one watch of Certificates, and the index of Certificates by the
+//! Gateway, ListenerSet or Ingress they come from that the shims read (the index
+//! is handed in: which Certificates a source owns is the intent module's rule).
+//! Deleted Certificates leave the metrics here. Dropped: the watch stops.
+
+use std::sync::Arc;
+
+use kube::ResourceExt;
+
+use crate::api::Certificate;
+use crate::runtime::Context;
+use crate::runtime::owner_index::OwnerIndex;
+use crate::runtime::shared_watch::{Hook, SharedWatch};
+
+pub struct SharedCertificates {
+    pub watch: Arc<SharedWatch<Certificate>>,
+    pub by_source: Arc<OwnerIndex<Certificate>>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl SharedCertificates {
+    /// Starts watching the Certificates `ctx` serves (its namespace, or all),
+    /// keeping `by_source` from the watch.
+    pub fn start(ctx: &Context, by_source: OwnerIndex<Certificate>) -> Arc<SharedCertificates> {
+        let by_source = Arc::new(by_source);
+        let metrics = ctx.metrics.clone();
+        let hooks: Vec<Hook<Certificate>> = vec![
+            Box::new({
+                let index = by_source.clone();
+                move |e| index.apply(e)
+            }),
+            Box::new(move |e| {
+                if let kube::runtime::watcher::Event::Delete(c) = e {
+                    metrics.forget_certificate(&c.name_any(), &c.namespace().unwrap_or_default());
+                }
+            }),
+        ];
+        let (watch, driver) = SharedWatch::start(ctx.api(), |_| {}, hooks);
+        Arc::new(SharedCertificates {
+            watch,
+            by_source,
+            driver,
+        })
+    }
+}
+
+impl Drop for SharedCertificates {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
