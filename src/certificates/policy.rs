@@ -17,25 +17,30 @@
 //!   (`shouldBackoffReissuingOnFailure`; certgate's delays differ, see
 //!   [`super::renewal::backoff`]).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 
 use crate::gocompat::{go_list, go_time_string, rfc1123};
 
-use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
-use x509_parser::extensions::{GeneralName, ParsedExtension};
-use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest, X509Name};
-use x509_parser::x509::SubjectPublicKeyInfo;
+use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest};
 
-use super::renewal::{self, go_quote, parse_go_duration_nanos};
+use super::renewal::{self, go_quote};
 use crate::api::annotations as ann;
-use crate::api::certificate::{
-    AdditionalOutputFormatType, Certificate, CertificateSpec, KeyUsage, OtherName,
-    PrivateKeyAlgorithm,
-};
+use crate::api::certificate::{AdditionalOutputFormatType, Certificate, CertificateSpec};
 use crate::api::certificate_request::CertificateRequest;
 use crate::api::meta::ConditionStatus;
+use crate::pki::matching::*;
+pub use crate::pki::matching::{private_key_matches_spec, request_matches_spec};
+pub use crate::pki::output_formats::{
+    annotations_for_certificate_pem, join_with_escape_csv, output_format_combined_pem,
+    output_format_der,
+};
+use crate::pki::parse::*;
+pub use crate::pki::parse::{
+    CertError, KeyDecodeError, KeyType, PrivateKeyInfo, parse_private_key_pem,
+};
+
+use crate::pki::output_formats::annotations_for_certificate;
 
 /// Policy violation reasons, with cert-manager's values.
 pub mod reasons {
@@ -132,39 +137,6 @@ pub struct ReadyCondition {
     pub status: ConditionStatus,
     pub reason: &'static str,
     pub message: String,
-}
-
-/// Errors decoding a private key. Messages are cert-manager's and never
-/// contain key material.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyError {
-    #[error("error decoding private key PEM block")]
-    NoPemBlock,
-    #[error("error parsing pkcs#8 private key: {0}")]
-    Pkcs8(&'static str),
-    #[error("error parsing ecdsa private key: {0}")]
-    Ec(&'static str),
-    #[error("error parsing rsa private key: {0}")]
-    Rsa(&'static str),
-    #[error("x509: PKCS#8 wrapping contained private key with unknown algorithm: {0}")]
-    UnknownPkcs8Algorithm(String),
-    #[error("unknown private key type: {0}")]
-    UnknownType(String),
-}
-
-/// Errors decoding a certificate or a certificate request.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CertError {
-    #[error("error decoding certificate PEM block")]
-    NoCertificatePem,
-    #[error("error parsing TLS certificate: {0}")]
-    Certificate(String),
-    #[error("error decoding certificate request PEM block")]
-    NoRequestPem,
-    #[error("error parsing certificate request: {0}")]
-    Request(String),
-    #[error("literal subject: {0}")]
-    LiteralSubject(String),
 }
 
 // ---------------------------------------------------------------------------
@@ -931,992 +903,6 @@ impl<'a> Ctx<'a> {
 }
 
 // ---------------------------------------------------------------------------
-// Matching (pkg/util/pki/match.go)
-// ---------------------------------------------------------------------------
-
-fn issuer_kinds_equal(l: &str, r: &str) -> bool {
-    let d = |s: &str| if s.is_empty() { "Issuer" } else { s }.to_string();
-    d(l) == d(r)
-}
-
-fn issuer_groups_equal(l: &str, r: &str) -> bool {
-    let d = |s: &str| if s.is_empty() { crate::api::GROUP } else { s }.to_string();
-    d(l) == d(r)
-}
-
-fn format_issuer_ref(name: &str, kind: &str, group: &str) -> String {
-    let group = if group.is_empty() {
-        crate::api::GROUP
-    } else {
-        group
-    };
-    let kind = if kind.is_empty() { "Issuer" } else { kind };
-    format!("{kind}.{group}/{name}")
-}
-
-/// cert-manager's `PrivateKeyMatchesSpec`: `spec.privateKey.algorithm` and
-/// `spec.privateKey.size` against the key in the Secret.
-pub fn private_key_matches_spec(pk: &PrivateKeyInfo, spec: &CertificateSpec) -> Vec<&'static str> {
-    let pks = spec.private_key.as_ref();
-    let algorithm = pks
-        .and_then(|p| p.algorithm)
-        .unwrap_or(PrivateKeyAlgorithm::Rsa);
-    let size = pks.and_then(|p| p.size).filter(|s| *s > 0);
-    match (algorithm, &pk.algorithm) {
-        (PrivateKeyAlgorithm::Rsa, KeyAlgorithm::Rsa { bits }) => {
-            let want = size.unwrap_or(2048);
-            if i64::from(want) == i64::try_from(*bits).unwrap_or(-1) {
-                vec![]
-            } else {
-                vec!["spec.privateKey.size"]
-            }
-        }
-        (PrivateKeyAlgorithm::Ecdsa, KeyAlgorithm::Ecdsa { curve }) => {
-            let want = size.unwrap_or(256);
-            if want == curve.bit_size() {
-                vec![]
-            } else {
-                vec!["spec.privateKey.size"]
-            }
-        }
-        (PrivateKeyAlgorithm::Ed25519, KeyAlgorithm::Ed25519) => vec![],
-        _ => vec!["spec.privateKey.algorithm"],
-    }
-}
-
-fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
-    let mut v = v.to_vec();
-    v.sort();
-    v
-}
-
-fn equal_unsorted(a: &[String], b: &[String]) -> bool {
-    sorted(a) == sorted(b)
-}
-
-fn canonical_ip_string(s: &str) -> String {
-    match s.parse::<IpAddr>() {
-        Ok(ip) => ip.to_canonical().to_string(),
-        Err(_) => format!("<nil>{s}"),
-    }
-}
-
-fn ip_bytes_to_string(b: &[u8]) -> String {
-    match b.len() {
-        4 => {
-            let a: [u8; 4] = [b[0], b[1], b[2], b[3]];
-            IpAddr::from(a).to_string()
-        }
-        16 => {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(b);
-            IpAddr::from(a).to_canonical().to_string()
-        }
-        // Go prints invalid lengths as "?" followed by hex.
-        _ => format!(
-            "?{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        ),
-    }
-}
-
-fn ips_match(parsed: &[String], spec: &[String]) -> bool {
-    let spec: Vec<String> = spec.iter().map(|s| canonical_ip_string(s)).collect();
-    equal_unsorted(parsed, &spec)
-}
-
-/// Subject alternative names of a certificate or request.
-#[derive(Debug, Default)]
-struct Sans {
-    dns: Vec<String>,
-    ips: Vec<String>,
-    uris: Vec<String>,
-    emails: Vec<String>,
-    other_names: Vec<(String, Result<String, ()>)>,
-}
-
-fn collect_sans<'b>(names: impl Iterator<Item = &'b GeneralName<'b>>) -> Sans {
-    let mut s = Sans::default();
-    for n in names {
-        match n {
-            GeneralName::DNSName(d) => s.dns.push((*d).to_string()),
-            GeneralName::RFC822Name(e) => s.emails.push((*e).to_string()),
-            GeneralName::URI(u) => s.uris.push((*u).to_string()),
-            GeneralName::IPAddress(b) => s.ips.push(ip_bytes_to_string(b)),
-            GeneralName::OtherName(oid, rest) => {
-                s.other_names
-                    .push((oid.to_id_string(), other_name_utf8(rest)));
-            }
-            _ => {}
-        }
-    }
-    s
-}
-
-/// The value of an otherName: `[0] EXPLICIT UTF8String`.
-fn other_name_utf8(rest: &[u8]) -> Result<String, ()> {
-    let (tag, content, _) = der_tlv(rest).ok_or(())?;
-    let inner = if tag == 0xa0 {
-        let (t, c, _) = der_tlv(content).ok_or(())?;
-        if t != 0x0c {
-            return Err(());
-        }
-        c
-    } else if tag == 0x0c {
-        content
-    } else {
-        return Err(());
-    };
-    String::from_utf8(inner.to_vec()).map_err(|_| ())
-}
-
-fn cert_sans(cert: &X509Certificate<'_>) -> Sans {
-    match cert.subject_alternative_name() {
-        Ok(Some(ext)) => collect_sans(ext.value.general_names.iter()),
-        _ => Sans::default(),
-    }
-}
-
-fn csr_sans(csr: &X509CertificationRequest<'_>) -> Sans {
-    let mut names = Vec::new();
-    if let Some(exts) = csr.requested_extensions() {
-        for e in exts {
-            if let ParsedExtension::SubjectAlternativeName(san) = e {
-                names.extend(san.general_names.iter());
-            }
-        }
-    }
-    collect_sans(names.into_iter())
-}
-
-/// Go's `pkix.Name` view of a subject.
-#[derive(Debug, Default)]
-struct Subject {
-    common_name: String,
-    serial_number: String,
-    organization: Vec<String>,
-    organizational_unit: Vec<String>,
-    country: Vec<String>,
-    province: Vec<String>,
-    locality: Vec<String>,
-    street_address: Vec<String>,
-    postal_code: Vec<String>,
-}
-
-fn subject_of(name: &X509Name<'_>) -> Subject {
-    let mut s = Subject::default();
-    for attr in name.iter_attributes() {
-        let Ok(v) = attr.as_str() else { continue };
-        let v = v.to_string();
-        match attr.attr_type().to_id_string().as_str() {
-            "2.5.4.3" => s.common_name = v,
-            "2.5.4.5" => s.serial_number = v,
-            "2.5.4.10" => s.organization.push(v),
-            "2.5.4.11" => s.organizational_unit.push(v),
-            "2.5.4.6" => s.country.push(v),
-            "2.5.4.8" => s.province.push(v),
-            "2.5.4.7" => s.locality.push(v),
-            "2.5.4.9" => s.street_address.push(v),
-            "2.5.4.17" => s.postal_code.push(v),
-            _ => {}
-        }
-    }
-    s
-}
-
-fn opt_vec(v: &Option<Vec<String>>) -> &[String] {
-    v.as_deref().unwrap_or(&[])
-}
-
-/// The DER of the PEM CSR in a CertificateRequest (`spec.request` is base64 of
-/// PEM in JSON; a raw PEM string is accepted too).
-fn request_der(req: &CertificateRequest) -> Result<Vec<u8>, CertError> {
-    let raw = req.spec.request.trim();
-    let pem_bytes = if raw.starts_with("-----BEGIN") {
-        raw.as_bytes().to_vec()
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(raw)
-            .map_err(|_| CertError::NoRequestPem)?
-    };
-    pem_blocks(&pem_bytes)
-        .into_iter()
-        .next()
-        .map(|(_, der)| der)
-        .ok_or(CertError::NoRequestPem)
-}
-
-/// cert-manager's `RequestMatchesSpec`: the fields of `spec` that differ from
-/// the CertificateRequest (its CSR and its spec). `Err` when the CSR cannot be
-/// decoded or the literal subject cannot be parsed.
-pub fn request_matches_spec(
-    req: &CertificateRequest,
-    spec: &CertificateSpec,
-) -> Result<Vec<&'static str>, CertError> {
-    let der = request_der(req)?;
-    let (_, csr) =
-        X509CertificationRequest::from_der(&der).map_err(|e| CertError::Request(e.to_string()))?;
-    let info = &csr.certification_request_info;
-    let sans = csr_sans(&csr);
-    let mut v = Vec::new();
-
-    if !ips_match(&sans.ips, opt_vec(&spec.ip_addresses)) {
-        v.push("spec.ipAddresses");
-    }
-    if !equal_unsorted(&sans.uris, opt_vec(&spec.uris)) {
-        v.push("spec.uris");
-    }
-    if !equal_unsorted(&sans.emails, opt_vec(&spec.email_addresses)) {
-        v.push("spec.emailAddresses");
-    }
-    if !equal_unsorted(&sans.dns, opt_vec(&spec.dns_names)) {
-        v.push("spec.dnsNames");
-    }
-    if let Some(want) = &spec.other_names {
-        let mut got = Vec::new();
-        for (oid, val) in &sans.other_names {
-            // cert-manager errors on a non-UTF8String otherName.
-            let val = val.clone().map_err(|()| {
-                CertError::Request(format!("otherName {oid} is not an utf8 value"))
-            })?;
-            got.push((oid.clone(), val));
-        }
-        let want: Vec<(String, String)> = want
-            .iter()
-            .map(|OtherName { oid, utf8_value }| {
-                (
-                    oid.clone().unwrap_or_default(),
-                    utf8_value.clone().unwrap_or_default(),
-                )
-            })
-            .collect();
-        if sorted(&got) != sorted(&want) {
-            v.push("spec.otherNames");
-        }
-    }
-
-    match spec.literal_subject.as_deref().filter(|s| !s.is_empty()) {
-        None => {
-            let got = subject_of(&info.subject);
-            let want = spec.subject.clone().unwrap_or_default();
-            if got.common_name != spec.common_name.clone().unwrap_or_default() {
-                v.push("spec.commonName");
-            }
-            if got.serial_number != want.serial_number.clone().unwrap_or_default() {
-                v.push("spec.subject.serialNumber");
-            }
-            if !equal_unsorted(&got.organization, opt_vec(&want.organizations)) {
-                v.push("spec.subject.organizations");
-            }
-            if !equal_unsorted(&got.country, opt_vec(&want.countries)) {
-                v.push("spec.subject.countries");
-            }
-            if !equal_unsorted(&got.locality, opt_vec(&want.localities)) {
-                v.push("spec.subject.localities");
-            }
-            if !equal_unsorted(
-                &got.organizational_unit,
-                opt_vec(&want.organizational_units),
-            ) {
-                v.push("spec.subject.organizationalUnits");
-            }
-            // cert-manager reports both postal codes and provinces as
-            // "spec.subject.postCodes" (sic).
-            if !equal_unsorted(&got.postal_code, opt_vec(&want.postal_codes)) {
-                v.push("spec.subject.postCodes");
-            }
-            if !equal_unsorted(&got.province, opt_vec(&want.provinces)) {
-                v.push("spec.subject.postCodes");
-            }
-            if !equal_unsorted(&got.street_address, opt_vec(&want.street_addresses)) {
-                v.push("spec.subject.streetAddresses");
-            }
-        }
-        Some(literal) => {
-            let want = parse_literal_subject(literal)?;
-            let got: Vec<Vec<(String, String)>> = info
-                .subject
-                .iter_rdn()
-                .map(|rdn| {
-                    let mut set: Vec<(String, String)> = rdn
-                        .iter()
-                        .map(|a| {
-                            (
-                                a.attr_type().to_id_string(),
-                                a.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|_| format!("#{}", hex(a.attr_value().data))),
-                            )
-                        })
-                        .collect();
-                    set.sort();
-                    set
-                })
-                .collect();
-            if got != want {
-                v.push("spec.literalSubject");
-            }
-        }
-    }
-
-    if req.spec.is_ca.unwrap_or(false) != spec.is_ca.unwrap_or(false) {
-        v.push("spec.isCA");
-    }
-    let usages = |u: &Option<Vec<KeyUsage>>| sorted(u.as_deref().unwrap_or(&[]));
-    if usages(&req.spec.usages) != usages(&spec.usages) {
-        v.push("spec.usages");
-    }
-    if let (Some(a), Some(b)) = (&req.spec.duration, &spec.duration)
-        && parse_go_duration_nanos(a).ok() != parse_go_duration_nanos(b).ok()
-    {
-        v.push("spec.duration");
-    }
-    let (rr, sr) = (&req.spec.issuer_ref, &spec.issuer_ref);
-    if rr.name != sr.name
-        || !issuer_kinds_equal(
-            rr.kind.as_deref().unwrap_or(""),
-            sr.kind.as_deref().unwrap_or(""),
-        )
-        || !issuer_groups_equal(
-            rr.group.as_deref().unwrap_or(""),
-            sr.group.as_deref().unwrap_or(""),
-        )
-    {
-        v.push("spec.issuerRef");
-    }
-    Ok(v)
-}
-
-/// cert-manager's (deprecated) `FuzzyX509AltNamesMatchSpec`, used when the
-/// current CertificateRequest is gone: names may move between the common name
-/// and the DNS names.
-fn fuzzy_x509_alt_names_match_spec(
-    cert: &X509Certificate<'_>,
-    spec: &CertificateSpec,
-) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    let sans = cert_sans(cert);
-    let cert_cn = subject_of(cert.subject()).common_name;
-    let spec_cn = spec.common_name.clone().unwrap_or_default();
-    let spec_dns = opt_vec(&spec.dns_names);
-
-    let mut expected: BTreeSet<&str> = spec_dns.iter().map(String::as_str).collect();
-    if !spec_cn.is_empty() {
-        expected.insert(&spec_cn);
-    }
-    let mut all: BTreeSet<&str> = sans.dns.iter().map(String::as_str).collect();
-    if !cert_cn.is_empty() {
-        all.insert(&cert_cn);
-    }
-    if all != expected {
-        if (!spec_cn.is_empty() && !all.contains(spec_cn.as_str()))
-            || (!cert_cn.is_empty() && !expected.contains(cert_cn.as_str()))
-        {
-            v.push("spec.commonName");
-        }
-        if !spec_dns.iter().all(|d| all.contains(d.as_str()))
-            || !sans.dns.iter().all(|d| expected.contains(d.as_str()))
-        {
-            v.push("spec.dnsNames");
-        }
-    }
-    if !ips_match(&sans.ips, opt_vec(&spec.ip_addresses)) {
-        v.push("spec.ipAddresses");
-    }
-    if !equal_unsorted(&sans.uris, opt_vec(&spec.uris)) {
-        v.push("spec.uris");
-    }
-    if !equal_unsorted(&sans.emails, opt_vec(&spec.email_addresses)) {
-        v.push("spec.emailAddresses");
-    }
-    v
-}
-
-/// Parses an RFC 4514 literal subject into RDNs in DER order (the string
-/// lists them most-specific first, so they are reversed, as cert-manager's
-/// `UnmarshalSubjectStringToRDNSequence` does). Attribute sets are sorted.
-fn parse_literal_subject(s: &str) -> Result<Vec<Vec<(String, String)>>, CertError> {
-    let err = |m: &str| CertError::LiteralSubject(m.to_string());
-    let mut rdns: Vec<Vec<(String, String)>> = Vec::new();
-    let mut current: Vec<(String, String)> = Vec::new();
-    let mut buf = String::new();
-    let mut key: Option<String> = None;
-    let mut chars = s.chars().peekable();
-    let finish_attr = |key: &mut Option<String>,
-                       buf: &mut String,
-                       current: &mut Vec<(String, String)>|
-     -> Result<(), CertError> {
-        let k = key
-            .take()
-            .ok_or_else(|| err("incomplete type, value pair"))?;
-        let oid = attribute_oid(k.trim()).ok_or_else(|| {
-            CertError::LiteralSubject(format!(
-                "Literal subject contains unrecognized key with value [{}]",
-                buf.trim()
-            ))
-        })?;
-        current.push((oid, buf.trim().to_string()));
-        buf.clear();
-        Ok(())
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let Some(n) = chars.next() else {
-                    return Err(err("got corrupted escaped character"));
-                };
-                if n.is_ascii_hexdigit() {
-                    let Some(m) = chars.next().filter(char::is_ascii_hexdigit) else {
-                        return Err(err("got corrupted escaped character"));
-                    };
-                    let hexs: String = [n, m].iter().collect();
-                    let b = u8::from_str_radix(&hexs, 16).map_err(|_| err("invalid escape"))?;
-                    buf.push(char::from(b));
-                } else {
-                    buf.push(n);
-                }
-            }
-            '=' if key.is_none() => {
-                key = Some(std::mem::take(&mut buf));
-            }
-            ',' | ';' => {
-                finish_attr(&mut key, &mut buf, &mut current)?;
-                current.sort();
-                rdns.push(std::mem::take(&mut current));
-            }
-            '+' => finish_attr(&mut key, &mut buf, &mut current)?,
-            c => buf.push(c),
-        }
-    }
-    if key.is_some() || !buf.trim().is_empty() {
-        finish_attr(&mut key, &mut buf, &mut current)?;
-    }
-    if !current.is_empty() {
-        current.sort();
-        rdns.push(current);
-    }
-    rdns.reverse();
-    Ok(rdns)
-}
-
-fn attribute_oid(name: &str) -> Option<String> {
-    let oid = match name.to_ascii_uppercase().as_str() {
-        "CN" => "2.5.4.3",
-        "SERIALNUMBER" => "2.5.4.5",
-        "C" => "2.5.4.6",
-        "L" => "2.5.4.7",
-        "ST" => "2.5.4.8",
-        "STREET" => "2.5.4.9",
-        "O" => "2.5.4.10",
-        "OU" => "2.5.4.11",
-        "POSTALCODE" => "2.5.4.17",
-        "UID" => "0.9.2342.19200300.100.1.1",
-        "DC" => "0.9.2342.19200300.100.1.25",
-        other => {
-            let dotted = !other.is_empty()
-                && other.split('.').count() >= 2
-                && other
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            return dotted.then(|| other.to_string());
-        }
-    };
-    Some(oid.to_string())
-}
-
-// ---------------------------------------------------------------------------
-// Secret data helpers
-// ---------------------------------------------------------------------------
-
-/// The annotations cert-manager puts on a Secret describing its certificate
-/// (`AnnotationsForCertificate`): common name, subject fields, and SANs.
-pub fn annotations_for_certificate_pem(
-    cert_pem: &[u8],
-) -> Result<BTreeMap<String, String>, CertError> {
-    let der = first_certificate_der(cert_pem)?;
-    let (_, cert) =
-        X509Certificate::from_der(&der).map_err(|e| CertError::Certificate(e.to_string()))?;
-    Ok(annotations_for_certificate(&cert))
-}
-
-fn annotations_for_certificate(cert: &X509Certificate<'_>) -> BTreeMap<String, String> {
-    let mut a = BTreeMap::new();
-    let subject = subject_of(cert.subject());
-    let sans = cert_sans(cert);
-    a.insert(ann::COMMON_NAME.to_string(), subject.common_name);
-    if !subject.serial_number.is_empty() {
-        a.insert(
-            ann::SUBJECT_SERIAL_NUMBER.to_string(),
-            subject.serial_number,
-        );
-    }
-    let mut csv = |keep_empty: bool, key: &str, values: &[String]| {
-        if values.is_empty() && !keep_empty {
-            return;
-        }
-        // cert-manager drops an annotation that would not read back as the
-        // values (a CRLF inside a value, or a single empty value).
-        if values.iter().any(|v| v.contains("\r\n")) || (values.len() == 1 && values[0].is_empty())
-        {
-            return;
-        }
-        a.insert(key.to_string(), join_with_escape_csv(values));
-    };
-    csv(false, ann::SUBJECT_ORGANIZATIONS, &subject.organization);
-    csv(
-        false,
-        ann::SUBJECT_ORGANIZATIONAL_UNITS,
-        &subject.organizational_unit,
-    );
-    csv(false, ann::SUBJECT_COUNTRIES, &subject.country);
-    csv(false, ann::SUBJECT_PROVINCES, &subject.province);
-    csv(false, ann::SUBJECT_LOCALITIES, &subject.locality);
-    csv(false, ann::SUBJECT_POSTAL_CODES, &subject.postal_code);
-    csv(
-        false,
-        ann::SUBJECT_STREET_ADDRESSES,
-        &subject.street_address,
-    );
-    csv(false, ann::EMAIL_SANS, &sans.emails);
-    csv(true, ann::ALT_NAMES, &sans.dns);
-    csv(true, ann::IP_SANS, &sans.ips);
-    csv(true, ann::URI_SANS, &sans.uris);
-    a
-}
-
-/// Go's `encoding/csv` writer for one record, without the trailing newline
-/// (cert-manager's `JoinWithEscapeCSV`).
-pub fn join_with_escape_csv(values: &[String]) -> String {
-    values
-        .iter()
-        .map(|f| {
-            let needs_quotes = !f.is_empty()
-                && (f == r"\."
-                    || f.contains([',', '"', '\r', '\n'])
-                    || f.chars().next().is_some_and(char::is_whitespace));
-            if needs_quotes {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// `tls-combined.pem`: the key PEM, a newline, the certificate PEM.
-pub fn output_format_combined_pem(key_pem: &[u8], cert_pem: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(key_pem.len() + cert_pem.len() + 1);
-    out.extend_from_slice(key_pem);
-    out.push(b'\n');
-    out.extend_from_slice(cert_pem);
-    out
-}
-
-/// `key.der`: the DER of the first PEM block of the private key.
-pub fn output_format_der(key_pem: &[u8]) -> Vec<u8> {
-    pem_blocks(key_pem)
-        .into_iter()
-        .next()
-        .map(|(_, der)| der)
-        .unwrap_or_default()
-}
-
-// ---------------------------------------------------------------------------
-// PEM / DER / keys
-// ---------------------------------------------------------------------------
-
-/// Decodes every well-formed PEM block (label, DER) in order; malformed blocks
-/// are skipped as Go's `pem.Decode` does.
-fn pem_blocks(data: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let text = String::from_utf8_lossy(data);
-    let mut out = Vec::new();
-    let mut rest: &str = &text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + 11..];
-        let Some(label_end) = after.find("-----") else {
-            break;
-        };
-        let label = &after[..label_end];
-        if label.contains('\n') {
-            rest = after;
-            continue;
-        }
-        let body_start = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let Some(end) = body_start.find(&end_marker) else {
-            rest = body_start;
-            continue;
-        };
-        let body = &body_start[..end];
-        let b64: String = body
-            .lines()
-            .filter(|l| !l.contains(':'))
-            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-            .collect();
-        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
-            out.push((label.to_string(), der));
-        }
-        rest = &body_start[end + end_marker.len()..];
-    }
-    out
-}
-
-fn first_certificate_der(pem: &[u8]) -> Result<Vec<u8>, CertError> {
-    pem_blocks(pem)
-        .into_iter()
-        .next()
-        .map(|(_, der)| der)
-        .ok_or(CertError::NoCertificatePem)
-}
-
-/// One DER TLV: (tag byte, content, rest). Single-byte tags only.
-fn der_tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let tag = *b.first()?;
-    let l0 = *b.get(1)?;
-    let (len, hdr) = if l0 < 0x80 {
-        (usize::from(l0), 2)
-    } else {
-        let n = usize::from(l0 & 0x7f);
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let mut len = 0usize;
-        for i in 0..n {
-            len = (len << 8) | usize::from(*b.get(2 + i)?);
-        }
-        (len, 2 + n)
-    };
-    let end = hdr.checked_add(len)?;
-    Some((tag, b.get(hdr..end)?, b.get(end..)?))
-}
-
-fn strip_leading_zeros(b: &[u8]) -> Vec<u8> {
-    let i = b.iter().position(|x| *x != 0).unwrap_or(b.len());
-    b[i..].to_vec()
-}
-
-fn bit_len(b: &[u8]) -> usize {
-    let b = strip_leading_zeros(b);
-    match b.first() {
-        None => 0,
-        Some(first) => (b.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Named elliptic curves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EcCurve {
-    P224,
-    P256,
-    P384,
-    P521,
-}
-
-impl EcCurve {
-    fn from_oid_content(c: &[u8]) -> Option<Self> {
-        match c {
-            [0x2b, 0x81, 0x04, 0x00, 0x21] => Some(Self::P224),
-            [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07] => Some(Self::P256),
-            [0x2b, 0x81, 0x04, 0x00, 0x22] => Some(Self::P384),
-            [0x2b, 0x81, 0x04, 0x00, 0x23] => Some(Self::P521),
-            _ => None,
-        }
-    }
-
-    /// The curve's bit size, as Go's `Curve.Params().BitSize`.
-    pub fn bit_size(self) -> i32 {
-        match self {
-            Self::P224 => 224,
-            Self::P256 => 256,
-            Self::P384 => 384,
-            Self::P521 => 521,
-        }
-    }
-}
-
-/// The algorithm and size of a private key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyAlgorithm {
-    Rsa { bits: usize },
-    Ecdsa { curve: EcCurve },
-    Ed25519,
-}
-
-/// A public key, comparable across private keys, certificates and CSRs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicKeyData {
-    /// Modulus and exponent, without leading zero bytes.
-    Rsa {
-        n: Vec<u8>,
-        e: Vec<u8>,
-    },
-    /// Curve and encoded point.
-    Ec {
-        curve: EcCurve,
-        point: Vec<u8>,
-    },
-    Ed25519(Vec<u8>),
-}
-
-/// What is known of a private key: never the private material itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrivateKeyInfo {
-    pub algorithm: KeyAlgorithm,
-    /// `None` if it could not be determined.
-    pub public_key: Option<PublicKeyData>,
-}
-
-const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
-
-/// Decodes a PEM private key (PKCS#1 RSA, SEC1 EC, PKCS#8 RSA/EC/Ed25519) the
-/// way cert-manager's `DecodePrivateKeyBytes` does, keeping only the
-/// algorithm, size and public key.
-pub fn parse_private_key_pem(pem: &[u8]) -> Result<PrivateKeyInfo, KeyError> {
-    let (label, der) = pem_blocks(pem)
-        .into_iter()
-        .next()
-        .ok_or(KeyError::NoPemBlock)?;
-    let mut info = match label.as_str() {
-        "PRIVATE KEY" => parse_pkcs8(&der)?,
-        "EC PRIVATE KEY" => parse_sec1(&der, None).map_err(KeyError::Ec)?,
-        "RSA PRIVATE KEY" => parse_pkcs1(&der).map_err(KeyError::Rsa)?,
-        other => return Err(KeyError::UnknownType(other.to_string())),
-    };
-    if info.public_key.is_none() {
-        info.public_key = derive_public_key(&der, info.algorithm);
-    }
-    Ok(info)
-}
-
-/// Derives the public key when the encoding does not carry it (SEC1 without
-/// `publicKey`, PKCS#8 v1 Ed25519), through rcgen's crypto provider.
-fn derive_public_key(der: &[u8], alg: KeyAlgorithm) -> Option<PublicKeyData> {
-    let kp = rcgen::KeyPair::try_from(der).ok()?;
-    let raw = kp.public_key_raw().to_vec();
-    match alg {
-        KeyAlgorithm::Ecdsa { curve } => Some(PublicKeyData::Ec { curve, point: raw }),
-        KeyAlgorithm::Ed25519 => Some(PublicKeyData::Ed25519(raw)),
-        KeyAlgorithm::Rsa { .. } => rsa_public_key(&raw).ok(),
-    }
-}
-
-const MALFORMED: &str = "malformed DER";
-
-fn parse_pkcs1(der: &[u8]) -> Result<PrivateKeyInfo, &'static str> {
-    let (tag, seq, _) = der_tlv(der).ok_or(MALFORMED)?;
-    if tag != 0x30 {
-        return Err(MALFORMED);
-    }
-    let (t, _version, rest) = der_tlv(seq).ok_or(MALFORMED)?;
-    if t != 0x02 {
-        return Err(MALFORMED);
-    }
-    let (t, n, rest) = der_tlv(rest).ok_or(MALFORMED)?;
-    if t != 0x02 {
-        return Err(MALFORMED);
-    }
-    let (t, e, _) = der_tlv(rest).ok_or(MALFORMED)?;
-    if t != 0x02 {
-        return Err(MALFORMED);
-    }
-    Ok(PrivateKeyInfo {
-        algorithm: KeyAlgorithm::Rsa { bits: bit_len(n) },
-        public_key: Some(PublicKeyData::Rsa {
-            n: strip_leading_zeros(n),
-            e: strip_leading_zeros(e),
-        }),
-    })
-}
-
-fn parse_sec1(der: &[u8], curve_hint: Option<EcCurve>) -> Result<PrivateKeyInfo, &'static str> {
-    let (tag, seq, _) = der_tlv(der).ok_or(MALFORMED)?;
-    if tag != 0x30 {
-        return Err(MALFORMED);
-    }
-    let (t, _version, mut rest) = der_tlv(seq).ok_or(MALFORMED)?;
-    if t != 0x02 {
-        return Err(MALFORMED);
-    }
-    let (t, _private, r) = der_tlv(rest).ok_or(MALFORMED)?;
-    if t != 0x04 {
-        return Err(MALFORMED);
-    }
-    rest = r;
-    let mut curve = None;
-    let mut point = None;
-    while !rest.is_empty() {
-        let (t, c, r) = der_tlv(rest).ok_or(MALFORMED)?;
-        rest = r;
-        match t {
-            0xa0 => {
-                let (t, oid, _) = der_tlv(c).ok_or(MALFORMED)?;
-                if t == 0x06 {
-                    curve = Some(EcCurve::from_oid_content(oid).ok_or("unknown elliptic curve")?);
-                }
-            }
-            0xa1 => {
-                let (t, bits, _) = der_tlv(c).ok_or(MALFORMED)?;
-                if t == 0x03 && bits.first() == Some(&0) {
-                    point = Some(bits[1..].to_vec());
-                }
-            }
-            _ => {}
-        }
-    }
-    let curve = curve.or(curve_hint).ok_or("unknown elliptic curve")?;
-    Ok(PrivateKeyInfo {
-        algorithm: KeyAlgorithm::Ecdsa { curve },
-        public_key: point.map(|point| PublicKeyData::Ec { curve, point }),
-    })
-}
-
-fn parse_pkcs8(der: &[u8]) -> Result<PrivateKeyInfo, KeyError> {
-    let m = KeyError::Pkcs8(MALFORMED);
-    let (tag, seq, _) = der_tlv(der).ok_or(m.clone())?;
-    if tag != 0x30 {
-        return Err(m);
-    }
-    let (t, _version, rest) = der_tlv(seq).ok_or(m.clone())?;
-    if t != 0x02 {
-        return Err(m);
-    }
-    let (t, alg, rest) = der_tlv(rest).ok_or(m.clone())?;
-    if t != 0x30 {
-        return Err(m);
-    }
-    let (t, oid, params) = der_tlv(alg).ok_or(m.clone())?;
-    if t != 0x06 {
-        return Err(m);
-    }
-    let (t, key, mut rest) = der_tlv(rest).ok_or(m.clone())?;
-    if t != 0x04 {
-        return Err(m);
-    }
-    match oid {
-        OID_RSA => parse_pkcs1(key).map_err(KeyError::Pkcs8),
-        OID_EC => {
-            let hint = der_tlv(params)
-                .filter(|(t, _, _)| *t == 0x06)
-                .and_then(|(_, c, _)| EcCurve::from_oid_content(c));
-            if hint.is_none() {
-                return Err(KeyError::Pkcs8("unknown elliptic curve"));
-            }
-            parse_sec1(key, hint).map_err(KeyError::Pkcs8)
-        }
-        OID_ED25519 => {
-            let (t, seed, _) = der_tlv(key).ok_or(m.clone())?;
-            if t != 0x04 || seed.len() != 32 {
-                return Err(KeyError::Pkcs8("invalid Ed25519 private key"));
-            }
-            let mut public_key = None;
-            while !rest.is_empty() {
-                let (t, c, r) = der_tlv(rest).ok_or(m.clone())?;
-                rest = r;
-                if t == 0x81 && c.first() == Some(&0) && c.len() == 33 {
-                    public_key = Some(PublicKeyData::Ed25519(c[1..].to_vec()));
-                }
-            }
-            Ok(PrivateKeyInfo {
-                algorithm: KeyAlgorithm::Ed25519,
-                public_key,
-            })
-        }
-        other => Err(KeyError::UnknownPkcs8Algorithm(oid_to_string(other))),
-    }
-}
-
-fn oid_to_string(c: &[u8]) -> String {
-    let mut parts: Vec<u64> = Vec::new();
-    let mut acc: u64 = 0;
-    for (i, b) in c.iter().enumerate() {
-        acc = (acc << 7) | u64::from(b & 0x7f);
-        if b & 0x80 == 0 {
-            if parts.is_empty() && i < 8 {
-                let (x, y) = if acc < 40 {
-                    (0, acc)
-                } else if acc < 80 {
-                    (1, acc - 40)
-                } else {
-                    (2, acc - 80)
-                };
-                parts.push(x);
-                parts.push(y);
-            } else {
-                parts.push(acc);
-            }
-            acc = 0;
-        }
-    }
-    parts
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-fn rsa_public_key(der: &[u8]) -> Result<PublicKeyData, &'static str> {
-    let (tag, seq, _) = der_tlv(der).ok_or(MALFORMED)?;
-    if tag != 0x30 {
-        return Err(MALFORMED);
-    }
-    let (t, n, rest) = der_tlv(seq).ok_or(MALFORMED)?;
-    let (t2, e, _) = der_tlv(rest).ok_or(MALFORMED)?;
-    if t != 0x02 || t2 != 0x02 {
-        return Err(MALFORMED);
-    }
-    Ok(PublicKeyData::Rsa {
-        n: strip_leading_zeros(n),
-        e: strip_leading_zeros(e),
-    })
-}
-
-/// The public key of a certificate or CSR; `Err` names an unsupported type.
-fn spki_public_key(spki: &SubjectPublicKeyInfo<'_>) -> Result<PublicKeyData, String> {
-    let oid = spki.algorithm.algorithm.as_bytes();
-    let data: &[u8] = &spki.subject_public_key.data;
-    match oid {
-        OID_RSA => rsa_public_key(data).map_err(str::to_string),
-        OID_EC => {
-            let curve = spki
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| EcCurve::from_oid_content(p.data))
-                .ok_or_else(|| "unsupported elliptic curve".to_string())?;
-            Ok(PublicKeyData::Ec {
-                curve,
-                point: data.to_vec(),
-            })
-        }
-        OID_ED25519 => Ok(PublicKeyData::Ed25519(data.to_vec())),
-        _ => Err(format!(
-            "unrecognised public key type: {}",
-            spki.algorithm.algorithm.to_id_string()
-        )),
-    }
-}
-
-/// cert-manager's `PublicKeysEqual`: `Err` for an unsupported certificate
-/// key; keys of different types are not equal. A private key whose public half
-/// could not be determined is reported as an error.
-fn public_keys_equal(
-    cert_key: Result<PublicKeyData, String>,
-    private: Option<&PublicKeyData>,
-) -> Result<bool, String> {
-    let cert_key = cert_key?;
-    let private = private
-        .ok_or_else(|| "unable to determine the public key of the private key".to_string())?;
-    Ok(&cert_key == private)
-}
-
-// ---------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------
 
@@ -1938,8 +924,10 @@ mod tests {
         CertificateRenewal, CertificateSecretTemplate, CertificateStatus, JksKeystore,
         Pkcs12Keystore, RenewalPolicy, X509Subject,
     };
+    use crate::api::certificate::{KeyUsage, OtherName, PrivateKeyAlgorithm};
     use crate::api::certificate_request::{CertificateRequestSpec, CertificateRequestStatus};
     use crate::api::meta::{Condition, IssuerReference};
+    use base64::Engine as _;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use rcgen::{CertificateParams, DnType, KeyPair, SanType};
     use std::sync::OnceLock;
@@ -2958,11 +1946,11 @@ mod tests {
         v1.extend(tlv(0x30, &tlv(0x06, OID_ED25519)));
         v1.extend(tlv(0x04, &ed_seed));
         let ed_v1 = pem("PRIVATE KEY", &tlv(0x30, &v1));
-        let cases: Vec<(&str, String, KeyAlgorithm, Option<PublicKeyData>)> = vec![
+        let cases: Vec<(&str, String, KeyType, Option<PublicKeyData>)> = vec![
             (
                 "pkcs8 p256",
                 ec.serialize_pem(),
-                KeyAlgorithm::Ecdsa {
+                KeyType::Ecdsa {
                     curve: EcCurve::P256,
                 },
                 ec_pub.clone(),
@@ -2970,7 +1958,7 @@ mod tests {
             (
                 "sec1 p256",
                 sec1_pem(ec, P256, true),
-                KeyAlgorithm::Ecdsa {
+                KeyType::Ecdsa {
                     curve: EcCurve::P256,
                 },
                 ec_pub.clone(),
@@ -2978,7 +1966,7 @@ mod tests {
             (
                 "sec1 p256 without public key",
                 sec1_pem(ec, P256, false),
-                KeyAlgorithm::Ecdsa {
+                KeyType::Ecdsa {
                     curve: EcCurve::P256,
                 },
                 ec_pub.clone(),
@@ -2986,7 +1974,7 @@ mod tests {
             (
                 "pkcs8 p384",
                 p384.serialize_pem(),
-                KeyAlgorithm::Ecdsa {
+                KeyType::Ecdsa {
                     curve: EcCurve::P384,
                 },
                 Some(PublicKeyData::Ec {
@@ -2997,7 +1985,7 @@ mod tests {
             (
                 "sec1 p384",
                 sec1_pem(&p384, P384, true),
-                KeyAlgorithm::Ecdsa {
+                KeyType::Ecdsa {
                     curve: EcCurve::P384,
                 },
                 Some(PublicKeyData::Ec {
@@ -3008,25 +1996,25 @@ mod tests {
             (
                 "pkcs8 ed25519",
                 ed.serialize_pem(),
-                KeyAlgorithm::Ed25519,
+                KeyType::Ed25519,
                 Some(PublicKeyData::Ed25519(ed_pub_raw.clone())),
             ),
             (
                 "pkcs8 v1 ed25519",
                 ed_v1,
-                KeyAlgorithm::Ed25519,
+                KeyType::Ed25519,
                 Some(PublicKeyData::Ed25519(ed_pub_raw)),
             ),
             (
                 "pkcs8 rsa",
                 rsa.serialize_pem(),
-                KeyAlgorithm::Rsa { bits: 2048 },
+                KeyType::Rsa { bits: 2048 },
                 Some(rsa_public_key(rsa.public_key_raw()).unwrap()),
             ),
             (
                 "pkcs1 rsa",
                 pem("RSA PRIVATE KEY", &pkcs8_inner(&rsa.serialize_pem())),
-                KeyAlgorithm::Rsa { bits: 2048 },
+                KeyType::Rsa { bits: 2048 },
                 Some(rsa_public_key(rsa.public_key_raw()).unwrap()),
             ),
         ];
@@ -3067,27 +2055,27 @@ mod tests {
     #[test]
     fn key_matches_spec() {
         let rsa = PrivateKeyInfo {
-            algorithm: KeyAlgorithm::Rsa { bits: 2048 },
+            algorithm: KeyType::Rsa { bits: 2048 },
             public_key: None,
         };
         let rsa4k = PrivateKeyInfo {
-            algorithm: KeyAlgorithm::Rsa { bits: 4096 },
+            algorithm: KeyType::Rsa { bits: 4096 },
             public_key: None,
         };
         let p256 = PrivateKeyInfo {
-            algorithm: KeyAlgorithm::Ecdsa {
+            algorithm: KeyType::Ecdsa {
                 curve: EcCurve::P256,
             },
             public_key: None,
         };
         let p521 = PrivateKeyInfo {
-            algorithm: KeyAlgorithm::Ecdsa {
+            algorithm: KeyType::Ecdsa {
                 curve: EcCurve::P521,
             },
             public_key: None,
         };
         let ed = PrivateKeyInfo {
-            algorithm: KeyAlgorithm::Ed25519,
+            algorithm: KeyType::Ed25519,
             public_key: None,
         };
         let spec = |alg: Option<PrivateKeyAlgorithm>, size: Option<i32>| CertificateSpec {

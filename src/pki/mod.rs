@@ -7,5 +7,8 @@ pub mod chain;
 pub mod csr;
 pub mod der;
 pub mod key;
+pub mod matching;
 pub mod oids;
+pub mod output_formats;
+pub mod parse;
 pub mod pem;
