@@ -356,7 +356,7 @@ async fn credentials_from_secrets_and_errors_naming_them() {
         ..Default::default()
     };
 
-    let p = certgate::dns01::solver::provider_for(
+    let p = certgate::dns01::factory::provider_for(
         &env.client,
         &solver("id", "secret", "aws"),
         &ns,
@@ -376,7 +376,7 @@ async fn credentials_from_secrets_and_errors_naming_them() {
         vec!["from-secret"]
     );
 
-    let err = certgate::dns01::solver::provider_for(
+    let err = certgate::dns01::factory::provider_for(
         &env.client,
         &solver("id", "secret-access-key", "aws"),
         &ns,
@@ -395,7 +395,7 @@ async fn credentials_from_secrets_and_errors_naming_them() {
         "{err}"
     );
 
-    let err = certgate::dns01::solver::provider_for(
+    let err = certgate::dns01::factory::provider_for(
         &env.client,
         &solver("id", "secret", "missing"),
         &ns,

@@ -162,7 +162,7 @@ async fn route53_on_moto_passes_the_suite() {
                 endpoints.clone(),
             );
             Box::pin(async move {
-                certgate::dns01::solver::provider_for(&client, &solver, &ns, &endpoints).await
+                certgate::dns01::factory::provider_for(&client, &solver, &ns, &endpoints).await
             })
         }),
         must_name: vec![

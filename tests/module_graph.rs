@@ -3,6 +3,8 @@
 //! the wiring in `controller/`, `runtime/` and `pki/` import no feature), and each
 //! module file opens with a comment saying what it holds.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -370,7 +370,7 @@ async fn certgates_webhook_provider_passes_the_conformance_suite() {
     let s = setup(None).await;
     s.wait_available().await;
     let ns = s.env.namespace.clone();
-    let provider = certgate::dns01::solver::provider_for(
+    let provider = certgate::dns01::factory::provider_for(
         &s.env.client,
         &webhook_solver(&s.group, API_KEY),
         &ns,
@@ -383,7 +383,7 @@ async fn certgates_webhook_provider_passes_the_conformance_suite() {
         factory: Box::new(move || {
             let (client, group, ns) = (client.clone(), group.clone(), ns.clone());
             Box::pin(async move {
-                certgate::dns01::solver::provider_for(
+                certgate::dns01::factory::provider_for(
                     &client,
                     &webhook_solver(&group, "not-the-key"),
                     &ns,

@@ -2,7 +2,7 @@
 //! is written in an Issuer, and where the Secrets it names come from (environment
 //! variables or files, so credentials never sit in the configuration).
 //!
-//! The provider is built by certgate's own code path ([`certgate::dns01::solver`]):
+//! The provider is built by certgate's own code path ([`certgate::dns01::factory`]):
 //! the Secrets are put in an in-process sandbox API server and read from there, as
 //! the controller reads them from Kubernetes. The `bad-credentials` case gets the same
 //! Secrets, in another namespace, with every letter and digit of their values
@@ -399,7 +399,7 @@ pub async fn build(config: &Config) -> Result<Built, ConfigError> {
     put_secrets(&client, BAD_NAMESPACE, &scrambled).await?;
     let endpoints = config.endpoints();
     let provider =
-        certgate::dns01::solver::provider_for(&client, &config.dns01, NAMESPACE, &endpoints)
+        certgate::dns01::factory::provider_for(&client, &config.dns01, NAMESPACE, &endpoints)
             .await
             .map_err(ConfigError::Invalid)?;
     let record_model = acme_dns_model(config, &values)?;
@@ -412,7 +412,7 @@ pub async fn build(config: &Config) -> Result<Built, ConfigError> {
             let dns01 = dns01.clone();
             let endpoints = endpoints.clone();
             Box::pin(async move {
-                certgate::dns01::solver::provider_for(&client, &dns01, BAD_NAMESPACE, &endpoints)
+                certgate::dns01::factory::provider_for(&client, &dns01, BAD_NAMESPACE, &endpoints)
                     .await
             })
         });
@@ -453,7 +453,7 @@ async fn build_webhook(config: &Config) -> Result<Built, ConfigError> {
         .webhook_namespace
         .clone()
         .unwrap_or_else(|| "cert-manager".to_string());
-    let provider = certgate::dns01::solver::provider_for(
+    let provider = certgate::dns01::factory::provider_for(
         &client,
         &config.dns01,
         &namespace,

@@ -277,7 +277,7 @@ async fn solver_reads_the_key_secret_and_names_it_when_missing() {
     };
 
     // Without a Secret: anonymous towards the emulator.
-    let p = certgate::dns01::solver::provider_for(&env.client, &solver(None), &ns, &endpoints)
+    let p = certgate::dns01::factory::provider_for(&env.client, &solver(None), &ns, &endpoints)
         .await
         .unwrap();
     p.present("example.com.", "_acme-challenge.example.com.", "anon")
@@ -295,7 +295,7 @@ async fn solver_reads_the_key_secret_and_names_it_when_missing() {
         .create(&Default::default(), &secret)
         .await
         .unwrap();
-    let err = certgate::dns01::solver::provider_for(
+    let err = certgate::dns01::factory::provider_for(
         &env.client,
         &solver(Some(("gcp", "key.json"))),
         &ns,
@@ -310,7 +310,7 @@ async fn solver_reads_the_key_secret_and_names_it_when_missing() {
     );
     assert!(err.contains("serviceAccountSecretRef"), "{err}");
     // A key that is not a service account key: named, not quoted.
-    let err = certgate::dns01::solver::provider_for(
+    let err = certgate::dns01::factory::provider_for(
         &env.client,
         &solver(Some(("gcp", "other.json"))),
         &ns,

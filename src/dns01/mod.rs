@@ -12,6 +12,7 @@ pub mod clouddns;
 pub mod cloudflare;
 pub mod credentials;
 pub mod digitalocean;
+pub mod factory;
 pub mod nameserver;
 pub mod propagation;
 pub mod provider;
@@ -19,7 +20,6 @@ pub mod resolver;
 pub mod rfc2136;
 pub mod route53;
 pub mod selection;
-pub mod solver;
 pub mod webhook;
 pub mod zone_batch;
 

@@ -320,7 +320,7 @@ pub(super) fn present_fix(reason: &str, ch: &Challenge, secret_ns: &str) -> Opti
     if reason.contains("not supported by certgate yet") {
         return Some(format!(
             "use a DNS-01 provider certgate supports ({}): it does not support this one yet",
-            crate::dns01::solver::SUPPORTED.join(", ")
+            crate::dns01::factory::SUPPORTED.join(", ")
         ));
     }
     if reason.contains("http01.ingress.name") {

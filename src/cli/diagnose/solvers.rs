@@ -342,7 +342,7 @@ pub(super) fn dns01_steps(
     let refs = provider_secret_refs(&dns01);
     let secret_ns = s.secret_namespace();
     if refs.is_empty() {
-        let detail = match crate::dns01::solver::ambient_credentials(&dns01) {
+        let detail = match crate::dns01::factory::ambient_credentials(&dns01) {
             // Route53, Cloud DNS, Azure DNS managed / workload identity.
             Some(p) => format!(
                 "the solver refers to no Secret: {p} uses the controller's own cloud identity (ambient credentials)"

@@ -1,7 +1,8 @@
 //! The Challenge controller: schedule (at most `--max-concurrent-challenges` in
-//! flight), present (HTTP-01 routing and solver answer, or a DNS-01 TXT value),
-//! self-check, tell the CA, wait for its verdict, clean up. A finalizer makes sure
-//! nothing presented outlives its Challenge, whatever happens to it.
+//! flight), present, self-check, tell the CA, wait for its verdict, clean up. What
+//! to do is decided by [`challenge_state`] (pure); presenting, checking and
+//! cleaning up are the challenge's [`Solver`]'s. A finalizer makes sure nothing
+//! presented outlives its Challenge, whatever happens to it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +15,12 @@ use kube::runtime::controller::Action;
 use serde_json::json;
 
 use crate::api::Challenge;
-use crate::api::acme_dns01::{AcmeChallengeSolverDns01, CnameStrategy};
-use crate::api::challenge::AcmeChallengeType;
 use crate::api::order::State;
 use crate::issuers::Context;
+use crate::issuers::acme::challenge_state::{self, Observed, Phase};
 use crate::issuers::acme::client::with_action;
 use crate::issuers::acme::protocol::AuthorizationStatus;
+use crate::issuers::acme::solver::{self, Solver, SolverError};
 use crate::issuers::acme::{CHALLENGE_FINALIZER, is_challenge_finalizer, jittered, lookup_issuer};
 use crate::metrics;
 use crate::runtime::events::EventType;
@@ -64,153 +65,6 @@ async fn set_finalizers(
         )
         .await?;
     Ok(())
-}
-
-/// Where a DNS-01 challenge's TXT value goes: (zone, fqdn).
-async fn dns_target(
-    ctx: &Context,
-    ch: &Challenge,
-    dns01: &AcmeChallengeSolverDns01,
-) -> Result<(String, String), String> {
-    let checker = ctx.acme.dns01.as_ref().map_err(|e| e.clone())?;
-    let resolver = checker.resolver();
-    let mut fqdn = crate::dns01::challenge_record_name(&ch.spec.dns_name);
-    if dns01.cname_strategy == Some(CnameStrategy::Follow) {
-        fqdn = resolver
-            .follow_cname(&fqdn)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let zone = resolver.find_zone(&fqdn).await.map_err(|e| e.to_string())?;
-    Ok((zone, fqdn))
-}
-
-/// The provider of a DNS-01 Challenge's solver, with its credentials; ambient
-/// credentials only where the flags allow them.
-async fn challenge_provider(
-    ctx: &Context,
-    ch: &Challenge,
-    dns01: &AcmeChallengeSolverDns01,
-    secret_ns: &str,
-) -> Result<Box<dyn crate::dns01::Provider>, String> {
-    let cluster = ch.spec.issuer_ref.kind_or_default() == "ClusterIssuer";
-    if let Some(why) =
-        crate::dns01::solver::ambient_refusal(dns01, cluster, &ctx.acme_settings.dns01)
-    {
-        return Err(why);
-    }
-    let dns01_config = &ctx.acme_settings.dns01;
-    let info = crate::dns01::webhook::ChallengeInfo {
-        uid: ch.metadata.uid.clone().unwrap_or_default(),
-        dns_name: ch.spec.dns_name.clone(),
-        allow_ambient_credentials: if cluster {
-            dns01_config.cluster_issuer_ambient_credentials
-        } else {
-            dns01_config.issuer_ambient_credentials
-        },
-    };
-    crate::dns01::solver::provider_for_challenge(
-        &ctx.client,
-        dns01,
-        secret_ns,
-        &dns01_config.api_endpoints,
-        &info,
-    )
-    .await
-}
-
-/// Presents what the CA will look for. Idempotent.
-async fn present(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), String> {
-    match ch.spec.type_ {
-        AcmeChallengeType::Http01 => {
-            ctx.solver_tokens
-                .insert(&ch.spec.token, &ch.spec.dns_name, &ch.spec.key);
-            crate::http01::routes::ensure(&ctx.client, ch, &ctx.acme.http01)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        AcmeChallengeType::Dns01 => {
-            let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider = challenge_provider(ctx, ch, &dns01, secret_ns).await?;
-            let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
-            provider
-                .present(&zone, &fqdn, &ch.spec.key)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        AcmeChallengeType::TlsAlpn01 => {
-            ctx.tls_alpn_solver
-                .present(&ch.spec.dns_name, &ch.spec.key)
-                .map_err(|e| e.to_string())?;
-            crate::tlsalpn01::routes::ensure(&ctx.client, ch, &ctx.acme_settings.tls_alpn01)
-                .await
-                .map_err(|e| e.to_string())
-        }
-    }
-}
-
-/// Removes what `present` put in place. Idempotent.
-async fn clean_up(ctx: &Context, ch: &Challenge, secret_ns: &str) -> Result<(), String> {
-    match ch.spec.type_ {
-        AcmeChallengeType::Http01 => {
-            ctx.solver_tokens.remove(&ch.spec.token);
-            crate::http01::routes::remove(&ctx.client, ch)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        AcmeChallengeType::Dns01 => {
-            let dns01 = ch.spec.solver.dns01.clone().unwrap_or_default();
-            let provider = challenge_provider(ctx, ch, &dns01, secret_ns).await?;
-            let (zone, fqdn) = dns_target(ctx, ch, &dns01).await?;
-            provider
-                .cleanup(&zone, &fqdn, &ch.spec.key)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        AcmeChallengeType::TlsAlpn01 => {
-            ctx.tls_alpn_solver.clean_up(&ch.spec.dns_name);
-            crate::tlsalpn01::routes::remove(&ctx.client, ch)
-                .await
-                .map_err(|e| e.to_string())
-        }
-    }
-}
-
-/// Is it visible where the CA will look? `Err` carries what is missing.
-async fn self_check(ctx: &Context, ch: &Challenge) -> Result<(), String> {
-    match ch.spec.type_ {
-        AcmeChallengeType::Http01 => crate::http01::self_check::check(
-            &ch.spec.dns_name,
-            &ch.spec.token,
-            &ch.spec.key,
-            &ctx.acme.http01,
-        )
-        .await
-        .map_err(|e| e.to_string()),
-        AcmeChallengeType::Dns01 => {
-            // The checker follows CNAMEs from the challenge's own record name (and
-            // caches where they lead), so this is the record the CA will read,
-            // wherever the solver wrote it.
-            let fqdn = crate::dns01::challenge_record_name(&ch.spec.dns_name);
-            let checker = ctx.acme.dns01.as_ref().map_err(|e| e.clone())?;
-            let p = checker
-                .check(&fqdn, &ch.spec.key)
-                .await
-                .map_err(|e| e.to_string())?;
-            if p.is_visible() {
-                Ok(())
-            } else {
-                Err(p.message())
-            }
-        }
-        AcmeChallengeType::TlsAlpn01 => crate::tlsalpn01::self_check::check(
-            &ch.spec.dns_name,
-            &ch.spec.key,
-            &ctx.acme_settings.tls_alpn01,
-        )
-        .await
-        .map_err(|e| e.to_string()),
-    }
 }
 
 /// Where the issuer's Secrets live, from the Challenge's issuerRef.
@@ -278,6 +132,21 @@ async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Resul
     })
 }
 
+/// Cleans up through the solver; on failure records `CleanUpError` and says when
+/// to try again.
+async fn clean_up(ctx: &Context, ch: &Challenge, solver: &dyn Solver) -> Option<Action> {
+    let e = solver.clean_up(ch).await.err()?;
+    ctx.recorder
+        .publish(
+            ch,
+            EventType::Warning,
+            "CleanUpError",
+            &format!("Error cleaning up challenge: {e}"),
+        )
+        .await;
+    Some(Action::requeue(jittered(e.retry_after())))
+}
+
 async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, ChallengeError> {
     ctx.metrics.inc(
         metrics::SYNC_CALLS,
@@ -286,61 +155,56 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
     let status = ch.status.clone().unwrap_or_default();
     record_metrics(&ctx, &ch);
     let secret_ns = secret_namespace(&ctx, &ch);
+    let solver = solver::for_challenge(&ctx, &ch, &secret_ns);
     let finalizers = ch.finalizers().to_vec();
-    let has_finalizer = finalizers.iter().any(|f| is_challenge_finalizer(f));
-    // Going away: clean up first, then let it go.
-    if ch.metadata.deletion_timestamp.is_some() {
-        if has_finalizer {
-            // Always: presenting may have happened without being recorded.
-            if let Err(e) = clean_up(&ctx, &ch, &secret_ns).await {
-                ctx.recorder
-                    .publish(
-                        &*ch,
-                        EventType::Warning,
-                        "CleanUpError",
-                        &format!("Error cleaning up challenge: {e}"),
-                    )
-                    .await;
-                return Ok(Action::requeue(jittered(Duration::from_secs(10))));
+    let accepted = status.reason.as_deref() == Some(REASON_ACCEPTED);
+    let observed = Observed {
+        deleting: ch.metadata.deletion_timestamp.is_some(),
+        has_finalizer: finalizers.iter().any(|f| is_challenge_finalizer(f)),
+        decided: status.state.is_some_and(State::is_final),
+        presented: status.presented.unwrap_or(false),
+        processing: status.processing.unwrap_or(false),
+        accepted,
+    };
+    match challenge_state::phase(&observed) {
+        Phase::Release { clean_up: hold } => {
+            if hold {
+                if let Some(retry) = clean_up(&ctx, &ch, solver.as_ref()).await {
+                    return Ok(retry);
+                }
+                ctx.acme.release_slot(&key(&ch));
+                let rest: Vec<String> = finalizers
+                    .into_iter()
+                    .filter(|f| !is_challenge_finalizer(f))
+                    .collect();
+                set_finalizers(&ctx, &ch, rest).await?;
+            }
+            ctx.metrics
+                .forget_challenge(&ch.namespace().unwrap_or_default(), &ch.name_any());
+            return Ok(Action::await_change());
+        }
+        Phase::AddFinalizer => {
+            let mut f = finalizers;
+            f.push(CHALLENGE_FINALIZER.to_string());
+            set_finalizers(&ctx, &ch, f).await?;
+            return Ok(Action::await_change());
+        }
+        Phase::Finish {
+            clean_up: presented,
+        } => {
+            if presented {
+                if let Some(retry) = clean_up(&ctx, &ch, solver.as_ref()).await {
+                    return Ok(retry);
+                }
+                patch_status(&ctx, &ch, json!({"presented": false, "processing": false})).await?;
             }
             ctx.acme.release_slot(&key(&ch));
-            let rest: Vec<String> = finalizers
-                .into_iter()
-                .filter(|f| !is_challenge_finalizer(f))
-                .collect();
-            set_finalizers(&ctx, &ch, rest).await?;
+            return Ok(Action::await_change());
         }
-        ctx.metrics
-            .forget_challenge(&ch.namespace().unwrap_or_default(), &ch.name_any());
-        return Ok(Action::await_change());
-    }
-    if !has_finalizer {
-        let mut f = finalizers;
-        f.push(CHALLENGE_FINALIZER.to_string());
-        set_finalizers(&ctx, &ch, f).await?;
-        return Ok(Action::await_change());
-    }
-    // Decided: clean up once.
-    if status.state.is_some_and(State::is_final) {
-        if status.presented.unwrap_or(false) || status.processing.unwrap_or(false) {
-            if let Err(e) = clean_up(&ctx, &ch, &secret_ns).await {
-                ctx.recorder
-                    .publish(
-                        &*ch,
-                        EventType::Warning,
-                        "CleanUpError",
-                        &format!("Error cleaning up challenge: {e}"),
-                    )
-                    .await;
-                return Ok(Action::requeue(jittered(Duration::from_secs(10))));
-            }
-            patch_status(&ctx, &ch, json!({"presented": false, "processing": false})).await?;
-        }
-        ctx.acme.release_slot(&key(&ch));
-        return Ok(Action::await_change());
+        Phase::Schedule | Phase::Work => {}
     }
     // Scheduling.
-    let processing = status.processing.unwrap_or(false);
+    let processing = observed.processing;
     if !ctx.acme.take_slot(&key(&ch), processing) {
         return Ok(Action::requeue(jittered(Duration::from_secs(5))));
     }
@@ -357,17 +221,11 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
         return Ok(Action::await_change());
     }
     let kind = ch.spec.type_.as_str();
-    let accepted = status.reason.as_deref() == Some(REASON_ACCEPTED);
     if !accepted {
         // Present (again after a restart: presenting is idempotent and the
-        // in-process solver forgets its answers).
-        let needs_present = !status.presented.unwrap_or(false)
-            || (ch.spec.type_ == AcmeChallengeType::Http01
-                && !ctx.solver_tokens.contains(&ch.spec.token))
-            || (ch.spec.type_ == AcmeChallengeType::TlsAlpn01
-                && !ctx.tls_alpn_solver.is_presented(&ch.spec.dns_name));
-        if needs_present {
-            if let Err(e) = present(&ctx, &ch, &secret_ns).await {
+        // in-process solvers forget their answers).
+        if challenge_state::must_present(observed.presented, solver.lost(&ch)) {
+            if let Err(e) = solver.present(&ch).await {
                 let message = format!("Error presenting challenge: {e}");
                 if status.reason.as_deref() != Some(message.as_str()) {
                     patch_status(&ctx, &ch, json!({"reason": message})).await?;
@@ -375,9 +233,9 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
                         .publish(&*ch, EventType::Warning, "PresentError", &message)
                         .await;
                 }
-                return Ok(Action::requeue(jittered(Duration::from_secs(10))));
+                return Ok(Action::requeue(jittered(e.retry_after())));
             }
-            if !status.presented.unwrap_or(false) {
+            if !observed.presented {
                 patch_status(
                     &ctx,
                     &ch,
@@ -398,21 +256,21 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
         // Self-check, or the configured wait instead of it.
         if let Some(wait) = ch.spec.solver.wait_instead_of_self_check.as_deref() {
             let wait = crate::gocompat::parse_go_duration(wait).unwrap_or(Duration::from_secs(0));
-            let presented_at = status.presented_at.as_ref().map(|t| t.0);
-            let elapsed = presented_at
-                .map(|t| ctx.now().duration_since(t).unsigned_abs())
-                .unwrap_or_default();
-            if elapsed < wait {
-                return Ok(Action::requeue(wait - elapsed));
+            let since_presented = status
+                .presented_at
+                .as_ref()
+                .map(|t| ctx.now().duration_since(t.0).unsigned_abs());
+            if let Some(remaining) = challenge_state::wait_remaining(wait, since_presented) {
+                return Ok(Action::requeue(remaining));
             }
-        } else if let Err(why) = self_check(&ctx, &ch).await {
+        } else if let Err(why) = solver.check(&ch).await {
             let reason = format!("Waiting for {kind} challenge propagation: {why}");
             if status.reason.as_deref() != Some(reason.as_str()) {
                 patch_status(&ctx, &ch, json!({"reason": reason})).await?;
             }
-            let period = match ch.spec.type_ {
-                AcmeChallengeType::Dns01 => ctx.acme.dns01_config.poll_period,
-                AcmeChallengeType::Http01 | AcmeChallengeType::TlsAlpn01 => Duration::from_secs(2),
+            let period = match why {
+                SolverError::NotVisible(_) => solver.check_period(),
+                other => other.retry_after(),
             };
             return Ok(Action::requeue(period));
         }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod ari;
 pub mod budget;
+pub mod challenge_state;
 pub mod challenges;
 pub mod client;
 pub mod naming;
@@ -11,6 +12,7 @@ pub mod orders;
 pub mod protocol;
 pub mod requests;
 pub mod settings;
+pub mod solver;
 pub mod solver_overrides;
 
 use std::collections::HashSet;

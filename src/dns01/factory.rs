@@ -1,4 +1,6 @@
-//! From a solver's `dns01` configuration to a [`Provider`] with its credentials.
+//! The provider factory: from a solver's `dns01` configuration to a [`Provider`]
+//! with its credentials (read from Secrets, or ambient where allowed). It builds;
+//! presenting and checking are the ACME Challenge solver's (`issuers::acme::solver`).
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -80,7 +82,7 @@ pub async fn provider_for_challenge(
     secret_ns: &str,
     endpoints: &ApiEndpoints,
     challenge: &super::webhook::ChallengeInfo,
-) -> Result<Box<dyn Provider>, String> {
+) -> Result<Box<dyn Provider>, super::ProviderError> {
     if let Some(cfg) = &dns01.webhook {
         return Ok(Box::new(super::webhook::WebhookProvider::new(
             client.clone(),
@@ -89,7 +91,11 @@ pub async fn provider_for_challenge(
             challenge,
         )));
     }
-    provider_for(client, dns01, secret_ns, endpoints).await
+    // A provider that cannot be built names what to fix: its configuration or
+    // the Secret holding its credentials.
+    provider_for(client, dns01, secret_ns, endpoints)
+        .await
+        .map_err(|e| super::ProviderError::Misconfigured(e.into()))
 }
 
 /// A DNS-01 solver's provider, with its credentials read from Secrets in
