@@ -31,17 +31,16 @@ use google_cloud_dns_v1::model::{Change, ResourceRecordSet, change, managed_zone
 use google_cloud_gax::retry_policy::NeverRetry;
 use tracing::debug;
 
+use super::api_provider::{ApiProvider, ZoneApi};
 use super::provider::{Provider, ProviderError};
 use super::zone_batch::{
-    Backend, Backoff, Batcher, BatcherGone, Edit, NameChange, Op, SCAN_MIN_NAMES, TXT_TTL, TxtSet,
-    retry, scan_budget,
+    Backend, Backoff, BatcherGone, NameChange, SCAN_MIN_NAMES, TXT_TTL, TxtSet, retry, scan_budget,
 };
 use crate::api::acme_dns01::AcmeIssuerDns01ProviderCloudDns;
 
 /// Where the solver's fields live, for messages.
 const FIELD: &str = "spec.acme.solvers[].dns01.cloudDNS";
 /// How long a discovered managed zone (or the absence of one) is trusted.
-const ZONE_CACHE_TTL: Duration = Duration::from_secs(300);
 /// The permissions the provider uses, for messages.
 const PERMISSIONS: &str = "dns.managedZones.list, dns.resourceRecordSets.list, dns.changes.create and dns.changes.get \
      (roles/dns.admin has them)";
@@ -300,26 +299,20 @@ impl Default for CloudDnsOptions {
     }
 }
 
-/// Cloud DNS as a [`Provider`]. Cheap to clone; clones share the batcher, the zone
-/// cache and the call counters.
+/// Cloud DNS as a [`Provider`] (the generic zone-editing provider over Cloud DNS's
+/// API). Cheap to clone; clones share the batcher, the zone cache and the call
+/// counters.
 #[derive(Clone)]
 pub struct CloudDnsProvider {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    batcher: Batcher<Api>,
-    hosted_zone_name: Option<String>,
-    /// Discovered managed zones (or their absence) by DNS name.
-    zones: super::zone_batch::ZoneCache,
+    inner: ApiProvider<Api>,
 }
 
 impl fmt::Debug for CloudDnsProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let api = self.inner.batcher.backend();
+        let api = self.inner.api();
         f.debug_struct("CloudDnsProvider")
             .field("project", &api.project)
-            .field("hosted_zone_name", &self.inner.hosted_zone_name)
+            .field("hosted_zone_name", &self.inner.fixed_zone())
             .field("credentials", &api.creds)
             .finish()
     }
@@ -370,66 +363,20 @@ impl CloudDnsProvider {
             poll_interval: opts.poll_interval,
             change_timeout: opts.change_timeout,
         };
+        let hosted_zone_name = opts.hosted_zone_name.filter(|z| !z.trim().is_empty());
         Ok(Self {
-            inner: Arc::new(Inner {
-                batcher: Batcher::new(Arc::new(api), opts.batch_window),
-                hosted_zone_name: opts.hosted_zone_name.filter(|z| !z.trim().is_empty()),
-                zones: super::zone_batch::ZoneCache::new(ZONE_CACHE_TTL),
-            }),
+            inner: ApiProvider::new(api, opts.batch_window, hosted_zone_name),
         })
     }
 
     /// The calls made so far.
     pub fn api_calls(&self) -> ApiCallCounts {
-        self.inner.batcher.backend().calls.snapshot()
+        self.inner.api().calls.snapshot()
     }
 
     /// The managed zone name for `fqdn`, whose authoritative zone is `zone`.
     pub async fn zone_name(&self, zone: &str, fqdn: &str) -> Result<String, CloudDnsError> {
-        if let Some(z) = &self.inner.hosted_zone_name {
-            return Ok(z.clone());
-        }
-        let api = self.inner.batcher.backend();
-        let candidates = super::zone_batch::zone_candidates(zone, fqdn);
-        let found = self
-            .inner
-            .zones
-            .first(
-                &candidates,
-                |name| async move { api.find_zone(&name).await },
-            )
-            .await?;
-        if let Some((name, z)) = found {
-            debug!(dns_name = %name, zone = %z, "using the Cloud DNS managed zone");
-            return Ok(z);
-        }
-        Err(CloudDnsError::ZoneNotFound {
-            fqdn: fqdn.to_string(),
-            tried: candidates
-                .iter()
-                .map(|c| format!("\"{c}\""))
-                .collect::<Vec<_>>()
-                .join(" or "),
-            project: api.project.clone(),
-            creds: api.creds.clone(),
-        })
-    }
-
-    async fn edit(&self, zone: &str, fqdn: &str, value: &str, op: Op) -> Result<(), ProviderError> {
-        let mz = self
-            .zone_name(zone, fqdn)
-            .await
-            .map_err(|e| provider_error(Arc::new(e)))?;
-        let edit = Edit {
-            name: super::fqdn(fqdn),
-            op,
-            value: value.to_string(),
-        };
-        self.inner
-            .batcher
-            .submit(&mz, mz.clone(), edit)
-            .await
-            .map_err(provider_error)
+        self.inner.zone(zone, fqdn).await
     }
 }
 
@@ -440,7 +387,7 @@ impl Provider for CloudDnsProvider {
         fqdn: &'a str,
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(self.edit(zone, fqdn, value, Op::Add))
+        self.inner.present(zone, fqdn, value)
     }
 
     fn cleanup<'a>(
@@ -449,7 +396,31 @@ impl Provider for CloudDnsProvider {
         fqdn: &'a str,
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(self.edit(zone, fqdn, value, Op::Remove))
+        self.inner.cleanup(zone, fqdn, value)
+    }
+}
+
+impl ZoneApi for Api {
+    const ZONE_KIND: &'static str = "Cloud DNS managed zone";
+
+    fn find_zone<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, CloudDnsError>> {
+        Box::pin(Api::find_zone(self, name))
+    }
+
+    fn zone_not_found(&self, fqdn: &str, tried: String) -> CloudDnsError {
+        CloudDnsError::ZoneNotFound {
+            fqdn: fqdn.to_string(),
+            tried,
+            project: self.project.clone(),
+            creds: self.creds.clone(),
+        }
+    }
+
+    fn provider_error(e: Arc<CloudDnsError>) -> ProviderError {
+        provider_error(e)
     }
 }
 
@@ -803,6 +774,7 @@ pub async fn from_solver(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns01::zone_batch::{Edit, Op};
 
     fn set(ttl: u32, vals: &[&str]) -> TxtSet {
         TxtSet {

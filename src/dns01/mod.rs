@@ -7,6 +7,7 @@
 
 pub mod acmedns;
 pub mod akamai;
+pub mod api_provider;
 pub mod azure;
 pub mod clouddns;
 pub mod cloudflare;

@@ -47,10 +47,10 @@ use aws_sdk_route53::types::{
 use futures::future::BoxFuture;
 use tracing::debug;
 
+use super::api_provider::{ApiProvider, ZoneApi};
 use super::provider::{Provider, ProviderError};
 use super::zone_batch::{
-    Backend, Backoff, Batcher, BatcherGone, Edit, NameChange, Op, SCAN_MIN_NAMES, TxtSet, retry,
-    scan_budget,
+    Backend, Backoff, BatcherGone, NameChange, SCAN_MIN_NAMES, TxtSet, retry, scan_budget,
 };
 use crate::api::acme_dns01::AcmeIssuerDns01ProviderRoute53;
 
@@ -61,7 +61,6 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// The audience of ServiceAccount tokens exchanged with STS (cert-manager's).
 pub const STS_AUDIENCE: &str = "sts.amazonaws.com";
 /// How long a discovered hosted zone id (or the absence of one) is trusted.
-const ZONE_CACHE_TTL: Duration = Duration::from_secs(300);
 /// The session name of assumed roles.
 const SESSION_NAME: &str = "certgate";
 
@@ -423,25 +422,19 @@ impl Default for Route53Options {
     }
 }
 
-/// Route53 as a [`Provider`]. Cheap to clone; clones share the batcher, the zone
-/// cache and the call counters.
+/// Route53 as a [`Provider`] (the generic zone-editing provider over Route53's
+/// API). Cheap to clone; clones share the batcher, the zone cache and the call
+/// counters.
 #[derive(Clone)]
 pub struct Route53Provider {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    batcher: Batcher<Api>,
-    hosted_zone_id: Option<String>,
-    /// Discovered zone ids (or their absence) by zone name.
-    zones: super::zone_batch::ZoneCache,
+    inner: ApiProvider<Api>,
 }
 
 impl fmt::Debug for Route53Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Route53Provider")
-            .field("hosted_zone_id", &self.inner.hosted_zone_id)
-            .field("credentials", &self.inner.batcher.backend().creds)
+            .field("hosted_zone_id", &self.inner.fixed_zone())
+            .field("credentials", &self.inner.api().creds)
             .finish()
     }
 }
@@ -538,68 +531,23 @@ impl Route53Provider {
             poll_interval: opts.poll_interval,
             insync_timeout: opts.insync_timeout,
         };
+        let hosted_zone_id = opts
+            .hosted_zone_id
+            .filter(|z| !z.is_empty())
+            .map(|z| bare_zone_id(&z).to_string());
         Ok(Self {
-            inner: Arc::new(Inner {
-                batcher: Batcher::new(Arc::new(api), opts.batch_window),
-                hosted_zone_id: opts
-                    .hosted_zone_id
-                    .filter(|z| !z.is_empty())
-                    .map(|z| bare_zone_id(&z).to_string()),
-                zones: super::zone_batch::ZoneCache::new(ZONE_CACHE_TTL),
-            }),
+            inner: ApiProvider::new(api, opts.batch_window, hosted_zone_id),
         })
     }
 
     /// The calls made so far.
     pub fn api_calls(&self) -> ApiCallCounts {
-        self.inner.batcher.backend().calls.snapshot()
+        self.inner.api().calls.snapshot()
     }
 
     /// The hosted zone id for `fqdn`, whose authoritative zone is `zone`.
     pub async fn zone_id(&self, zone: &str, fqdn: &str) -> Result<String, Route53Error> {
-        if let Some(id) = &self.inner.hosted_zone_id {
-            return Ok(id.clone());
-        }
-        let candidates = super::zone_batch::zone_candidates(zone, fqdn);
-        let api = self.inner.batcher.backend();
-        let found = self
-            .inner
-            .zones
-            .first(
-                &candidates,
-                |name| async move { api.find_zone(&name).await },
-            )
-            .await?;
-        if let Some((name, id)) = found {
-            debug!(zone = %name, id = %id, "using the Route53 hosted zone");
-            return Ok(id);
-        }
-        Err(Route53Error::ZoneNotFound {
-            fqdn: fqdn.to_string(),
-            tried: candidates
-                .iter()
-                .map(|c| format!("\"{c}\""))
-                .collect::<Vec<_>>()
-                .join(" or "),
-            creds: api.creds.clone(),
-        })
-    }
-
-    async fn edit(&self, zone: &str, fqdn: &str, value: &str, op: Op) -> Result<(), ProviderError> {
-        let id = self
-            .zone_id(zone, fqdn)
-            .await
-            .map_err(|e| provider_error(Arc::new(e)))?;
-        let edit = Edit {
-            name: super::fqdn(fqdn),
-            op,
-            value: value.to_string(),
-        };
-        self.inner
-            .batcher
-            .submit(&id, id.clone(), edit)
-            .await
-            .map_err(provider_error)
+        self.inner.zone(zone, fqdn).await
     }
 }
 
@@ -610,7 +558,7 @@ impl Provider for Route53Provider {
         fqdn: &'a str,
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(self.edit(zone, fqdn, value, Op::Add))
+        self.inner.present(zone, fqdn, value)
     }
 
     fn cleanup<'a>(
@@ -619,7 +567,30 @@ impl Provider for Route53Provider {
         fqdn: &'a str,
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(self.edit(zone, fqdn, value, Op::Remove))
+        self.inner.cleanup(zone, fqdn, value)
+    }
+}
+
+impl ZoneApi for Api {
+    const ZONE_KIND: &'static str = "Route53 hosted zone";
+
+    fn find_zone<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, Route53Error>> {
+        Box::pin(Api::find_zone(self, name))
+    }
+
+    fn zone_not_found(&self, fqdn: &str, tried: String) -> Route53Error {
+        Route53Error::ZoneNotFound {
+            fqdn: fqdn.to_string(),
+            tried,
+            creds: self.creds.clone(),
+        }
+    }
+
+    fn provider_error(e: Arc<Route53Error>) -> ProviderError {
+        provider_error(e)
     }
 }
 
