@@ -16,6 +16,14 @@ use kube::api::{Api, PostParams};
 
 use crate::api::meta::SecretKeySelector;
 
+/// A source of ServiceAccount tokens for web identity (a Kubernetes TokenRequest).
+pub trait WebIdentityTokenSource: Send + Sync {
+    /// A fresh token for `audiences`. The error says what failed, without the token.
+    fn token(&self) -> BoxFuture<'_, Result<String, String>>;
+    /// Which ServiceAccount the tokens are of, for messages.
+    fn describe(&self) -> String;
+}
+
 /// The value of `selector`'s key in its Secret in `ns`, as UTF-8 text with surrounding
 /// whitespace removed. `field` is the solver field that names the Secret (for messages).
 pub async fn secret_value(
@@ -105,7 +113,7 @@ impl ServiceAccountTokens {
     }
 }
 
-impl super::route53::WebIdentityTokenSource for ServiceAccountTokens {
+impl WebIdentityTokenSource for ServiceAccountTokens {
     fn token(&self) -> BoxFuture<'_, Result<String, String>> {
         Box::pin(self.request())
     }

@@ -319,13 +319,7 @@ impl ApiCalls {
     }
 }
 
-/// A source of ServiceAccount tokens for web identity (a Kubernetes TokenRequest).
-pub trait WebIdentityTokenSource: Send + Sync {
-    /// A fresh token for `audiences`. The error says what failed, without the token.
-    fn token(&self) -> BoxFuture<'_, Result<String, String>>;
-    /// Which ServiceAccount the tokens are of, for messages.
-    fn describe(&self) -> String;
-}
+pub use super::credentials::WebIdentityTokenSource;
 
 /// Where the provider's AWS identity comes from.
 #[derive(Clone)]
