@@ -5,6 +5,7 @@
 //! Certificates a source owns (by reference or, across namespaces, by label) and
 //! keeps the one index of them. This module must not know Ingresses or Gateways.
 
+pub mod annotations;
 pub mod apply;
 pub mod builder;
 pub mod ownership;
