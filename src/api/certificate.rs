@@ -229,6 +229,63 @@ pub enum PrivateKeyEncoding {
     Pkcs8,
 }
 
+/// The private key sizes cert-manager accepts and its defaults: the one rule the
+/// CRD's CEL validation, the shims' `cert-manager.io/private-key-size` parser and
+/// the key manager all apply.
+pub mod key_sizes {
+    use super::PrivateKeyAlgorithm;
+
+    /// cert-manager's default RSA key size.
+    pub const RSA_DEFAULT: u32 = 2048;
+    /// Smallest RSA key size cert-manager accepts (`pki.MinRSAKeySize`).
+    pub const RSA_MIN: u32 = 2048;
+    /// Largest RSA key size cert-manager accepts (`pki.MaxRSAKeySize`).
+    pub const RSA_MAX: u32 = 8192;
+    /// cert-manager's default ECDSA key size.
+    pub const ECDSA_DEFAULT: u32 = 256;
+    /// The ECDSA curves' sizes (P-256, P-384, P-521).
+    pub const ECDSA: [u32; 3] = [256, 384, 521];
+
+    /// Whether `size` (set, not 0) is allowed for an RSA or ECDSA key; Ed25519 keys
+    /// have no size, and each reader says what it does with one.
+    pub fn allowed(algorithm: PrivateKeyAlgorithm, size: i64) -> Option<bool> {
+        match algorithm {
+            PrivateKeyAlgorithm::Rsa => {
+                Some((i64::from(RSA_MIN)..=i64::from(RSA_MAX)).contains(&size))
+            }
+            PrivateKeyAlgorithm::Ecdsa => Some(ECDSA.iter().any(|s| i64::from(*s) == size)),
+            PrivateKeyAlgorithm::Ed25519 => None,
+        }
+    }
+
+    /// The rule as the CRD's CEL validation of `spec.privateKey` states it (kept
+    /// equal to the constants by a test).
+    pub const CEL: &str = "!has(self.size) || self.size == 0 || ((!has(self.algorithm) || self.algorithm == 'RSA') ? (self.size >= 2048 && self.size <= 8192) : (self.algorithm == 'ECDSA' ? (self.size == 256 || self.size == 384 || self.size == 521) : false))";
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_cel_rule_states_the_constants() {
+            let ecdsa = ECDSA
+                .iter()
+                .map(|s| format!("self.size == {s}"))
+                .collect::<Vec<_>>()
+                .join(" || ");
+            let want = format!(
+                "!has(self.size) || self.size == 0 || ((!has(self.algorithm) || self.algorithm == 'RSA') ? (self.size >= {RSA_MIN} && self.size <= {RSA_MAX}) : (self.algorithm == 'ECDSA' ? ({ecdsa}) : false))"
+            );
+            assert_eq!(CEL, want);
+            assert_eq!(allowed(PrivateKeyAlgorithm::Rsa, 4096), Some(true));
+            assert_eq!(allowed(PrivateKeyAlgorithm::Rsa, 1024), Some(false));
+            assert_eq!(allowed(PrivateKeyAlgorithm::Ecdsa, 384), Some(true));
+            assert_eq!(allowed(PrivateKeyAlgorithm::Ecdsa, 2048), Some(false));
+            assert_eq!(allowed(PrivateKeyAlgorithm::Ed25519, 1), None);
+        }
+    }
+}
+
 /// Private key algorithms.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum PrivateKeyAlgorithm {

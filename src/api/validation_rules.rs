@@ -200,7 +200,7 @@ pub(crate) fn certificate() -> Vec<SchemaConstraint> {
         rule_at(
             "spec.privateKey",
             ".size",
-            "!has(self.size) || self.size == 0 || ((!has(self.algorithm) || self.algorithm == 'RSA') ? (self.size >= 2048 && self.size <= 8192) : (self.algorithm == 'ECDSA' ? (self.size == 256 || self.size == 384 || self.size == 521) : false))",
+            crate::api::certificate::key_sizes::CEL,
             "size must be 2048 to 8192 for RSA, 256, 384 or 521 for ECDSA, and must not be set for Ed25519",
         ),
         rule_at(

@@ -1,5 +1,10 @@
-//! Certificate issuance policy: the checks deciding when a Certificate is
-//! (re-)issued, when it is Ready, and the renewal and back-off arithmetic.
+//! The Certificate lifecycle as small loops: trigger (does it need issuing?), key
+//! manager (the next private key), request manager (the CertificateRequest),
+//! issuing (the Secret), readiness (the Ready condition), with the issuance policy
+//! checks and the renewal and back-off arithmetic they share, its own context and
+//! the controller that runs them over snapshots. Decisions are pure functions of a
+//! [`snapshot::Snapshot`]. Must not sign (the issuers do) nor decode keys itself
+//! (`crate::pki` does); must not import the wiring (`crate::controller`).
 
 pub mod context;
 pub use context::Context;

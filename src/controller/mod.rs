@@ -1,5 +1,8 @@
-//! The controller process: every controller against one cluster, leader election,
-//! the metrics and health endpoints, and graceful shutdown.
+//! The wiring of the controller process: the flags' [`ControllerConfig`], each
+//! feature's context built from it, every controller started against one cluster,
+//! the metrics and health endpoints, and graceful shutdown. Nothing but the binary
+//! and the demo imports this module; features get what they need from
+//! `crate::runtime` and their own context.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

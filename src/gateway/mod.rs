@@ -29,7 +29,6 @@ use crate::intent::apply::{ShimContext, ShimError, apply_plan, others};
 use crate::intent::{self, Defaults, Source, SourceKind, TlsBlock};
 use crate::metrics;
 use crate::runtime::Context;
-use crate::runtime::events::EventType;
 use crate::runtime::shared_watch::{Change, SharedWatch};
 use listeners::ListenerBlocks;
 use routes::{NamespacePolicy, ParentKey, ParentTracker, RouteView};
@@ -338,36 +337,31 @@ async fn sync<K: Resource<DynamicType = ()>>(
         .map(|c| (**c).clone())
         .collect();
     let others = others(shim, &src).await?;
-    let plan = intent::build(&src, &shim.defaults, &existing, &others);
+    let mut plan = intent::build(&src, &shim.defaults, &existing, &others);
     if managed {
-        for s in &skipped {
-            shim.ctx
-                .recorder
-                .publish(
-                    obj,
-                    EventType::Normal,
+        // The Gateway's own findings go first, then what the builder decided: one
+        // plan, applied (and recorded) in one place.
+        let mut findings: Vec<intent::SourceEvent> = skipped
+            .iter()
+            .map(|s| {
+                intent::SourceEvent::normal(
                     "SkippedListener",
-                    &format!("Skipped listener {:?}: {}", s.listener, s.reason),
+                    format!("Skipped listener {:?}: {}", s.listener, s.reason),
                 )
-                .await;
-        }
-        for u in &unlisted_refs {
-            shim.ctx
-                .recorder
-                .publish(
-                    obj,
-                    EventType::Warning,
-                    "UnlistedCertificateRef",
-                    &u.message(),
-                )
-                .await;
-        }
-        for w in wildcard_warnings(&shim.ctx, &src).await {
-            shim.ctx
-                .recorder
-                .publish(obj, EventType::Warning, "WildcardNeedsDNS01", &w)
-                .await;
-        }
+            })
+            .collect();
+        findings.extend(
+            unlisted_refs
+                .iter()
+                .map(|u| intent::SourceEvent::warning("UnlistedCertificateRef", u.message())),
+        );
+        findings.extend(
+            wildcard_warnings(&shim.ctx, &src)
+                .await
+                .into_iter()
+                .map(|w| intent::SourceEvent::warning("WildcardNeedsDNS01", w)),
+        );
+        plan.events.splice(0..0, findings);
     }
     apply_plan(shim, obj, plan).await
 }

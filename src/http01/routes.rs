@@ -11,6 +11,10 @@
 
 use std::collections::BTreeMap;
 
+use gateway_api::apis::standard::httproutes::{
+    HttpRoute, HttpRouteParentRefs, HttpRouteRules, HttpRouteRulesBackendRefs,
+    HttpRouteRulesMatches, HttpRouteRulesMatchesPath, HttpRouteRulesMatchesPathType, HttpRouteSpec,
+};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use k8s_openapi::api::networking::v1::{
@@ -18,10 +22,9 @@ use k8s_openapi::api::networking::v1::{
     IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, DynamicObject, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Resource, ResourceExt};
-use serde_json::json;
 
 use crate::api::Challenge;
 use crate::api::acme::ServiceType;
@@ -271,8 +274,9 @@ pub fn http_route_resource() -> ApiResource {
     )
 }
 
-/// The solver HTTPRoute for a `gatewayHTTPRoute` solver.
-pub fn http_route(ch: &Challenge, port: u16) -> DynamicObject {
+/// The solver HTTPRoute for a `gatewayHTTPRoute` solver: the exact challenge path
+/// on the challenge's hostname, to the per-challenge Service.
+pub fn http_route(ch: &Challenge, port: u16) -> HttpRoute {
     let cfg = ch
         .spec
         .solver
@@ -280,20 +284,42 @@ pub fn http_route(ch: &Challenge, port: u16) -> DynamicObject {
         .as_ref()
         .and_then(|h| h.gateway_http_route.clone())
         .unwrap_or_default();
-    let m = meta(ch, &cfg.labels.clone().unwrap_or_default());
-    let mut obj = DynamicObject::new(&solver_name(ch), &http_route_resource());
-    obj.metadata = m;
-    obj.data = json!({
-        "spec": {
-            "parentRefs": cfg.parent_refs.unwrap_or_default(),
-            "hostnames": [ch.spec.dns_name],
-            "rules": [{
-                "matches": [{"path": {"type": "Exact", "value": challenge_path(&ch.spec.token)}}],
-                "backendRefs": [{"name": solver_name(ch), "port": port}],
-            }],
-        }
-    });
-    obj
+    let parent_refs = cfg
+        .parent_refs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| HttpRouteParentRefs {
+            group: p.group,
+            kind: p.kind,
+            name: p.name,
+            namespace: p.namespace,
+            port: p.port,
+            section_name: p.section_name,
+        })
+        .collect();
+    HttpRoute {
+        metadata: meta(ch, &cfg.labels.clone().unwrap_or_default()),
+        spec: HttpRouteSpec {
+            parent_refs: Some(parent_refs),
+            hostnames: Some(vec![ch.spec.dns_name.clone()]),
+            rules: Some(vec![HttpRouteRules {
+                matches: Some(vec![HttpRouteRulesMatches {
+                    path: Some(HttpRouteRulesMatchesPath {
+                        r#type: Some(HttpRouteRulesMatchesPathType::Exact),
+                        value: Some(challenge_path(&ch.spec.token)),
+                    }),
+                    ..Default::default()
+                }]),
+                backend_refs: Some(vec![HttpRouteRulesBackendRefs {
+                    name: solver_name(ch),
+                    port: Some(i32::from(port)),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }]),
+        },
+        status: None,
+    }
 }
 
 pub(crate) async fn create_if_absent<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
@@ -372,8 +398,7 @@ pub async fn ensure(
     )
     .await?;
     if http01.gateway_http_route.is_some() {
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), &ns, &http_route_resource());
+        let api = Api::<HttpRoute>::namespaced(client.clone(), &ns);
         return Ok(create_if_absent(&api, &http_route(ch, port)).await?);
     }
     let ingresses = Api::<Ingress>::namespaced(client.clone(), &ns);
@@ -401,8 +426,7 @@ pub async fn remove(client: &kube::Client, ch: &Challenge) -> Result<(), RoutesE
     let name = solver_name(ch);
     let http01 = ch.spec.solver.http01.clone().unwrap_or_default();
     if http01.gateway_http_route.is_some() {
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), &ns, &http_route_resource());
+        let api = Api::<HttpRoute>::namespaced(client.clone(), &ns);
         delete_if_present(&api, &name).await?;
     }
     let ingresses = Api::<Ingress>::namespaced(client.clone(), &ns);
@@ -437,6 +461,43 @@ mod tests {
     };
     use crate::api::challenge::AcmeChallengeType;
     use crate::api::{AcmeChallengeSolver, ChallengeSpec, IssuerReference};
+
+    #[test]
+    fn the_solver_httproute_is_gateway_apis_typed_route_with_the_exact_path() {
+        let mut ch = challenge(Default::default());
+        let http01 = ch.spec.solver.http01.as_mut().unwrap();
+        http01.ingress = None;
+        http01.gateway_http_route = Some(
+            crate::api::acme::AcmeChallengeSolverHttp01GatewayHttpRoute {
+                labels: Some(BTreeMap::from([("team".to_string(), "a".to_string())])),
+                parent_refs: Some(vec![crate::api::acme::ParentReference {
+                    name: "edge".into(),
+                    namespace: Some("infra".into()),
+                    section_name: Some("http".into()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            },
+        );
+        let route = http_route(&ch, 8089);
+        assert_eq!(
+            route.metadata.name.as_deref(),
+            Some(solver_name(&ch).as_str())
+        );
+        assert_eq!(route.metadata.labels.as_ref().unwrap()["team"], "a");
+        let spec = serde_json::to_value(&route.spec).unwrap();
+        assert_eq!(
+            spec,
+            serde_json::json!({
+                "parentRefs": [{"name": "edge", "namespace": "infra", "sectionName": "http"}],
+                "hostnames": ["app.example.com"],
+                "rules": [{
+                    "matches": [{"path": {"type": "Exact", "value": "/.well-known/acme-challenge/tok"}}],
+                    "backendRefs": [{"name": solver_name(&ch), "port": 8089}],
+                }],
+            })
+        );
+    }
 
     fn challenge(ingress: AcmeChallengeSolverHttp01Ingress) -> Challenge {
         let mut ch = Challenge::new(

@@ -269,11 +269,10 @@ impl SpecTemplate {
                 Ok(size) => {
                     // An unparsable algorithm was reported above; judge the
                     // size against the algorithm it would default to.
-                    let ok = match key.algorithm.unwrap_or(PrivateKeyAlgorithm::Rsa) {
-                        PrivateKeyAlgorithm::Rsa => (2048..=8192).contains(&size),
-                        PrivateKeyAlgorithm::Ecdsa => matches!(size, 256 | 384 | 521),
-                        PrivateKeyAlgorithm::Ed25519 => i32::try_from(size).is_ok(),
-                    };
+                    let algo = key.algorithm.unwrap_or(PrivateKeyAlgorithm::Rsa);
+                    // Ed25519 has no size: any value that fits is passed on.
+                    let ok = crate::api::certificate::key_sizes::allowed(algo, size)
+                        .unwrap_or_else(|| i32::try_from(size).is_ok());
                     let algorithm = match key.algorithm.unwrap_or(PrivateKeyAlgorithm::Rsa) {
                         PrivateKeyAlgorithm::Rsa => "RSA",
                         PrivateKeyAlgorithm::Ecdsa => "ECDSA",

@@ -1,4 +1,8 @@
-//! Issuers: building and signing certificates from CSRs.
+//! Issuers: the Issuer/ClusterIssuer controller (Ready conditions), the
+//! CertificateRequest controller (approval, then signing by SelfSigned, CA, Vault
+//! or ACME) and the ACME Orders and Challenges, with their own context. Must not
+//! import the Certificate loops (`crate::certificates`) or the wiring; keys and
+//! requests come from `crate::pki`.
 
 pub mod acme;
 pub mod ca;

@@ -14,6 +14,7 @@ use rcgen::{PublicKeyData as _, SigningKey as _};
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use thiserror::Error;
 
+use crate::api::certificate::key_sizes;
 use crate::api::certificate::{
     CertificatePrivateKey, PrivateKeyAlgorithm, PrivateKeyEncoding, SignatureAlgorithm,
 };
@@ -65,14 +66,10 @@ pub enum KeyAlgorithm {
     Ed25519,
 }
 
-/// cert-manager's default RSA key size.
-pub const DEFAULT_RSA_KEY_SIZE: u32 = 2048;
-/// cert-manager's default ECDSA key size.
-pub const DEFAULT_ECDSA_KEY_SIZE: u32 = 256;
-/// Smallest RSA key size cert-manager accepts (`pki.MinRSAKeySize`).
-pub const MIN_RSA_KEY_SIZE: u32 = 2048;
-/// Largest RSA key size cert-manager accepts (`pki.MaxRSAKeySize`).
-pub const MAX_RSA_KEY_SIZE: u32 = 8192;
+pub use crate::api::certificate::key_sizes::{
+    ECDSA_DEFAULT as DEFAULT_ECDSA_KEY_SIZE, RSA_DEFAULT as DEFAULT_RSA_KEY_SIZE,
+    RSA_MAX as MAX_RSA_KEY_SIZE, RSA_MIN as MIN_RSA_KEY_SIZE,
+};
 
 impl KeyAlgorithm {
     /// The algorithm a Certificate's `spec.privateKey` asks for, with
@@ -97,7 +94,9 @@ impl KeyAlgorithm {
             }
             Some(PrivateKeyAlgorithm::Ecdsa) => match size {
                 0 => Ok(KeyAlgorithm::Ecdsa(DEFAULT_ECDSA_KEY_SIZE)),
-                256 | 384 | 521 => Ok(KeyAlgorithm::Ecdsa(size.unsigned_abs())),
+                s if key_sizes::allowed(PrivateKeyAlgorithm::Ecdsa, i64::from(s)) == Some(true) => {
+                    Ok(KeyAlgorithm::Ecdsa(size.unsigned_abs()))
+                }
                 _ => Err(KeyError::InvalidKeySize(format!(
                     "Unsupported value: {size}: supported values: \"256\", \"384\", \"521\""
                 ))),

@@ -49,7 +49,7 @@ pub fn private_key_matches_spec(pk: &PrivateKeyInfo, spec: &CertificateSpec) -> 
     let size = pks.and_then(|p| p.size).filter(|s| *s > 0);
     match (algorithm, &pk.algorithm) {
         (PrivateKeyAlgorithm::Rsa, KeyType::Rsa { bits }) => {
-            let want = size.unwrap_or(2048);
+            let want = size.unwrap_or(crate::api::certificate::key_sizes::RSA_DEFAULT as i32);
             if i64::from(want) == i64::try_from(*bits).unwrap_or(-1) {
                 vec![]
             } else {
@@ -57,7 +57,7 @@ pub fn private_key_matches_spec(pk: &PrivateKeyInfo, spec: &CertificateSpec) -> 
             }
         }
         (PrivateKeyAlgorithm::Ecdsa, KeyType::Ecdsa { curve }) => {
-            let want = size.unwrap_or(256);
+            let want = size.unwrap_or(crate::api::certificate::key_sizes::ECDSA_DEFAULT as i32);
             if want == curve.bit_size() {
                 vec![]
             } else {

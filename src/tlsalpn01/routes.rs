@@ -6,6 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use gateway_api::apis::standard::tlsroutes::{
+    TlsRoute, TlsRouteParentRefs, TlsRouteRules, TlsRouteRulesBackendRefs, TlsRouteSpec,
+};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -121,18 +124,43 @@ pub fn tls_route_resource(version: &str) -> ApiResource {
 }
 
 /// The solver TLSRoute: the challenge's name on the solver's parentRefs, to the
-/// per-challenge Service.
+/// per-challenge Service. Built as Gateway API's typed `TLSRoute` (v1); the same
+/// spec is served as `v1alpha2` by older Gateway API installs, so it is sent at
+/// `version`.
 pub fn tls_route(ch: &Challenge, solver: &TlsAlpn01Solver, version: &str) -> DynamicObject {
     let route = &solver.gateway_tls_route;
+    let typed = TlsRoute {
+        metadata: meta(ch, &route.labels),
+        spec: TlsRouteSpec {
+            parent_refs: Some(
+                route
+                    .parent_refs
+                    .iter()
+                    .map(|p| TlsRouteParentRefs {
+                        group: p.group.clone(),
+                        kind: p.kind.clone(),
+                        name: p.name.clone(),
+                        namespace: p.namespace.clone(),
+                        port: p.port,
+                        section_name: p.section_name.clone(),
+                    })
+                    .collect(),
+            ),
+            hostnames: vec![ch.spec.dns_name.clone()],
+            rules: vec![TlsRouteRules {
+                backend_refs: vec![TlsRouteRulesBackendRefs {
+                    name: solver_name(ch),
+                    port: Some(i32::from(SERVICE_PORT)),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        },
+        status: None,
+    };
     let mut obj = DynamicObject::new(&solver_name(ch), &tls_route_resource(version));
-    obj.metadata = meta(ch, &route.labels);
-    obj.data = json!({
-        "spec": {
-            "parentRefs": route.parent_refs,
-            "hostnames": [ch.spec.dns_name],
-            "rules": [{"backendRefs": [{"name": solver_name(ch), "port": SERVICE_PORT}]}],
-        }
-    });
+    obj.metadata = typed.metadata;
+    obj.data = json!({ "spec": typed.spec });
     obj
 }
 
