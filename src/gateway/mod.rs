@@ -9,16 +9,20 @@
 //! burst of route changes makes one Certificate update.
 
 pub mod listeners;
+mod orphans;
+mod route_watches;
 pub mod routes;
 pub mod types;
 
+use orphans::*;
+pub use orphans::{orphaned, source_of};
+use route_watches::*;
+
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -29,12 +33,9 @@ use crate::intent::apply::{ShimContext, ShimError, apply_plan, others};
 use crate::intent::{self, Defaults, Source, SourceKind, TlsBlock};
 use crate::metrics;
 use crate::runtime::Context;
-use crate::runtime::shared_watch::{Change, SharedWatch};
 use listeners::ListenerBlocks;
-use routes::{NamespacePolicy, ParentKey, ParentTracker, RouteView};
-use types::{
-    GRPCRoute, Gateway, HTTPRoute, Listener, ListenerSet, ReferenceGrant, Route, TLSRoute,
-};
+use routes::{NamespacePolicy, ParentKey, RouteView};
+use types::{Gateway, Listener, ListenerSet, ReferenceGrant};
 
 const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 
@@ -82,83 +83,6 @@ pub enum GatewayError {
     /// A route watch has not listed its routes yet.
     #[error("the {0} watch has not listed the routes yet; retrying")]
     RoutesNotListed(&'static str),
-}
-
-/// The caches of the route kinds served (a kind the API server does not serve: `None`).
-#[derive(Clone, Default)]
-struct RouteStores {
-    http: Option<Store<HTTPRoute>>,
-    grpc: Option<Store<GRPCRoute>>,
-    tls: Option<Store<TLSRoute>>,
-}
-
-/// A route of any kind.
-enum AnyRoute {
-    Http(Arc<HTTPRoute>),
-    Grpc(Arc<GRPCRoute>),
-    Tls(Arc<TLSRoute>),
-}
-
-fn view_of<R: Route>(route: &R) -> RouteView<'_> {
-    RouteView {
-        kind: R::KIND,
-        namespace: route.meta().namespace.as_deref().unwrap_or_default(),
-        parent_refs: route.parent_refs(),
-        hostnames: route.hostnames(),
-    }
-}
-
-impl AnyRoute {
-    fn view(&self) -> RouteView<'_> {
-        match self {
-            AnyRoute::Http(r) => view_of(r.as_ref()),
-            AnyRoute::Grpc(r) => view_of(r.as_ref()),
-            AnyRoute::Tls(r) => view_of(r.as_ref()),
-        }
-    }
-}
-
-/// The routes in `store` that name `parent` in a parentRef (ACME solver routes aside).
-fn naming<R: Route + Clone>(store: &Option<Store<R>>, parent: &ParentKey) -> Vec<Arc<R>> {
-    store
-        .as_ref()
-        .map(|s| {
-            s.state_filter(|r| {
-                let ns = r.meta().namespace.as_deref().unwrap_or_default();
-                !routes::is_acme_solver(r.labels())
-                    && r.parent_refs()
-                        .iter()
-                        .any(|p| routes::names_parent(p, ns, parent))
-            })
-        })
-        .unwrap_or_default()
-}
-
-impl RouteStores {
-    /// Waits (a while) until every route watch has listed its routes.
-    async fn listed(&self) -> Result<(), GatewayError> {
-        async fn wait<K>(store: &Option<Store<K>>, kind: &'static str) -> Result<(), GatewayError>
-        where
-            K: Resource<DynamicType = ()> + Clone + 'static,
-        {
-            let Some(store) = store else { return Ok(()) };
-            match tokio::time::timeout(ROUTES_SYNC_TIMEOUT, store.wait_until_ready()).await {
-                Ok(Ok(())) => Ok(()),
-                _ => Err(GatewayError::RoutesNotListed(kind)),
-            }
-        }
-        wait(&self.http, "HTTPRoute").await?;
-        wait(&self.grpc, "GRPCRoute").await?;
-        wait(&self.tls, "TLSRoute").await
-    }
-
-    /// The routes of every kind that name `parent` in a parentRef.
-    fn naming(&self, parent: &ParentKey) -> Vec<AnyRoute> {
-        let http = naming(&self.http, parent).into_iter().map(AnyRoute::Http);
-        let grpc = naming(&self.grpc, parent).into_iter().map(AnyRoute::Grpc);
-        let tls = naming(&self.tls, parent).into_iter().map(AnyRoute::Tls);
-        http.chain(grpc).chain(tls).collect()
-    }
 }
 
 /// What the Gateway and ListenerSet reconcilers share.
@@ -503,131 +427,6 @@ fn error_policy<K: Resource>(
     Action::requeue(Duration::from_secs(5))
 }
 
-/// The Gateway (or ListenerSet: `kind`) a Certificate belongs to, as
-/// `(namespace, name)`: its controlling ownerReference of that kind, or — for one in
-/// another namespace, which no ownerReference can reach — its `certgate.io/owner`
-/// annotation (`Kind/namespace/name`).
-pub fn source_of(cert: &Certificate, kind: &str) -> Option<(String, String)> {
-    let owned = cert
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.controller == Some(true) && o.kind == kind)
-        .map(|o| (cert.namespace().unwrap_or_default(), o.name.clone()));
-    owned.or_else(|| {
-        let annotated = cert.annotations().get(intent::OWNER_ANNOTATION)?;
-        let mut parts = annotated.splitn(3, '/');
-        let (k, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
-        (k == kind).then(|| (ns.to_string(), name.to_string()))
-    })
-}
-
-/// The cross-namespace Certificates of `kind` sources whose source is gone: labelled
-/// with an owner uid that no live source has.
-pub fn orphaned<'a>(
-    certs: &'a [Certificate],
-    kind: &str,
-    live: &std::collections::HashSet<String>,
-) -> Vec<&'a Certificate> {
-    certs
-        .iter()
-        .filter(|c| source_of(c, kind).is_some())
-        .filter(|c| {
-            c.labels()
-                .get(intent::OWNER_UID_LABEL)
-                .is_some_and(|uid| !live.contains(uid))
-        })
-        .collect()
-}
-
-async fn delete_certificates<'a>(ctx: &Context, certs: impl IntoIterator<Item = &'a Certificate>) {
-    for c in certs {
-        let ns = c.namespace().unwrap_or_default();
-        let _ = Api::<Certificate>::namespaced(ctx.client.clone(), &ns)
-            .delete(&c.name_any(), &kube::api::DeleteParams::background())
-            .await;
-    }
-}
-
-/// Certificates made in another namespace (a ReferenceGrant'ed certificateRef) cannot
-/// be owned by their source, so the garbage collector does not remove them: when the
-/// source goes they are deleted here, found by their `certgate.io/owner-uid` label;
-/// and each time the watch has listed every source (at start, after a restart or a
-/// lost watch) the ones whose source went while nobody watched are swept.
-async fn delete_cross_namespace_certificates<K>(
-    ctx: Arc<Context>,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<watcher::Event<String>>,
-    kind: &'static str,
-) where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let labelled = || ListParams::default().labels(intent::OWNER_UID_LABEL);
-    let mut live = std::collections::HashSet::new();
-    let mut listing = std::collections::HashSet::new();
-    while let Some(event) = events.recv().await {
-        match event {
-            watcher::Event::Init => listing.clear(),
-            watcher::Event::InitApply(uid) => {
-                listing.insert(uid);
-            }
-            watcher::Event::InitDone => {
-                live = std::mem::take(&mut listing);
-                let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
-                    .list(&labelled())
-                    .await
-                else {
-                    continue;
-                };
-                // A source made after the listing is not in `live` yet: ask for each.
-                let mut gone = Vec::new();
-                for c in orphaned(&list.items, kind, &live) {
-                    let Some((ns, name)) = source_of(c, kind) else {
-                        continue;
-                    };
-                    let source = Api::<K>::namespaced(ctx.client.clone(), &ns)
-                        .get_opt(&name)
-                        .await;
-                    let uid = c.labels().get(intent::OWNER_UID_LABEL);
-                    if matches!(source, Ok(None))
-                        || matches!(&source, Ok(Some(s)) if s.uid().as_ref() != uid)
-                    {
-                        gone.push(c);
-                    }
-                }
-                delete_certificates(&ctx, gone).await;
-            }
-            watcher::Event::Apply(uid) => {
-                live.insert(uid);
-            }
-            watcher::Event::Delete(uid) => {
-                live.remove(&uid);
-                // Now, and again shortly after: a reconcile of the source that was
-                // already running when it went may still write its Certificate.
-                let ctx = ctx.clone();
-                tokio::spawn(async move {
-                    let selector = format!("{}={uid}", intent::OWNER_UID_LABEL);
-                    for wait in [0, 2, 10] {
-                        tokio::time::sleep(Duration::from_secs(wait)).await;
-                        if let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
-                            .list(&ListParams::default().labels(&selector))
-                            .await
-                        {
-                            delete_certificates(&ctx, &list.items).await;
-                        }
-                    }
-                });
-            }
-        }
-    }
-}
-
 /// Runs the Gateway and ListenerSet shims until `shutdown` resolves; waits quietly
 /// for the Gateway API CRDs first.
 pub async fn run(
@@ -735,178 +534,6 @@ pub async fn run(
     route_watches.abort();
     sweeper.abort();
     gateway_driver.abort();
-}
-
-/// Drops what no attachment needs from a watched route: it keeps its name,
-/// namespace, uid, parents, hostnames and the labels of ACME solver routes.
-fn trim_route<R: Route>(route: &mut R) {
-    let meta = route.meta_mut();
-    if let Some(labels) = meta.labels.as_mut() {
-        labels.retain(|k, _| routes::ACME_SOLVER_LABELS.contains(&k.as_str()));
-    }
-    meta.annotations = None;
-    meta.owner_references = None;
-    meta.finalizers = None;
-}
-
-/// The shared watches of the route kinds the API server serves.
-#[derive(Default)]
-struct RouteWatches {
-    http: Option<Arc<SharedWatch<HTTPRoute>>>,
-    grpc: Option<Arc<SharedWatch<GRPCRoute>>>,
-    tls: Option<Arc<SharedWatch<TLSRoute>>>,
-    drivers: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl RouteWatches {
-    /// Starts one watch per route kind served, in the namespace certgate serves (or all).
-    async fn start(ctx: &Context) -> RouteWatches {
-        fn watch<R>(
-            ctx: &Context,
-            drivers: &mut Vec<tokio::task::JoinHandle<()>>,
-        ) -> Arc<SharedWatch<R>>
-        where
-            R: Route<Scope = k8s_openapi::NamespaceResourceScope>
-                + Clone
-                + serde::de::DeserializeOwned
-                + std::fmt::Debug
-                + Send
-                + Sync
-                + 'static,
-        {
-            let api: Api<R> = match &ctx.config.namespace {
-                Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-                None => Api::all(ctx.client.clone()),
-            };
-            let (watch, driver) = SharedWatch::start(api, trim_route::<R>, Vec::new());
-            drivers.push(driver);
-            watch
-        }
-        let mut watches = RouteWatches::default();
-        if served(&ctx.client, "httproutes").await {
-            watches.http = Some(watch(ctx, &mut watches.drivers));
-        }
-        if served(&ctx.client, "grpcroutes").await {
-            watches.grpc = Some(watch(ctx, &mut watches.drivers));
-        }
-        if served(&ctx.client, "tlsroutes").await {
-            watches.tls = Some(watch(ctx, &mut watches.drivers));
-        }
-        watches
-    }
-
-    /// Their caches.
-    fn stores(&self) -> RouteStores {
-        RouteStores {
-            http: self.http.as_ref().map(|w| w.store()),
-            grpc: self.grpc.as_ref().map(|w| w.store()),
-            tls: self.tls.as_ref().map(|w| w.store()),
-        }
-    }
-
-    /// The parents of kind `parent_kind` (`Gateway`, `ListenerSet`) to reconcile as
-    /// routes change: those a route names, and those it named before the change.
-    fn parent_triggers<P>(&self, parent_kind: &'static str) -> BoxStream<'static, ObjectRef<P>>
-    where
-        P: Resource<DynamicType = ()> + 'static,
-    {
-        let mut streams = Vec::new();
-        if let Some(w) = &self.http {
-            streams.push(parents_touched(w, parent_kind));
-        }
-        if let Some(w) = &self.grpc {
-            streams.push(parents_touched(w, parent_kind));
-        }
-        if let Some(w) = &self.tls {
-            streams.push(parents_touched(w, parent_kind));
-        }
-        futures::stream::select_all(streams).boxed()
-    }
-
-    /// Stops the watches.
-    fn abort(&self) {
-        for d in &self.drivers {
-            d.abort();
-        }
-    }
-}
-
-/// The parents of kind `parent_kind` each change of a route touches (see
-/// [`ParentTracker`]).
-fn parents_touched<R, P>(
-    watch: &SharedWatch<R>,
-    parent_kind: &'static str,
-) -> BoxStream<'static, ObjectRef<P>>
-where
-    R: Route + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    P: Resource<DynamicType = ()> + 'static,
-{
-    let mut tracker = ParentTracker::default();
-    watch
-        .changes()
-        .flat_map(move |change| {
-            let route = change.object();
-            let uid = route.uid().unwrap_or_default();
-            let ns = route.namespace().unwrap_or_default();
-            let mut parents = routes::parents_of(&ns, route.parent_refs());
-            // ACME solver routes add no names: they need no reconcile.
-            parents.retain(|p| p.kind == parent_kind && !routes::is_acme_solver(route.labels()));
-            let touched = match change {
-                Change::Applied(_) => tracker.applied(&uid, parents),
-                Change::Deleted(_) => tracker.deleted(&uid, parents),
-            };
-            futures::stream::iter(
-                touched
-                    .into_iter()
-                    .map(|p| ObjectRef::new(&p.name).within(&p.namespace))
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .boxed()
-}
-
-/// One shared watch of a source kind, whose raw events also feed the sweeper of
-/// its cross-namespace Certificates.
-#[allow(clippy::type_complexity)]
-fn shared_with_sweeper<K>(
-    ctx: &Arc<Context>,
-    api: Api<K>,
-    kind: &'static str,
-) -> (
-    Arc<crate::runtime::shared_watch::SharedWatch<K>>,
-    tokio::task::JoinHandle<()>,
-    tokio::task::JoinHandle<()>,
-)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let hook: crate::runtime::shared_watch::Hook<K> = Box::new(move |e| {
-        // The sweeper needs the sources' uids only, not the objects.
-        use watcher::Event as E;
-        let uid_of = |o: &K| o.uid().unwrap_or_default();
-        let small = match e {
-            E::Init => E::Init,
-            E::InitApply(o) => E::InitApply(uid_of(o)),
-            E::InitDone => E::InitDone,
-            E::Apply(o) => E::Apply(uid_of(o)),
-            E::Delete(o) => E::Delete(uid_of(o)),
-        };
-        let _ = tx.send(small);
-    });
-    let (watch, driver) = crate::runtime::shared_watch::SharedWatch::start(api, |_| {}, vec![hook]);
-    let sweeper = tokio::spawn(delete_cross_namespace_certificates::<K>(
-        ctx.clone(),
-        rx,
-        kind,
-    ));
-    (watch, driver, sweeper)
 }
 
 #[cfg(test)]
