@@ -868,13 +868,21 @@ async fn a_temporary_certificate_fills_the_secret_until_the_issuer_signs() {
     ));
     let events: Api<k8s_openapi::api::core::v1::Event> =
         Api::namespaced(h.env.client.clone(), h.ns());
-    let said = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .any(|e| e.message.as_deref() == Some("Issued temporary certificate"));
+    // The event is recorded after the Secret is written: wait for it a little.
+    let mut said = false;
+    for _ in 0..200 {
+        said = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| e.message.as_deref() == Some("Issued temporary certificate"));
+        if said {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(said, "no 'Issued temporary certificate' event");
 
     // The issuer signs: the real certificate replaces the temporary one, same key.

@@ -6,6 +6,7 @@
 //! [`snapshot::Snapshot`]. Must not sign (the issuers do) nor decode keys itself
 //! (`crate::pki` does); must not import the wiring (`crate::controller`).
 
+pub mod actions;
 pub mod context;
 pub use context::Context;
 pub mod controller;
