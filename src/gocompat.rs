@@ -250,9 +250,75 @@ pub fn parse_go_duration_nanos(input: &str) -> Result<i64, DurationError> {
     i64::try_from(total).map_err(|_| invalid())
 }
 
-/// Go's `strconv.ParseBool`.
+/// Go's `strconv.ParseBool` where cert-manager ignores the error: `false` unless
+/// `v` is one of Go's true spellings.
 pub fn go_parse_bool(v: &str) -> bool {
-    matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True")
+    go_bool(v).unwrap_or(false)
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            go_quote(s)
+        )),
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then decimal, `0x` hex, `0o`
+/// or `0` octal, or `0b` binary, with `_` between digits.
+pub fn go_int_i64(s: &str) -> Result<i64, String> {
+    let invalid = || format!("strconv.ParseInt: parsing {s:?}: invalid syntax");
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d.to_string())
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d.to_string())
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d.to_string())
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, lower[1..].to_string())
+    } else {
+        (10, lower.clone())
+    };
+    let digits = digits.trim_start_matches('_');
+    if digits.is_empty()
+        || digits.ends_with('_')
+        || digits.contains("__")
+        || (radix == 10 && body.starts_with('_'))
+    {
+        return Err(invalid());
+    }
+    let clean: String = digits.chars().filter(|&c| c != '_').collect();
+    let magnitude = i128::from_str_radix(&clean, radix).map_err(|_| invalid())?;
+    let value = if neg { -magnitude } else { magnitude };
+    i64::try_from(value).map_err(|_| format!("strconv.ParseInt: parsing {s:?}: value out of range"))
+}
+
+/// A Go integer that fits `T` (a `pflag` int flag bound to a narrower type).
+pub fn go_int<T: TryFrom<i64>>(s: &str) -> Result<T, String> {
+    let v = go_int_i64(s)?;
+    T::try_from(v).map_err(|_| format!("strconv.ParseInt: parsing {s:?}: value out of range"))
+}
+
+/// Go's `strconv.ParseFloat`.
+pub fn go_float(s: &str) -> Result<f64, String> {
+    s.replace('_', "")
+        .parse::<f64>()
+        .map_err(|_| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax"))
+}
+
+/// A Go duration (`time.ParseDuration`) that is not negative.
+pub fn go_duration(s: &str) -> Result<Duration, String> {
+    parse_go_duration(s).map_err(|e| e.to_string())
 }
 
 /// Go's `strconv.ParseInt(v, 10, _)` / `strconv.Atoi(v)` with their messages.
@@ -440,5 +506,35 @@ mod tests {
         ] {
             assert_eq!(go_duration_string(d), want);
         }
+    }
+
+    #[test]
+    fn go_bools() {
+        for t in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(go_bool(t), Ok(true), "{t}");
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(go_bool(f), Ok(false), "{f}");
+        }
+        assert_eq!(
+            go_bool("yes"),
+            Err("strconv.ParseBool: parsing \"yes\": invalid syntax".into())
+        );
+    }
+
+    #[test]
+    fn go_ints() {
+        assert_eq!(go_int_i64("42"), Ok(42));
+        assert_eq!(go_int_i64("-7"), Ok(-7));
+        assert_eq!(go_int_i64("0x10"), Ok(16));
+        assert_eq!(go_int_i64("010"), Ok(8));
+        assert_eq!(go_int_i64("0b11"), Ok(3));
+        assert_eq!(go_int_i64("1_000"), Ok(1000));
+        assert_eq!(go_int_i64("0"), Ok(0));
+        for bad in ["", "1.5", "ten", "_1", "1_", "0x", "1__0"] {
+            assert!(go_int_i64(bad).is_err(), "{bad}");
+        }
+        assert!(go_int::<u16>("70000").is_err());
+        assert_eq!(go_int::<usize>("60"), Ok(60));
     }
 }
