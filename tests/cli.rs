@@ -536,7 +536,7 @@ async fn status_and_diagnose_recognise_acme_states() {
         order: Some(json!({"state": "pending"})),
         challenges: vec![("DNS-01", "tsig.example.com", dns_solver.clone(),
             json!({"state": "pending", "processing": true, "presented": false,
-                "reason": format!("Error presenting challenge: the TSIG Secret {ns}/tsig named by rfc2136.tsigSecretSecretRef does not exist")}))],
+                "reason": format!("Error presenting challenge: the Secret {ns}/tsig named by rfc2136.tsigSecretSecretRef does not exist")}))],
         ..base("tsig", cluster(&le), &["tsig.example.com"])
     })
     .await;
@@ -619,7 +619,7 @@ async fn status_and_diagnose_recognise_acme_states() {
         "CertificateRequest:\n  Name: tsig-1\n",
         "Order:\n  Name: tsig-1-42\n  State: pending, Reason: \n",
         &format!(
-            "Challenges:\n- Name: tsig-1-42-0, Type: DNS-01, Token: token-1, Key: txt-value, State: pending, Reason: Error presenting challenge: the TSIG Secret {ns}/tsig named by rfc2136.tsigSecretSecretRef does not exist, Processing: true, Presented: false\n"
+            "Challenges:\n- Name: tsig-1-42-0, Type: DNS-01, Token: token-1, Key: txt-value, State: pending, Reason: Error presenting challenge: the Secret {ns}/tsig named by rfc2136.tsigSecretSecretRef does not exist, Processing: true, Presented: false\n"
         ),
     ] {
         assert!(
@@ -686,7 +686,7 @@ async fn status_and_diagnose_recognise_acme_states() {
             "[SKIP] HTTP-01 127.0.0.1: challenge path — the port is not reachable".into(),
         ]),
         ("tsig", 1, vec![
-            format!("[FAIL] Challenge tsig.example.com (DNS-01) — tsig-1-42-0 could not be presented: the TSIG Secret {ns}/tsig named by rfc2136.tsigSecretSecretRef does not exist"),
+            format!("[FAIL] Challenge tsig.example.com (DNS-01) — tsig-1-42-0 could not be presented: the Secret {ns}/tsig named by rfc2136.tsigSecretSecretRef does not exist"),
             format!("[FAIL] DNS-01 tsig.example.com: rfc2136 credentials — dns01.rfc2136.tsigSecretSecretRef: Secret {ns}/tsig does not exist"),
             format!("       fix: create Secret tsig in namespace {ns} with key \"secret\""),
             "[PASS] DNS-01 tsig.example.com: solver selector — solver #1 dns01 dnsZones [example.com] matches \"tsig.example.com\"".into(),

@@ -24,8 +24,31 @@ pub trait WebIdentityTokenSource: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// The bytes of key `key` of Secret `ns/name`, as they are (the one Secret reader of
+/// the DNS-01 providers). `field` is the solver field that names the Secret (for
+/// messages); errors name the Secret, the key and the field, never the content.
+pub async fn secret_bytes(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    key: &str,
+    field: &str,
+) -> Result<Vec<u8>, String> {
+    let secret = Api::<Secret>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("reading Secret {ns}/{name} (named by {field}): {e}"))?
+        .ok_or_else(|| format!("the Secret {ns}/{name} named by {field} does not exist"))?;
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key).map(|v| v.0.clone()))
+        .ok_or_else(|| format!("the Secret {ns}/{name} has no key \"{key}\" ({field}.key)"))
+}
+
 /// The value of `selector`'s key in its Secret in `ns`, as UTF-8 text with surrounding
-/// whitespace removed. `field` is the solver field that names the Secret (for messages).
+/// whitespace removed (a credential pasted with its newline still works); an empty
+/// value is refused. `field` is the solver field that names the Secret (for messages).
 pub async fn secret_value(
     client: &kube::Client,
     ns: &str,
@@ -42,16 +65,7 @@ pub async fn secret_value(
                 "{field}.key is not set: name the key of Secret {ns}/{name} that holds the value"
             )
         })?;
-    let secret = Api::<Secret>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading Secret {ns}/{name} (named by {field}): {e}"))?
-        .ok_or_else(|| format!("the Secret {ns}/{name} named by {field} does not exist"))?;
-    let bytes = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(key).map(|v| v.0.clone()))
-        .ok_or_else(|| format!("the Secret {ns}/{name} has no key \"{key}\" ({field}.key)"))?;
+    let bytes = secret_bytes(client, ns, name, key, field).await?;
     let text = String::from_utf8(bytes).map_err(|_| {
         format!("the key \"{key}\" of Secret {ns}/{name} ({field}) is not UTF-8 text")
     })?;

@@ -2,11 +2,10 @@
 //! with its credentials (read from Secrets, or ambient where allowed). It builds;
 //! presenting and checking are the ACME Challenge solver's (`issuers::acme::solver`).
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
-
+use super::credentials::{secret_bytes, secret_value};
 use super::{ApiEndpoints, Provider};
 use crate::api::acme_dns01::AcmeChallengeSolverDns01;
+use crate::api::meta::SecretKeySelector;
 
 /// The provider whose ambient credentials (the controller's own cloud identity) a
 /// solver would use, having none of its own; `role` alone is assumed with them.
@@ -121,12 +120,13 @@ pub async fn provider_for(
         let cred = super::cloudflare::credential_ref(cfg).map_err(|e| e.to_string())?;
         let auth = match &cred {
             CredentialRef::Token { secret, key } => CloudflareAuth::Token {
-                token: secret_string(client, secret_ns, secret, key, cred.field()).await?,
+                token: secret_value(client, secret_ns, &selector(secret, key), cred.field())
+                    .await?,
                 source: format!("Secret {secret_ns}/{secret} key {key:?}"),
             },
             CredentialRef::Key { secret, key, email } => CloudflareAuth::Key {
                 email: email.clone(),
-                key: secret_string(client, secret_ns, secret, key, cred.field()).await?,
+                key: secret_value(client, secret_ns, &selector(secret, key), cred.field()).await?,
                 source: format!("Secret {secret_ns}/{secret} key {key:?}"),
             },
         };
@@ -173,29 +173,16 @@ pub async fn provider_for(
     }
     if let Some(cfg) = &dns01.rfc2136 {
         let secret = match &cfg.tsig_secret_secret_ref {
-            Some(r) => {
-                let key = r.key.clone().unwrap_or_default();
-                let s = Api::<Secret>::namespaced(client.clone(), secret_ns)
-                    .get_opt(&r.name)
-                    .await
-                    .map_err(|e| format!("reading Secret {secret_ns}/{}: {e}", r.name))?
-                    .ok_or_else(|| {
-                        format!(
-                            "the TSIG Secret {secret_ns}/{} named by rfc2136.tsigSecretSecretRef does not exist",
-                            r.name
-                        )
-                    })?;
-                let value = s
-                    .data
-                    .and_then(|d| d.get(&key).map(|v| v.0.clone()))
-                    .ok_or_else(|| {
-                        format!(
-                            "the TSIG Secret {secret_ns}/{} has no key {key:?} (rfc2136.tsigSecretSecretRef.key)",
-                            r.name
-                        )
-                    })?;
-                Some(value)
-            }
+            Some(r) => Some(
+                secret_bytes(
+                    client,
+                    secret_ns,
+                    &r.name,
+                    r.key.as_deref().unwrap_or_default(),
+                    "rfc2136.tsigSecretSecretRef",
+                )
+                .await?,
+            ),
             None => None,
         };
         let p = super::rfc2136::Rfc2136Provider::new(cfg, secret.as_deref())
@@ -208,27 +195,12 @@ pub async fn provider_for(
     ))
 }
 
-/// The UTF-8 text of key `key` of Secret `secret_ns/name`, named by solver field
-/// `field`. Errors name the Secret, key and field, never the content.
-pub async fn secret_string(
-    client: &kube::Client,
-    secret_ns: &str,
-    name: &str,
-    key: &str,
-    field: &str,
-) -> Result<String, String> {
-    let s = Api::<Secret>::namespaced(client.clone(), secret_ns)
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading Secret {secret_ns}/{name}: {e}"))?
-        .ok_or_else(|| format!("the Secret {secret_ns}/{name} named by {field} does not exist"))?;
-    let value = s
-        .data
-        .and_then(|d| d.get(key).map(|v| v.0.clone()))
-        .ok_or_else(|| format!("the Secret {secret_ns}/{name} has no key {key:?} ({field}.key)"))?;
-    String::from_utf8(value).map_err(|_| {
-        format!("key {key:?} of Secret {secret_ns}/{name} ({field}) is not UTF-8 text")
-    })
+/// The selector of key `key` of Secret `name`.
+fn selector(name: &str, key: &str) -> SecretKeySelector {
+    SecretKeySelector {
+        name: name.to_string(),
+        key: Some(key.to_string()),
+    }
 }
 
 #[cfg(test)]

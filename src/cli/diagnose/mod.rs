@@ -636,7 +636,7 @@ mod tests {
             "web.example.com",
             dns_solver(false),
             json!({"state": "pending", "processing": true, "presented": false,
-                "reason": "Error presenting challenge: the TSIG Secret cert-manager/tsig named by rfc2136.tsigSecretSecretRef does not exist"}),
+                "reason": "Error presenting challenge: the Secret cert-manager/tsig named by rfc2136.tsigSecretSecretRef does not exist"}),
         );
         s.challenges = vec![ch];
         cases.push(Case {
