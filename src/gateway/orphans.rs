@@ -2,7 +2,7 @@
 //! Certificate belongs to (by ownerReference, or across namespaces by its
 //! `certgate.io/owner` annotation), which are orphaned, and the sweeper that
 //! deletes cross-namespace Certificates (no ownerReference can reach them) when
-//! their source goes.
+//! their source goes, after every full listing of the sources and every ten minutes.
 
 use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
@@ -64,11 +64,16 @@ pub(super) async fn delete_certificates<'a>(
     }
 }
 
+/// How often the cross-namespace Certificates are swept besides the sweeps after each
+/// full listing: a deletion missed between two listings (the delete call failed, the
+/// API server was away) is caught up within this time.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
 /// Certificates made in another namespace (a ReferenceGrant'ed certificateRef) cannot
 /// be owned by their source, so the garbage collector does not remove them: when the
 /// source goes they are deleted here, found by their `certgate.io/owner-uid` label;
-/// and each time the watch has listed every source (at start, after a restart or a
-/// lost watch) the ones whose source went while nobody watched are swept.
+/// each time the watch has listed every source (at start, after a restart or a lost
+/// watch), and every [`SWEEP_INTERVAL`], the ones whose source is gone are swept.
 pub(super) async fn delete_cross_namespace_certificates<K>(
     ctx: Arc<Context>,
     mut events: tokio::sync::mpsc::UnboundedReceiver<watcher::Event<String>>,
@@ -82,10 +87,26 @@ pub(super) async fn delete_cross_namespace_certificates<K>(
         + Sync
         + 'static,
 {
-    let labelled = || ListParams::default().labels(intent::OWNER_UID_LABEL);
     let mut live = std::collections::HashSet::new();
     let mut listing = std::collections::HashSet::new();
-    while let Some(event) = events.recv().await {
+    // Set once the first listing is complete: before it, `live` knows no source.
+    let mut listed = false;
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + SWEEP_INTERVAL, SWEEP_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+            _ = every.tick() => {
+                if listed {
+                    sweep::<K>(&ctx, kind, &live).await;
+                }
+                continue;
+            }
+        };
         match event {
             watcher::Event::Init => listing.clear(),
             watcher::Event::InitApply(uid) => {
@@ -93,29 +114,8 @@ pub(super) async fn delete_cross_namespace_certificates<K>(
             }
             watcher::Event::InitDone => {
                 live = std::mem::take(&mut listing);
-                let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
-                    .list(&labelled())
-                    .await
-                else {
-                    continue;
-                };
-                // A source made after the listing is not in `live` yet: ask for each.
-                let mut gone = Vec::new();
-                for c in orphaned(&list.items, kind, &live) {
-                    let Some((ns, name)) = source_of(c, kind) else {
-                        continue;
-                    };
-                    let source = Api::<K>::namespaced(ctx.client.clone(), &ns)
-                        .get_opt(&name)
-                        .await;
-                    let uid = c.labels().get(intent::OWNER_UID_LABEL);
-                    if matches!(source, Ok(None))
-                        || matches!(&source, Ok(Some(s)) if s.uid().as_ref() != uid)
-                    {
-                        gone.push(c);
-                    }
-                }
-                delete_certificates(&ctx, gone).await;
+                listed = true;
+                sweep::<K>(&ctx, kind, &live).await;
             }
             watcher::Event::Apply(uid) => {
                 live.insert(uid);
@@ -140,6 +140,42 @@ pub(super) async fn delete_cross_namespace_certificates<K>(
             }
         }
     }
+}
+
+/// Deletes the cross-namespace Certificates of `kind` sources whose source is not in
+/// `live` and, asked again (a source made after the listing is not in `live` yet),
+/// does not exist or is another object of the same name.
+async fn sweep<K>(ctx: &Arc<Context>, kind: &'static str, live: &std::collections::HashSet<String>)
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let labelled = ListParams::default().labels(intent::OWNER_UID_LABEL);
+    let Ok(list) = Api::<Certificate>::all(ctx.client.clone())
+        .list(&labelled)
+        .await
+    else {
+        return;
+    };
+    let mut gone = Vec::new();
+    for c in orphaned(&list.items, kind, live) {
+        let Some((ns, name)) = source_of(c, kind) else {
+            continue;
+        };
+        let source = Api::<K>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&name)
+            .await;
+        let uid = c.labels().get(intent::OWNER_UID_LABEL);
+        if matches!(source, Ok(None)) || matches!(&source, Ok(Some(s)) if s.uid().as_ref() != uid) {
+            gone.push(c);
+        }
+    }
+    delete_certificates(ctx, gone).await;
 }
 
 /// One shared watch of a source kind, whose raw events also feed the sweeper of
