@@ -18,7 +18,7 @@ use crate::api::certificate::key_sizes;
 use crate::api::certificate::{
     CertificatePrivateKey, PrivateKeyAlgorithm, PrivateKeyEncoding, SignatureAlgorithm,
 };
-use crate::pki::{der, oids, pem};
+use crate::pki::{der, oids, parse, pem};
 
 /// Errors of key handling and CSR building. Never carries key material.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -224,8 +224,8 @@ impl PrivateKey {
                 rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(gen_err)?
             }
         };
-        let info =
-            parse_pkcs8(pair.serialized_der()).map_err(|e| KeyError::Generate(e.to_string()))?;
+        let info = decode("PRIVATE KEY", pair.serialized_der())
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
         Self::from_parsed(info)
     }
 
@@ -241,17 +241,7 @@ impl PrivateKey {
                 "encrypted private keys are not supported".into(),
             ));
         }
-        let info = match block.label.as_str() {
-            "RSA PRIVATE KEY" => parse_pkcs1(&block.der)?,
-            "EC PRIVATE KEY" => parse_sec1(&block.der, None)?,
-            "PRIVATE KEY" => parse_pkcs8(&block.der)?,
-            other => {
-                return Err(KeyError::Decode(format!(
-                    "unknown private key type {other:?}"
-                )));
-            }
-        };
-        Self::from_parsed(info)
+        Self::from_parsed(decode(&block.label, &block.der)?)
     }
 
     fn from_parsed(info: KeyInfo) -> Result<PrivateKey, KeyError> {
@@ -292,7 +282,7 @@ impl PrivateKey {
     /// `RSA PRIVATE KEY` for RSA and SEC1 `EC PRIVATE KEY` for ECDSA; PKCS8
     /// writes `PRIVATE KEY`; Ed25519 is always PKCS#8.
     pub fn to_pem(&self, encoding: PrivateKeyEncoding) -> Result<String, KeyError> {
-        let info = parse_pkcs8(&self.pkcs8)?;
+        let info = decode("PRIVATE KEY", &self.pkcs8)?;
         Ok(match (encoding, self.algorithm) {
             (PrivateKeyEncoding::Pkcs1, KeyAlgorithm::Rsa(_)) => {
                 pem::encode("RSA PRIVATE KEY", &info.inner)
@@ -488,155 +478,53 @@ impl KeyInfo {
     }
 }
 
-fn malformed(what: &str) -> KeyError {
-    KeyError::Decode(format!("malformed {what}"))
-}
-
-fn parse_pkcs1(der_bytes: &[u8]) -> Result<KeyInfo, KeyError> {
-    let (outer, rest) = der::read(der_bytes).ok_or_else(|| malformed("PKCS#1 key"))?;
-    if outer.tag != 0x30 || !rest.is_empty() {
-        return Err(malformed("PKCS#1 key"));
-    }
-    Ok(KeyInfo {
-        algorithm: KeyAlgorithm::Rsa(0),
-        inner: outer.raw.to_vec(),
-        public: None,
-    })
-}
-
-fn ec_bits_for_curve(curve: &[u8]) -> Result<u32, KeyError> {
-    if curve == der::oid_content(oids::PRIME256V1) {
-        Ok(256)
-    } else if curve == der::oid_content(oids::SECP384R1) {
-        Ok(384)
-    } else if curve == der::oid_content(oids::SECP521R1) {
-        Ok(521)
-    } else {
-        Err(KeyError::UnsupportedAlgorithm(
-            "unsupported elliptic curve".into(),
-        ))
-    }
-}
-
-/// Parses a SEC1 ECPrivateKey. `curve` is the curve OID content given by a
-/// PKCS#8 wrapper, if any.
-fn parse_sec1(der_bytes: &[u8], curve: Option<&[u8]>) -> Result<KeyInfo, KeyError> {
-    let (outer, rest) = der::read(der_bytes).ok_or_else(|| malformed("EC private key"))?;
-    if outer.tag != 0x30 || !rest.is_empty() {
-        return Err(malformed("EC private key"));
-    }
-    let fields = der::children(outer.content).ok_or_else(|| malformed("EC private key"))?;
-    let mut iter = fields.iter();
-    match iter.next() {
-        Some(v) if v.tag == 0x02 && v.content == [1] => {}
-        _ => return Err(malformed("EC private key")),
-    }
-    let scalar = match iter.next() {
-        Some(v) if v.tag == 0x04 => v.content.to_vec(),
-        _ => return Err(malformed("EC private key")),
-    };
-    let mut stated_curve: Option<&[u8]> = None;
-    let mut public = None;
-    for field in iter {
-        match field.tag {
-            0xa0 => {
-                let (oid, _) =
-                    der::read(field.content).ok_or_else(|| malformed("EC private key"))?;
-                if oid.tag != 0x06 {
-                    return Err(malformed("EC private key"));
+/// The key `label`ed PEM block's `der` holds, through the one decoder of
+/// [`crate::pki::parse`].
+fn decode(label: &str, der: &[u8]) -> Result<KeyInfo, KeyError> {
+    let decoded = parse::decode_private_key_der(label, der).map_err(|e| match e {
+        parse::KeyDecodeError::UnknownPkcs8Algorithm(oid) => {
+            KeyError::UnsupportedAlgorithm(format!("PKCS#8 key with algorithm OID {oid}"))
+        }
+        parse::KeyDecodeError::UnknownType(label) => {
+            KeyError::Decode(format!("unknown private key type {label:?}"))
+        }
+        other => KeyError::Decode(other.to_string()),
+    })?;
+    let (algorithm, public) = match decoded.info.algorithm {
+        parse::KeyType::Rsa { bits } => (
+            KeyAlgorithm::Rsa(u32::try_from(bits).unwrap_or(u32::MAX)),
+            None,
+        ),
+        parse::KeyType::Ecdsa { curve } => {
+            let bits = match curve {
+                parse::EcCurve::P256 => 256,
+                parse::EcCurve::P384 => 384,
+                parse::EcCurve::P521 => 521,
+                parse::EcCurve::P224 => {
+                    return Err(KeyError::UnsupportedAlgorithm(
+                        "unsupported elliptic curve P-224".into(),
+                    ));
                 }
-                stated_curve = Some(oid.content);
-            }
-            0xa1 => {
-                let (bits, _) =
-                    der::read(field.content).ok_or_else(|| malformed("EC private key"))?;
-                public = Some(
-                    der::bit_string_bytes(&bits)
-                        .ok_or_else(|| malformed("EC private key"))?
-                        .to_vec(),
-                );
-            }
-            _ => return Err(malformed("EC private key")),
+            };
+            let point = match decoded.info.public_key {
+                Some(parse::PublicKeyData::Ec { point, .. }) => Some(point),
+                _ => None,
+            };
+            (KeyAlgorithm::Ecdsa(bits), point)
         }
-    }
-    let curve = match (curve, stated_curve) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(KeyError::Decode("conflicting elliptic curves".into()));
-        }
-        (Some(a), _) => a,
-        (None, Some(b)) => b,
-        (None, None) => {
-            return Err(KeyError::Decode(
-                "EC private key does not name its curve".into(),
-            ));
+        parse::KeyType::Ed25519 => {
+            let public = match decoded.info.public_key {
+                Some(parse::PublicKeyData::Ed25519(p)) => Some(p),
+                _ => None,
+            };
+            (KeyAlgorithm::Ed25519, public)
         }
     };
-    let bits = ec_bits_for_curve(curve)?;
-    // Go pads the scalar to the curve's size.
-    let len = (bits as usize).div_ceil(8);
-    let mut inner = scalar;
-    while inner.len() > len && inner.first() == Some(&0) {
-        inner.remove(0);
-    }
-    if inner.len() > len {
-        return Err(malformed("EC private key"));
-    }
-    let mut padded = vec![0u8; len - inner.len()];
-    padded.extend_from_slice(&inner);
     Ok(KeyInfo {
-        algorithm: KeyAlgorithm::Ecdsa(bits),
-        inner: padded,
+        algorithm,
+        inner: decoded.private,
         public,
     })
-}
-
-fn parse_pkcs8(der_bytes: &[u8]) -> Result<KeyInfo, KeyError> {
-    let (outer, rest) = der::read(der_bytes).ok_or_else(|| malformed("PKCS#8 key"))?;
-    if outer.tag != 0x30 || !rest.is_empty() {
-        return Err(malformed("PKCS#8 key"));
-    }
-    let fields = der::children(outer.content).ok_or_else(|| malformed("PKCS#8 key"))?;
-    let (Some(version), Some(alg_id), Some(key)) = (fields.first(), fields.get(1), fields.get(2))
-    else {
-        return Err(malformed("PKCS#8 key"));
-    };
-    if version.tag != 0x02 || alg_id.tag != 0x30 || key.tag != 0x04 {
-        return Err(malformed("PKCS#8 key"));
-    }
-    let alg_fields = der::children(alg_id.content).ok_or_else(|| malformed("PKCS#8 key"))?;
-    let Some(alg_oid) = alg_fields.first().filter(|f| f.tag == 0x06) else {
-        return Err(malformed("PKCS#8 key"));
-    };
-    // PKCS#8 v2 may carry the public key as [1].
-    let stated_public = fields
-        .iter()
-        .skip(3)
-        .find(|f| f.tag == 0x81)
-        .and_then(|f| f.content.split_first().map(|(_, b)| b.to_vec()));
-    if alg_oid.content == der::oid_content(oids::RSA_ENCRYPTION) {
-        parse_pkcs1(key.content)
-    } else if alg_oid.content == der::oid_content(oids::EC_PUBLIC_KEY) {
-        let curve = alg_fields
-            .get(1)
-            .filter(|f| f.tag == 0x06)
-            .map(|f| f.content);
-        parse_sec1(key.content, curve)
-    } else if alg_oid.content == der::oid_content(oids::ED25519) {
-        let (seed, _) = der::read(key.content).ok_or_else(|| malformed("Ed25519 key"))?;
-        if seed.tag != 0x04 || seed.content.len() != 32 {
-            return Err(malformed("Ed25519 key"));
-        }
-        Ok(KeyInfo {
-            algorithm: KeyAlgorithm::Ed25519,
-            inner: seed.content.to_vec(),
-            public: stated_public,
-        })
-    } else {
-        Err(KeyError::UnsupportedAlgorithm(format!(
-            "PKCS#8 key with algorithm OID {}",
-            der::oid_to_string(alg_oid.content).unwrap_or_else(|| "?".into())
-        )))
-    }
 }
 
 /// Whether the certificate (first PEM block of `cert_pem`) holds `key`'s public key.
@@ -804,7 +692,7 @@ mod tests {
     #[test]
     fn sec1_without_public_key_and_garbage() {
         let key = PrivateKey::generate(KeyAlgorithm::Ecdsa(256)).unwrap();
-        let info = parse_pkcs8(&key.to_der_pkcs8()).unwrap();
+        let info = decode("PRIVATE KEY", &key.to_der_pkcs8()).unwrap();
         let minimal = der::seq(&[
             &der::small_int(1),
             &der::octet_string(&info.inner),

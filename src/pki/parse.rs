@@ -2,8 +2,8 @@
 //! `pkg/util/pki/parse.go` does and with its error texts: PEM blocks, the first
 //! certificate, and private keys (PKCS#1 RSA, SEC1 EC, PKCS#8 RSA/EC/Ed25519)
 //! reduced to their type, size and public half ([`PrivateKeyInfo`]) so they can
-//! be compared. Never keeps or formats private material. Pure. Keys that are
-//! used to sign are [`crate::pki::key::PrivateKey`]s.
+//! be compared. The one private key decoder: [`crate::pki::key::PrivateKey`] takes
+//! the private part from [`decode_private_key_der`]; nothing here formats it. Pure.
 
 use base64::Engine as _;
 use x509_parser::x509::SubjectPublicKeyInfo;
@@ -202,16 +202,35 @@ pub fn parse_private_key_pem(pem: &[u8]) -> Result<PrivateKeyInfo, KeyDecodeErro
         .into_iter()
         .next()
         .ok_or(KeyDecodeError::NoPemBlock)?;
-    let mut info = match label.as_str() {
-        "PRIVATE KEY" => parse_pkcs8(&der)?,
-        "EC PRIVATE KEY" => parse_sec1(&der, None).map_err(KeyDecodeError::Ec)?,
-        "RSA PRIVATE KEY" => parse_pkcs1(&der).map_err(KeyDecodeError::Rsa)?,
-        other => return Err(KeyDecodeError::UnknownType(other.to_string())),
-    };
+    let mut info = decode_private_key_der(&label, &der)?.info;
     if info.public_key.is_none() {
         info.public_key = derive_public_key(&der, info.algorithm);
     }
     Ok(info)
+}
+
+/// A private key as decoded: what is known of it, and its private part for
+/// [`crate::pki::key`] to sign with (RSA: the PKCS#1 `RSAPrivateKey`; ECDSA: the
+/// scalar, padded to the curve's size as Go pads it; Ed25519: the seed). The private
+/// part is never formatted: no `Debug`, no error carries it.
+pub(crate) struct DecodedKey {
+    pub info: PrivateKeyInfo,
+    pub private: Vec<u8>,
+}
+
+/// Decodes the DER of a PEM block labelled `label` (`RSA PRIVATE KEY` PKCS#1,
+/// `EC PRIVATE KEY` SEC1, `PRIVATE KEY` PKCS#8 RSA/EC/Ed25519): the one private key
+/// decoder of certgate, with cert-manager's error texts.
+pub(crate) fn decode_private_key_der(
+    label: &str,
+    der: &[u8],
+) -> Result<DecodedKey, KeyDecodeError> {
+    match label {
+        "PRIVATE KEY" => parse_pkcs8(der),
+        "EC PRIVATE KEY" => parse_sec1(der, None).map_err(KeyDecodeError::Ec),
+        "RSA PRIVATE KEY" => parse_pkcs1(der).map_err(KeyDecodeError::Rsa),
+        other => Err(KeyDecodeError::UnknownType(other.to_string())),
+    }
 }
 
 /// Derives the public key when the encoding does not carry it (SEC1 without
@@ -228,11 +247,12 @@ pub(crate) fn derive_public_key(der: &[u8], alg: KeyType) -> Option<PublicKeyDat
 
 pub(crate) const MALFORMED: &str = "malformed DER";
 
-pub(crate) fn parse_pkcs1(der: &[u8]) -> Result<PrivateKeyInfo, &'static str> {
-    let (tag, seq, _) = der_tlv(der).ok_or(MALFORMED)?;
+pub(crate) fn parse_pkcs1(der: &[u8]) -> Result<DecodedKey, &'static str> {
+    let (tag, seq, trailing) = der_tlv(der).ok_or(MALFORMED)?;
     if tag != 0x30 {
         return Err(MALFORMED);
     }
+    let whole = &der[..der.len() - trailing.len()];
     let (t, _version, rest) = der_tlv(seq).ok_or(MALFORMED)?;
     if t != 0x02 {
         return Err(MALFORMED);
@@ -245,28 +265,34 @@ pub(crate) fn parse_pkcs1(der: &[u8]) -> Result<PrivateKeyInfo, &'static str> {
     if t != 0x02 {
         return Err(MALFORMED);
     }
-    Ok(PrivateKeyInfo {
-        algorithm: KeyType::Rsa { bits: bit_len(n) },
-        public_key: Some(PublicKeyData::Rsa {
-            n: strip_leading_zeros(n),
-            e: strip_leading_zeros(e),
-        }),
+    Ok(DecodedKey {
+        info: PrivateKeyInfo {
+            algorithm: KeyType::Rsa { bits: bit_len(n) },
+            public_key: Some(PublicKeyData::Rsa {
+                n: strip_leading_zeros(n),
+                e: strip_leading_zeros(e),
+            }),
+        },
+        private: whole.to_vec(),
     })
 }
 
 pub(crate) fn parse_sec1(
     der: &[u8],
     curve_hint: Option<EcCurve>,
-) -> Result<PrivateKeyInfo, &'static str> {
+) -> Result<DecodedKey, &'static str> {
     let (tag, seq, _) = der_tlv(der).ok_or(MALFORMED)?;
     if tag != 0x30 {
         return Err(MALFORMED);
     }
-    let (t, _version, mut rest) = der_tlv(seq).ok_or(MALFORMED)?;
+    let (t, version, mut rest) = der_tlv(seq).ok_or(MALFORMED)?;
     if t != 0x02 {
         return Err(MALFORMED);
     }
-    let (t, _private, r) = der_tlv(rest).ok_or(MALFORMED)?;
+    if version != [1] {
+        return Err("x509: unknown EC private key version");
+    }
+    let (t, scalar, r) = der_tlv(rest).ok_or(MALFORMED)?;
     if t != 0x04 {
         return Err(MALFORMED);
     }
@@ -280,7 +306,7 @@ pub(crate) fn parse_sec1(
             0xa0 => {
                 let (t, oid, _) = der_tlv(c).ok_or(MALFORMED)?;
                 if t == 0x06 {
-                    curve = Some(EcCurve::from_oid_content(oid).ok_or("unknown elliptic curve")?);
+                    curve = EcCurve::from_oid_content(oid);
                 }
             }
             0xa1 => {
@@ -292,14 +318,29 @@ pub(crate) fn parse_sec1(
             _ => {}
         }
     }
-    let curve = curve.or(curve_hint).ok_or("unknown elliptic curve")?;
-    Ok(PrivateKeyInfo {
-        algorithm: KeyType::Ecdsa { curve },
-        public_key: point.map(|point| PublicKeyData::Ec { curve, point }),
+    // Go takes the curve of a PKCS#8 wrapper over the one inside.
+    let curve = curve_hint.or(curve).ok_or("unknown elliptic curve")?;
+    // Go strips zero padding beyond the curve's size and pads up to it.
+    let size = (curve.bit_size() as usize).div_ceil(8);
+    let mut scalar = scalar;
+    while scalar.len() > size {
+        if scalar.first() != Some(&0) {
+            return Err("x509: invalid private key length");
+        }
+        scalar = &scalar[1..];
+    }
+    let mut private = vec![0u8; size - scalar.len()];
+    private.extend_from_slice(scalar);
+    Ok(DecodedKey {
+        info: PrivateKeyInfo {
+            algorithm: KeyType::Ecdsa { curve },
+            public_key: point.map(|point| PublicKeyData::Ec { curve, point }),
+        },
+        private,
     })
 }
 
-pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<PrivateKeyInfo, KeyDecodeError> {
+pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<DecodedKey, KeyDecodeError> {
     let m = KeyDecodeError::Pkcs8(MALFORMED);
     let (tag, seq, _) = der_tlv(der).ok_or(m.clone())?;
     if tag != 0x30 {
@@ -345,9 +386,12 @@ pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<PrivateKeyInfo, KeyDecodeError> 
                     public_key = Some(PublicKeyData::Ed25519(c[1..].to_vec()));
                 }
             }
-            Ok(PrivateKeyInfo {
-                algorithm: KeyType::Ed25519,
-                public_key,
+            Ok(DecodedKey {
+                info: PrivateKeyInfo {
+                    algorithm: KeyType::Ed25519,
+                    public_key,
+                },
+                private: seed.to_vec(),
             })
         }
         other => Err(KeyDecodeError::UnknownPkcs8Algorithm(oid_to_string(other))),
@@ -436,4 +480,74 @@ pub(crate) fn public_keys_equal(
     let private = private
         .ok_or_else(|| "unable to determine the public key of the private key".to_string())?;
     Ok(&cert_key == private)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::pki::{der, oids};
+
+    /// A SEC1 ECPrivateKey of P-256 with `version` and `scalar`, naming its curve.
+    fn sec1(version: u8, scalar: &[u8]) -> Vec<u8> {
+        der::seq(&[
+            &der::tlv(0x02, &[version]),
+            &der::tlv(0x04, scalar),
+            &der::tlv(0xa0, &der::oid(oids::PRIME256V1)),
+        ])
+    }
+
+    #[test]
+    fn ec_scalars_are_padded_and_stripped_as_go_does() {
+        let short = [7u8; 31];
+        let key = decode_private_key_der("EC PRIVATE KEY", &sec1(1, &short)).unwrap();
+        assert_eq!(key.private.len(), 32);
+        assert_eq!(key.private[0], 0);
+        assert_eq!(&key.private[1..], &short);
+
+        let mut long = vec![0u8];
+        long.extend_from_slice(&[9u8; 32]);
+        let key = decode_private_key_der("EC PRIVATE KEY", &sec1(1, &long)).unwrap();
+        assert_eq!(key.private, vec![9u8; 32]);
+
+        let mut too_long = vec![1u8];
+        too_long.extend_from_slice(&[9u8; 32]);
+        let err = decode_private_key_der("EC PRIVATE KEY", &sec1(1, &too_long))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "error parsing ecdsa private key: x509: invalid private key length"
+        );
+    }
+
+    #[test]
+    fn ec_keys_of_another_version_are_refused() {
+        let err = decode_private_key_der("EC PRIVATE KEY", &sec1(2, &[7u8; 32]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "error parsing ecdsa private key: x509: unknown EC private key version"
+        );
+    }
+
+    #[test]
+    fn the_private_part_is_what_the_key_signs_with() {
+        let generated = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let pem = generated.serialize_pem();
+        let key = crate::pki::key::PrivateKey::from_pem(pem.as_bytes()).unwrap();
+        // Re-encoded as SEC1 and decoded again, it is the same key.
+        let sec1 = key
+            .to_pem(crate::api::certificate::PrivateKeyEncoding::Pkcs1)
+            .unwrap();
+        let again = crate::pki::key::PrivateKey::from_pem(sec1.as_bytes()).unwrap();
+        assert_eq!(again.to_der_pkcs8(), key.to_der_pkcs8());
+        assert_eq!(
+            parse_private_key_pem(sec1.as_bytes()).unwrap().algorithm,
+            KeyType::Ecdsa {
+                curve: EcCurve::P256
+            }
+        );
+    }
 }
