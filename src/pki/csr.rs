@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use crate::api::certificate::{CertificateSpec, KeyUsage, NameConstraintItem, NameConstraints};
 use crate::pki::key::{KeyError, PrivateKey, SigAlg, csr_sig_alg};
+use crate::pki::subject::LiteralValue;
 use crate::pki::{der, oids, pem};
 
 // ---------------------------------------------------------------------------
@@ -254,157 +255,39 @@ fn build_subject(spec: &CertificateSpec) -> Result<Vec<u8>, KeyError> {
     Ok(der::seq(&refs))
 }
 
-/// Attribute type names accepted in a literal subject, as cert-manager's
-/// `pki.UnmarshalSubjectStringToRDNSequence` maps them.
-fn literal_attribute_oid(name: &str) -> Option<&'static [u64]> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "CN" => oids::AT_COMMON_NAME,
-        "C" => oids::AT_COUNTRY,
-        "O" => oids::AT_ORGANIZATION,
-        "OU" => oids::AT_ORGANIZATIONAL_UNIT,
-        "L" => oids::AT_LOCALITY,
-        "ST" => oids::AT_PROVINCE,
-        "STREET" => oids::AT_STREET_ADDRESS,
-        "POSTALCODE" => oids::AT_POSTAL_CODE,
-        "SERIALNUMBER" => oids::AT_SERIAL_NUMBER,
-        "DC" => oids::AT_DOMAIN_COMPONENT,
-        "UID" => oids::AT_UID,
-        "E" | "EMAILADDRESS" => oids::AT_EMAIL_ADDRESS,
-        _ => return None,
-    })
-}
-
-/// Parses an RFC 4514 string into a DER Name. The string lists the most
-/// specific RDN first; the Name lists it last (as cert-manager does).
-/// Supported: the type names of [`literal_attribute_oid`], dotted OIDs,
-/// multi-valued RDNs (`+`), backslash escapes (`\,` and `\XX`), and
-/// `#`-prefixed hex BER values. Not supported: quoted values.
+/// The DER Name of a literal subject, its RDNs as [`crate::pki::subject`] reads
+/// them: text values of `E`/`DC` as IA5String (ASCII only), other text as Go's
+/// `asn1` writes a string (PrintableString when it can, else UTF8String), `#` hex
+/// values as the BER element given.
 pub(crate) fn literal_subject_der(literal: &str) -> Result<Vec<u8>, KeyError> {
-    let err = |m: &str| KeyError::LiteralSubject(m.to_string());
-    let mut rdns: Vec<Vec<u8>> = Vec::new();
-    for rdn in split_unescaped(literal, b',') {
+    let rdns = crate::pki::subject::parse_literal_subject(literal)
+        .map_err(|e| KeyError::LiteralSubject(e.to_string()))?;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for rdn in rdns {
         let mut attrs: Vec<Vec<u8>> = Vec::new();
-        for atv in split_unescaped(&rdn, b'+') {
-            let Some(eq) = atv.find('=') else {
-                return Err(err("attribute without '='"));
-            };
-            let (name, raw_value) = (atv[..eq].trim(), &atv[eq + 1..]);
-            if name.is_empty() {
-                return Err(err("empty attribute type"));
-            }
-            let oid_content = if name.as_bytes()[0].is_ascii_digit() {
-                let parts: Option<Vec<u64>> = name.split('.').map(|p| p.parse().ok()).collect();
-                match parts {
-                    Some(parts) if parts.len() >= 2 => der::oid_content(&parts),
-                    _ => return Err(err(&format!("invalid attribute type {name:?}"))),
-                }
-            } else {
-                match literal_attribute_oid(name) {
-                    Some(oid) => der::oid_content(oid),
-                    None => {
-                        return Err(KeyError::LiteralSubject(format!(
-                            "Literal subject contains unrecognized key with value [{name}]"
-                        )));
-                    }
-                }
-            };
-            let value_str = raw_value.trim_start();
-            let value = if let Some(hex) = value_str.strip_prefix('#') {
-                let bytes = decode_hex(hex.trim_end()).ok_or_else(|| err("invalid hex value"))?;
-                match der::read(&bytes) {
-                    Some((_, [])) => bytes,
-                    _ => return Err(err("hex value is not one BER element")),
-                }
-            } else {
-                let text = unescape_value(value_str).ok_or_else(|| err("invalid escape"))?;
-                if oid_content == der::oid_content(oids::AT_EMAIL_ADDRESS)
-                    || oid_content == der::oid_content(oids::AT_DOMAIN_COMPONENT)
+        for a in rdn {
+            let value = match a.value {
+                LiteralValue::Ber(bytes) => bytes,
+                LiteralValue::Text(text)
+                    if a.oid == oids::AT_EMAIL_ADDRESS || a.oid == oids::AT_DOMAIN_COMPONENT =>
                 {
                     if !text.is_ascii() {
-                        return Err(err("email and DC values must be ASCII"));
+                        return Err(KeyError::LiteralSubject(
+                            "email and DC values must be ASCII".into(),
+                        ));
                     }
                     der::tlv(0x16, text.as_bytes())
-                } else {
-                    directory_string(&text)
                 }
+                LiteralValue::Text(text) => directory_string(&text),
             };
-            attrs.push(attribute(&oid_content, &value));
-        }
-        if attrs.is_empty() {
-            return Err(err("empty RDN"));
+            attrs.push(attribute(&der::oid_content(&a.oid), &value));
         }
         attrs.sort();
         let refs: Vec<&[u8]> = attrs.iter().map(Vec::as_slice).collect();
-        rdns.push(der::set(&refs));
+        out.push(der::set(&refs));
     }
-    rdns.reverse();
-    let refs: Vec<&[u8]> = rdns.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&[u8]> = out.iter().map(Vec::as_slice).collect();
     Ok(der::seq(&refs))
-}
-
-/// Splits at unescaped `sep`, keeping escapes for later.
-fn split_unescaped(s: &str, sep: u8) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = Vec::new();
-    let mut escaped = false;
-    for &b in s.as_bytes() {
-        if escaped {
-            current.push(b);
-            escaped = false;
-        } else if b == b'\\' {
-            current.push(b);
-            escaped = true;
-        } else if b == sep {
-            out.push(String::from_utf8_lossy(&current).into_owned());
-            current.clear();
-        } else {
-            current.push(b);
-        }
-    }
-    if !current.is_empty() || !out.is_empty() {
-        out.push(String::from_utf8_lossy(&current).into_owned());
-    }
-    out
-}
-
-/// Resolves RFC 4514 escapes and trims unescaped trailing spaces.
-fn unescape_value(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut last_significant = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            let next = *bytes.get(i + 1)?;
-            if next.is_ascii_hexdigit() {
-                let pair = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(pair, 16).ok()?);
-                i += 3;
-            } else {
-                out.push(next);
-                i += 2;
-            }
-            last_significant = out.len();
-        } else {
-            out.push(bytes[i]);
-            if bytes[i] != b' ' {
-                last_significant = out.len();
-            }
-            i += 1;
-        }
-    }
-    out.truncate(last_significant);
-    String::from_utf8(out).ok()
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || s.is_empty() {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect()
 }
 
 fn ia5(field: &str, value: &str) -> Result<(), KeyError> {

@@ -417,94 +417,34 @@ pub(crate) fn fuzzy_x509_alt_names_match_spec(
     v
 }
 
-/// Parses an RFC 4514 literal subject into RDNs in DER order (the string
-/// lists them most-specific first, so they are reversed, as cert-manager's
-/// `UnmarshalSubjectStringToRDNSequence` does). Attribute sets are sorted.
+/// A literal subject's RDNs in DER order as `(dotted OID, value)` sets, sorted, to
+/// compare with a certificate's subject (a `#` hex value as its string when it is a
+/// string type, else `#` and the hex of its content).
 pub(crate) fn parse_literal_subject(s: &str) -> Result<Vec<Vec<(String, String)>>, CertError> {
-    let err = |m: &str| CertError::LiteralSubject(m.to_string());
-    let mut rdns: Vec<Vec<(String, String)>> = Vec::new();
-    let mut current: Vec<(String, String)> = Vec::new();
-    let mut buf = String::new();
-    let mut key: Option<String> = None;
-    let mut chars = s.chars().peekable();
-    let finish_attr = |key: &mut Option<String>,
-                       buf: &mut String,
-                       current: &mut Vec<(String, String)>|
-     -> Result<(), CertError> {
-        let k = key
-            .take()
-            .ok_or_else(|| err("incomplete type, value pair"))?;
-        let oid = attribute_oid(k.trim()).ok_or_else(|| {
-            CertError::LiteralSubject(format!(
-                "Literal subject contains unrecognized key with value [{}]",
-                buf.trim()
-            ))
-        })?;
-        current.push((oid, buf.trim().to_string()));
-        buf.clear();
-        Ok(())
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                let Some(n) = chars.next() else {
-                    return Err(err("got corrupted escaped character"));
-                };
-                if n.is_ascii_hexdigit() {
-                    let Some(m) = chars.next().filter(char::is_ascii_hexdigit) else {
-                        return Err(err("got corrupted escaped character"));
+    use crate::pki::subject::{self, LiteralValue};
+    let rdns =
+        subject::parse_literal_subject(s).map_err(|e| CertError::LiteralSubject(e.to_string()))?;
+    Ok(rdns
+        .into_iter()
+        .map(|rdn| {
+            let mut set: Vec<(String, String)> = rdn
+                .into_iter()
+                .map(|a| {
+                    let value = match a.value {
+                        LiteralValue::Text(t) => t,
+                        LiteralValue::Ber(bytes) => match crate::pki::der::read(&bytes) {
+                            Some((tlv, _)) if matches!(tlv.tag, 0x0c | 0x13 | 0x14 | 0x16) => {
+                                String::from_utf8_lossy(tlv.content).into_owned()
+                            }
+                            Some((tlv, _)) => format!("#{}", hex(tlv.content)),
+                            None => format!("#{}", hex(&bytes)),
+                        },
                     };
-                    let hexs: String = [n, m].iter().collect();
-                    let b = u8::from_str_radix(&hexs, 16).map_err(|_| err("invalid escape"))?;
-                    buf.push(char::from(b));
-                } else {
-                    buf.push(n);
-                }
-            }
-            '=' if key.is_none() => {
-                key = Some(std::mem::take(&mut buf));
-            }
-            ',' | ';' => {
-                finish_attr(&mut key, &mut buf, &mut current)?;
-                current.sort();
-                rdns.push(std::mem::take(&mut current));
-            }
-            '+' => finish_attr(&mut key, &mut buf, &mut current)?,
-            c => buf.push(c),
-        }
-    }
-    if key.is_some() || !buf.trim().is_empty() {
-        finish_attr(&mut key, &mut buf, &mut current)?;
-    }
-    if !current.is_empty() {
-        current.sort();
-        rdns.push(current);
-    }
-    rdns.reverse();
-    Ok(rdns)
-}
-
-pub(crate) fn attribute_oid(name: &str) -> Option<String> {
-    let oid = match name.to_ascii_uppercase().as_str() {
-        "CN" => "2.5.4.3",
-        "SERIALNUMBER" => "2.5.4.5",
-        "C" => "2.5.4.6",
-        "L" => "2.5.4.7",
-        "ST" => "2.5.4.8",
-        "STREET" => "2.5.4.9",
-        "O" => "2.5.4.10",
-        "OU" => "2.5.4.11",
-        "POSTALCODE" => "2.5.4.17",
-        "UID" => "0.9.2342.19200300.100.1.1",
-        "DC" => "0.9.2342.19200300.100.1.25",
-        other => {
-            let dotted = !other.is_empty()
-                && other.split('.').count() >= 2
-                && other
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            return dotted.then(|| other.to_string());
-        }
-    };
-    Some(oid.to_string())
+                    (subject::dotted(&a.oid), value)
+                })
+                .collect();
+            set.sort();
+            set
+        })
+        .collect())
 }
