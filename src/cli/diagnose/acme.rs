@@ -374,7 +374,7 @@ pub(super) fn challenge(
             Verdict::Warn,
             format!("{name} is pending ({flags}): {reason}"),
         ));
-    } else if reason == crate::issuers::acme::challenges::REASON_ACCEPTED {
+    } else if crate::issuers::acme::challenges::is_accepted(status.state) {
         out.push(step(
             check,
             Verdict::Pass,

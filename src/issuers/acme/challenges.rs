@@ -78,6 +78,8 @@ fn secret_namespace(ctx: &Context, ch: &Challenge) -> String {
 
 /// The final state of the challenge's authorization, once the CA decided.
 enum Verdict {
+    /// The CA was told now.
+    Accepted,
     Pending,
     Valid,
     Invalid(String),
@@ -107,13 +109,17 @@ async fn accept_and_poll(ctx: &Context, ch: &Challenge, accepted: bool) -> Resul
     .map_err(|e| e.to_string())?;
     let identifier = crate::issuers::acme::orders::authorization_identifier(&a);
     if !accepted && a.status == AuthorizationStatus::Pending {
-        with_action(
+        let told = with_action(
             "accept_challenge",
             account.account.respond_to_challenge(&ch.spec.url),
         )
         .await
         .map_err(|e| format!("Error accepting challenge: {e}"))?;
-        return Ok(Verdict::Pending);
+        // Written as `processing` whatever the answer (RFC 8555 §7.5.1: the challenge
+        // moves to `processing`; a CA that says `pending` has still been told, and a
+        // decided one is read from the authorization on the next poll).
+        tracing::debug!(challenge = %ch.name_any(), answered = ?told.status, "challenge accepted");
+        return Ok(Verdict::Accepted);
     }
     Ok(match a.status {
         // A status this client does not know yet: the CA has not decided.
@@ -157,7 +163,7 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
     let secret_ns = secret_namespace(&ctx, &ch);
     let solver = solver::for_challenge(&ctx, &ch, &secret_ns);
     let finalizers = ch.finalizers().to_vec();
-    let accepted = status.reason.as_deref() == Some(REASON_ACCEPTED);
+    let accepted = is_accepted(status.state);
     let observed = Observed {
         deleting: ch.metadata.deletion_timestamp.is_some(),
         has_finalizer: finalizers.iter().any(|f| is_challenge_finalizer(f)),
@@ -276,12 +282,16 @@ async fn reconcile(ch: Arc<Challenge>, ctx: Arc<Context>) -> Result<Action, Chal
         }
     }
     match accept_and_poll(&ctx, &ch, accepted).await {
-        Ok(Verdict::Pending) => {
-            if !accepted {
-                patch_status(&ctx, &ch, json!({"reason": REASON_ACCEPTED})).await?;
-            }
+        Ok(Verdict::Accepted) => {
+            patch_status(
+                &ctx,
+                &ch,
+                json!({"state": "processing", "reason": REASON_ACCEPTED}),
+            )
+            .await?;
             Ok(Action::requeue(Duration::from_millis(500)))
         }
+        Ok(Verdict::Pending) => Ok(Action::requeue(Duration::from_millis(500))),
         Ok(Verdict::Valid) => {
             patch_status(
                 &ctx,
@@ -339,8 +349,15 @@ fn record_metrics(ctx: &Context, ch: &Challenge) {
     );
 }
 
-/// `status.reason` once the CA was told: the challenge is not told twice.
+/// `status.reason` once the CA was told, for people; what the controller reads is
+/// `status.state` (see [`is_accepted`]).
 pub const REASON_ACCEPTED: &str = "Waiting for the ACME server to validate the challenge";
+
+/// Whether the CA was told the challenge is ready: its state is `processing` (a
+/// challenge is scheduled as `pending` and told once, which makes it `processing`).
+pub fn is_accepted(state: Option<State>) -> bool {
+    state == Some(State::Processing)
+}
 
 fn error_policy(ch: Arc<Challenge>, error: &ChallengeError, ctx: Arc<Context>) -> Action {
     ctx.metrics.inc(
