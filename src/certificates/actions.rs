@@ -40,6 +40,31 @@ pub(super) async fn generate_next_key(
     s: &Snapshot,
     reuse_current: bool,
 ) -> Result<(), CertificateError> {
+    let name = create_next_key(ctx, s, reuse_current).await?;
+    patch_status(ctx, s, json!({"nextPrivateKeySecretName": name})).await?;
+    generated_event(ctx, s, &name).await;
+    Ok(())
+}
+
+/// Records cert-manager's `Generated` event for the temporary key Secret `name`.
+pub(super) async fn generated_event(ctx: &Context, s: &Snapshot, name: &str) {
+    ctx.recorder
+        .publish(
+            &s.certificate,
+            EventType::Normal,
+            "Generated",
+            &format!("Stored new private key in temporary Secret resource \"{name}\""),
+        )
+        .await;
+}
+
+/// Creates the temporary Secret of the next private key (a new key, or the current
+/// one with `reuse_current`); its name, for `status.nextPrivateKeySecretName`.
+pub(super) async fn create_next_key(
+    ctx: &Context,
+    s: &Snapshot,
+    reuse_current: bool,
+) -> Result<String, CertificateError> {
     let pem = match (
         reuse_current,
         s.secret.as_ref().and_then(|sec| sec.data.get(ann::TLS_KEY)),
@@ -80,17 +105,7 @@ pub(super) async fn generate_next_key(
     let created = Api::<Secret>::namespaced(ctx.client.clone(), s.namespace())
         .create(&PostParams::default(), &secret)
         .await?;
-    let name = created.name_any();
-    patch_status(ctx, s, json!({"nextPrivateKeySecretName": name})).await?;
-    ctx.recorder
-        .publish(
-            &s.certificate,
-            EventType::Normal,
-            "Generated",
-            &format!("Stored new private key in temporary Secret resource \"{name}\""),
-        )
-        .await;
-    Ok(())
+    Ok(created.name_any())
 }
 
 /// Shortens a name the way cert-manager's `DNSSafeShortenTo52Characters` does.
@@ -255,12 +270,33 @@ pub(super) async fn issue(
     let Some(key_pem) = s.next_key.as_ref().and_then(|k| k.pem.clone()) else {
         return Ok(());
     };
-    write_secret(ctx, s, &cert_pem, ca_pem.as_deref(), &key_pem).await?;
+    let written = write_secret(ctx, s, &cert_pem, ca_pem.as_deref(), &key_pem).await?;
     let revision = request_revision(req).unwrap_or(s.revision() + 1);
-    patch_conditions(ctx, s, |c, _, _| {
-        conditions::remove(c, "Issuing");
-    }, json!({"revision": revision, "nextPrivateKeySecretName": null, "lastFailureTime": null, "failedIssuanceAttempts": null}))
-    .await?;
+    // The issuance and the readiness it brings (Ready, validity times) in one write:
+    // readiness is decided on the snapshot as it is once this write has landed.
+    let mut after = s.clone();
+    after.secret = Some(secret_snapshot(&written));
+    after.next_key = None;
+    let mut status = after.certificate.status.clone().unwrap_or_default();
+    let mut conds = status.conditions.clone().unwrap_or_default();
+    conditions::remove(&mut conds, "Issuing");
+    status.conditions = Some(conds.clone());
+    status.revision = Some(revision);
+    status.next_private_key_secret_name = None;
+    status.last_failure_time = None;
+    status.failed_issuance_attempts = None;
+    after.certificate.status = Some(status);
+    let before = conds.clone();
+    let (r, _, mut fields) = with_readiness(&after, &mut conds);
+    fields["conditions"] = serde_json::to_value(&conds).unwrap_or(serde_json::Value::Null);
+    fields["revision"] = json!(revision);
+    fields["nextPrivateKeySecretName"] = serde_json::Value::Null;
+    fields["lastFailureTime"] = serde_json::Value::Null;
+    fields["failedIssuanceAttempts"] = serde_json::Value::Null;
+    patch_status(ctx, s, fields).await?;
+    if before.iter().find(|c| c.type_ == "Ready") != conds.iter().find(|c| c.type_ == "Ready") {
+        warn_window_error(ctx, s, &r).await;
+    }
     if let Some(k) = &s.next_key {
         delete_ignoring_missing(
             &Api::<Secret>::namespaced(ctx.client.clone(), s.namespace()),
@@ -397,7 +433,7 @@ pub(super) async fn write_secret(
     cert_pem: &[u8],
     ca_pem: Option<&[u8]>,
     key_pem: &[u8],
-) -> Result<(), CertificateError> {
+) -> Result<Secret, CertificateError> {
     let keystores = keystore_inputs(ctx, s).await?;
     let contents = secret_data::build(
         &s.certificate,
@@ -409,10 +445,10 @@ pub(super) async fn write_secret(
     )?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), s.namespace());
     let secret_name = &s.certificate.spec.secret_name;
-    let mut owners: Vec<OwnerReference> = api
-        .get_opt(secret_name)
-        .await?
-        .and_then(|e| e.metadata.owner_references)
+    let existing = api.get_opt(secret_name).await?;
+    let mut owners: Vec<OwnerReference> = existing
+        .as_ref()
+        .and_then(|e| e.metadata.owner_references.clone())
         .unwrap_or_default();
     let uid = s.certificate.metadata.uid.clone().unwrap_or_default();
     owners.retain(|o| o.uid != uid);
@@ -421,7 +457,6 @@ pub(super) async fn write_secret(
     {
         owners.push(o);
     }
-    let existing = api.get_opt(secret_name).await?;
     let data: BTreeMap<String, ByteString> = contents
         .data
         .into_iter()
@@ -442,7 +477,7 @@ pub(super) async fn write_secret(
                 type_: Some("kubernetes.io/tls".into()),
                 ..Default::default()
             };
-            api.create(&PostParams::default(), &secret).await?;
+            Ok(api.create(&PostParams::default(), &secret).await?)
         }
         Some(mut secret) => {
             secret.metadata.labels = Some(contents.labels);
@@ -450,11 +485,11 @@ pub(super) async fn write_secret(
             secret.metadata.owner_references = (!owners.is_empty()).then_some(owners);
             secret.data = Some(data);
             secret.string_data = None;
-            api.replace(secret_name, &PostParams::default(), &secret)
-                .await?;
+            Ok(api
+                .replace(secret_name, &PostParams::default(), &secret)
+                .await?)
         }
     }
-    Ok(())
 }
 
 pub(super) async fn fail(

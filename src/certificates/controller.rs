@@ -190,26 +190,55 @@ enum Step {
 async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
     match trigger::decide(s) {
         Some(TriggerAction::Issue(t)) => {
-            patch_conditions(
-                ctx,
-                s,
-                |c, now, g| {
-                    conditions::set(
-                        c,
-                        "Issuing",
-                        ConditionStatus::True,
-                        t.reason,
-                        &t.message,
-                        now,
-                        g,
-                    );
-                },
-                json!({}),
-            )
-            .await?;
+            // Issuing, and the Ready condition of the same snapshot, in one write.
+            let mut conds = s
+                .certificate
+                .status
+                .as_ref()
+                .and_then(|st| st.conditions.clone())
+                .unwrap_or_default();
+            let before = conds.clone();
+            conditions::set(
+                &mut conds,
+                "Issuing",
+                ConditionStatus::True,
+                t.reason,
+                &t.message,
+                s.now,
+                s.certificate.metadata.generation,
+            );
+            let (r, _, mut fields) = with_readiness(s, &mut conds);
+            // The next private key too, when the key manager would make one as soon
+            // as Issuing is set: its Secret first, then one write names it.
+            let mut issuing = s.clone();
+            if let Some(status) = issuing.certificate.status.as_mut() {
+                status.conditions = Some(conds.clone());
+            } else {
+                issuing.certificate.status = Some(crate::api::CertificateStatus {
+                    conditions: Some(conds.clone()),
+                    ..Default::default()
+                });
+            }
+            let next_key = match key_manager::decide(&issuing) {
+                Some(KeyAction::Generate { reuse_current }) => {
+                    Some(create_next_key(ctx, s, reuse_current).await?)
+                }
+                _ => None,
+            };
+            fields["conditions"] = serde_json::to_value(&conds).unwrap_or(Value::Null);
+            if let Some(name) = &next_key {
+                fields["nextPrivateKeySecretName"] = json!(name);
+            }
+            patch_status(ctx, s, fields).await?;
+            if ready_condition_changed(&before, &conds) {
+                warn_window_error(ctx, s, &r).await;
+            }
             ctx.recorder
                 .publish(&s.certificate, EventType::Normal, "Issuing", &t.message)
                 .await;
+            if let Some(name) = &next_key {
+                generated_event(ctx, s, name).await;
+            }
             return Ok(Step::Continue);
         }
         Some(TriggerAction::BackOff { remaining, message }) => {
@@ -429,16 +458,18 @@ where
     }
 }
 
-/// Writes the Ready condition and the validity times; returns when to look again.
-pub(super) async fn readiness_step(
-    ctx: &Context,
+/// The Ready condition `s` calls for, set into `conds`, and the validity times to
+/// merge into the status: the one place readiness becomes status fields, so that a
+/// write made for another reason carries them too (and readiness needs no write of
+/// its own). Returns the readiness, whether anything changes, and the times.
+pub(super) fn with_readiness(
     s: &Snapshot,
-) -> Result<Option<Duration>, CertificateError> {
+    conds: &mut Vec<crate::api::meta::Condition>,
+) -> (readiness::Readiness, bool, Value) {
     let r = readiness::decide(s);
     let status = s.certificate.status.clone().unwrap_or_default();
-    let mut conds = status.conditions.clone().unwrap_or_default();
     let changed_condition = conditions::set(
-        &mut conds,
+        conds,
         "Ready",
         r.ready.status,
         r.ready.reason,
@@ -450,23 +481,48 @@ pub(super) async fn readiness_step(
     let changed_times = status.not_before != times(r.not_before)
         || status.not_after != times(r.not_after)
         || status.renewal_time != times(r.renewal_time);
-    if changed_condition || changed_times {
-        patch_status(
-            ctx,
-            s,
-            json!({"conditions": conds, "notBefore": times(r.not_before), "notAfter": times(r.not_after), "renewalTime": times(r.renewal_time)}),
-        )
-        .await?;
-        // cert-manager's readiness controller says it once more as a Warning event.
-        if changed_condition && r.ready.reason == crate::certificates::renewal::WINDOW_ERROR {
-            ctx.recorder
-                .publish(
-                    &s.certificate,
-                    EventType::Warning,
-                    crate::certificates::renewal::WINDOW_ERROR,
-                    &r.ready.message,
-                )
-                .await;
+    let fields = json!({"notBefore": times(r.not_before), "notAfter": times(r.not_after), "renewalTime": times(r.renewal_time)});
+    (r, changed_condition || changed_times, fields)
+}
+
+/// Whether the Ready condition differs between two condition lists.
+fn ready_condition_changed(
+    before: &[crate::api::meta::Condition],
+    after: &[crate::api::meta::Condition],
+) -> bool {
+    let ready = |l: &[crate::api::meta::Condition]| l.iter().find(|c| c.type_ == "Ready").cloned();
+    ready(before) != ready(after)
+}
+
+/// cert-manager's readiness controller says a renewal-window error once more as a
+/// Warning event when the Ready condition takes it.
+pub(super) async fn warn_window_error(ctx: &Context, s: &Snapshot, r: &readiness::Readiness) {
+    if r.ready.reason == crate::certificates::renewal::WINDOW_ERROR {
+        ctx.recorder
+            .publish(
+                &s.certificate,
+                EventType::Warning,
+                crate::certificates::renewal::WINDOW_ERROR,
+                &r.ready.message,
+            )
+            .await;
+    }
+}
+
+/// Writes the Ready condition and the validity times; returns when to look again.
+pub(super) async fn readiness_step(
+    ctx: &Context,
+    s: &Snapshot,
+) -> Result<Option<Duration>, CertificateError> {
+    let status = s.certificate.status.clone().unwrap_or_default();
+    let mut conds = status.conditions.clone().unwrap_or_default();
+    let before = conds.clone();
+    let (r, changed, mut fields) = with_readiness(s, &mut conds);
+    if changed {
+        fields["conditions"] = serde_json::to_value(&conds).unwrap_or(Value::Null);
+        patch_status(ctx, s, fields).await?;
+        if ready_condition_changed(&before, &conds) {
+            warn_window_error(ctx, s, &r).await;
         }
     }
     record_metrics(ctx, s, &r);

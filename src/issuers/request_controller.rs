@@ -243,14 +243,24 @@ async fn reconcile(
     }) {
         return Ok(Action::await_change());
     }
-    // The built-in approver (unless another approver decides).
-    if ctx.approve_requests && status_of("Approved").is_none() && status_of("Denied").is_none() {
+    // The built-in approver (unless another approver decides). A SelfSigned or CA
+    // issuer signs at once: its approval is written with the issuance, in one write.
+    let approve_now =
+        ctx.approve_requests && status_of("Approved").is_none() && status_of("Denied").is_none();
+    if approve_now && !signs_at_once(&ctx, &req).await? {
         approve(&ctx, &req, now).await?;
         return Ok(Action::requeue(Duration::from_millis(10)));
     }
+    let approved;
+    let req: &CertificateRequest = if approve_now {
+        approved = with_approval(&req, now);
+        &approved
+    } else {
+        &req
+    };
     if status_of("Denied") == Some(ConditionStatus::True) {
         let list = with_condition(
-            &req,
+            req,
             condition(
                 "Ready",
                 ConditionStatus::False,
@@ -261,13 +271,13 @@ async fn reconcile(
         );
         patch_status(
             &ctx,
-            &req,
+            req,
             json!({"conditions": list, "failureTime": Time(now)}),
         )
         .await?;
         return Ok(Action::await_change());
     }
-    if status_of("Approved") != Some(ConditionStatus::True) {
+    if !approve_now && status_of("Approved") != Some(ConditionStatus::True) {
         return Ok(Action::await_change());
     }
     let ns = req.namespace().unwrap_or_default();
@@ -294,19 +304,19 @@ async fn reconcile(
             "Referenced \"{kind}\" not found: {resource}.cert-manager.io \"{}\" not found",
             issuer_ref.name
         );
-        set_pending(&ctx, &req, "Pending", &message, now).await?;
+        set_pending(&ctx, req, "Pending", &message, now).await?;
         return Ok(Action::requeue(Duration::from_secs(10)));
     };
     if let Some(acme) = &config.acme {
-        let outcome = crate::issuers::acme::requests::sync(&ctx, &req, acme).await?;
+        let outcome = crate::issuers::acme::requests::sync(&ctx, req, acme).await?;
         let issued = matches!(outcome, Outcome::Issued(_));
-        let action = finish(&ctx, &req, outcome, now).await?;
+        let action = finish(&ctx, req, outcome, now, false).await?;
         if issued {
             // Ask the CA when to renew (ARI) right away.
             let ns = req.namespace().unwrap_or_default();
             if let Some(issuer) =
                 crate::issuers::acme::lookup_issuer(&ctx, &ns, &req.spec.issuer_ref).await?
-                && let Some(next) = crate::issuers::acme::ari::poll(&ctx, &req, &issuer, acme).await
+                && let Some(next) = crate::issuers::acme::ari::poll(&ctx, req, &issuer, acme).await
             {
                 return Ok(Action::requeue(next));
             }
@@ -324,8 +334,8 @@ async fn reconcile(
             &issuer_ref.name,
             &secret_ns,
         );
-        let outcome = vault_sign(&ctx, &req, &identity, vault).await;
-        return finish(&ctx, &req, outcome, now).await;
+        let outcome = vault_sign(&ctx, req, &identity, vault).await;
+        return finish(&ctx, req, outcome, now, false).await;
     }
     let (secret_ns, secret_name) = if config.self_signed.is_some() {
         let name = req
@@ -360,8 +370,55 @@ async fn reconcile(
     };
     let secret_ref = format!("{secret_ns}/{secret_name}");
     let outcome =
-        tokio::task::block_in_place(|| sign(&req, &config, secret.as_ref(), &secret_ref, now));
-    finish(&ctx, &req, outcome, now).await
+        tokio::task::block_in_place(|| sign(req, &config, secret.as_ref(), &secret_ref, now));
+    finish(&ctx, req, outcome, now, approve_now).await
+}
+
+/// Whether `req`'s issuer signs in this reconcile (SelfSigned, CA), so that its
+/// approval can be written with the issuance.
+async fn signs_at_once(ctx: &Context, req: &CertificateRequest) -> Result<bool, RequestError> {
+    let issuer_ref = &req.spec.issuer_ref;
+    let config = if issuer_ref.kind_or_default() == "ClusterIssuer" {
+        Api::<ClusterIssuer>::all(ctx.client.clone())
+            .get_opt(&issuer_ref.name)
+            .await?
+            .map(|i| i.spec.config)
+    } else {
+        Api::<Issuer>::namespaced(ctx.client.clone(), &req.namespace().unwrap_or_default())
+            .get_opt(&issuer_ref.name)
+            .await?
+            .map(|i| i.spec.config)
+    };
+    Ok(config.is_some_and(|c| c.self_signed.is_some() || c.ca.is_some()))
+}
+
+const APPROVED_MESSAGE: &str = "Certificate request has been approved by cert-manager.io";
+
+/// `req` with the Approved condition cert-manager's built-in approver sets.
+fn with_approval(req: &CertificateRequest, now: jiff::Timestamp) -> CertificateRequest {
+    let mut approved = req.clone();
+    let list = with_condition(
+        req,
+        condition(
+            "Approved",
+            ConditionStatus::True,
+            "cert-manager.io",
+            APPROVED_MESSAGE,
+            now,
+        ),
+    );
+    approved
+        .status
+        .get_or_insert_with(Default::default)
+        .conditions = Some(list);
+    approved
+}
+
+/// cert-manager's approver's event.
+async fn approved_event(ctx: &Context, req: &CertificateRequest) {
+    ctx.recorder
+        .publish(req, EventType::Normal, "cert-manager.io", APPROVED_MESSAGE)
+        .await;
 }
 
 /// Approves `req` as cert-manager's built-in approver does.
@@ -370,21 +427,10 @@ async fn approve(
     req: &CertificateRequest,
     now: jiff::Timestamp,
 ) -> Result<(), RequestError> {
-    let message = "Certificate request has been approved by cert-manager.io";
-    let list = with_condition(
-        req,
-        condition(
-            "Approved",
-            ConditionStatus::True,
-            "cert-manager.io",
-            message,
-            now,
-        ),
-    );
+    let approved = with_approval(req, now);
+    let list = approved.status.and_then(|s| s.conditions);
     patch_status(ctx, req, json!({"conditions": list})).await?;
-    ctx.recorder
-        .publish(req, EventType::Normal, "cert-manager.io", message)
-        .await;
+    approved_event(ctx, req).await;
     Ok(())
 }
 
@@ -466,12 +512,28 @@ fn issued_status(conditions: &[RequestCondition], signed: &SignedCertificate) ->
     json!({"conditions": conditions, "certificate": b64(&signed.certificate_pem), "ca": ca})
 }
 
+/// Writes the outcome of signing. With `approved_now`, `req` carries an approval not
+/// written yet: it goes out with the outcome (or alone when there is none), and its
+/// event before the outcome's.
 async fn finish(
     ctx: &Context,
     req: &CertificateRequest,
     outcome: Outcome,
     now: jiff::Timestamp,
+    approved_now: bool,
 ) -> Result<Action, RequestError> {
+    if approved_now
+        && matches!(
+            outcome,
+            Outcome::NotOurs | Outcome::Pending(_) | Outcome::PendingWith(..)
+        )
+    {
+        // No write of the outcome may follow (an unchanged Pending): approve alone.
+        let list = req.status.as_ref().and_then(|s| s.conditions.clone());
+        patch_status(ctx, req, json!({"conditions": list})).await?;
+        approved_event(ctx, req).await;
+        return Box::pin(finish(ctx, req, outcome, now, false)).await;
+    }
     let (outcome, event_reason) = match outcome {
         Outcome::PendingWith(r, m) => (Outcome::Pending(m), Some(r)),
         Outcome::FailedWith(r, m) => (Outcome::Failed(m), Some(r)),
@@ -485,6 +547,9 @@ async fn finish(
                 condition("Ready", ConditionStatus::True, "Issued", message, now),
             );
             patch_status(ctx, req, issued_status(&list, &signed)).await?;
+            if approved_now {
+                approved_event(ctx, req).await;
+            }
             ctx.recorder
                 .publish(req, EventType::Normal, "CertificateIssued", message)
                 .await;
@@ -512,6 +577,9 @@ async fn finish(
                 json!({"conditions": list, "failureTime": Time(now)}),
             )
             .await?;
+            if approved_now {
+                approved_event(ctx, req).await;
+            }
             ctx.recorder
                 .publish(
                     req,

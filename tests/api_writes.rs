@@ -1,0 +1,191 @@
+//! API writes per issued Certificate (#18): every POST, PUT, PATCH and DELETE the
+//! controllers send while a SelfSigned Certificate is issued, counted by verb and
+//! resource at the client, on the sandbox and on the real API server. The test
+//! prints the table and fails when an issuance takes more writes than the bound
+//! below, so a change that adds a write (a status update that changes nothing, an
+//! event not aggregated) shows here.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use certgate::api::Certificate;
+use certgate::controller::RunningControllers;
+use certgate_sandbox::TestEnv;
+use kube::api::Api;
+use serde_json::json;
+
+/// Writes by `VERB resource[/subresource]`.
+type Writes = Arc<Mutex<BTreeMap<String, u64>>>;
+
+/// How many Certificates one run issues: the per-certificate figure is their mean.
+const CERTIFICATES: u64 = 10;
+
+/// The most writes one SelfSigned issuance may take: 7 object writes (key Secret
+/// created and deleted, CertificateRequest created and its status once, the
+/// Certificate status twice, the TLS Secret) and cert-manager's 6 events. It was 17
+/// before status writes were merged (#18).
+const MAX_WRITES_PER_CERTIFICATE: f64 = 13.5;
+
+/// `VERB resource[/subresource]` of a write request, `None` for reads and watches.
+fn write_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
+    if matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    ) {
+        return None;
+    }
+    // /api/v1/namespaces/<ns>/<plural>[/<name>[/<sub>]] or /apis/<g>/<v>/…
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let after_version = if segments.first() == Some(&"api") {
+        2
+    } else {
+        3
+    };
+    let rest = segments.get(after_version..).unwrap_or_default();
+    let rest = match rest {
+        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    let what = match rest {
+        [plural] | [plural, _] => plural.to_string(),
+        [plural, _, sub, ..] => format!("{plural}/{sub}"),
+        [] => "?".to_string(),
+    };
+    Some(format!("{method} {what}"))
+}
+
+async fn counting_client(env: &TestEnv) -> (kube::Client, Writes) {
+    let dir = std::env::temp_dir().join(format!("certgate-writes-{}", env.namespace));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kubeconfig");
+    env.write_kubeconfig(&path).unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let writes: Writes = Default::default();
+    let layer = {
+        let writes = writes.clone();
+        tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+            if let Some(w) = write_of(req.method(), req.uri()) {
+                *writes.lock().unwrap().entry(w).or_default() += 1;
+            }
+            req
+        })
+    };
+    let client = kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&layer)
+        .build();
+    (client, writes)
+}
+
+#[test]
+fn writes_are_named_by_verb_and_resource() {
+    let uri = |s: &str| s.parse::<http::Uri>().unwrap();
+    assert_eq!(
+        write_of(
+            &http::Method::PATCH,
+            &uri("/apis/cert-manager.io/v1/namespaces/a/certificates/c/status?fieldManager=x")
+        )
+        .as_deref(),
+        Some("PATCH certificates/status")
+    );
+    assert_eq!(
+        write_of(&http::Method::POST, &uri("/api/v1/namespaces/a/events")).as_deref(),
+        Some("POST events")
+    );
+    assert_eq!(
+        write_of(&http::Method::PUT, &uri("/api/v1/namespaces/a/secrets/s")).as_deref(),
+        Some("PUT secrets")
+    );
+    assert_eq!(
+        write_of(&http::Method::GET, &uri("/api/v1/namespaces/a/secrets/s")),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_selfsigned_issuance_takes_a_bounded_number_of_writes() {
+    let env = TestEnv::start().await.unwrap();
+    env.apply_crds(&common::checked_in_crds()).await.unwrap();
+    let (client, writes) = counting_client(&env).await;
+    let ns = env.namespace.clone();
+    let issuer = json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+        "metadata": {"name": "ss", "namespace": ns}, "spec": {"selfSigned": {}}});
+    certgate::manifests::apply(&env.client, "test", &[issuer], "test")
+        .await
+        .unwrap();
+    let controllers = RunningControllers::start(client, common::scoped_config(&env));
+    let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &ns);
+    // The Issuer's own writes (its Ready condition) come first; count from a quiet start.
+    common::wait_for("the Issuer to be ready", async || {
+        let issuers: Api<certgate::api::Issuer> = Api::namespaced(env.client.clone(), &ns);
+        let i = issuers.get("ss").await.ok()?;
+        let ready = i
+            .status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True);
+        ready.then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    writes.lock().unwrap().clear();
+
+    for i in 0..CERTIFICATES {
+        let c: Certificate = serde_json::from_value(json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"name": format!("c{i}"), "namespace": ns},
+            "spec": {"secretName": format!("c{i}-tls"), "commonName": format!("c{i}.example.com"),
+                     "dnsNames": [format!("c{i}.example.com")],
+                     "privateKey": {"algorithm": "ECDSA", "size": 256},
+                     "issuerRef": {"name": "ss", "kind": "Issuer"}}
+        }))
+        .unwrap();
+        certs.create(&Default::default(), &c).await.unwrap();
+    }
+    common::wait_for("every Certificate to be Ready", async || {
+        let list = certs.list(&Default::default()).await.ok()?;
+        (list.items.len() as u64 == CERTIFICATES && list.items.iter().all(common::is_ready))
+            .then_some(())
+    })
+    .await;
+    // Let the writes that follow Ready (clean-ups, the last events) land, until quiet.
+    let mut last = u64::MAX;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now: u64 = writes.lock().unwrap().values().sum();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    drop(controllers);
+    let seen = writes.lock().unwrap().clone();
+    let total: u64 = seen.values().sum();
+    let per_certificate = total as f64 / CERTIFICATES as f64;
+    let leg = if env.is_real_cluster() {
+        "real API server"
+    } else {
+        "sandbox"
+    };
+    println!("API writes per SelfSigned issuance ({leg}, {CERTIFICATES} Certificates):");
+    for (what, n) in &seen {
+        println!("  {what:<40} {:>5.1}", *n as f64 / CERTIFICATES as f64);
+    }
+    println!("  {:<40} {per_certificate:>5.1}", "total");
+    assert!(total > 0, "no write was counted: {seen:?}");
+    assert!(
+        per_certificate <= MAX_WRITES_PER_CERTIFICATE,
+        "{per_certificate} writes per issuance (bound {MAX_WRITES_PER_CERTIFICATE}): {seen:?}"
+    );
+    env.cleanup().await;
+}
