@@ -93,11 +93,8 @@ async fn main() {
         let certs = certs.clone();
         async move {
             let mut ready = std::collections::HashSet::new();
-            let mut events = kube::runtime::watcher(
-                certs,
-                kube::runtime::watcher::Config::default(),
-            )
-            .boxed();
+            let mut events =
+                kube::runtime::watcher(certs, kube::runtime::watcher::Config::default()).boxed();
             while ready.len() < want {
                 let Some(Ok(
                     kube::runtime::watcher::Event::Apply(c)
@@ -112,8 +109,7 @@ async fn main() {
                     .and_then(|s| s.conditions.as_ref())
                     .is_some_and(|cs| {
                         cs.iter().any(|c| {
-                            c.type_ == "Ready"
-                                && c.status == certgate::api::ConditionStatus::True
+                            c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True
                         })
                     });
                 if is_ready {
