@@ -118,9 +118,19 @@ async fn main() {
             }
         }
     };
-    // The CA first; then the controllers have listed everything and are idle.
+    // The CA first; then wait for the controllers to have listed everything: RSS
+    // stops moving (within 1 MiB over 3 s; at most a minute).
     wait_ready(1).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut samples = vec![rss_mib()];
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        samples.push(rss_mib());
+        if let [.., a, _, _, d] = samples[..]
+            && (d - a).abs() < 1.0
+        {
+            break;
+        }
+    }
     let start_rss = rss_mib();
 
     let t = Instant::now();

@@ -69,11 +69,17 @@ const SUMMARY_MAX_SAMPLES: usize = 1024;
 /// cert-manager's objectives for the ACME request summary.
 const SUMMARY_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
+/// How many deleted Certificates' uids are remembered.
+const DELETED_KEPT: usize = 4096;
+
 /// The metrics registry.
 pub struct Metrics {
     families: Mutex<BTreeMap<&'static str, Family>>,
     /// (namespace, name) → series.
     certificates: Mutex<BTreeMap<(String, String), CertificateSeries>>,
+    /// The uids of Certificates deleted lately (at most [`DELETED_KEPT`]): a reconcile
+    /// that loaded one before it went must not bring its series back.
+    deleted_certificates: Mutex<std::collections::VecDeque<String>>,
     /// (namespace, name) → series.
     challenges: Mutex<BTreeMap<(String, String), ChallengeSeries>>,
     /// Summary families: family → labels → observations.
@@ -180,6 +186,7 @@ impl Default for Metrics {
         Metrics {
             families: Mutex::new(families),
             certificates: Mutex::new(BTreeMap::new()),
+            deleted_certificates: Mutex::new(std::collections::VecDeque::new()),
             challenges: Mutex::new(BTreeMap::new()),
             summaries: Mutex::new(BTreeMap::new()),
         }
@@ -231,11 +238,36 @@ impl Metrics {
         });
     }
 
-    /// Sets a Certificate's series.
-    pub fn set_certificate(&self, namespace: &str, name: &str, series: CertificateSeries) {
+    /// Sets a Certificate's series (`uid`: the Certificate's; nothing is set for one
+    /// deleted since).
+    pub fn set_certificate(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        series: CertificateSeries,
+    ) {
+        if self
+            .deleted_certificates
+            .lock()
+            .is_ok_and(|d| d.iter().any(|u| u == uid))
+        {
+            return;
+        }
         if let Ok(mut m) = self.certificates.lock() {
             m.insert((namespace.to_string(), name.to_string()), series);
         }
+    }
+
+    /// Removes the series of a deleted Certificate, and keeps them from coming back.
+    pub fn certificate_deleted(&self, name: &str, namespace: &str, uid: &str) {
+        if let Ok(mut d) = self.deleted_certificates.lock() {
+            if d.len() >= DELETED_KEPT {
+                d.pop_front();
+            }
+            d.push_back(uid.to_string());
+        }
+        self.forget_certificate(name, namespace);
     }
 
     /// Removes a Certificate's series.
@@ -419,6 +451,7 @@ mod tests {
         m.set_certificate(
             "prod",
             "web",
+            "uid-1",
             CertificateSeries {
                 issuer_name: "ca".into(),
                 issuer_kind: "ClusterIssuer".into(),
@@ -444,6 +477,28 @@ mod tests {
         m.forget_certificate("web", "prod");
         let text = m.render(1.0);
         assert!(!text.contains("name=\"web\""), "{text}");
+    }
+
+    #[test]
+    fn a_deleted_certificates_series_do_not_come_back() {
+        let m = Metrics::default();
+        let series = || CertificateSeries {
+            issuer_name: "ca".into(),
+            issuer_kind: "Issuer".into(),
+            issuer_group: "cert-manager.io".into(),
+            not_after: 2.0,
+            not_before: 1.0,
+            renewal: 1.5,
+            ready: "True",
+        };
+        m.set_certificate("prod", "web", "uid-1", series());
+        m.certificate_deleted("web", "prod", "uid-1");
+        // A reconcile that loaded it before it went records it again: ignored.
+        m.set_certificate("prod", "web", "uid-1", series());
+        assert!(!m.render(1.0).contains("name=\"web\""));
+        // A new Certificate of the same name is another object.
+        m.set_certificate("prod", "web", "uid-2", series());
+        assert!(m.render(1.0).contains("name=\"web\""));
     }
 
     #[test]

@@ -186,7 +186,7 @@ pub async fn run(
     };
     let secret_changes = {
         let changes = changes.clone();
-        watcher(secrets, watcher::Config::default())
+        watcher(secrets, crate::runtime::reconcile::secret_metadata_watch())
             .default_backoff()
             .touched_objects()
             .for_each(move |s| {

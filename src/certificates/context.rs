@@ -39,7 +39,9 @@ impl Context {
                     st.ca = None;
                 }
             }),
-            secrets_by_owner: Default::default(),
+            // Temporary key Secrets are found by their owner Certificate and read
+            // by name and next-private-key label only: nothing else is kept.
+            secrets_by_owner: OwnerIndex::with_owners(trim_secret_metadata, certificate_owners),
             copied_annotation_prefixes,
             enable_certificate_owner_ref,
         })
@@ -51,4 +53,26 @@ impl std::ops::Deref for Context {
     fn deref(&self) -> &crate::runtime::Context {
         &self.runtime
     }
+}
+
+/// What the Certificate controller reads of an indexed Secret's metadata: its name,
+/// namespace, owners and next-private-key label.
+fn trim_secret_metadata(s: &mut PartialObjectMeta<Secret>) {
+    let meta = &mut s.metadata;
+    meta.annotations = None;
+    meta.managed_fields = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| k == crate::api::annotations::LABEL_NEXT_PRIVATE_KEY);
+    }
+}
+
+/// The uids of the Certificates (cert-manager.io) that own a Secret.
+fn certificate_owners(s: &PartialObjectMeta<Secret>) -> Vec<String> {
+    s.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .filter(|o| o.kind == "Certificate" && o.api_version.starts_with("cert-manager.io/"))
+        .map(|o| o.uid.clone())
+        .collect()
 }

@@ -87,7 +87,7 @@ pub async fn run(
     // Both streams also keep the owner indexes the snapshots are read from.
     let secret_events = {
         let ctx = ctx.clone();
-        watcher(secrets, watcher::Config::default())
+        watcher(secrets, crate::runtime::reconcile::secret_metadata_watch())
             .inspect(move |e| {
                 if let Ok(e) = e {
                     ctx.secrets_by_owner.apply(e);
@@ -548,6 +548,7 @@ pub(super) fn record_metrics(ctx: &Context, s: &Snapshot, r: &readiness::Readine
     ctx.metrics.set_certificate(
         s.namespace(),
         s.name(),
+        s.certificate.metadata.uid.as_deref().unwrap_or_default(),
         metrics::CertificateSeries {
             issuer_name: issuer.name.clone(),
             issuer_kind: issuer.kind_or_default().to_string(),

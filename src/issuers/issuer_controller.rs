@@ -365,7 +365,7 @@ pub async fn run_issuers(
     let store = controller.store();
     controller
         .watches_stream(
-            watcher(secrets, watcher::Config::default()).touched_objects(),
+            watcher(secrets, crate::runtime::reconcile::secret_metadata_watch()).touched_objects(),
             move |s| {
                 let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
                 store
@@ -399,7 +399,7 @@ pub async fn run_cluster_issuers(
     let store = controller.store();
     controller
         .watches_stream(
-            watcher(secrets, watcher::Config::default()).touched_objects(),
+            watcher(secrets, crate::runtime::reconcile::secret_metadata_watch()).touched_objects(),
             move |s| {
                 let name = s.name_any();
                 store

@@ -96,6 +96,10 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         let k = key(obj.as_ref());
         Self::remove_locked(inner, &k);
         let owners = (self.owners)(obj.as_ref());
+        // An object with no owner is filed nowhere: nothing to keep.
+        if owners.is_empty() {
+            return;
+        }
         for o in &owners {
             inner
                 .by_owner
@@ -116,6 +120,11 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
             Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
             Event::Init => inner.relist = Some(Vec::new()),
             Event::InitApply(o) => {
+                // Only what will be filed is held until the listing completes (a
+                // namespace of other controllers' Secrets is not copied).
+                if (self.owners)(o).is_empty() {
+                    return;
+                }
                 if let Some(r) = inner.relist.as_mut() {
                     r.push(self.lean(o));
                 }

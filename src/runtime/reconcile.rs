@@ -2,6 +2,18 @@
 //! keep no `managedFields` (or more, with a trim), and failed reconciles logged
 //! by what they were (a lost write race is routine). Knows no feature.
 
+/// Objects per list page of a Secret metadata watch. Other controllers' Secrets
+/// applied with kubectl carry their whole manifest again in the last-applied
+/// annotation, which a metadata list returns: with kube's default page of 500, one
+/// page of 100 KB Secrets is some 70 MB of JSON, held with its decoded copy while the
+/// page is read, in each watcher. Pages of 50 keep that under 10 MB.
+pub const SECRET_METADATA_PAGE: u32 = 50;
+
+/// The watcher configuration of a Secret metadata watch (see [`SECRET_METADATA_PAGE`]).
+pub fn secret_metadata_watch() -> kube::runtime::watcher::Config {
+    kube::runtime::watcher::Config::default().page_size(SECRET_METADATA_PAGE)
+}
+
 /// A controller over `api` whose cache keeps objects without `managedFields` (they
 /// are often the biggest part of an object, and no controller reads them).
 pub fn lean_controller<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>

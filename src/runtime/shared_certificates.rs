@@ -31,7 +31,11 @@ impl SharedCertificates {
             }),
             Box::new(move |e| {
                 if let kube::runtime::watcher::Event::Delete(c) = e {
-                    metrics.forget_certificate(&c.name_any(), &c.namespace().unwrap_or_default());
+                    metrics.certificate_deleted(
+                        &c.name_any(),
+                        &c.namespace().unwrap_or_default(),
+                        &c.uid().unwrap_or_default(),
+                    );
                 }
             }),
         ];
