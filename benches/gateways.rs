@@ -18,8 +18,17 @@ use std::sync::Arc;
 use std::time::Instant;
 use support::{cpu_seconds_of, peak_rss_mib, remote_sandbox};
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+fn main() {
+    // As the controller binary does, before any thread starts.
+    certgate::runtime::allocator::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let n: usize = std::env::var("GATEWAYS_N")
         .ok()

@@ -106,8 +106,17 @@ async fn issue(n: usize, algorithm: &str, size: u32) -> (f64, f64, f64) {
     (elapsed, cpu, sandbox_cpu)
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+fn main() {
+    // As the controller binary does, before any thread starts.
+    certgate::runtime::allocator::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let n_ecdsa: usize = std::env::var("ISSUANCE_N_ECDSA")
         .ok()

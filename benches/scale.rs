@@ -32,8 +32,17 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() {
+fn main() {
+    // As the controller binary does, before any thread starts.
+    certgate::runtime::allocator::limit_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let n_certs = env_or("SCALE_CERTS", 10_000);
     let n_secrets = env_or("SCALE_SECRETS", 30_000);

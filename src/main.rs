@@ -106,6 +106,7 @@ fn parse_cli(argv: Vec<OsString>) -> Result<(Cli, Vec<String>), String> {
 }
 
 fn main() -> ExitCode {
+    certgate::runtime::allocator::limit_arenas();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let (cli, config_notes) = match parse_cli(std::env::args_os().collect()) {
         Ok(parsed) => parsed,

@@ -6,6 +6,7 @@
 //! features take what they need from it and the wiring (`crate::controller`)
 //! hands it to them.
 
+pub mod allocator;
 pub mod clock;
 pub mod context;
 pub mod events;
