@@ -2,9 +2,10 @@
 //! allocate at the same time arenas of their own (up to eight per core) and keeps
 //! the pages freed in each: after the controllers list thousands of objects on
 //! several threads, those pages stay resident although nothing uses them. Two
-//! arenas keep the peak and steady RSS down at no measurable cost to throughput
-//! (benches/scale.rs, debug build: 184 → 128 MiB peak beside 3,000 kubectl-applied 100 KB
-//! Secrets). An explicit `MALLOC_ARENA_MAX` in the environment wins. Must be
+//! arenas keep the peak and steady RSS down (benches/scale.rs, debug build: 184 →
+//! 128 MiB peak beside 3,000 kubectl-applied 100 KB Secrets); threads then share
+//! arenas, which costs lock waits when many allocate at once (not yet measured in
+//! the issuance benchmark). An explicit `MALLOC_ARENA_MAX` in the environment wins. Must be
 //! called before the runtime starts its threads; does nothing off glibc.
 
 /// Arenas the process allocates from.
