@@ -4,8 +4,8 @@
 //! several threads, those pages stay resident although nothing uses them. Two
 //! arenas keep the peak and steady RSS down (benches/scale.rs, debug build: 184 →
 //! 128 MiB peak beside 3,000 kubectl-applied 100 KB Secrets); threads then share
-//! arenas, which costs lock waits when many allocate at once (not yet measured in
-//! the issuance benchmark). An explicit `MALLOC_ARENA_MAX` in the environment wins. Must be
+//! arenas, and the issuance benchmark (debug, 2,000 ECDSA) saw no cost from it:
+//! controller CPU per certificate 0.046 s with 64 arenas, 0.041 s with two. An explicit `MALLOC_ARENA_MAX` in the environment wins. Must be
 //! called before the runtime starts its threads; does nothing off glibc.
 
 /// Arenas the process allocates from.
