@@ -286,17 +286,15 @@ pub(super) async fn issue(
     status.last_failure_time = None;
     status.failed_issuance_attempts = None;
     after.certificate.status = Some(status);
-    let before = conds.clone();
-    let (r, _, mut fields) = with_readiness(&after, &mut conds);
-    fields["conditions"] = serde_json::to_value(&conds).unwrap_or(serde_json::Value::Null);
-    fields["revision"] = json!(revision);
-    fields["nextPrivateKeySecretName"] = serde_json::Value::Null;
-    fields["lastFailureTime"] = serde_json::Value::Null;
-    fields["failedIssuanceAttempts"] = serde_json::Value::Null;
-    patch_status(ctx, s, fields).await?;
-    if before.iter().find(|c| c.type_ == "Ready") != conds.iter().find(|c| c.type_ == "Ready") {
-        warn_window_error(ctx, s, &r).await;
-    }
+    write_with_readiness(
+        ctx,
+        s,
+        &after,
+        conds,
+        json!({"revision": revision, "nextPrivateKeySecretName": null, "lastFailureTime": null, "failedIssuanceAttempts": null}),
+        false,
+    )
+    .await?;
     if let Some(k) = &s.next_key {
         delete_ignoring_missing(
             &Api::<Secret>::namespaced(ctx.client.clone(), s.namespace()),

@@ -197,7 +197,6 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
                 .as_ref()
                 .and_then(|st| st.conditions.clone())
                 .unwrap_or_default();
-            let before = conds.clone();
             conditions::set(
                 &mut conds,
                 "Issuing",
@@ -207,32 +206,25 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
                 s.now,
                 s.certificate.metadata.generation,
             );
-            let (r, _, mut fields) = with_readiness(s, &mut conds);
             // The next private key too, when the key manager would make one as soon
             // as Issuing is set: its Secret first, then one write names it.
             let mut issuing = s.clone();
-            if let Some(status) = issuing.certificate.status.as_mut() {
-                status.conditions = Some(conds.clone());
-            } else {
-                issuing.certificate.status = Some(crate::api::CertificateStatus {
-                    conditions: Some(conds.clone()),
-                    ..Default::default()
-                });
-            }
+            issuing
+                .certificate
+                .status
+                .get_or_insert_with(Default::default)
+                .conditions = Some(conds.clone());
             let next_key = match key_manager::decide(&issuing) {
                 Some(KeyAction::Generate { reuse_current }) => {
                     Some(create_next_key(ctx, s, reuse_current).await?)
                 }
                 _ => None,
             };
-            fields["conditions"] = serde_json::to_value(&conds).unwrap_or(Value::Null);
-            if let Some(name) = &next_key {
-                fields["nextPrivateKeySecretName"] = json!(name);
-            }
-            patch_status(ctx, s, fields).await?;
-            if ready_condition_changed(&before, &conds) {
-                warn_window_error(ctx, s, &r).await;
-            }
+            let extra = match &next_key {
+                Some(name) => json!({"nextPrivateKeySecretName": name}),
+                None => json!({}),
+            };
+            write_with_readiness(ctx, s, s, conds, extra, false).await?;
             ctx.recorder
                 .publish(&s.certificate, EventType::Normal, "Issuing", &t.message)
                 .await;
@@ -458,46 +450,46 @@ where
     }
 }
 
-/// The Ready condition `s` calls for, set into `conds`, and the validity times to
-/// merge into the status: the one place readiness becomes status fields, so that a
-/// write made for another reason carries them too (and readiness needs no write of
-/// its own). Returns the readiness, whether anything changes, and the times.
-pub(super) fn with_readiness(
+/// Writes the status fields in `extra` and the conditions `conds` together with the
+/// Ready condition and validity times (notBefore, notAfter, renewalTime) that
+/// `after` calls for — `after` being the snapshot as it is once this write lands —:
+/// the one place readiness becomes status fields, so that a write made for another
+/// reason carries them too and readiness needs no write of its own. With
+/// `only_if_changed`, nothing is written when neither the condition nor the times
+/// change. A renewal-window error that the Ready condition takes now is said once
+/// more as a Warning event, as cert-manager's readiness controller does.
+pub(super) async fn write_with_readiness(
+    ctx: &Context,
     s: &Snapshot,
-    conds: &mut Vec<crate::api::meta::Condition>,
-) -> (readiness::Readiness, bool, Value) {
-    let r = readiness::decide(s);
-    let status = s.certificate.status.clone().unwrap_or_default();
+    after: &Snapshot,
+    mut conds: Vec<crate::api::meta::Condition>,
+    mut extra: Value,
+    only_if_changed: bool,
+) -> Result<readiness::Readiness, CertificateError> {
+    let r = readiness::decide(after);
+    let status = after.certificate.status.clone().unwrap_or_default();
     let changed_condition = conditions::set(
-        conds,
+        &mut conds,
         "Ready",
         r.ready.status,
         r.ready.reason,
         &r.ready.message,
-        s.now,
-        s.certificate.metadata.generation,
+        after.now,
+        after.certificate.metadata.generation,
     );
     let times = |t: Option<jiff::Timestamp>| t.map(Time);
     let changed_times = status.not_before != times(r.not_before)
         || status.not_after != times(r.not_after)
         || status.renewal_time != times(r.renewal_time);
-    let fields = json!({"notBefore": times(r.not_before), "notAfter": times(r.not_after), "renewalTime": times(r.renewal_time)});
-    (r, changed_condition || changed_times, fields)
-}
-
-/// Whether the Ready condition differs between two condition lists.
-fn ready_condition_changed(
-    before: &[crate::api::meta::Condition],
-    after: &[crate::api::meta::Condition],
-) -> bool {
-    let ready = |l: &[crate::api::meta::Condition]| l.iter().find(|c| c.type_ == "Ready").cloned();
-    ready(before) != ready(after)
-}
-
-/// cert-manager's readiness controller says a renewal-window error once more as a
-/// Warning event when the Ready condition takes it.
-pub(super) async fn warn_window_error(ctx: &Context, s: &Snapshot, r: &readiness::Readiness) {
-    if r.ready.reason == crate::certificates::renewal::WINDOW_ERROR {
+    if only_if_changed && !changed_condition && !changed_times {
+        return Ok(r);
+    }
+    extra["conditions"] = serde_json::to_value(&conds).unwrap_or(Value::Null);
+    extra["notBefore"] = json!(times(r.not_before));
+    extra["notAfter"] = json!(times(r.not_after));
+    extra["renewalTime"] = json!(times(r.renewal_time));
+    patch_status(ctx, s, extra).await?;
+    if changed_condition && r.ready.reason == crate::certificates::renewal::WINDOW_ERROR {
         ctx.recorder
             .publish(
                 &s.certificate,
@@ -507,6 +499,7 @@ pub(super) async fn warn_window_error(ctx: &Context, s: &Snapshot, r: &readiness
             )
             .await;
     }
+    Ok(r)
 }
 
 /// Writes the Ready condition and the validity times; returns when to look again.
@@ -514,17 +507,13 @@ pub(super) async fn readiness_step(
     ctx: &Context,
     s: &Snapshot,
 ) -> Result<Option<Duration>, CertificateError> {
-    let status = s.certificate.status.clone().unwrap_or_default();
-    let mut conds = status.conditions.clone().unwrap_or_default();
-    let before = conds.clone();
-    let (r, changed, mut fields) = with_readiness(s, &mut conds);
-    if changed {
-        fields["conditions"] = serde_json::to_value(&conds).unwrap_or(Value::Null);
-        patch_status(ctx, s, fields).await?;
-        if ready_condition_changed(&before, &conds) {
-            warn_window_error(ctx, s, &r).await;
-        }
-    }
+    let conds = s
+        .certificate
+        .status
+        .as_ref()
+        .and_then(|st| st.conditions.clone())
+        .unwrap_or_default();
+    let r = write_with_readiness(ctx, s, s, conds, json!({}), true).await?;
     record_metrics(ctx, s, &r);
     let until = |t: jiff::Timestamp| {
         let d = s.now.duration_until(t);

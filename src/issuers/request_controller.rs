@@ -247,38 +247,29 @@ async fn reconcile(
     // issuer signs at once: its approval is written with the issuance, in one write.
     let approve_now =
         ctx.approve_requests && status_of("Approved").is_none() && status_of("Denied").is_none();
-    if approve_now && !signs_at_once(&ctx, &req).await? {
-        approve(&ctx, &req, now).await?;
-        return Ok(Action::requeue(Duration::from_millis(10)));
-    }
-    let approved;
-    let req: &CertificateRequest = if approve_now {
-        approved = with_approval(&req, now);
-        &approved
-    } else {
-        &req
-    };
-    if status_of("Denied") == Some(ConditionStatus::True) {
-        let list = with_condition(
-            req,
-            condition(
-                "Ready",
-                ConditionStatus::False,
-                "Denied",
-                "The CertificateRequest was denied by an approval controller",
-                now,
-            ),
-        );
-        patch_status(
-            &ctx,
-            req,
-            json!({"conditions": list, "failureTime": Time(now)}),
-        )
-        .await?;
-        return Ok(Action::await_change());
-    }
-    if !approve_now && status_of("Approved") != Some(ConditionStatus::True) {
-        return Ok(Action::await_change());
+    if !approve_now {
+        if status_of("Denied") == Some(ConditionStatus::True) {
+            let list = with_condition(
+                &req,
+                condition(
+                    "Ready",
+                    ConditionStatus::False,
+                    "Denied",
+                    "The CertificateRequest was denied by an approval controller",
+                    now,
+                ),
+            );
+            patch_status(
+                &ctx,
+                &req,
+                json!({"conditions": list, "failureTime": Time(now)}),
+            )
+            .await?;
+            return Ok(Action::await_change());
+        }
+        if status_of("Approved") != Some(ConditionStatus::True) {
+            return Ok(Action::await_change());
+        }
     }
     let ns = req.namespace().unwrap_or_default();
     let issuer_ref = &req.spec.issuer_ref;
@@ -293,6 +284,20 @@ async fn reconcile(
             .get_opt(&issuer_ref.name)
             .await?
             .map(|i| i.spec.config)
+    };
+    let signs_at_once = config
+        .as_ref()
+        .is_some_and(|c| c.self_signed.is_some() || c.ca.is_some());
+    if approve_now && !signs_at_once {
+        approve(&ctx, &req, now).await?;
+        return Ok(Action::requeue(Duration::from_millis(10)));
+    }
+    let approved;
+    let req: &CertificateRequest = if approve_now {
+        approved = with_approval(&req, now);
+        &approved
+    } else {
+        &req
     };
     let Some(config) = config else {
         let (kind, resource) = if cluster {
@@ -372,24 +377,6 @@ async fn reconcile(
     let outcome =
         tokio::task::block_in_place(|| sign(req, &config, secret.as_ref(), &secret_ref, now));
     finish(&ctx, req, outcome, now, approve_now).await
-}
-
-/// Whether `req`'s issuer signs in this reconcile (SelfSigned, CA), so that its
-/// approval can be written with the issuance.
-async fn signs_at_once(ctx: &Context, req: &CertificateRequest) -> Result<bool, RequestError> {
-    let issuer_ref = &req.spec.issuer_ref;
-    let config = if issuer_ref.kind_or_default() == "ClusterIssuer" {
-        Api::<ClusterIssuer>::all(ctx.client.clone())
-            .get_opt(&issuer_ref.name)
-            .await?
-            .map(|i| i.spec.config)
-    } else {
-        Api::<Issuer>::namespaced(ctx.client.clone(), &req.namespace().unwrap_or_default())
-            .get_opt(&issuer_ref.name)
-            .await?
-            .map(|i| i.spec.config)
-    };
-    Ok(config.is_some_and(|c| c.self_signed.is_some() || c.ca.is_some()))
 }
 
 const APPROVED_MESSAGE: &str = "Certificate request has been approved by cert-manager.io";
