@@ -281,6 +281,35 @@ impl Stack {
             .collect()
     }
 
+    /// Every event in the namespace, in order, for failure messages.
+    async fn all_events(&self) -> String {
+        let mut list = self
+            .api::<Event>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
+        list.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
+        list.into_iter()
+            .map(|e| {
+                format!(
+                    "{} {} {}/{} ({}) x{}: {} {}\n",
+                    e.metadata
+                        .creation_timestamp
+                        .map(|t| t.0.to_string())
+                        .unwrap_or_default(),
+                    e.type_.unwrap_or_default(),
+                    e.involved_object.kind.unwrap_or_default(),
+                    e.involved_object.name.unwrap_or_default(),
+                    e.involved_object.uid.unwrap_or_default(),
+                    e.count.unwrap_or(1),
+                    e.reason.unwrap_or_default(),
+                    e.message.unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
     /// Everything ACME in the namespace, for failure messages.
     async fn dump(&self) -> String {
         let mut out = String::new();
@@ -782,7 +811,9 @@ async fn dns01_wildcard_and_apex_via_rfc2136_with_solvers_routed_by_zone() {
                 && m == "Presented challenge using DNS-01 challenge mechanism")
             .count(),
         3,
-        "{events:?}"
+        "{events:?}\n{}\n{}",
+        s.all_events().await,
+        s.dump().await
     );
     s.assert_nothing_left(&["example.com", "app.other.test"])
         .await;

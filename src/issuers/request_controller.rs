@@ -238,6 +238,23 @@ async fn reconcile(
     if status_of("Ready") == Some(ConditionStatus::True) {
         return Ok(follow_renewal_info(&ctx, &req).await);
     }
+    // Work to do: decide on the request as the API holds it, not on the cache, which
+    // may not yet show the status written a moment ago (a second signature, a second
+    // Vault certificate).
+    let req = match Api::<CertificateRequest>::namespaced(
+        ctx.client.clone(),
+        &req.namespace().unwrap_or_default(),
+    )
+    .get_opt(&req.name_any())
+    .await?
+    {
+        Some(fresh) => Arc::new(fresh),
+        None => return Ok(Action::await_change()),
+    };
+    let status_of = |t: &str| request_condition(&req, t).map(|c| c.status);
+    if status_of("Ready") == Some(ConditionStatus::True) {
+        return Ok(follow_renewal_info(&ctx, &req).await);
+    }
     if request_condition(&req, "Ready").is_some_and(|c| {
         c.reason.as_deref() == Some("Failed") || c.reason.as_deref() == Some("Denied")
     }) {

@@ -296,6 +296,17 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     let ns = order.namespace().unwrap_or_default();
     let name = order.name_any();
     let api: Api<Order> = Api::namespaced(ctx.client.clone(), &ns);
+    // Before an order is placed, read the Order itself, not the cache: a reconcile
+    // woken before the watch delivers the status written a moment ago would place a
+    // second ACME order for the same resource.
+    let order = if order.status.as_ref().and_then(|s| s.url.as_ref()).is_none() {
+        match api.get_opt(&name).await? {
+            Some(fresh) if fresh.metadata.deletion_timestamp.is_none() => Arc::new(fresh),
+            _ => return Ok(Action::await_change()),
+        }
+    } else {
+        order
+    };
     let status = order.status.clone().unwrap_or_default();
     if status.state.is_some_and(State::is_final) {
         // Done: the Challenges go (their finalizer cleans up what they presented).
