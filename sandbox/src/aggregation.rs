@@ -398,6 +398,7 @@ mod tests {
             bookmark_interval: Duration::from_secs(60),
             rbac_log: RwLock::new(Vec::new()),
             issued_tokens: RwLock::new(HashMap::new()),
+            faults: crate::faults::Faults::default(),
         }
     }
 

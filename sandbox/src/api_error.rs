@@ -186,6 +186,16 @@ impl ApiError {
         status(422, "Invalid", message.into(), Some(json!({})))
     }
 
+    /// 429 as API Priority and Fairness answers a request it will not queue.
+    pub fn too_many_requests() -> Self {
+        status(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.".into(),
+            Some(json!({ "retryAfterSeconds": 1 })),
+        )
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         status(500, "InternalError", message.into(), None)
     }

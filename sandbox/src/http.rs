@@ -38,6 +38,8 @@ pub struct App {
     pub rbac_log: RwLock<Vec<(String, String)>>,
     /// ServiceAccount tokens issued by TokenRequests (audiences, expiry).
     pub issued_tokens: RwLock<HashMap<String, crate::tokens::IssuedToken>>,
+    /// Faults injected into the faulty user's requests.
+    pub faults: crate::faults::Faults,
 }
 
 /// A parsed resource path.
@@ -169,6 +171,12 @@ fn error_response(e: &ApiError) -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
             );
+            resp
+        }
+        ApiError::Status { code: 429, body } => {
+            let mut resp = json_response(StatusCode::TOO_MANY_REQUESTS, body, &[]);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             resp
         }
         ApiError::Status { code, body } => json_response(
@@ -437,10 +445,33 @@ async fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
 
+    let watching = *method == Method::GET && is_true(query.get("watch"));
+    if !watching {
+        let write = *method == Method::PUT || *method == Method::PATCH;
+        match app.faults.for_request(&who.user, write) {
+            Some(crate::faults::RequestFault::Conflict) => {
+                return Err(ApiError::conflict(
+                    &served.info,
+                    rp.name.as_deref().unwrap_or_default(),
+                ));
+            }
+            Some(crate::faults::RequestFault::Throttle) => {
+                return Err(ApiError::too_many_requests());
+            }
+            None => {}
+        }
+    }
+    let resumed = query
+        .get("resourceVersion")
+        .is_some_and(|rv| !rv.is_empty() && rv != "0");
+    let watch = |q: &HashMap<String, String>| {
+        let faults = app.faults.for_watch(&who.user, resumed);
+        watch(app, &served, rp.namespace.as_deref(), q, &accept, faults)
+    };
     match (method.clone(), rp.name.clone()) {
         (Method::GET, None) => {
             if is_true(query.get("watch")) {
-                return watch(app, &served, rp.namespace.as_deref(), query, &accept);
+                return watch(query);
             }
             list(app, &served, rp.namespace.as_deref(), query, &accept)
         }
@@ -448,7 +479,7 @@ async fn route(
             if is_true(query.get("watch")) {
                 let mut q = query.clone();
                 q.insert("fieldSelector".into(), format!("metadata.name={name}"));
-                return watch(app, &served, rp.namespace.as_deref(), &q, &accept);
+                return watch(&q);
             }
             let obj = app.server.get(&served, &ns, &name)?;
             respond_object(&served.info, &obj, &accept, query, StatusCode::OK, &[])
@@ -933,6 +964,7 @@ fn watch(
     ns: Option<&str>,
     query: &HashMap<String, String>,
     accept: &str,
+    faults: crate::faults::WatchFaults,
 ) -> Result<Response, ApiError> {
     let info = served.info.clone();
     let send_initial = is_true(query.get("sendInitialEvents"));
@@ -994,7 +1026,15 @@ fn watch(
             rv
         }
     };
-    let (backlog, mut receiver) = match app.server.store.subscribe(from_rv) {
+    let subscribed = if faults.gone {
+        Err(StoreError::Gone {
+            requested: from_rv,
+            oldest: app.server.store.current_rv(),
+        })
+    } else {
+        app.server.store.subscribe(from_rv)
+    };
+    let (backlog, mut receiver) = match subscribed {
         Ok(s) => s,
         Err(StoreError::Gone { requested, oldest }) => {
             let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -1009,6 +1049,7 @@ fn watch(
     };
     let interval = app.bookmark_interval;
     let server = app.server.clone();
+    let ended = app.clone();
     tokio::spawn(async move {
         for line in initial {
             if tx.send(line).await.is_err() {
@@ -1037,7 +1078,12 @@ fn watch(
                 return;
             }
         }
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // A faulty watch ends early; the client resumes from its last resourceVersion.
+        let deadline = match (timeout, faults.lifetime) {
+            (Some(t), Some(l)) => Some(t.min(l)),
+            (t, l) => t.or(l),
+        }
+        .map(|t| tokio::time::Instant::now() + t);
         let bookmark_every = match (timeout, interval) {
             (Some(t), i) if t <= i => t
                 .saturating_sub(Duration::from_secs(1))
@@ -1069,6 +1115,9 @@ fn watch(
                 },
                 _ = tokio::time::sleep_until(wake) => {
                     if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                        if faults.lifetime.is_some() {
+                            ended.faults.record_watch_ended();
+                        }
                         return;
                     }
                     if bookmarks {
@@ -1081,12 +1130,42 @@ fn watch(
             }
         }
     });
+    if !faults.delay.is_zero() {
+        return Ok(watch_response(delayed(app, rx, faults.delay), accept));
+    }
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
             .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
     });
     Ok(watch_response(Body::from_stream(stream), accept))
+}
+
+/// A watch body whose every line is delivered `delay` after it was produced (order
+/// kept): an informer that lags behind the writes.
+fn delayed(app: &Arc<App>, mut rx: tokio::sync::mpsc::Receiver<Bytes>, delay: Duration) -> Body {
+    let (due_tx, due_rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Bytes)>();
+    tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            if due_tx
+                .send((tokio::time::Instant::now() + delay, line))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let app = app.clone();
+    let stream = futures::stream::unfold(due_rx, move |mut due_rx| {
+        let app = app.clone();
+        async move {
+            let (due, line) = due_rx.recv().await?;
+            tokio::time::sleep_until(due).await;
+            app.faults.record_delayed_event();
+            Some((Ok::<_, std::convert::Infallible>(line), due_rx))
+        }
+    });
+    Body::from_stream(stream)
 }
 
 fn watch_response(body: Body, _accept: &str) -> Response {

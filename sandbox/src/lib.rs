@@ -6,6 +6,7 @@ pub mod api_error;
 pub mod apiserver;
 pub mod builtin_validation;
 pub mod discovery;
+pub mod faults;
 pub mod gc;
 pub mod harness;
 pub mod http;

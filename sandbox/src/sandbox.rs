@@ -110,6 +110,7 @@ impl Sandbox {
             bookmark_interval: opts.bookmark_interval,
             rbac_log: RwLock::new(Vec::new()),
             issued_tokens: RwLock::new(HashMap::new()),
+            faults: crate::faults::Faults::default(),
         });
         let router = {
             let app = app.clone();
@@ -222,6 +223,26 @@ impl Sandbox {
             );
         }
         token
+    }
+
+    /// The fault injector: its plan applies to `faulty_client`'s requests only.
+    pub fn faults(&self) -> &crate::faults::Faults {
+        &self.app.faults
+    }
+
+    /// A `kube::Client` as an admin whose requests get the faults of `faults()`.
+    pub async fn faulty_client(&self) -> Result<kube::Client, SandboxError> {
+        let token = random_token();
+        if let Ok(mut t) = self.app.tokens.write() {
+            t.insert(
+                token.clone(),
+                Identity {
+                    user: crate::faults::FAULTY_USER.into(),
+                    groups: vec!["system:masters".into()],
+                },
+            );
+        }
+        self.client_with_token(&token).await
     }
 
     /// The RBAC rules that allowed requests so far: (user, rule).
