@@ -110,6 +110,7 @@ pub async fn run(
         certificates.watch.applied(),
         certificates.watch.store(),
     )
+    .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default())
     .owns_stream(request_events)
     .watches_stream(secret_events, |s| {
         let ns = s.namespace().unwrap_or_default();

@@ -14,6 +14,46 @@ pub fn secret_metadata_watch() -> kube::runtime::watcher::Config {
     kube::runtime::watcher::Config::default().page_size(SECRET_METADATA_PAGE)
 }
 
+/// The back-off of a Controller's trigger stream. kube-runtime puts ONE back-off on
+/// the merged stream of a Controller's watches (its own objects, `owns`, `watches`),
+/// so an error from any of them pauses all of them; with its default (0.8 s doubling
+/// to 30 s, reset only by an event or 120 s without errors) the errors every watch
+/// gets after kube-apiserver restarts (a closed stream, refused connections, 410 Gone
+/// on resume) kept a CertificateRequest controller deaf for 2-3 minutes
+/// (tests/apiserver_restart.rs). Short pauses keep one failing watch from silencing
+/// the others; a server that is down still sees each watch retried at most every 2 s.
+#[derive(Debug, Clone)]
+pub struct TriggerBackoff {
+    next: std::time::Duration,
+}
+
+impl TriggerBackoff {
+    pub const FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+    pub const MAX: std::time::Duration = std::time::Duration::from_secs(2);
+}
+
+impl Default for TriggerBackoff {
+    fn default() -> Self {
+        TriggerBackoff { next: Self::FIRST }
+    }
+}
+
+impl Iterator for TriggerBackoff {
+    type Item = std::time::Duration;
+
+    fn next(&mut self) -> Option<std::time::Duration> {
+        let now = self.next;
+        self.next = (now * 2).min(Self::MAX);
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for TriggerBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
 /// A controller over `api` whose cache keeps objects without `managedFields` (they
 /// are often the biggest part of an object, and no controller reads them).
 pub fn lean_controller<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>
@@ -91,7 +131,7 @@ where
         }),
     )
     .applied_objects();
-    kube::runtime::Controller::for_stream(stream, reader)
+    kube::runtime::Controller::for_stream(stream, reader).trigger_backoff(TriggerBackoff::default())
 }
 
 /// Whether an error is, somewhere down its chain, the API server's 409 Conflict: a
@@ -126,6 +166,16 @@ pub fn log_reconcile_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trigger_backoff_doubles_to_two_seconds_and_resets() {
+        use kube::runtime::utils::Backoff;
+        let mut b = TriggerBackoff::default();
+        let first: Vec<u128> = b.by_ref().take(7).map(|d| d.as_millis()).collect();
+        assert_eq!(first, vec![100, 200, 400, 800, 1600, 2000, 2000]);
+        b.reset();
+        assert_eq!(b.next(), Some(TriggerBackoff::FIRST));
+    }
 
     #[derive(Debug, thiserror::Error)]
     enum Wrapper {
