@@ -170,14 +170,28 @@ async fn identity_and_approval_are_enforced_by_the_api_server() {
         by_admin.spec
     );
 
-    // A forged identity is refused.
-    let forged = requests
-        .create(
-            &PostParams::default(),
-            &request("forged", json!({"username": "kubernetes-admin"})),
-        )
-        .await
-        .unwrap_err();
+    // A forged identity is refused (once the validating policy is loaded: until then
+    // the create passes, so each try has a name of its own).
+    let mut forged = None;
+    for i in 0..100 {
+        match requests
+            .create(
+                &PostParams::default(),
+                &request(
+                    &format!("forged-{i}"),
+                    json!({"username": "kubernetes-admin"}),
+                ),
+            )
+            .await
+        {
+            Err(e) => {
+                forged = Some(e);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    let forged = forged.expect("a forged identity was never refused");
     let message = refusal(forged);
     assert!(
         message.contains("username identity must be that of the requester"),
@@ -185,13 +199,32 @@ async fn identity_and_approval_are_enforced_by_the_api_server() {
     );
 
     // Approving without `approve` on the signer is refused, with cert-manager's words.
-    let name = mine.metadata.name.clone().unwrap();
+    // Each policy is loaded on its own schedule: until the approval policy is, an
+    // approval passes; each try uses a request of its own.
     let approve = json!({"status": {"conditions": [{"type": "Approved", "status": "True",
         "reason": "ByTest", "message": "approved by the test", "lastTransitionTime": "2026-12-04T00:00:00Z"}]}});
-    let refused = requests
-        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&approve))
-        .await
-        .unwrap_err();
+    let mut name = mine.metadata.name.clone().unwrap();
+    let mut refused = None;
+    for i in 0..100 {
+        match requests
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&approve))
+            .await
+        {
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+            Ok(_) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                name = format!("unapproved-{i}");
+                requests
+                    .create(&PostParams::default(), &request(&name, json!({})))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let refused = refused.expect("an approval without `approve` on the signer was never refused");
     let message = refusal(refused);
     assert!(
         message.contains(&format!(
