@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Only its counting is used here; its faults serve tests/acme_faults.rs.
+#[allow(dead_code)]
 #[path = "common/acme_proxy.rs"]
 mod acme_proxy;
 mod common;
