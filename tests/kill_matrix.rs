@@ -319,7 +319,10 @@ struct Outcome {
     revision: Option<i32>,
     temporary_keys: Vec<String>,
     /// ACME: Order objects, orders placed at the CA, Challenges, solver Ingresses
-    /// and Services left.
+    /// and Services left. A kill while the CA answers new-order leaves that order
+    /// unrecorded, and the next controller places another: ACME's new-order is not
+    /// idempotent (Let's Encrypt's Boulder answers with the account's pending order
+    /// for the same names; Pebble makes a new one), so a case may see 2, never more.
     orders: usize,
     ca_orders: usize,
     acme_left: Vec<String>,
@@ -331,7 +334,7 @@ impl Outcome {
             && self.requests == 1
             && self.revision == Some(1)
             && self.temporary_keys.is_empty()
-            && (!acme || (self.orders == 1 && self.ca_orders == 1 && self.acme_left.is_empty()))
+            && (!acme || (self.orders == 1 && self.ca_orders <= 2 && self.acme_left.is_empty()))
     }
 }
 
@@ -590,7 +593,6 @@ async fn ca_issuance_survives_a_kill_after_every_write() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open (#20): passes alone (54 cases, twice), but in one run beside a CI build 3 cases stayed un-Ready for 90 s with their Challenge, Ingress and Service left, and 1 placed a second CA order (a kill between the CA's answer to new-order and the Order's status write); run with --ignored"]
 async fn acme_http01_issuance_survives_a_kill_after_every_write() {
     if common::missing(&common::PEBBLE_AND_BIND) {
         return;

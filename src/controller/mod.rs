@@ -237,6 +237,37 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
     );
 }
 
+/// Binds a solver's listener, retrying every second while the address is taken (a
+/// restarted controller whose predecessor's socket is not yet closed would otherwise
+/// never answer a challenge: seen in tests/kill_matrix.rs), until `shutdown`.
+async fn bind_solver(
+    addr: std::net::SocketAddr,
+    what: &str,
+    shutdown: &mut std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) -> Option<tokio::net::TcpListener> {
+    let mut failures = 0u32;
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                if failures > 0 {
+                    tracing::info!(%addr, "{what} solver listening after {failures} failed attempts");
+                }
+                return Some(listener);
+            }
+            Err(e) => {
+                if failures == 0 {
+                    tracing::error!(%addr, error = %e, "{what} solver cannot listen; retrying every second");
+                }
+                failures += 1;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = shutdown.as_mut() => return None,
+        }
+    }
+}
+
 /// The in-process HTTP-01 solver, when `--acme-http01-solver-listen` is set.
 async fn serve_http01_solver(
     ctx: Arc<Context>,
@@ -245,16 +276,15 @@ async fn serve_http01_solver(
     let Some(addr) = ctx.config.acme.http01_solver_listen else {
         return;
     };
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            if let Err(e) =
-                crate::http01::server::serve(listener, ctx.issuers.solver_tokens.clone(), shutdown)
-                    .await
-            {
-                tracing::error!(%addr, error = %e, "HTTP-01 solver stopped");
-            }
-        }
-        Err(e) => tracing::error!(%addr, error = %e, "HTTP-01 solver cannot listen"),
+    let mut shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(shutdown);
+    let Some(listener) = bind_solver(addr, "HTTP-01", &mut shutdown).await else {
+        return;
+    };
+    if let Err(e) =
+        crate::http01::server::serve(listener, ctx.issuers.solver_tokens.clone(), shutdown).await
+    {
+        tracing::error!(%addr, error = %e, "HTTP-01 solver stopped");
     }
 }
 
@@ -266,19 +296,19 @@ async fn serve_tls_alpn01_solver(
     let Some(addr) = ctx.config.acme.tls_alpn01_solver_listen else {
         return;
     };
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            if let Err(e) = ctx
-                .issuers
-                .tls_alpn_solver
-                .clone()
-                .serve(listener, shutdown)
-                .await
-            {
-                tracing::error!(%addr, error = %e, "TLS-ALPN-01 solver stopped");
-            }
-        }
-        Err(e) => tracing::error!(%addr, error = %e, "TLS-ALPN-01 solver cannot listen"),
+    let mut shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(shutdown);
+    let Some(listener) = bind_solver(addr, "TLS-ALPN-01", &mut shutdown).await else {
+        return;
+    };
+    if let Err(e) = ctx
+        .issuers
+        .tls_alpn_solver
+        .clone()
+        .serve(listener, shutdown)
+        .await
+    {
+        tracing::error!(%addr, error = %e, "TLS-ALPN-01 solver stopped");
     }
 }
 
@@ -318,6 +348,25 @@ impl RunningControllers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_solver_port_still_taken_is_bound_once_it_is_free() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let binding = tokio::spawn(async move {
+            let mut shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                Box::pin(std::future::pending());
+            bind_solver(addr, "HTTP-01", &mut shutdown).await.is_some()
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert!(!binding.is_finished(), "bound a port that was taken");
+        drop(taken);
+        let bound = tokio::time::timeout(std::time::Duration::from_secs(5), binding)
+            .await
+            .expect("not bound within 5 s of the port being freed")
+            .unwrap();
+        assert!(bound);
+    }
 
     #[test]
     fn the_approver_follows_cert_managers_controllers_flag() {
