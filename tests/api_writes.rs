@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::outcome::write_of;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,34 +31,6 @@ const CERTIFICATES: u64 = 10;
 /// Certificate status twice, the TLS Secret) and cert-manager's 6 events. It was 17
 /// before status writes were merged (#18).
 const MAX_WRITES_PER_CERTIFICATE: f64 = 13.5;
-
-/// `VERB resource[/subresource]` of a write request, `None` for reads and watches.
-fn write_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
-    if matches!(
-        *method,
-        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
-    ) {
-        return None;
-    }
-    // /api/v1/namespaces/<ns>/<plural>[/<name>[/<sub>]] or /apis/<g>/<v>/…
-    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
-    let after_version = if segments.first() == Some(&"api") {
-        2
-    } else {
-        3
-    };
-    let rest = segments.get(after_version..).unwrap_or_default();
-    let rest = match rest {
-        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
-        other => other,
-    };
-    let what = match rest {
-        [plural] | [plural, _] => plural.to_string(),
-        [plural, _, sub, ..] => format!("{plural}/{sub}"),
-        [] => "?".to_string(),
-    };
-    Some(format!("{method} {what}"))
-}
 
 async fn counting_client(env: &TestEnv) -> (kube::Client, Writes) {
     let dir = std::env::temp_dir().join(format!("certgate-writes-{}", env.namespace));

@@ -18,14 +18,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use certgate::api::{Certificate, CertificateRequest};
+use certgate::api::Certificate;
 use certgate::controller::RunningControllers;
 use certgate_sandbox::TestEnv;
-use k8s_openapi::api::core::v1::Secret;
+use common::outcome::{requests_per_certificate, temporary_keys_left};
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
@@ -214,35 +213,9 @@ async fn issuance_survives_kube_apiserver_restarts() {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 
-    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ns);
-    let next_keys = ListParams::default().labels("cert-manager.io/next-private-key=true");
-    let mut left = Vec::new();
-    for _ in 0..100 {
-        left = secrets
-            .list(&next_keys)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter_map(|s| s.metadata.name)
-            .collect();
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let left = temporary_keys_left(&env, "").await;
     drop(controllers);
-    let requests: Api<CertificateRequest> = Api::namespaced(env.client.clone(), &ns);
-    let mut per_certificate: BTreeMap<String, usize> = BTreeMap::new();
-    for r in requests.list(&ListParams::default()).await.unwrap().items {
-        let owner = r
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("cert-manager.io/certificate-name").cloned())
-            .unwrap_or_default();
-        *per_certificate.entry(owner).or_default() += 1;
-    }
+    let per_certificate = requests_per_certificate(&env).await;
     let reissued: Vec<_> = certs
         .list(&ListParams::default())
         .await

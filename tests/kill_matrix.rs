@@ -24,39 +24,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use certgate::api::{Certificate, CertificateRequest};
+use certgate::api::Certificate;
 use certgate::controller::RunningControllers;
 use certgate_sandbox::TestEnv;
-use k8s_openapi::api::core::v1::Secret;
+use common::outcome::{requests_per_certificate, temporary_keys_left, write_of};
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
-
-/// `VERB resource[/subresource]` of a write request, `None` for reads and watches.
-fn write_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
-    if matches!(
-        *method,
-        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
-    ) {
-        return None;
-    }
-    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
-    let after_version = if segments.first() == Some(&"api") {
-        2
-    } else {
-        3
-    };
-    let rest = segments.get(after_version..).unwrap_or_default();
-    let rest = match rest {
-        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
-        other => other,
-    };
-    let what = match rest {
-        [plural] | [plural, _] => plural.to_string(),
-        [plural, _, sub, ..] => format!("{plural}/{sub}"),
-        [] => "?".to_string(),
-    };
-    Some(format!("{method} {what}"))
-}
 
 /// The writes seen, and the crash: after write `after` has reached the server, no
 /// answer and no request gets through any more.
@@ -445,25 +418,7 @@ async fn run_case(
         ))
     };
     let ready = wait_ready(&env, "leaf", if acme.is_some() { 90 } else { 60 }).await;
-    // Temporary keys go after issuance; give the clean-up its moment.
-    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.namespace);
-    let next_keys = ListParams::default().labels("cert-manager.io/next-private-key=true");
-    let mut temporary_keys = Vec::new();
-    for _ in 0..50 {
-        temporary_keys = secrets
-            .list(&next_keys)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter_map(|s| s.metadata.name)
-            .filter(|n| n.starts_with("leaf-"))
-            .collect();
-        if temporary_keys.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let temporary_keys = temporary_keys_left(&env, "leaf-").await;
     let acme_left = match acme {
         Some(_) => acme_left(&env).await,
         None => Vec::new(),
@@ -503,20 +458,11 @@ async fn run_case(
         .items
         .len();
     let ca_orders = acme.map_or(0, Acme::orders_placed);
-    let requests = Api::<CertificateRequest>::namespaced(env.client.clone(), &env.namespace)
-        .list(&ListParams::default())
+    let requests = requests_per_certificate(&env)
         .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|r| {
-            r.metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get("cert-manager.io/certificate-name"))
-                .is_some_and(|n| n == "leaf")
-        })
-        .count();
+        .get("leaf")
+        .copied()
+        .unwrap_or(0);
     let revision = Api::<Certificate>::namespaced(env.client.clone(), &env.namespace)
         .get("leaf")
         .await

@@ -4,6 +4,7 @@
 
 pub mod bind;
 pub mod moto;
+pub mod outcome;
 pub mod pebble;
 
 /// The in-process ACME CA (the `certgate-testca` crate, shared with `certgate demo`).

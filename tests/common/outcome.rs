@@ -1,0 +1,80 @@
+//! What an issuance left in a test's namespace, for the fault and write-count tests:
+//! the API writes a client made, temporary key Secrets still there, and
+//! CertificateRequests per Certificate.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use certgate::api::CertificateRequest;
+use certgate_sandbox::TestEnv;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+
+/// `VERB resource[/subresource]` of a write request, `None` for reads and watches.
+pub fn write_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
+    if matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    ) {
+        return None;
+    }
+    // /api/v1/namespaces/<ns>/<plural>[/<name>[/<sub>]] or /apis/<g>/<v>/…
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let after_version = if segments.first() == Some(&"api") {
+        2
+    } else {
+        3
+    };
+    let rest = segments.get(after_version..).unwrap_or_default();
+    let rest = match rest {
+        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    let what = match rest {
+        [plural] | [plural, _] => plural.to_string(),
+        [plural, _, sub, ..] => format!("{plural}/{sub}"),
+        [] => "?".to_string(),
+    };
+    Some(format!("{method} {what}"))
+}
+
+/// The temporary private key Secrets (`cert-manager.io/next-private-key=true`) whose
+/// names start with `prefix`, once they stop going away (up to 20 s: they are
+/// deleted after issuance).
+pub async fn temporary_keys_left(env: &TestEnv, prefix: &str) -> Vec<String> {
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.namespace);
+    let next_keys = ListParams::default().labels("cert-manager.io/next-private-key=true");
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = secrets
+            .list(&next_keys)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    left
+}
+
+/// How many CertificateRequests each Certificate has (by `cert-manager.io/certificate-name`).
+pub async fn requests_per_certificate(env: &TestEnv) -> BTreeMap<String, usize> {
+    let requests: Api<CertificateRequest> = Api::namespaced(env.client.clone(), &env.namespace);
+    let mut per_certificate = BTreeMap::new();
+    for r in requests.list(&ListParams::default()).await.unwrap().items {
+        let owner = r
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("cert-manager.io/certificate-name").cloned())
+            .unwrap_or_default();
+        *per_certificate.entry(owner).or_default() += 1;
+    }
+    per_certificate
+}
