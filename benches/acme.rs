@@ -24,13 +24,6 @@ use serde_json::{Value, json};
 
 const NS: &str = "bench";
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// When each phase of one issuance ended, from its start.
 #[derive(Default, Debug, Clone)]
 struct Phases {
@@ -227,8 +220,8 @@ fn certbot_runs(pebble: &pebble::Pebble, port: u16, n: usize) -> Option<Vec<Dura
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let n = env_usize("ACME_BENCH_N", 10);
-    let bulk = env_usize("ACME_BENCH_BULK", 100);
+    let n = support::env_or("ACME_BENCH_N", 10);
+    let bulk = support::env_or("ACME_BENCH_BULK", 100);
     let bind = bind::Bind::start(&[bind::ZoneSpec::new("example.com")]);
     let dns: SocketAddr = bind.addr();
     let solver_port = pebble::free_port();

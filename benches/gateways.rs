@@ -16,24 +16,14 @@ use kube::api::Api;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
-use support::{cpu_seconds_of, peak_rss_mib, remote_sandbox};
+use support::{cpu_seconds_of, env_or, peak_rss_mib, remote_sandbox};
 
 fn main() {
-    // As the controller binary does, before any thread starts.
-    certgate::runtime::allocator::limit_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(run());
+    support::run(run());
 }
 
 async fn run() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let n: usize = std::env::var("GATEWAYS_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
+    let n = env_or("GATEWAYS_N", 5000);
     let (sandbox, client) = remote_sandbox().await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gateway-api");
     let mut crds = Vec::new();

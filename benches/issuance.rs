@@ -16,7 +16,7 @@ use serde_json::json;
 use std::time::Instant;
 
 mod support;
-use support::{cpu_seconds_of, peak_rss_mib, remote_sandbox};
+use support::{cpu_seconds_of, env_or, peak_rss_mib, remote_sandbox};
 
 fn cpu_seconds() -> f64 {
     cpu_seconds_of("self")
@@ -107,25 +107,12 @@ async fn issue(n: usize, algorithm: &str, size: u32) -> (f64, f64, f64) {
 }
 
 fn main() {
-    // As the controller binary does, before any thread starts.
-    certgate::runtime::allocator::limit_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(run());
+    support::run(run());
 }
 
 async fn run() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let n_ecdsa: usize = std::env::var("ISSUANCE_N_ECDSA")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let n_rsa: usize = std::env::var("ISSUANCE_N_RSA")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
+    let n_ecdsa = env_or("ISSUANCE_N_ECDSA", 2000);
+    let n_rsa = env_or("ISSUANCE_N_RSA", 40);
     println!(
         "issuance end to end, SelfSigned issuer: controllers in this process, the sandbox API server in a child process"
     );

@@ -23,27 +23,13 @@ use futures::StreamExt;
 use kube::api::Api;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{peak_rss_mib, remote_sandbox, rss_mib};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{env_or, peak_rss_mib, remote_sandbox, rss_mib};
 
 fn main() {
-    // As the controller binary does, before any thread starts.
-    certgate::runtime::allocator::limit_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(run());
+    support::run(run());
 }
 
 async fn run() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let n_certs = env_or("SCALE_CERTS", 10_000);
     let n_secrets = env_or("SCALE_SECRETS", 30_000);
     let secret_kb = env_or("SCALE_SECRET_KB", 100);

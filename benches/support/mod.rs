@@ -2,6 +2,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+/// Runs a benchmark as the controller binary runs: glibc limited to two malloc arenas
+/// before any thread starts, a multi-threaded tokio runtime, rustls on aws-lc-rs.
+pub fn run(body: impl std::future::Future<Output = ()>) {
+    certgate::runtime::allocator::limit_arenas();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(body);
+}
+
+/// The number in environment variable `name`, else `default`.
+pub fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The sandbox API server in a child process (`certgate sandbox`), so that this
 /// process's CPU time and RSS are the controllers' (and the benchmark's small client).
 pub struct RemoteSandbox {
