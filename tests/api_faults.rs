@@ -16,9 +16,9 @@ use certgate::api::Certificate;
 use certgate::controller::RunningControllers;
 use certgate_sandbox::TestEnv;
 use certgate_sandbox::faults::FaultPlan;
-use common::outcome::{requests_per_certificate, temporary_keys_left};
+use common::outcome::{apply, certificate, requests_per_certificate, temporary_keys_left};
 use kube::api::{Api, ListParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const CERTIFICATES: usize = 16;
 
@@ -36,22 +36,6 @@ fn plan() -> FaultPlan {
         throttle_rate: 0.05,
         seed,
     }
-}
-
-async fn apply(env: &TestEnv, doc: Value) {
-    let doc = common::place(env, doc);
-    certgate::manifests::apply(&env.client, "test", &[doc], "test")
-        .await
-        .unwrap();
-}
-
-fn certificate(name: &str, issuer: &str) -> Value {
-    json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-        "metadata": {"name": name},
-        "spec": {"secretName": format!("{name}-tls"), "commonName": format!("{name}.example.com"),
-            "dnsNames": [format!("{name}.example.com")],
-            "privateKey": {"algorithm": "ECDSA", "size": 256},
-            "issuerRef": {"name": issuer, "kind": "Issuer"}}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +59,7 @@ async fn issuance_converges_under_api_server_faults_sandbox_only() {
         "metadata": {"name": "ss"}, "spec": {"selfSigned": {}}}),
     )
     .await;
-    let mut root = certificate("root", "ss");
+    let mut root = certificate("root", ("ss", "Issuer"));
     root["spec"]["isCA"] = json!(true);
     apply(&env, root).await;
     apply(
@@ -86,7 +70,7 @@ async fn issuance_converges_under_api_server_faults_sandbox_only() {
     .await;
     for i in 0..CERTIFICATES {
         let issuer = if i % 2 == 0 { "ss" } else { "ca" };
-        apply(&env, certificate(&format!("c{i}"), issuer)).await;
+        apply(&env, certificate(&format!("c{i}"), (issuer, "Issuer"))).await;
     }
 
     let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &ns);

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use certgate::api::Certificate;
 use certgate::controller::RunningControllers;
 use certgate_sandbox::TestEnv;
-use common::outcome::{requests_per_certificate, temporary_keys_left};
+use common::outcome::{apply, certificate, requests_per_certificate, temporary_keys_left};
 use kube::api::{Api, ListParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The control plane's folder and its start script, when this run may restart it.
 fn control_plane() -> Option<(PathBuf, PathBuf)> {
@@ -95,22 +95,6 @@ async fn restart_apiserver(
     began.elapsed()
 }
 
-async fn apply(env: &TestEnv, doc: Value) {
-    let doc = common::place(env, doc);
-    certgate::manifests::apply(&env.client, "test", &[doc], "test")
-        .await
-        .unwrap();
-}
-
-fn certificate(name: &str, issuer: &str) -> Value {
-    json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-        "metadata": {"name": name},
-        "spec": {"secretName": format!("{name}-tls"), "commonName": format!("{name}.example.com"),
-            "dnsNames": [format!("{name}.example.com")],
-            "privateKey": {"algorithm": "ECDSA", "size": 256},
-            "issuerRef": {"name": issuer, "kind": "Issuer"}}})
-}
-
 /// How long a wave may take to be Ready once kube-apiserver is back.
 const READY_AFTER_RESTART_SECS: u64 = 60;
 
@@ -172,7 +156,7 @@ async fn issuance_survives_kube_apiserver_restarts() {
         "metadata": {"name": "ss"}, "spec": {"selfSigned": {}}}),
     )
     .await;
-    let mut root = certificate("root", "ss");
+    let mut root = certificate("root", ("ss", "Issuer"));
     root["spec"]["isCA"] = json!(true);
     apply(&env, root).await;
     apply(
@@ -196,7 +180,7 @@ async fn issuance_survives_kube_apiserver_restarts() {
     for (w, (what, args)) in waves.iter().enumerate() {
         for i in 0..WAVE {
             let issuer = if i % 2 == 0 { "ss" } else { "ca" };
-            apply(&env, certificate(&format!("w{w}c{i}"), issuer)).await;
+            apply(&env, certificate(&format!("w{w}c{i}"), (issuer, "Issuer"))).await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         let away = restart_apiserver(&dir, &start, args).await;

@@ -27,9 +27,11 @@ use std::time::{Duration, Instant};
 use certgate::api::Certificate;
 use certgate::controller::RunningControllers;
 use certgate_sandbox::TestEnv;
-use common::outcome::{requests_per_certificate, temporary_keys_left, write_of};
+use common::outcome::{
+    apply, certificate, requests_per_certificate, temporary_keys_left, write_of,
+};
 use kube::api::{Api, ListParams};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The writes seen, and the crash: after write `after` has reached the server, no
 /// answer and no request gets through any more.
@@ -111,26 +113,6 @@ async fn crashable_client(env: &TestEnv, after: Option<usize>) -> (kube::Client,
         .with_layer(&layer)
         .build();
     (client, state)
-}
-
-async fn apply(env: &TestEnv, doc: Value) {
-    let doc = common::place(env, doc);
-    certgate::manifests::apply(&env.client, "test", &[doc], "test")
-        .await
-        .unwrap();
-}
-
-fn certificate(name: &str, issuer: &str) -> Value {
-    certificate_of(name, (issuer, "Issuer"))
-}
-
-fn certificate_of(name: &str, (issuer, kind): (&str, &'static str)) -> Value {
-    json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-        "metadata": {"name": name},
-        "spec": {"secretName": format!("{name}-tls"), "commonName": format!("{name}.example.com"),
-            "dnsNames": [format!("{name}.example.com")],
-            "privateKey": {"algorithm": "ECDSA", "size": 256},
-            "issuerRef": {"name": issuer, "kind": kind}}})
 }
 
 async fn wait_ready(env: &TestEnv, name: &str, secs: u64) -> bool {
@@ -269,7 +251,7 @@ impl Path {
         .await;
         wait_issuer_ready(env, "ss").await;
         if let Path::Ca = self {
-            let mut root = certificate("root", "ss");
+            let mut root = certificate("root", ("ss", "Issuer"));
             root["spec"]["isCA"] = json!(true);
             apply(env, root).await;
             assert!(wait_ready(env, "root", 30).await, "the CA certificate");
@@ -316,41 +298,35 @@ impl Outcome {
 /// Challenges, and the solver Ingresses and Services, still in the namespace
 /// (waiting a little for their clean-up).
 async fn acme_left(env: &TestEnv) -> Vec<String> {
-    let lp = ListParams::default();
-    let mut left = Vec::new();
-    for _ in 0..50 {
-        left = Vec::new();
-        for c in Api::<certgate::api::Challenge>::namespaced(env.client.clone(), &env.namespace)
-            .list(&lp)
+    /// `<Kind> <name>` of each object of kind `K` that `lp` selects.
+    async fn named<K>(env: &TestEnv, lp: &ListParams) -> Vec<String>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        Api::<K>::namespaced(env.client.clone(), &env.namespace)
+            .list(lp)
             .await
             .unwrap()
             .items
-        {
-            left.push(format!("Challenge {}", c.metadata.name.unwrap_or_default()));
-        }
-        let solver = ListParams::default().labels("acme.cert-manager.io/http01-solver=true");
-        for i in Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(
-            env.client.clone(),
-            &env.namespace,
-        )
-        .list(&solver)
-        .await
-        .unwrap()
-        .items
-        {
-            left.push(format!("Ingress {}", i.metadata.name.unwrap_or_default()));
-        }
-        for v in Api::<k8s_openapi::api::core::v1::Service>::namespaced(
-            env.client.clone(),
-            &env.namespace,
-        )
-        .list(&solver)
-        .await
-        .unwrap()
-        .items
-        {
-            left.push(format!("Service {}", v.metadata.name.unwrap_or_default()));
-        }
+            .into_iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    K::kind(&()),
+                    o.meta().name.clone().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+    let solver = ListParams::default().labels("acme.cert-manager.io/http01-solver=true");
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = named::<certgate::api::Challenge>(env, &ListParams::default()).await;
+        left.extend(named::<k8s_openapi::api::networking::v1::Ingress>(env, &solver).await);
+        left.extend(named::<k8s_openapi::api::core::v1::Service>(env, &solver).await);
         if left.is_empty() {
             break;
         }
@@ -375,7 +351,7 @@ async fn run_case(
     let (client, state) = crashable_client(&env, after).await;
     let first = RunningControllers::start(client, Path::config(&env, acme));
     let (issuer, kind) = path.issuer(&env);
-    apply(&env, certificate_of("leaf", (&issuer, kind))).await;
+    apply(&env, certificate("leaf", (&issuer, kind))).await;
     let started = Instant::now();
     let ready_first = loop {
         if state.crashed.load(Ordering::SeqCst) {

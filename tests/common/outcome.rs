@@ -1,6 +1,6 @@
-//! What an issuance left in a test's namespace, for the fault and write-count tests:
-//! the API writes a client made, temporary key Secrets still there, and
-//! CertificateRequests per Certificate.
+//! Issuances for the fault and write-count tests, and what they left in a test's
+//! namespace: a Certificate to issue, the API writes a client made, temporary key
+//! Secrets still there, and CertificateRequests per Certificate.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,6 +9,26 @@ use certgate::api::CertificateRequest;
 use certgate_sandbox::TestEnv;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
+use serde_json::{Value, json};
+
+/// Applies `doc` in the test's scope (`super::place`).
+pub async fn apply(env: &TestEnv, doc: Value) {
+    let doc = super::place(env, doc);
+    certgate::manifests::apply(&env.client, "test", &[doc], "test")
+        .await
+        .unwrap();
+}
+
+/// A Certificate for `<name>.example.com` (ECDSA P-256, Secret `<name>-tls`) from the
+/// issuer `name` of `kind` (Issuer or ClusterIssuer).
+pub fn certificate(name: &str, (issuer, kind): (&str, &str)) -> Value {
+    json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": name},
+        "spec": {"secretName": format!("{name}-tls"), "commonName": format!("{name}.example.com"),
+            "dnsNames": [format!("{name}.example.com")],
+            "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "issuerRef": {"name": issuer, "kind": kind}}})
+}
 
 /// `VERB resource[/subresource]` of a write request, `None` for reads and watches.
 pub fn write_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
