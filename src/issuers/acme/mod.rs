@@ -15,7 +15,7 @@ pub mod settings;
 pub mod solver;
 pub mod solver_overrides;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -43,6 +43,10 @@ pub struct AcmeRuntime {
     budget: Mutex<budget::OrderBudget>,
     /// Challenges being worked on (`ns/name`), at most `max_concurrent_challenges`.
     in_flight: Mutex<HashSet<String>>,
+    /// ACME orders the CA created whose URL is not yet in their Order's status (the
+    /// status write failed: a conflict, a throttled or restarted API server), by
+    /// Order UID: the next attempt records this order instead of placing another.
+    placed: Mutex<HashMap<String, String>>,
     pub max_concurrent_challenges: usize,
     /// The shortest wait between two ARI polls of one certificate.
     pub ari_min_poll: Duration,
@@ -63,6 +67,7 @@ impl AcmeRuntime {
             accounts: Default::default(),
             budget: Mutex::new(budget::OrderBudget::new(limits)),
             in_flight: Default::default(),
+            placed: Default::default(),
             max_concurrent_challenges,
             ari_min_poll: Duration::from_secs(60),
             dns01: crate::dns01::propagation::Checker::new(dns01_config.clone())
@@ -106,6 +111,25 @@ impl AcmeRuntime {
     pub fn budget_record_failure(&self, order: &Order, now: jiff::Timestamp) {
         if let Ok(mut b) = self.budget.lock() {
             b.record_failure(&Self::order_names(order), now);
+        }
+    }
+
+    /// The CA created `url` for the Order with this UID; not yet in its status.
+    pub fn remember_placed(&self, order_uid: &str, url: &str) {
+        if let Ok(mut m) = self.placed.lock() {
+            m.insert(order_uid.to_string(), url.to_string());
+        }
+    }
+
+    /// The ACME order placed for this Order whose URL its status does not hold yet.
+    pub fn placed(&self, order_uid: &str) -> Option<String> {
+        self.placed.lock().ok()?.get(order_uid).cloned()
+    }
+
+    /// The Order's status holds its URL now (or the Order is gone).
+    pub fn forget_placed(&self, order_uid: &str) {
+        if let Ok(mut m) = self.placed.lock() {
+            m.remove(order_uid);
         }
     }
 

@@ -291,6 +291,7 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     ctx.metrics
         .inc(metrics::SYNC_CALLS, vec![("controller", "orders".into())]);
     if order.metadata.deletion_timestamp.is_some() {
+        ctx.acme.forget_placed(&order.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let ns = order.namespace().unwrap_or_default();
@@ -487,6 +488,18 @@ async fn create_acme_order(
     account: &Account,
 ) -> Result<Action, OrderError> {
     let name = order.name_any();
+    let uid = order.uid().unwrap_or_default();
+    // Placed before but not recorded (the status write failed): record that one.
+    if let Some(url) = ctx.acme.placed(&uid) {
+        match with_action("get_order", account.order(&url)).await {
+            Ok(acme_order) => return record_acme_order(ctx, api, order, account, acme_order).await,
+            // Gone at the CA (or never readable): place a new one below.
+            Err(e) => {
+                tracing::info!(order = %name, error = %e, "the order placed before cannot be read; placing a new one");
+                ctx.acme.forget_placed(&uid);
+            }
+        }
+    }
     if let Err(wait) = ctx.acme.budget_admit(order, &issuer.key, ctx.now()) {
         let message = wait.to_string();
         // Held after the CA refused: the reason keeps the CA's words.
@@ -568,6 +581,20 @@ async fn create_acme_order(
         }
     };
     ctx.acme.budget_record_created(&issuer.key, ctx.now());
+    ctx.acme.remember_placed(&uid, &acme_order.url);
+    record_acme_order(ctx, api, order, account, acme_order).await
+}
+
+/// Writes the ACME order the CA created into the Order's status: its URL, finalize
+/// URL, state and authorizations with their challenges.
+async fn record_acme_order(
+    ctx: &Context,
+    api: &Api<Order>,
+    order: &Order,
+    account: &Account,
+    acme_order: protocol::Order,
+) -> Result<Action, OrderError> {
+    let name = order.name_any();
     let url = acme_order.url.clone();
     let (finalize, status) = (acme_order.finalize.clone(), acme_order.status);
     let mut authorizations = Vec::new();
@@ -606,6 +633,7 @@ async fn create_acme_order(
         }),
     )
     .await?;
+    ctx.acme.forget_placed(&order.uid().unwrap_or_default());
     Ok(Action::requeue(Duration::from_millis(10)))
 }
 
