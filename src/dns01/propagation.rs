@@ -2,8 +2,14 @@
 //! will look?
 //!
 //! A check follows the record name's CNAMEs (as the ACME server does), then asks
-//! every authoritative nameserver of the zone (each must hold the value), or only the
-//! recursive nameservers when `recursive_nameservers_only` is set.
+//! every authoritative nameserver of the zone (each that answers must hold the value),
+//! or only the recursive nameservers when `recursive_nameservers_only` is set.
+//!
+//! A nameserver that does not answer (timeout, unreachable, SERVFAIL, REFUSED) does
+//! not hold the check back once another one answers with the value: the ACME
+//! server's resolver moves on from it the same way, so it cannot make validation
+//! fail. cert-manager waits for it forever. One that answers without the value
+//! (lagging behind) does hold it back: the CA may ask it.
 //!
 //! Checks of one name are coalesced: a wildcard and its base name share
 //! `_acme-challenge.<domain>.`, each challenge waiting for its own value. Concurrent
@@ -247,12 +253,18 @@ fn evaluate(key: &str, round: &Round, value: &str) -> Propagation {
     } else {
         format!("DNS record for \"{key}\" (CNAME to \"{}\")", round.target)
     };
+    let seen_somewhere = round.answers.iter().any(|(_, a)| {
+        a.as_ref()
+            .is_ok_and(|values| values.iter().any(|v| v == value))
+    });
     let mut messages = Vec::new();
     for (server, answer) in &round.answers {
         let problem = match answer {
             Ok(values) if values.iter().any(|v| v == value) => continue,
             Ok(values) if values.is_empty() => format!("{server} has no TXT record"),
             Ok(values) => format!("{server} has {} value(s), none matches", values.len()),
+            // Unanswered: the CA's resolver asks another server.
+            Err(_) if seen_somewhere => continue,
             Err(e) => e.to_string(),
         };
         messages.push(format!("{subject} not yet propagated: {problem}"));
@@ -327,6 +339,37 @@ mod tests {
         );
         assert!(msg.contains("127.0.0.1:53 has no TXT record"), "{msg}");
         assert!(msg.contains("127.0.0.2:53 answered REFUSED"), "{msg}");
+    }
+
+    #[test]
+    fn a_server_that_does_not_answer_holds_back_only_while_none_has_the_value() {
+        let silent = || {
+            Err(ResolverError::NoAnswer {
+                name: "_acme-challenge.example.com.".into(),
+                rtype: "TXT".into(),
+                servers: "127.0.0.2:53".into(),
+                reason: "timed out".into(),
+            })
+        };
+        let key = "_acme-challenge.example.com.";
+        let round = Round {
+            target: key.into(),
+            answers: vec![
+                (addr("127.0.0.1:53"), Ok(vec!["v".into()])),
+                (addr("127.0.0.2:53"), silent()),
+            ],
+        };
+        assert_eq!(evaluate(key, &round, "v"), Propagation::Visible);
+        let round = Round {
+            target: key.into(),
+            answers: vec![
+                (addr("127.0.0.1:53"), Ok(vec![])),
+                (addr("127.0.0.2:53"), silent()),
+            ],
+        };
+        let msg = evaluate(key, &round, "v").message();
+        assert!(msg.contains("127.0.0.1:53 has no TXT record"), "{msg}");
+        assert!(msg.contains("timed out"), "{msg}");
     }
 
     #[test]

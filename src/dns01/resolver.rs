@@ -7,6 +7,7 @@
 //! configured recursive nameservers, or to the system's (`/etc/resolv.conf`) when
 //! none are configured.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -188,7 +189,14 @@ struct Inner {
     authoritative_port: u16,
     query_timeout: Duration,
     queries: AtomicU64,
+    /// Servers that failed to answer (timeout, unreachable, SERVFAIL…), with when:
+    /// asked after the others for [`DEMOTION`], so one dead resolver does not cost
+    /// every lookup a timeout.
+    failing: std::sync::Mutex<HashMap<Nameserver, tokio::time::Instant>>,
 }
+
+/// How long a server that failed to answer is asked only after the others.
+const DEMOTION: Duration = Duration::from_secs(30);
 
 impl Resolver {
     /// A resolver asking `config.recursive_nameservers`, or the system's nameservers
@@ -217,6 +225,7 @@ impl Resolver {
                 authoritative_port: config.authoritative_port,
                 query_timeout: config.query_timeout,
                 queries: AtomicU64::new(0),
+                failing: Default::default(),
             }),
         })
     }
@@ -242,8 +251,22 @@ impl Resolver {
         recursion_desired: bool,
     ) -> Result<(Nameserver, Message), ResolverError> {
         let mut last_error = String::from("no nameservers to ask");
-        for server in servers {
-            match self.query_one(server, name, rtype, recursion_desired).await {
+        let mut failed_answer = None;
+        for server in self.healthy_first(servers) {
+            let result = self.query_one(server, name, rtype, recursion_desired).await;
+            self.note_health(
+                server,
+                result
+                    .as_ref()
+                    .is_ok_and(|a| !server_failure(a.metadata.response_code)),
+            );
+            match result {
+                // A server that cannot answer (SERVFAIL, REFUSED…): the next one may;
+                // its answer is returned only when none does better.
+                Ok(answer) if server_failure(answer.metadata.response_code) => {
+                    debug!(%server, name = %name, %rtype, rcode = %answer.metadata.response_code, "DNS server failed; asking the next");
+                    failed_answer.get_or_insert((server.clone(), answer));
+                }
                 Ok(answer) => return Ok((server.clone(), answer)),
                 Err(e) => {
                     debug!(%server, name = %name, %rtype, error = %e, "DNS query failed");
@@ -251,12 +274,39 @@ impl Resolver {
                 }
             }
         }
+        if let Some(answer) = failed_answer {
+            return Ok(answer);
+        }
         Err(ResolverError::NoAnswer {
             name: name_string(name),
             rtype: rtype.to_string(),
             servers: list(servers),
             reason: last_error,
         })
+    }
+
+    /// `servers` in their order, those that failed recently after the others.
+    fn healthy_first<'s>(&self, servers: &'s [Nameserver]) -> Vec<&'s Nameserver> {
+        let now = tokio::time::Instant::now();
+        let failing = self.inner.failing.lock().unwrap_or_else(|p| p.into_inner());
+        let recently = |s: &Nameserver| {
+            failing
+                .get(s)
+                .is_some_and(|at| now.saturating_duration_since(*at) < DEMOTION)
+        };
+        let (bad, mut good): (Vec<&Nameserver>, Vec<&Nameserver>) =
+            servers.iter().partition(|s| recently(s));
+        good.extend(bad);
+        good
+    }
+
+    fn note_health(&self, server: &Nameserver, answered: bool) {
+        let mut failing = self.inner.failing.lock().unwrap_or_else(|p| p.into_inner());
+        if answered {
+            failing.remove(server);
+        } else {
+            failing.insert(server.clone(), tokio::time::Instant::now());
+        }
     }
 
     async fn query_one(
@@ -532,6 +582,18 @@ impl Resolver {
             }),
         }
     }
+}
+
+/// Whether an answer says the server could not answer (rather than what the name
+/// holds): another server is asked.
+fn server_failure(code: ResponseCode) -> bool {
+    matches!(
+        code,
+        ResponseCode::ServFail
+            | ResponseCode::Refused
+            | ResponseCode::NotImp
+            | ResponseCode::FormErr
+    )
 }
 
 /// The system's nameservers, from `/etc/resolv.conf` (or the platform's equivalent).

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bind;
+pub mod http_faults;
 pub mod moto;
 pub mod outcome;
 pub mod pebble;

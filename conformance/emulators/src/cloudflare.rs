@@ -254,6 +254,11 @@ impl CloudflareEmulator {
         self.dns.addr()
     }
 
+    /// Its DNS server, to make it lag, fail or fall silent.
+    pub fn dns_server(&self) -> &DnsServer {
+        &self.dns
+    }
+
     /// The zones and records served over DNS.
     pub fn zone_data(&self) -> ZoneData {
         self.shared.data.clone()

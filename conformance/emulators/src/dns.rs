@@ -5,15 +5,23 @@
 //! Each zone has, besides what the emulator stores: an SOA and `NS ns1.<zone>` at the
 //! apex, `ns1.<zone> A 127.0.0.1`, and a wildcard `*.<zone> A 127.0.0.1` (so any name
 //! of the zone resolves, as Pebble's HTTP-01 checks and the BIND test zones expect).
+//! [`ZoneData::set_nameservers`] gives the zones more nameservers (`ns2.<zone>` …
+//! on other loopback addresses), each a [`DnsServer`] of its own.
+//!
+//! Faults, for tests of what a DNS-01 client does when DNS misbehaves: a server can
+//! lag (serve the zones as they were some seconds ago: slow propagation), answer
+//! SERVFAIL to everything, or stay silent (queries time out); see [`DnsServer::set_lag`]
+//! and [`DnsServer::set_mode`]. It counts the queries it receives.
 //! Answers are authoritative; names outside every zone are REFUSED; a CNAME is
 //! followed within the zones held. Messages are parsed and encoded with hickory-proto;
 //! the serving loop is written here (hickory-server would bring a catalog, zone
 //! files and journaling that none of this needs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, NS, SOA, TXT};
@@ -54,18 +62,59 @@ pub struct StoredRecord {
     pub value: RecordValue,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Zones {
     /// Zone apex (absolute, lowercase) → its records.
     zones: BTreeMap<String, Vec<StoredRecord>>,
+    /// The addresses of `ns1.<zone>`, `ns2.<zone>` …; empty: `ns1` at 127.0.0.1.
+    nameservers: Vec<Ipv4Addr>,
 }
 
-/// Zones held in memory, shared by an emulator's API (writer) and its DNS server
-/// (reader). Cheap to clone.
-#[derive(Clone, Default)]
+impl Zones {
+    /// `(host name, address)` of each nameserver of `zone`.
+    fn nameservers(&self, zone: &str) -> Vec<(String, Ipv4Addr)> {
+        let addrs = if self.nameservers.is_empty() {
+            vec![Ipv4Addr::LOCALHOST]
+        } else {
+            self.nameservers.clone()
+        };
+        addrs
+            .into_iter()
+            .enumerate()
+            .map(|(i, ip)| (format!("ns{}.{zone}", i + 1), ip))
+            .collect()
+    }
+}
+
+/// One state of the zones: since when, the zones, their serial.
+type State = (Instant, Arc<Zones>, u32);
+
+/// How long past states of the zones are kept for lagging servers.
+const HISTORY: Duration = Duration::from_secs(600);
+
+/// Zones held in memory, shared by an emulator's API (writer) and its DNS servers
+/// (readers). Cheap to clone.
+#[derive(Clone)]
 pub struct ZoneData {
     inner: Arc<RwLock<Zones>>,
     serial: Arc<AtomicU32>,
+    /// Every state the zones were in, with when it began (the oldest first): what a
+    /// lagging server serves.
+    history: Arc<Mutex<VecDeque<State>>>,
+}
+
+impl Default for ZoneData {
+    fn default() -> Self {
+        ZoneData {
+            inner: Default::default(),
+            serial: Default::default(),
+            history: Arc::new(Mutex::new(VecDeque::from([(
+                Instant::now(),
+                Arc::new(Zones::default()),
+                0,
+            )]))),
+        }
+    }
 }
 
 /// `name` absolute and lowercase, with exactly one trailing dot.
@@ -83,21 +132,30 @@ fn in_zone(name: &str, zone: &str) -> bool {
 impl ZoneData {
     /// Adds an empty zone (no-op when it is there).
     pub fn add_zone(&self, zone: &str) {
-        let mut z = self.write();
-        z.zones.entry(absolute(zone)).or_default();
-        self.bump();
+        self.edit(|z| {
+            z.zones.entry(absolute(zone)).or_default();
+        });
     }
 
     /// Removes a zone and its records.
     pub fn remove_zone(&self, zone: &str) {
-        self.write().zones.remove(&absolute(zone));
-        self.bump();
+        self.edit(|z| {
+            z.zones.remove(&absolute(zone));
+        });
     }
 
     /// Replaces the records of `zone` (adding the zone when missing).
     pub fn set_records(&self, zone: &str, records: Vec<StoredRecord>) {
-        self.write().zones.insert(absolute(zone), records);
-        self.bump();
+        self.edit(|z| {
+            z.zones.insert(absolute(zone), records);
+        });
+    }
+
+    /// Every zone's nameservers: `ns1.<zone>` at the first address, `ns2.<zone>` at
+    /// the second… (default: `ns1` at 127.0.0.1). Each address needs a [`DnsServer`]
+    /// of its own ([`DnsServer::start_on`]) on the port the client asks.
+    pub fn set_nameservers(&self, addresses: &[Ipv4Addr]) {
+        self.edit(|z| z.nameservers = addresses.to_vec());
     }
 
     /// The zones held, absolute.
@@ -120,16 +178,42 @@ impl ZoneData {
             .collect()
     }
 
-    fn bump(&self) {
-        self.serial.fetch_add(1, Ordering::Relaxed);
+    /// Changes the zones, bumps the serial and remembers the new state.
+    fn edit(&self, change: impl FnOnce(&mut Zones)) {
+        let mut zones = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        change(&mut zones);
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
+        let snapshot = Arc::new(zones.clone());
+        drop(zones);
+        let now = Instant::now();
+        let mut history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        history.push_back((now, snapshot, serial));
+        // Keep the states of the last HISTORY, and the one in force before them.
+        while history.len() > 1
+            && history
+                .get(1)
+                .is_some_and(|(at, _, _)| now.saturating_duration_since(*at) > HISTORY)
+        {
+            history.pop_front();
+        }
+    }
+
+    /// The zones as they were `lag` ago (the oldest state known, when `lag` reaches
+    /// further back), with their serial.
+    fn as_of(&self, lag: Duration) -> (Arc<Zones>, u32) {
+        let history = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let cutoff = Instant::now().checked_sub(lag);
+        let mut chosen = history.front().map(|(_, z, s)| (z.clone(), *s));
+        for (at, zones, serial) in history.iter() {
+            if cutoff.is_some_and(|c| *at <= c) {
+                chosen = Some((zones.clone(), *serial));
+            }
+        }
+        chosen.unwrap_or_default()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Zones> {
         self.inner.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Zones> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The zone holding `name`: the longest zone apex enclosing it.
@@ -164,6 +248,7 @@ fn records_at(zones: &Zones, zone: &str, name: &str, serial: u32) -> Vec<Record>
     let Some(owner) = parse(name) else {
         return out;
     };
+    let nameservers = zones.nameservers(zone);
     let ns_host = format!("ns1.{zone}");
     if name == zone
         && let (Some(mname), Some(rname)) = (parse(&ns_host), parse(&format!("hostmaster.{zone}")))
@@ -181,14 +266,16 @@ fn records_at(zones: &Zones, zone: &str, name: &str, serial: u32) -> Vec<Record>
                 TTL,
             )),
         ));
-        out.push(Record::from_rdata(owner.clone(), TTL, RData::NS(NS(mname))));
+        for (host, _) in &nameservers {
+            if let Some(host) = parse(host) {
+                out.push(Record::from_rdata(owner.clone(), TTL, RData::NS(NS(host))));
+            }
+        }
     }
-    if name == ns_host {
-        out.push(Record::from_rdata(
-            owner.clone(),
-            TTL,
-            RData::A(A(Ipv4Addr::LOCALHOST)),
-        ));
+    for (host, ip) in &nameservers {
+        if name == host {
+            out.push(Record::from_rdata(owner.clone(), TTL, RData::A(A(*ip))));
+        }
     }
     if let Some(records) = zones.zones.get(zone) {
         for r in records.iter().filter(|r| r.name == name) {
@@ -210,7 +297,10 @@ fn records_at(zones: &Zones, zone: &str, name: &str, serial: u32) -> Vec<Record>
 fn has_descendants(zones: &Zones, zone: &str, name: &str) -> bool {
     let suffix = format!(".{name}");
     name == zone
-        || format!("ns1.{zone}").ends_with(&suffix)
+        || zones
+            .nameservers(zone)
+            .iter()
+            .any(|(host, _)| host.ends_with(&suffix))
         || zones
             .zones
             .get(zone)
@@ -219,6 +309,18 @@ fn has_descendants(zones: &Zones, zone: &str, name: &str) -> bool {
 
 /// The answer to one query message.
 pub fn answer(data: &ZoneData, request: &Message) -> Message {
+    let zones = data.read();
+    let serial = data.serial.load(Ordering::Relaxed);
+    answer_from(&zones, serial, request)
+}
+
+/// The answer to one query message from the zones as they were `lag` ago.
+fn answer_lagging(data: &ZoneData, lag: Duration, request: &Message) -> Message {
+    let (zones, serial) = data.as_of(lag);
+    answer_from(&zones, serial, request)
+}
+
+fn answer_from(zones: &Zones, serial: u32, request: &Message) -> Message {
     let mut response = Message::response(request.metadata.id, request.metadata.op_code);
     response.metadata.recursion_desired = request.metadata.recursion_desired;
     response.metadata.recursion_available = false;
@@ -236,18 +338,16 @@ pub fn answer(data: &ZoneData, request: &Message) -> Message {
         response.metadata.response_code = ResponseCode::FormErr;
         return response;
     };
-    let zones = data.read();
-    let serial = data.serial.load(Ordering::Relaxed);
     let qtype = query.query_type;
     let mut name = absolute(&query.name.to_ascii());
-    let Some(zone) = ZoneData::zone_of(&zones, &name) else {
+    let Some(zone) = ZoneData::zone_of(zones, &name) else {
         response.metadata.response_code = ResponseCode::Refused;
         return response;
     };
     response.metadata.authoritative = true;
     let mut current_zone = zone;
     for _ in 0..MAX_CHAIN {
-        let records = records_at(&zones, &current_zone, &name, serial);
+        let records = records_at(zones, &current_zone, &name, serial);
         let cname = records
             .iter()
             .find(|r| r.record_type() == RecordType::CNAME)
@@ -260,7 +360,7 @@ pub fn answer(data: &ZoneData, request: &Message) -> Message {
                 _ => String::new(),
             };
             response.answers.push(cname);
-            match ZoneData::zone_of(&zones, &target) {
+            match ZoneData::zone_of(zones, &target) {
                 Some(z) => {
                     name = target;
                     current_zone = z;
@@ -269,21 +369,23 @@ pub fn answer(data: &ZoneData, request: &Message) -> Message {
                 None => return response,
             }
         }
-        if !records.is_empty() || has_descendants(&zones, &current_zone, &name) {
+        if !records.is_empty() || has_descendants(zones, &current_zone, &name) {
             let matching: Vec<Record> = records
                 .into_iter()
                 .filter(|r| qtype == RecordType::ANY || r.record_type() == qtype)
                 .collect();
             if matching.is_empty() {
-                push_soa(&mut response, &zones, &current_zone, serial);
+                push_soa(&mut response, zones, &current_zone, serial);
             } else {
                 if qtype == RecordType::NS && name == current_zone {
-                    response.additionals.extend(records_at(
-                        &zones,
-                        &current_zone,
-                        &format!("ns1.{current_zone}"),
-                        serial,
-                    ));
+                    for (host, _) in zones.nameservers(&current_zone) {
+                        response.additionals.extend(records_at(
+                            zones,
+                            &current_zone,
+                            &host,
+                            serial,
+                        ));
+                    }
                 }
                 response.answers.extend(matching);
             }
@@ -299,7 +401,7 @@ pub fn answer(data: &ZoneData, request: &Message) -> Message {
                 RData::A(A(Ipv4Addr::LOCALHOST)),
             ));
         } else {
-            push_soa(&mut response, &zones, &current_zone, serial);
+            push_soa(&mut response, zones, &current_zone, serial);
         }
         return response;
     }
@@ -328,11 +430,25 @@ fn encode(mut response: Message, limit: usize) -> Option<Vec<u8>> {
     response.to_vec().ok()
 }
 
-fn handle(data: &ZoneData, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
+fn handle(data: &ZoneData, faults: &Faults, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
     let request = Message::from_vec(bytes).ok()?;
     if request.metadata.message_type != MessageType::Query {
         return None;
     }
+    faults.queries.fetch_add(1, Ordering::Relaxed);
+    let response = match faults.mode() {
+        DnsMode::Silent => return None,
+        DnsMode::ServFail => {
+            let mut r = Message::response(request.metadata.id, request.metadata.op_code);
+            r.queries = request.queries.clone();
+            r.metadata.response_code = ResponseCode::ServFail;
+            r
+        }
+        DnsMode::Answer => match faults.lag() {
+            lag if lag.is_zero() => answer(data, &request),
+            lag => answer_lagging(data, lag, &request),
+        },
+    };
     let limit = if udp {
         request
             .edns
@@ -342,12 +458,46 @@ fn handle(data: &ZoneData, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
     } else {
         u16::MAX as usize
     };
-    encode(answer(data, &request), limit)
+    encode(response, limit)
+}
+
+/// How a [`DnsServer`] answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsMode {
+    /// From its zones (as they were [`DnsServer::set_lag`] ago).
+    Answer,
+    /// SERVFAIL to every query.
+    ServFail,
+    /// Not at all: every query times out.
+    Silent,
+}
+
+/// The faults a server is told to show, and what it counted.
+#[derive(Default)]
+struct Faults {
+    mode: AtomicU8,
+    lag_ms: AtomicU64,
+    queries: AtomicU64,
+}
+
+impl Faults {
+    fn mode(&self) -> DnsMode {
+        match self.mode.load(Ordering::Relaxed) {
+            1 => DnsMode::ServFail,
+            2 => DnsMode::Silent,
+            _ => DnsMode::Answer,
+        }
+    }
+
+    fn lag(&self) -> Duration {
+        Duration::from_millis(self.lag_ms.load(Ordering::Relaxed))
+    }
 }
 
 /// A running DNS server; stops when dropped.
 pub struct DnsServer {
     addr: SocketAddr,
+    faults: Arc<Faults>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -356,31 +506,60 @@ impl DnsServer {
     pub async fn start(data: ZoneData) -> Result<DnsServer, DnsServerError> {
         let mut last = None;
         for _ in 0..20 {
-            let udp = UdpSocket::bind("127.0.0.1:0")
-                .await
-                .map_err(DnsServerError::Bind)?;
-            let addr = udp.local_addr().map_err(DnsServerError::Bind)?;
-            match TcpListener::bind(addr).await {
-                Ok(tcp) => {
-                    let udp = Arc::new(udp);
-                    let udp_task = tokio::spawn(serve_udp(udp, data.clone()));
-                    let tcp_task = tokio::spawn(serve_tcp(tcp, data));
-                    return Ok(DnsServer {
-                        addr,
-                        tasks: vec![udp_task, tcp_task],
-                    });
-                }
+            match Self::start_on(data.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
+                Ok(server) => return Ok(server),
                 Err(e) => last = Some(e),
             }
         }
-        Err(DnsServerError::Bind(last.unwrap_or_else(|| {
-            std::io::Error::other("no free port for both UDP and TCP")
-        })))
+        Err(last.unwrap_or_else(|| {
+            DnsServerError::Bind(std::io::Error::other("no free port for both UDP and TCP"))
+        }))
+    }
+
+    /// Serves `data` over UDP and TCP on `addr` (port 0: a free port, the same for
+    /// both), e.g. a second nameserver on 127.0.0.2 at the first one's port.
+    pub async fn start_on(data: ZoneData, addr: SocketAddr) -> Result<DnsServer, DnsServerError> {
+        let udp = UdpSocket::bind(addr).await.map_err(DnsServerError::Bind)?;
+        let addr = udp.local_addr().map_err(DnsServerError::Bind)?;
+        let tcp = TcpListener::bind(addr)
+            .await
+            .map_err(DnsServerError::Bind)?;
+        let faults = Arc::new(Faults::default());
+        let udp = Arc::new(udp);
+        let udp_task = tokio::spawn(serve_udp(udp, data.clone(), faults.clone()));
+        let tcp_task = tokio::spawn(serve_tcp(tcp, data, faults.clone()));
+        Ok(DnsServer {
+            addr,
+            faults,
+            tasks: vec![udp_task, tcp_task],
+        })
     }
 
     /// Where it listens (UDP and TCP).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Serves the zones as they were `lag` ago: a record written now is seen here
+    /// only after `lag` (a nameserver slow to catch up). Zero: current.
+    pub fn set_lag(&self, lag: Duration) {
+        let ms = u64::try_from(lag.as_millis()).unwrap_or(u64::MAX);
+        self.faults.lag_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Answers normally, with SERVFAIL, or not at all.
+    pub fn set_mode(&self, mode: DnsMode) {
+        let v = match mode {
+            DnsMode::Answer => 0,
+            DnsMode::ServFail => 1,
+            DnsMode::Silent => 2,
+        };
+        self.faults.mode.store(v, Ordering::Relaxed);
+    }
+
+    /// How many queries it received (answered or not).
+    pub fn queries(&self) -> u64 {
+        self.faults.queries.load(Ordering::Relaxed)
     }
 }
 
@@ -392,24 +571,24 @@ impl Drop for DnsServer {
     }
 }
 
-async fn serve_udp(socket: Arc<UdpSocket>, data: ZoneData) {
+async fn serve_udp(socket: Arc<UdpSocket>, data: ZoneData, faults: Arc<Faults>) {
     let mut buf = vec![0u8; 65535];
     loop {
         let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
             continue;
         };
-        if let Some(reply) = handle(&data, &buf[..n], true) {
+        if let Some(reply) = handle(&data, &faults, &buf[..n], true) {
             let _ = socket.send_to(&reply, peer).await;
         }
     }
 }
 
-async fn serve_tcp(listener: TcpListener, data: ZoneData) {
+async fn serve_tcp(listener: TcpListener, data: ZoneData, faults: Arc<Faults>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;
         };
-        let data = data.clone();
+        let (data, faults) = (data.clone(), faults.clone());
         tokio::spawn(async move {
             loop {
                 let mut len = [0u8; 2];
@@ -420,7 +599,7 @@ async fn serve_tcp(listener: TcpListener, data: ZoneData) {
                 if stream.read_exact(&mut buf).await.is_err() {
                     return;
                 }
-                let Some(reply) = handle(&data, &buf, false) else {
+                let Some(reply) = handle(&data, &faults, &buf, false) else {
                     return;
                 };
                 let Ok(reply_len) = u16::try_from(reply.len()) else {
@@ -495,6 +674,72 @@ mod tests {
         assert_eq!(nodata.authorities.len(), 1, "SOA in the authority section");
         let refused = ask(&d, "example.net.", RecordType::SOA);
         assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn more_nameservers_are_listed_with_their_addresses() {
+        let d = data();
+        d.set_nameservers(&[Ipv4Addr::LOCALHOST, Ipv4Addr::new(127, 0, 0, 2)]);
+        let ns = ask(&d, "example.com.", RecordType::NS);
+        assert_eq!(ns.answers.len(), 2);
+        assert_eq!(ns.additionals.len(), 2, "glue for both");
+        let ns2 = ask(&d, "ns2.example.com.", RecordType::A);
+        assert_eq!(
+            ns2.answers[0].data,
+            RData::A(A(Ipv4Addr::new(127, 0, 0, 2)))
+        );
+    }
+
+    #[test]
+    fn a_lagging_view_serves_the_zones_as_they_were() {
+        let d = data();
+        std::thread::sleep(Duration::from_millis(300));
+        d.set_records(
+            "example.com",
+            vec![StoredRecord {
+                name: "_acme-challenge.example.com.".into(),
+                ttl: 60,
+                value: RecordValue::Txt("three".into()),
+            }],
+        );
+        let mut m = Message::query();
+        m.add_query(Query::query(
+            Name::from_ascii("_acme-challenge.example.com.").unwrap(),
+            RecordType::TXT,
+        ));
+        assert_eq!(answer(&d, &m).answers.len(), 1, "now: the new value");
+        let lagging = answer_lagging(&d, Duration::from_millis(200), &m);
+        assert_eq!(lagging.answers.len(), 2, "200 ms ago: the two old values");
+        let long_ago = answer_lagging(&d, Duration::from_secs(60), &m);
+        assert_eq!(
+            long_ago.metadata.response_code,
+            ResponseCode::Refused,
+            "before any zone"
+        );
+    }
+
+    #[tokio::test]
+    async fn servfail_and_silence_are_counted() {
+        let server = DnsServer::start(data()).await.unwrap();
+        let mut m = Message::query();
+        m.add_query(Query::query(
+            Name::from_ascii("example.com.").unwrap(),
+            RecordType::SOA,
+        ));
+        let bytes = m.to_vec().unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        server.set_mode(DnsMode::ServFail);
+        udp.send_to(&bytes, server.addr()).await.unwrap();
+        let (n, _) = udp.recv_from(&mut buf).await.unwrap();
+        let reply = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+        server.set_mode(DnsMode::Silent);
+        udp.send_to(&bytes, server.addr()).await.unwrap();
+        let silent =
+            tokio::time::timeout(Duration::from_millis(300), udp.recv_from(&mut buf)).await;
+        assert!(silent.is_err(), "no answer while silent");
+        assert_eq!(server.queries(), 2);
     }
 
     #[test]
