@@ -290,6 +290,13 @@ async fn certgate_converges_through_acme_faults_with_bounded_requests() {
             1,
         ),
         (
+            "1 x stall 10 s on finalize",
+            Fault::Stall(10),
+            post.clone(),
+            Kind::Finalize,
+            1,
+        ),
+        (
             "2 x 503 on cert download",
             Fault::ServiceUnavailable,
             post.clone(),
@@ -356,6 +363,60 @@ async fn certgate_converges_through_acme_faults_with_bounded_requests() {
         orders <= bound,
         "{orders} new-order requests in 20 s: a storm\n{seen:?}"
     );
+
+    // The CA refuses at finalize (CAA) and the order goes invalid after it was
+    // ready: Failed with the CA's words, and no new order straight away (the
+    // Certificate backs off as cert-manager's does after a failed issuance).
+    s.proxy.clear();
+    s.proxy.reset_log();
+    s.proxy
+        .inject(Fault::RefusedAtFinalize, post.clone(), Kind::Finalize, 1);
+    s.certificate("refused").await;
+    let started = Instant::now();
+    let dump = loop {
+        let dump = s.dump().await;
+        if dump
+            .lines()
+            .any(|l| l.starts_with("CR Some(\"refused") && l.contains(acme_proxy::CAA_REFUSAL))
+        {
+            break dump;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the refusal at finalize is not on the CertificateRequest:\n{dump}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // The refused Order's ACME order, now and 5 s later: the same one, and no other
+    // Order (the "limited" Certificate above may place its own order meanwhile).
+    let refused = async || -> Vec<Option<String>> {
+        s.api::<Order>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|o| {
+                o.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("refused-"))
+            })
+            .map(|o| o.status.and_then(|st| st.url))
+            .collect()
+    };
+    let at_failure = refused().await;
+    let failed_after = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let later = refused().await;
+    eprintln!(
+        "refused at finalize: Failed after {:.1} s; Orders then {at_failure:?}, 5 s later {later:?}",
+        failed_after.as_secs_f64()
+    );
+    assert!(!s.ready("refused").await);
+    assert_eq!(at_failure.len(), 1, "{dump}");
+    assert!(at_failure[0].is_some(), "{dump}");
+    assert_eq!(later, at_failure, "a new order after the refusal:\n{dump}");
 }
 
 /// A lagging watch (every event 500 ms late), 409s and 429s from the API server: the

@@ -7,7 +7,8 @@
 //! one CertificateRequest (revision 1) and no temporary private key Secret left.
 //! On the sandbox and on the real API server. The ACME path (HTTP-01, Pebble behind
 //! a counting proxy) must also place exactly one order at the CA, keep one Order,
-//! and leave no Challenge, solver Ingress or Service behind. Its HTTP-01 answers come
+//! and leave no Challenge, solver Ingress or Service behind; the DNS-01 path (a
+//! wildcard and its apex through RFC2136 to BIND) no TXT record either. Its HTTP-01 answers come
 //! from the standalone solver (`certgate acmesolver`, the chart's own Deployment),
 //! which a controller crash does not take down: with the solver inside the killed
 //! process, a kill right after the CA was told to validate fails the authorization
@@ -154,7 +155,7 @@ async fn wait_issuer_ready(env: &TestEnv, name: &str) {
 /// Pebble (resolving names with BIND) behind a proxy that counts its requests, and
 /// the HTTP-01 solver port; shared by the cases of the ACME path.
 struct Acme {
-    _bind: common::bind::Bind,
+    bind: common::bind::Bind,
     _pebble: common::pebble::Pebble,
     proxy: acme_proxy::AcmeProxy,
     settings: certgate::controller::AcmeSettings,
@@ -176,8 +177,11 @@ impl Acme {
         let mut settings = certgate::controller::AcmeSettings::default();
         settings.http01.self_check_port = solver_port;
         settings.http01.self_check_nameservers = vec![bind.addr()];
+        settings.dns01.recursive_nameservers = vec![bind.addr().into()];
+        settings.dns01.authoritative_port = bind.port();
+        settings.dns01.poll_period = Duration::from_millis(500);
         Acme {
-            _bind: bind,
+            bind,
             _pebble: pebble,
             proxy,
             settings,
@@ -220,6 +224,8 @@ enum Path {
     SelfSigned,
     Ca,
     AcmeHttp01,
+    /// `*.leaf.example.com` and `leaf.example.com` through RFC2136 (BIND, TSIG).
+    AcmeDns01,
 }
 
 impl Path {
@@ -228,7 +234,9 @@ impl Path {
         match self {
             Path::SelfSigned => ("ss".into(), "Issuer"),
             Path::Ca => ("ca".into(), "Issuer"),
-            Path::AcmeHttp01 => (format!("acme-{}", env.namespace), "ClusterIssuer"),
+            Path::AcmeHttp01 | Path::AcmeDns01 => {
+                (format!("acme-{}", env.namespace), "ClusterIssuer")
+            }
         }
     }
 
@@ -241,8 +249,22 @@ impl Path {
 
     async fn set_up(self, env: &TestEnv, acme: Option<&Acme>) {
         let controllers = RunningControllers::start(env.client.clone(), Self::config(env, acme));
-        if let (Path::AcmeHttp01, Some(a)) = (self, acme) {
+        if let (Path::AcmeHttp01 | Path::AcmeDns01, Some(a)) = (self, acme) {
             let (name, _) = self.issuer(env);
+            let solver = if let Path::AcmeDns01 = self {
+                apply(
+                    env,
+                    json!({"apiVersion": "v1", "kind": "Secret",
+                    "metadata": {"name": "tsig", "namespace": env.namespace},
+                    "stringData": {"secret": a.bind.key_secret()}}),
+                )
+                .await;
+                json!({"dns01": {"rfc2136": {"nameserver": a.bind.addr().to_string(),
+                    "tsigKeyName": a.bind.key_name(), "tsigAlgorithm": "HMACSHA256",
+                    "tsigSecretSecretRef": {"name": "tsig", "key": "secret"}}}})
+            } else {
+                json!({"http01": {"ingress": {}}})
+            };
             apply(
                 env,
                 json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
@@ -250,7 +272,7 @@ impl Path {
                 "spec": {"acme": {"server": a.proxy.directory_url, "email": "ops@example.com",
                     "caBundle": a.proxy.ca_bundle(),
                     "privateKeySecretRef": {"name": format!("acme-account-{}", env.namespace)},
-                    "solvers": [{"http01": {"ingress": {}}}]}}}),
+                    "solvers": [solver]}}}),
             )
             .await;
             let issuers: Api<certgate::api::ClusterIssuer> = Api::all(env.client.clone());
@@ -318,9 +340,12 @@ impl Outcome {
     }
 }
 
-/// Challenges, and the solver Ingresses and Services, still in the namespace
-/// (waiting a little for their clean-up).
-async fn acme_left(env: &TestEnv) -> Vec<String> {
+/// The record both DNS-01 challenges of the wildcard and apex use.
+const DNS01_RECORD: &str = "_acme-challenge.leaf.example.com.";
+
+/// Challenges, the solver Ingresses and Services still in the namespace, and the
+/// DNS-01 TXT values still served (waiting a little for their clean-up).
+async fn acme_left(env: &TestEnv, acme: &Acme) -> Vec<String> {
     /// `<Kind> <name>` of each object of kind `K` that `lp` selects.
     async fn named<K>(env: &TestEnv, lp: &ListParams) -> Vec<String>
     where
@@ -350,6 +375,12 @@ async fn acme_left(env: &TestEnv) -> Vec<String> {
         left = named::<certgate::api::Challenge>(env, &ListParams::default()).await;
         left.extend(named::<k8s_openapi::api::networking::v1::Ingress>(env, &solver).await);
         left.extend(named::<k8s_openapi::api::core::v1::Service>(env, &solver).await);
+        left.extend(
+            acme.bind
+                .txt(DNS01_RECORD)
+                .into_iter()
+                .map(|v| format!("TXT {DNS01_RECORD} {v}")),
+        );
         if left.is_empty() {
             break;
         }
@@ -378,7 +409,11 @@ async fn run_case(
     let (client, state) = crashable_client(&env, after).await;
     let first = RunningControllers::start(client, Path::config(&env, acme));
     let (issuer, kind) = path.issuer(&env);
-    apply(&env, certificate("leaf", (&issuer, kind))).await;
+    let mut leaf = certificate("leaf", (&issuer, kind));
+    if let Path::AcmeDns01 = path {
+        leaf["spec"]["dnsNames"] = json!(["leaf.example.com", "*.leaf.example.com"]);
+    }
+    apply(&env, leaf).await;
     let started = Instant::now();
     let ready_first = loop {
         if state.crashed.load(Ordering::SeqCst) {
@@ -423,7 +458,7 @@ async fn run_case(
     let ready = wait_ready(&env, "leaf", if acme.is_some() { 90 } else { 60 }).await;
     let temporary_keys = temporary_keys_left(&env, "leaf-").await;
     let acme_left = match acme {
-        Some(_) => acme_left(&env).await,
+        Some(a) => acme_left(&env, a).await,
         None => Vec::new(),
     };
     if !ready && acme.is_some() {
@@ -577,4 +612,13 @@ async fn acme_http01_issuance_survives_a_kill_after_every_write() {
     }
     let acme = Acme::start().await;
     matrix(Path::AcmeHttp01, Some(&acme)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_dns01_wildcard_issuance_survives_a_kill_after_every_write() {
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let acme = Acme::start().await;
+    matrix(Path::AcmeDns01, Some(&acme)).await;
 }

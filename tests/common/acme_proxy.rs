@@ -70,7 +70,14 @@ pub enum Fault {
     Reset,
     /// The request held for this many seconds, then forwarded.
     Stall(u64),
+    /// On finalize: 403 `caa` ("CAA record … prevents issuance"), and from then on
+    /// the order reads `invalid` with that error (an order that goes invalid after
+    /// it was ready).
+    RefusedAtFinalize,
 }
+
+/// The CA's words for [`Fault::RefusedAtFinalize`].
+pub const CAA_REFUSAL: &str = "proxy: CAA record for the name prevents issuance";
 
 /// Which requests a fault hits and how many more times.
 #[derive(Clone, Debug)]
@@ -99,6 +106,8 @@ pub struct Seen {
 struct State {
     injection: Option<Injection>,
     seen: Vec<Seen>,
+    /// Order ids (the path's last segment) made invalid at finalize.
+    invalid_orders: std::collections::HashSet<String>,
 }
 
 /// A running proxy; stops on drop.
@@ -335,6 +344,22 @@ async fn answer(
             }
             return b.body(full(body.to_string())).unwrap();
         }
+        Some(Fault::RefusedAtFinalize) => {
+            record(&st, &what, 403, fault);
+            if let Some(id) = what.2.rsplit('/').next() {
+                st.lock().unwrap().invalid_orders.insert(id.to_string());
+            }
+            let body = serde_json::json!({
+                "type": "urn:ietf:params:acme:error:caa",
+                "detail": CAA_REFUSAL,
+                "status": 403,
+            });
+            let mut b = problem(403);
+            if let Some(n) = fresh_nonce(&own).await {
+                b = b.header("replay-nonce", n);
+            }
+            return b.body(full(body.to_string())).unwrap();
+        }
         Some(Fault::Stall(secs)) => tokio::time::sleep(Duration::from_secs(secs)).await,
         Some(Fault::Reset) => reset = true,
         None => {}
@@ -395,6 +420,26 @@ async fn answer(
     }
     let body: Bytes = match std::str::from_utf8(&body) {
         Ok(text) if text.contains(&own.upstream_origin) => rewrite(text).into(),
+        _ => body,
+    };
+    // An order refused at finalize reads invalid from then on.
+    let refused = kind == Kind::Order
+        && what.2.starts_with("/my-order/")
+        && what
+            .2
+            .rsplit('/')
+            .next()
+            .is_some_and(|id| st.lock().unwrap().invalid_orders.contains(id));
+    let body: Bytes = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(mut order) if refused => {
+            order["status"] = serde_json::json!("invalid");
+            order["error"] = serde_json::json!({
+                "type": "urn:ietf:params:acme:error:caa",
+                "detail": CAA_REFUSAL,
+                "status": 403,
+            });
+            order.to_string().into()
+        }
         _ => body,
     };
     parts.headers.remove(http::header::CONTENT_LENGTH);

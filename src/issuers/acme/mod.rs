@@ -7,9 +7,11 @@ pub mod budget;
 pub mod challenge_state;
 pub mod challenges;
 pub mod client;
+pub mod ledger;
 pub mod naming;
 pub mod orders;
 pub mod protocol;
+pub mod rate_limits;
 pub mod requests;
 pub mod settings;
 pub mod solver;
@@ -41,6 +43,9 @@ pub fn is_challenge_finalizer(finalizer: &str) -> bool {
 pub struct AcmeRuntime {
     pub accounts: account::AccountRegistry,
     budget: Mutex<budget::OrderBudget>,
+    /// Certificates issued and validations failed per ACME server, persisted
+    /// (Let's Encrypt's limits: see `rate_limits`).
+    pub ledger: ledger::LedgerStore,
     /// Challenges being worked on (`ns/name`), at most `max_concurrent_challenges`.
     in_flight: Mutex<HashSet<String>>,
     /// ACME orders the CA created whose URL is not yet in their Order's status (the
@@ -66,6 +71,7 @@ impl AcmeRuntime {
         AcmeRuntime {
             accounts: Default::default(),
             budget: Mutex::new(budget::OrderBudget::new(limits)),
+            ledger: Default::default(),
             in_flight: Default::default(),
             placed: Default::default(),
             max_concurrent_challenges,
@@ -78,9 +84,14 @@ impl AcmeRuntime {
     }
 
     fn order_names(order: &Order) -> String {
+        budget::names_key(&Self::order_identifiers(order))
+    }
+
+    /// The DNS names and IP addresses an Order asks for.
+    pub fn order_identifiers(order: &Order) -> Vec<String> {
         let mut names: Vec<String> = order.spec.dns_names.clone().unwrap_or_default();
         names.extend(order.spec.ip_addresses.clone().unwrap_or_default());
-        budget::names_key(&names)
+        names
     }
 
     pub fn budget_admit(

@@ -192,13 +192,18 @@ pub async fn sync(
             }
             Ok(Outcome::Issued(acme_issued(&pem)))
         }
-        state => Ok(Outcome::PendingWith(
-            "OrderPending".into(),
-            format!(
+        state => {
+            let mut message = format!(
                 "Waiting on certificate issuance from order {ns}/{name}: {:?}",
                 state.map(state_str).unwrap_or("")
-            ),
-        )),
+            );
+            // Why the Order waits (a rate limit and until when, a solver problem):
+            // shown on the request and so on its Certificate.
+            if let Some(reason) = status.reason.as_deref().filter(|r| !r.is_empty()) {
+                message = format!("{message}: {reason}");
+            }
+            Ok(Outcome::PendingWith("OrderPending".into(), message))
+        }
     }
 }
 
