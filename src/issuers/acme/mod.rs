@@ -9,6 +9,7 @@ pub mod challenges;
 pub mod client;
 pub mod ledger;
 pub mod naming;
+pub mod order_ledger;
 pub mod orders;
 pub mod protocol;
 pub mod rate_limits;

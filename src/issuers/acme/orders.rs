@@ -22,12 +22,11 @@ use crate::api::{Challenge, ChallengeSpec, Order};
 use crate::dns01::selection::{ChallengeKind, SolverCandidate, select_solver};
 use crate::issuers::Context;
 use crate::issuers::acme::client::with_action;
-use crate::issuers::acme::ledger::Scope;
 use crate::issuers::acme::naming::compute_name;
+use crate::issuers::acme::order_ledger;
 use crate::issuers::acme::protocol::{
     self, Account, AuthorizationStatus, Identifier, NewOrder, OrderStatus as AcmeOrderStatus,
 };
-use crate::issuers::acme::rate_limits;
 use crate::issuers::acme::{AcmeIssuerRef, lookup_issuer};
 use crate::metrics;
 use crate::runtime::events::EventType;
@@ -252,7 +251,7 @@ pub fn build_challenge(
     })
 }
 
-async fn patch_status(
+pub(super) async fn patch_status(
     api: &Api<Order>,
     name: &str,
     status: serde_json::Value,
@@ -294,7 +293,7 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
         .inc(metrics::SYNC_CALLS, vec![("controller", "orders".into())]);
     if order.metadata.deletion_timestamp.is_some() {
         ctx.acme.forget_placed(&order.uid().unwrap_or_default());
-        end_reservation(&ctx, &order, None).await;
+        order_ledger::end_reservation(&ctx, &order, None).await;
         return Ok(Action::await_change());
     }
     let ns = order.namespace().unwrap_or_default();
@@ -314,7 +313,7 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
     let status = order.status.clone().unwrap_or_default();
     if let Some(state) = status.state.filter(|s| s.is_final()) {
         // Counted as in flight still (it ended while no controller saw it): now not.
-        end_reservation(&ctx, &order, Some(state)).await;
+        order_ledger::end_reservation(&ctx, &order, Some(state)).await;
         // Done: the Challenges go (their finalizer cleans up what they presented).
         for ch in owned_challenges(&ctx, &order).await? {
             if ch.metadata.deletion_timestamp.is_none() {
@@ -420,21 +419,7 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
                     "Order completed successfully",
                 )
                 .await;
-            let server = account.account.client().directory_url().to_string();
-            if let Err(e) = ctx
-                .acme
-                .ledger
-                .issued(
-                    &ledger_scope(&ctx, &server),
-                    &order.uid().unwrap_or_default(),
-                    &crate::issuers::acme::AcmeRuntime::order_identifiers(&order),
-                    is_renewal(&order),
-                    ctx.now(),
-                )
-                .await
-            {
-                tracing::warn!(order = %name, error = %e, "the issued certificate could not be counted in the rate-limit ledger");
-            }
+            order_ledger::issued(&ctx, &order, account.account.client().directory_url()).await;
             Ok(Action::await_change())
         }
         AcmeOrderStatus::Unknown => {
@@ -478,21 +463,8 @@ async fn reconcile(order: Arc<Order>, ctx: Arc<Context>) -> Result<Action, Order
                 )
                 .await;
             ctx.acme.budget_record_failure(&order, ctx.now());
-            let server = account.account.client().directory_url().to_string();
-            if let Err(e) = ctx
-                .acme
-                .ledger
-                .failed_validations(
-                    &ledger_scope(&ctx, &server),
-                    &order.uid().unwrap_or_default(),
-                    account.account.url(),
-                    &failed_identifiers,
-                    ctx.now(),
-                )
-                .await
-            {
-                tracing::warn!(order = %name, error = %e, "the failed validations could not be counted in the rate-limit ledger");
-            }
+            order_ledger::failed_validations(&ctx, &order, &account.account, &failed_identifiers)
+                .await;
             Ok(Action::await_change())
         }
     }
@@ -517,100 +489,6 @@ pub fn profile_problem(profile: &str, offered: &[&str]) -> Option<String> {
             names.join(", ")
         )
     })
-}
-
-/// The rate-limit ledger of `server` (in the cluster resource namespace).
-fn ledger_scope<'a>(ctx: &'a Context, server: &'a str) -> Scope<'a> {
-    Scope {
-        client: &ctx.client,
-        namespace: &ctx.config.cluster_resource_namespace,
-        server,
-    }
-}
-
-/// A renewal of a certificate this issuer issued (its request names the one it
-/// replaces): Let's Encrypt exempts renewals from the certificates-per-domain limit.
-fn is_renewal(order: &Order) -> bool {
-    order
-        .annotations()
-        .contains_key(crate::api::annotations::ACME_REPLACES)
-}
-
-/// The longest wait before an order held by the rate-limit guard is checked again
-/// (the issuer's annotation may have changed meanwhile).
-const RATE_LIMIT_RECHECK: Duration = Duration::from_secs(600);
-
-/// Holds an order the ACME server's limits would refuse (see `rate_limits`): its
-/// `status.reason` says why and until when (written once), with a Warning event
-/// `RateLimited`. `None`: place it (it is counted in flight from now on).
-async fn rate_limit_guard(
-    ctx: &Context,
-    api: &Api<Order>,
-    order: &Order,
-    issuer: &AcmeIssuerRef,
-    account: &Account,
-) -> Result<Option<Action>, OrderError> {
-    let (message, event_reason, wait) = match rate_limits::Limits::for_issuer(&issuer.annotations) {
-        Err(e) => (e.to_string(), "InvalidAnnotation", RATE_LIMIT_RECHECK),
-        Ok(limits) => {
-            let server = account.client().directory_url().to_string();
-            let decision = ctx
-                .acme
-                .ledger
-                .admit(
-                    &ledger_scope(ctx, &server),
-                    account.url(),
-                    &order.uid().unwrap_or_default(),
-                    &crate::issuers::acme::AcmeRuntime::order_identifiers(order),
-                    is_renewal(order),
-                    &limits,
-                    ctx.now(),
-                )
-                .await?;
-            match decision {
-                Ok(()) => return Ok(None),
-                Err(refusal) => (
-                    refusal.to_string(),
-                    "RateLimited",
-                    refusal.retry_in().min(RATE_LIMIT_RECHECK),
-                ),
-            }
-        }
-    };
-    if order.status.as_ref().and_then(|s| s.reason.as_deref()) != Some(message.as_str()) {
-        patch_status(api, &order.name_any(), json!({"reason": message})).await?;
-        ctx.recorder
-            .publish(order, EventType::Warning, event_reason, &message)
-            .await;
-    }
-    Ok(Some(Action::requeue(wait)))
-}
-
-/// Ends the order's reservation in a loaded rate-limit ledger, if it still has one:
-/// a valid order's becomes an issued certificate, any other's goes.
-async fn end_reservation(ctx: &Context, order: &Order, state: Option<State>) {
-    let uid = order.uid().unwrap_or_default();
-    let Some(server) = ctx.acme.ledger.in_flight(&uid).await else {
-        return;
-    };
-    let scope = ledger_scope(ctx, &server);
-    let result = if state == Some(State::Valid) {
-        ctx.acme
-            .ledger
-            .issued(
-                &scope,
-                &uid,
-                &crate::issuers::acme::AcmeRuntime::order_identifiers(order),
-                is_renewal(order),
-                ctx.now(),
-            )
-            .await
-    } else {
-        ctx.acme.ledger.release(&scope, &uid, ctx.now()).await
-    };
-    if let Err(e) = result {
-        tracing::warn!(order = %order.name_any(), error = %e, "the rate-limit ledger could not be updated");
-    }
 }
 
 async fn create_acme_order(
@@ -675,7 +553,7 @@ async fn create_acme_order(
             return Ok(Action::await_change());
         }
     }
-    if let Some(action) = rate_limit_guard(ctx, api, order, issuer, account).await? {
+    if let Some(action) = order_ledger::guard(ctx, api, order, issuer, account).await? {
         return Ok(action);
     }
     let new = || {
@@ -711,16 +589,7 @@ async fn create_acme_order(
             if let Ok(until) = ctx.now().checked_add(hold) {
                 ctx.acme.budget_record_refused(&issuer.key, until);
             }
-            // Not placed: not counted.
-            let server = account.client().directory_url().to_string();
-            if let Err(le) = ctx
-                .acme
-                .ledger
-                .release(&ledger_scope(ctx, &server), &uid, ctx.now())
-                .await
-            {
-                tracing::warn!(order = %name, error = %le, "the refused order's reservation stays in the rate-limit ledger until it expires");
-            }
+            order_ledger::release_refused(ctx, order, account).await;
             let reason = format!("Failed to create Order: {e}");
             patch_status(api, &name, json!({"reason": reason})).await?;
             return Err(acme_err(e));
