@@ -216,16 +216,7 @@ async fn certgate_converges_through_acme_faults_with_bounded_requests() {
     )
     .await;
     // The account registered (through the proxy) before counting.
-    let issuers: Api<certgate::api::ClusterIssuer> = Api::all(s.env.client.clone());
-    common::wait_for("ClusterIssuer proxied Ready", async || {
-        let i = issuers.get("proxied").await.ok()?;
-        i.status?
-            .conditions?
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True)
-            .then_some(())
-    })
-    .await;
+    common::outcome::wait_issuer_ready(&s.env.client, None, "proxied").await;
 
     let (baseline, took) = s.issue("baseline", 60).await;
     let mut table = vec![

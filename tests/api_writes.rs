@@ -33,14 +33,7 @@ const CERTIFICATES: u64 = 10;
 const MAX_WRITES_PER_CERTIFICATE: f64 = 13.5;
 
 async fn counting_client(env: &TestEnv) -> (kube::Client, Writes) {
-    let dir = std::env::temp_dir().join(format!("certgate-writes-{}", env.namespace));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("kubeconfig");
-    env.write_kubeconfig(&path).unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
+    let config = common::outcome::client_config(env, "certgate-writes").await;
     let writes: Writes = Default::default();
     let layer = {
         let writes = writes.clone();
@@ -97,19 +90,7 @@ async fn a_selfsigned_issuance_takes_a_bounded_number_of_writes() {
     let controllers = RunningControllers::start(client, common::scoped_config(&env));
     let certs: Api<Certificate> = Api::namespaced(env.client.clone(), &ns);
     // The Issuer's own writes (its Ready condition) come first; count from a quiet start.
-    common::wait_for("the Issuer to be ready", async || {
-        let issuers: Api<certgate::api::Issuer> = Api::namespaced(env.client.clone(), &ns);
-        let i = issuers.get("ss").await.ok()?;
-        let ready = i
-            .status
-            .as_ref()?
-            .conditions
-            .as_ref()?
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True);
-        ready.then_some(())
-    })
-    .await;
+    common::outcome::wait_issuer_ready(&env.client, Some(&ns), "ss").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     writes.lock().unwrap().clear();
 

@@ -94,14 +94,7 @@ where
 }
 
 async fn crashable_client(env: &TestEnv, after: Option<usize>) -> (kube::Client, Arc<CrashState>) {
-    let dir = std::env::temp_dir().join(format!("certgate-kill-{}", env.namespace));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("kubeconfig");
-    env.write_kubeconfig(&path).unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
+    let config = common::outcome::client_config(env, "certgate-kill").await;
     let state = Arc::new(CrashState {
         after,
         ..Default::default()
@@ -137,19 +130,6 @@ async fn wait_ready(env: &TestEnv, name: &str, secs: u64) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn wait_issuer_ready(env: &TestEnv, name: &str) {
-    let issuers: Api<certgate::api::Issuer> = Api::namespaced(env.client.clone(), &env.namespace);
-    common::wait_for("the Issuer to be Ready", async || {
-        let i = issuers.get(name).await.ok()?;
-        i.status?
-            .conditions?
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True)
-            .then_some(())
-    })
-    .await;
 }
 
 /// Pebble (resolving names with BIND) behind a proxy that counts its requests, and
@@ -275,16 +255,7 @@ impl Path {
                     "solvers": [solver]}}}),
             )
             .await;
-            let issuers: Api<certgate::api::ClusterIssuer> = Api::all(env.client.clone());
-            common::wait_for("the ClusterIssuer to be Ready", async || {
-                let i = issuers.get(&name).await.ok()?;
-                i.status?
-                    .conditions?
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True)
-                    .then_some(())
-            })
-            .await;
+            common::outcome::wait_issuer_ready(&env.client, None, &name).await;
             controllers.stop().await;
             return;
         }
@@ -294,7 +265,7 @@ impl Path {
             "metadata": {"name": "ss"}, "spec": {"selfSigned": {}}}),
         )
         .await;
-        wait_issuer_ready(env, "ss").await;
+        common::outcome::wait_issuer_ready(&env.client, Some(&env.namespace), "ss").await;
         if let Path::Ca = self {
             let mut root = certificate("root", ("ss", "Issuer"));
             root["spec"]["isCA"] = json!(true);
@@ -306,7 +277,7 @@ impl Path {
                 "metadata": {"name": "ca"}, "spec": {"ca": {"secretName": "root-tls"}}}),
             )
             .await;
-            wait_issuer_ready(env, "ca").await;
+            common::outcome::wait_issuer_ready(&env.client, Some(&env.namespace), "ca").await;
         }
         controllers.stop().await;
     }

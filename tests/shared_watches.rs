@@ -32,14 +32,7 @@ fn watched_resource(uri: &http::Uri) -> Option<String> {
 }
 
 async fn counting_client(env: &TestEnv) -> (kube::Client, Counts) {
-    let dir = std::env::temp_dir().join(format!("certgate-watches-{}", env.namespace));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("kubeconfig");
-    env.write_kubeconfig(&path).unwrap();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
+    let config = common::outcome::client_config(env, "certgate-watches").await;
     let counts: Counts = Default::default();
     let layer = {
         let counts = counts.clone();

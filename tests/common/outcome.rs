@@ -1,11 +1,12 @@
 //! Issuances for the fault and write-count tests, and what they left in a test's
-//! namespace: a Certificate to issue, the API writes a client made, temporary key
-//! Secrets still there, and CertificateRequests per Certificate.
+//! namespace: a Certificate to issue, its issuer Ready, a client config of the
+//! test's own (to wrap in a counting or crashing layer), the API writes a client
+//! made, temporary key Secrets still there, and CertificateRequests per Certificate.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use certgate::api::CertificateRequest;
+use certgate::api::{CertificateRequest, ClusterIssuer, ConditionStatus, Issuer, IssuerStatus};
 use certgate_sandbox::TestEnv;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
@@ -17,6 +18,53 @@ pub async fn apply(env: &TestEnv, doc: Value) {
     certgate::manifests::apply(&env.client, "test", &[doc], "test")
         .await
         .unwrap();
+}
+
+/// Waits until the Issuer `name` in `namespace`, or the ClusterIssuer `name` when
+/// `namespace` is `None`, has its Ready condition True.
+pub async fn wait_issuer_ready(client: &kube::Client, namespace: Option<&str>, name: &str) {
+    let ready = |status: Option<IssuerStatus>| {
+        status?
+            .conditions?
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == ConditionStatus::True)
+            .then_some(())
+    };
+    let what = match namespace {
+        Some(ns) => format!("Issuer {ns}/{name} Ready"),
+        None => format!("ClusterIssuer {name} Ready"),
+    };
+    super::wait_for(&what, async || match namespace {
+        Some(ns) => ready(
+            Api::<Issuer>::namespaced(client.clone(), ns)
+                .get(name)
+                .await
+                .ok()?
+                .status,
+        ),
+        None => ready(
+            Api::<ClusterIssuer>::all(client.clone())
+                .get(name)
+                .await
+                .ok()?
+                .status,
+        ),
+    })
+    .await;
+}
+
+/// A client config for the test's API server (sandbox or real), through a
+/// kubeconfig written under the temp folder `<tag>-<namespace>`: a client of its
+/// own to build with a tower layer.
+pub async fn client_config(env: &TestEnv, tag: &str) -> kube::Config {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", env.namespace));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kubeconfig");
+    env.write_kubeconfig(&path).unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap()
 }
 
 /// A Certificate for `<name>.example.com` (ECDSA P-256, Secret `<name>-tls`) from the
