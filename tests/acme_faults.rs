@@ -90,6 +90,19 @@ impl Stack {
             .unwrap();
     }
 
+    /// The ClusterIssuer `proxied`: ACME through the proxy, HTTP-01 by Ingress.
+    async fn proxied_issuer(&self) {
+        self.apply(
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": "proxied"},
+            "spec": {"acme": {"server": self.proxy.directory_url, "email": "ops@example.com",
+                "caBundle": self.proxy.ca_bundle(),
+                "privateKeySecretRef": {"name": "proxied-account"},
+                "solvers": [{"http01": {"ingress": {}}}]}}}),
+        )
+        .await;
+    }
+
     async fn certificate(&self, name: &str) {
         self.apply(
             json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
@@ -206,15 +219,7 @@ async fn certgate_converges_through_acme_faults_with_bounded_requests() {
         return;
     }
     let s = Stack::start().await;
-    s.apply(
-        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-        "metadata": {"name": "proxied"},
-        "spec": {"acme": {"server": s.proxy.directory_url, "email": "ops@example.com",
-            "caBundle": s.proxy.ca_bundle(),
-            "privateKeySecretRef": {"name": "proxied-account"},
-            "solvers": [{"http01": {"ingress": {}}}]}}}),
-    )
-    .await;
+    s.proxied_issuer().await;
     // The account registered (through the proxy) before counting.
     common::outcome::wait_issuer_ready(&s.env.client, None, "proxied").await;
 
@@ -433,15 +438,7 @@ async fn a_lagging_api_server_gets_one_ca_order_per_order_sandbox_only() {
         eprintln!("skipped: injected API server faults need the sandbox");
         return;
     }
-    s.apply(
-        json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-        "metadata": {"name": "proxied"},
-        "spec": {"acme": {"server": s.proxy.directory_url, "email": "ops@example.com",
-            "caBundle": s.proxy.ca_bundle(),
-            "privateKeySecretRef": {"name": "proxied-account"},
-            "solvers": [{"http01": {"ingress": {}}}]}}}),
-    )
-    .await;
+    s.proxied_issuer().await;
     const N: usize = 6;
     for i in 0..N {
         s.certificate(&format!("lag{i}")).await;

@@ -376,17 +376,44 @@ async fn route53_throttling_is_retried_within_the_budget_then_reported() {
     .await
     .unwrap();
     let name = "_acme-challenge.example.com.";
+    // Throttled twice, then the change refused while "a prior request" is pending;
+    // then throttled beyond the budget.
+    throttled_present_then_clean_up(
+        "Route53",
+        &p,
+        &front,
+        vec![
+            route53_error("Throttling", "Rate exceeded"),
+            route53_error("Throttling", "Rate exceeded"),
+            route53_error(
+                "PriorRequestNotComplete",
+                "The request was rejected because Route 53 was still processing a prior request.",
+            )
+            .on("POST", "/rrset"),
+        ],
+        || route53_error("Throttling", "Rate exceeded"),
+        "Throttling",
+        async || moto.txt(&id, name).await,
+    )
+    .await;
+}
 
-    // Throttled twice, then the change refused while "a prior request" is pending.
-    front.inject([
-        route53_error("Throttling", "Rate exceeded"),
-        route53_error("Throttling", "Rate exceeded"),
-        route53_error(
-            "PriorRequestNotComplete",
-            "The request was rejected because Route 53 was still processing a prior request.",
-        )
-        .on("POST", "/rrset"),
-    ]);
+/// What both provider tests check, with `p` behind `front` writing
+/// `_acme-challenge.example.com.`: after `burst` (faults within the retry budget) a
+/// present succeeds in at most 12 requests, every fault met; after 5 of `over` (the
+/// budget) a present fails, transient, naming `word`, after exactly 5 requests; the
+/// clean-up then leaves nothing (`txt`: the values served).
+async fn throttled_present_then_clean_up(
+    provider: &str,
+    p: &dyn Provider,
+    front: &HttpFaults,
+    burst: Vec<Failure>,
+    over: impl Fn() -> Failure,
+    word: &str,
+    txt: impl AsyncFn() -> Vec<String>,
+) {
+    let name = "_acme-challenge.example.com.";
+    front.inject(burst);
     p.present("example.com.", name, "value-1").await.unwrap();
     assert_eq!(
         front.pending(),
@@ -394,7 +421,7 @@ async fn route53_throttling_is_retried_within_the_budget_then_reported() {
         "every fault was met: {:#?}",
         front.seen()
     );
-    assert_eq!(moto.txt(&id, name).await, vec!["value-1"]);
+    assert_eq!(txt().await, vec!["value-1"]);
     let first = front.seen().len();
     assert!(
         first <= 12,
@@ -402,16 +429,15 @@ async fn route53_throttling_is_retried_within_the_budget_then_reported() {
         front.seen()
     );
 
-    // Throttled beyond the budget (5 attempts): a transient error in Route53's words.
-    front.inject((0..5).map(|_| route53_error("Throttling", "Rate exceeded")));
+    front.inject((0..5).map(|_| over()));
     let e = p
         .present("example.com.", name, "value-2")
         .await
         .expect_err("throttled beyond the retry budget");
     let made = front.seen().len() - first;
-    eprintln!("Route53: first present {first} requests; throttled present {made} requests: {e}");
+    eprintln!("{provider}: first present {first} requests; throttled present {made} requests: {e}");
     assert!(e.is_transient(), "{e}");
-    assert!(e.to_string().contains("Throttling"), "{e}");
+    assert!(e.to_string().contains(word), "{e}");
     assert_eq!(front.pending(), 0);
     assert_eq!(
         made,
@@ -422,11 +448,8 @@ async fn route53_throttling_is_retried_within_the_budget_then_reported() {
     // Faults over: clean-up leaves nothing.
     p.cleanup("example.com.", name, "value-1").await.unwrap();
     p.cleanup("example.com.", name, "value-2").await.unwrap();
-    assert!(
-        moto.txt(&id, name).await.is_empty(),
-        "left: {:?}",
-        moto.txt(&id, name).await
-    );
+    let left = txt().await;
+    assert!(left.is_empty(), "left: {left:?}");
 }
 
 fn google_error(status: u16, state: &str, reason: &str, message: &str) -> Failure {
@@ -462,76 +485,39 @@ async fn cloud_dns_throttling_is_retried_within_the_budget_then_reported() {
     })
     .await
     .unwrap();
-    let name = "_acme-challenge.example.com.";
-    let txt = |e: &CloudDnsEmulator| -> Vec<String> {
-        e.rrsets(name)
-            .into_iter()
-            .filter(|r| r.rtype == "TXT")
-            .flat_map(|r| r.rrdatas)
-            .collect()
-    };
-    front.inject([
-        google_error(
-            429,
-            "RESOURCE_EXHAUSTED",
-            "rateLimitExceeded",
-            "Rate Limit Exceeded",
-        ),
-        google_error(
-            503,
-            "UNAVAILABLE",
-            "backendError",
-            "The service is currently unavailable.",
-        ),
-        google_error(
-            429,
-            "RESOURCE_EXHAUSTED",
-            "rateLimitExceeded",
-            "Rate Limit Exceeded",
-        ),
-    ]);
-    p.present("example.com.", name, "value-1").await.unwrap();
-    assert_eq!(
-        front.pending(),
-        0,
-        "every fault was met: {:#?}",
-        front.seen()
-    );
-    assert_eq!(txt(&e).len(), 1, "{:?}", txt(&e));
-    let first = front.seen().len();
-    assert!(
-        first <= 12,
-        "{first} requests for one present: {:#?}",
-        front.seen()
-    );
-
-    front.inject((0..5).map(|_| {
+    let throttled = || {
         google_error(
             429,
             "RESOURCE_EXHAUSTED",
             "rateLimitExceeded",
             "Rate Limit Exceeded",
         )
-    }));
-    let err = p
-        .present("example.com.", name, "value-2")
-        .await
-        .expect_err("throttled beyond the retry budget");
-    let made = front.seen().len() - first;
-    eprintln!(
-        "Cloud DNS: first present {first} requests; throttled present {made} requests: {err}"
-    );
-    assert!(err.is_transient(), "{err}");
-    assert!(err.to_string().contains("429"), "{err}");
-    assert_eq!(front.pending(), 0);
-    assert_eq!(
-        made,
-        5,
-        "attempts for a throttled present: {:#?}",
-        front.seen()
-    );
-    p.cleanup("example.com.", name, "value-1").await.unwrap();
-    p.cleanup("example.com.", name, "value-2").await.unwrap();
-    assert!(txt(&e).is_empty(), "left: {:?}", txt(&e));
+    };
+    throttled_present_then_clean_up(
+        "Cloud DNS",
+        &p,
+        &front,
+        vec![
+            throttled(),
+            google_error(
+                503,
+                "UNAVAILABLE",
+                "backendError",
+                "The service is currently unavailable.",
+            ),
+            throttled(),
+        ],
+        throttled,
+        "429",
+        async || {
+            e.rrsets("_acme-challenge.example.com.")
+                .into_iter()
+                .filter(|r| r.rtype == "TXT")
+                .flat_map(|r| r.rrdatas)
+                .map(|d| d.trim_matches('"').to_string())
+                .collect()
+        },
+    )
+    .await;
     assert!(e.changes() > 0);
 }
