@@ -32,6 +32,7 @@ use certgate_conformance::emulators::dns::{DnsMode, DnsServer};
 use certgate_sandbox::TestEnv;
 use common::http_faults::{Failure, HttpFaults};
 use common::pebble::{Pebble, PebbleOptions, free_port};
+use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
@@ -142,8 +143,10 @@ impl Stack {
     }
 
     /// Waits up to `secs` for Certificate `name` to be Ready, collecting every
-    /// Challenge reason shown meanwhile; then for the Challenges and every TXT record
-    /// under `_acme-challenge.example.com` to be gone.
+    /// Challenge reason: those shown while polling, and those of the Challenges'
+    /// `PresentError` events (a reason can be replaced between two polls); then waits
+    /// for the Challenges and every TXT record under `_acme-challenge.example.com` to
+    /// be gone.
     async fn ready_and_clean(&self, name: &str, secs: u64) -> BTreeSet<String> {
         let certificates =
             Api::<Certificate>::namespaced(self.env.client.clone(), &self.env.namespace);
@@ -174,6 +177,20 @@ impl Stack {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let events = Api::<Event>::namespaced(self.env.client.clone(), &self.env.namespace)
+            .list(&ListParams::default())
+            .await
+            .unwrap();
+        reasons.extend(
+            events
+                .items
+                .into_iter()
+                .filter(|e| {
+                    e.involved_object.kind.as_deref() == Some("Challenge")
+                        && e.reason.as_deref() == Some("PresentError")
+                })
+                .filter_map(|e| e.message),
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let left = challenges
