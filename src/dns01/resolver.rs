@@ -252,22 +252,22 @@ impl Resolver {
     ) -> Result<(Nameserver, Message), ResolverError> {
         let mut last_error = String::from("no nameservers to ask");
         let mut failed_answer = None;
+        // With one server there is no other to prefer: nothing to remember.
+        let choosing = servers.len() > 1;
         for server in self.healthy_first(servers) {
             let result = self.query_one(server, name, rtype, recursion_desired).await;
-            self.note_health(
-                server,
-                result
-                    .as_ref()
-                    .is_ok_and(|a| !server_failure(a.metadata.response_code)),
-            );
+            let answered = matches!(&result, Ok(a) if !server_failure(a.metadata.response_code));
+            if choosing {
+                self.note_health(server, answered);
+            }
             match result {
+                Ok(answer) if answered => return Ok((server.clone(), answer)),
                 // A server that cannot answer (SERVFAIL, REFUSED…): the next one may;
                 // its answer is returned only when none does better.
-                Ok(answer) if server_failure(answer.metadata.response_code) => {
+                Ok(answer) => {
                     debug!(%server, name = %name, %rtype, rcode = %answer.metadata.response_code, "DNS server failed; asking the next");
                     failed_answer.get_or_insert((server.clone(), answer));
                 }
-                Ok(answer) => return Ok((server.clone(), answer)),
                 Err(e) => {
                     debug!(%server, name = %name, %rtype, error = %e, "DNS query failed");
                     last_error = format!("{server}: {e}");
@@ -287,6 +287,9 @@ impl Resolver {
 
     /// `servers` in their order, those that failed recently after the others.
     fn healthy_first<'s>(&self, servers: &'s [Nameserver]) -> Vec<&'s Nameserver> {
+        if servers.len() < 2 {
+            return servers.iter().collect();
+        }
         let now = tokio::time::Instant::now();
         let failing = self.inner.failing.lock().unwrap_or_else(|p| p.into_inner());
         let recently = |s: &Nameserver| {
