@@ -90,17 +90,25 @@ impl Stack {
             .unwrap();
     }
 
-    /// The ClusterIssuer `proxied`: ACME through the proxy, HTTP-01 by Ingress.
+    /// The name of the test's ClusterIssuer (one per namespace: tests share a real
+    /// cluster).
+    fn issuer(&self) -> String {
+        format!("proxied-{}", self.env.namespace)
+    }
+
+    /// The test's ClusterIssuer: ACME through the proxy, HTTP-01 by Ingress, its
+    /// account registered.
     async fn proxied_issuer(&self) {
         self.apply(
             json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
-            "metadata": {"name": "proxied"},
+            "metadata": {"name": self.issuer()},
             "spec": {"acme": {"server": self.proxy.directory_url, "email": "ops@example.com",
                 "caBundle": self.proxy.ca_bundle(),
                 "privateKeySecretRef": {"name": "proxied-account"},
                 "solvers": [{"http01": {"ingress": {}}}]}}}),
         )
         .await;
+        common::outcome::wait_issuer_ready(&self.env.client, None, &self.issuer()).await;
     }
 
     async fn certificate(&self, name: &str) {
@@ -109,7 +117,7 @@ impl Stack {
             "metadata": {"name": name},
             "spec": {"secretName": format!("{name}-tls"),
                 "dnsNames": [format!("{name}.example.com")],
-                "issuerRef": {"name": "proxied", "kind": "ClusterIssuer"},
+                "issuerRef": {"name": self.issuer(), "kind": "ClusterIssuer"},
                 "privateKey": {"algorithm": "ECDSA", "size": 256}}}),
         )
         .await;
@@ -220,8 +228,6 @@ async fn certgate_converges_through_acme_faults_with_bounded_requests() {
     }
     let s = Stack::start().await;
     s.proxied_issuer().await;
-    // The account registered (through the proxy) before counting.
-    common::outcome::wait_issuer_ready(&s.env.client, None, "proxied").await;
 
     let (baseline, took) = s.issue("baseline", 60).await;
     let mut table = vec![
@@ -486,4 +492,59 @@ async fn a_lagging_api_server_gets_one_ca_order_per_order_sandbox_only() {
         "CA orders placed for {N} Orders\n{}",
         s.dump().await
     );
+}
+
+/// The CA moves its endpoints: the directory (at the same URL) names new URLs and
+/// the old ones answer 404. certgate reads the directory again after the 404 from
+/// newOrder, finds its account by its key at the new URLs and issues, with one
+/// order at the new origin and no more than four requests to the old URLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_that_moves_its_urls_is_followed_to_the_new_ones() {
+    if common::missing(&common::PEBBLE_AND_BIND) {
+        return;
+    }
+    let s = Stack::start().await;
+    s.proxied_issuer().await;
+    let (baseline, _) = s.issue("before", 60).await;
+    assert!(
+        s.proxy.seen().iter().all(|x| !x.second_origin),
+        "nothing goes to the second origin before the move"
+    );
+
+    s.proxy.move_urls();
+    let (requests, took) = s.issue("after", 60).await;
+    let seen = s.proxy.seen();
+    let old: Vec<_> = seen
+        .iter()
+        .filter(|x| !x.second_origin && x.kind != Kind::Directory)
+        .collect();
+    let directory_reads = seen.iter().filter(|x| x.kind == Kind::Directory).count();
+    let new_orders_at_new = seen
+        .iter()
+        .filter(|x| x.second_origin && x.path.starts_with("/order-plz") && x.status == 201)
+        .count();
+    let bound = 2 * baseline + 4;
+    eprintln!(
+        "directory moved: Ready in {:.1} s, {requests} requests (bound {bound}; baseline {baseline}), \
+         {} to old URLs (all 404), {directory_reads} directory reads, {new_orders_at_new} new order at the new origin",
+        took.as_secs_f64(),
+        old.len()
+    );
+    eprintln!(
+        "old URLs asked after the move: {:?}",
+        old.iter().map(|x| (&x.method, &x.path)).collect::<Vec<_>>()
+    );
+    // newNonce and/or newOrder before the directory is read again, and perhaps a
+    // late read by the previous issuance's clean-up.
+    assert!(
+        !old.is_empty() && old.len() <= 4,
+        "requests to the old URLs after the move: {old:?}"
+    );
+    assert!(old.iter().all(|x| x.status == 404), "{old:?}");
+    assert_eq!(
+        directory_reads, 1,
+        "the directory read again once: {seen:?}"
+    );
+    assert_eq!(new_orders_at_new, 1, "{seen:?}");
+    assert!(requests <= bound, "{requests} requests, bound {bound}");
 }

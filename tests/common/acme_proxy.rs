@@ -1,7 +1,10 @@
 //! A fault-injecting HTTPS reverse proxy in front of an ACME server (Pebble) for
 //! tests: it rewrites the server's URLs to its own, counts requests by kind and
 //! injects faults (5xx, 429 with Retry-After, badNonce, rateLimited, a reset
-//! connection, a stall) on the requests of one kind.
+//! connection, a stall) on the requests of one kind. It also listens on a second
+//! origin: after [`AcmeProxy::move_urls`] the directory (still at the first
+//! origin's `/dir`) names URLs on the second and every other URL of the first
+//! answers 404, as when a CA moves its endpoints.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -98,6 +101,8 @@ pub struct Seen {
     pub path: String,
     /// The status answered (0: the connection was reset).
     pub status: u16,
+    /// Whether it came to the second origin (see [`AcmeProxy::move_urls`]).
+    pub second_origin: bool,
     /// The fault injected, if any.
     pub fault: Option<Fault>,
 }
@@ -108,6 +113,8 @@ struct State {
     seen: Vec<Seen>,
     /// Order ids (the path's last segment) made invalid at finalize.
     invalid_orders: std::collections::HashSet<String>,
+    /// The directory names the second origin; the first answers 404 but for `/dir`.
+    moved: bool,
 }
 
 /// A running proxy; stops on drop.
@@ -179,33 +186,26 @@ impl AcmeProxy {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let own = Arc::new(Own {
+        let second_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let second_port = second_listener.local_addr().unwrap().port();
+        let origin = |port: u16| Origin {
             origin: format!("https://127.0.0.1:{port}"),
             host: format!("127.0.0.1:{port}"),
-            upstream_origin,
-            upstream,
-        });
+        };
+        let own = |second: bool| {
+            Arc::new(Own {
+                first: origin(port),
+                second: origin(second_port),
+                is_second: second,
+                upstream_origin: upstream_origin.clone(),
+                upstream: upstream.clone(),
+            })
+        };
         let state = Arc::new(Mutex::new(State::default()));
-        let st = state.clone();
+        let first = serve(listener, acceptor.clone(), own(false), state.clone());
+        let second = serve(second_listener, acceptor, own(true), state.clone());
         let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    return;
-                };
-                let (acceptor, own, st) = (acceptor.clone(), own.clone(), st.clone());
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(move |req| {
-                        let (own, st) = (own.clone(), st.clone());
-                        async move { Ok::<_, std::convert::Infallible>(answer(req, own, st).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
-                });
-            }
+            let _ = tokio::join!(first, second);
         });
         AcmeProxy {
             directory_url: format!("https://127.0.0.1:{port}/dir"),
@@ -213,6 +213,12 @@ impl AcmeProxy {
             state,
             task,
         }
+    }
+
+    /// From now on the directory names the second origin's URLs and every URL of
+    /// the first origin but the directory answers 404.
+    pub fn move_urls(&self) {
+        self.state.lock().unwrap().moved = true;
     }
 
     /// `caBundle` for an issuer pointed at the proxy.
@@ -248,19 +254,66 @@ impl AcmeProxy {
     }
 }
 
-struct Own {
+/// Serves one origin of the proxy until the task is aborted.
+fn serve(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    own: Arc<Own>,
+    st: Arc<Mutex<State>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, own, st) = (acceptor.clone(), own.clone(), st.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req| {
+                    let (own, st) = (own.clone(), st.clone());
+                    async move { Ok::<_, std::convert::Infallible>(answer(req, own, st).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    })
+}
+
+struct Origin {
     origin: String,
     host: String,
+}
+
+/// What one listener of the proxy knows: both origins and which one it serves.
+struct Own {
+    first: Origin,
+    second: Origin,
+    is_second: bool,
     upstream_origin: String,
     upstream: Upstream,
+}
+
+impl Own {
+    /// The origin the upstream is told it serves (it names and checks URLs by it).
+    fn named(&self, moved: bool) -> &Origin {
+        if self.is_second || moved {
+            &self.second
+        } else {
+            &self.first
+        }
+    }
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
     Full::new(b.into()).map_err(|never| match never {}).boxed()
 }
 
-fn record(st: &Mutex<State>, req: &(http::Method, Kind, String), status: u16, f: Option<Fault>) {
-    let (method, kind, path) = req;
+fn record(st: &Mutex<State>, req: &Request, status: u16, f: Option<Fault>) {
+    let (method, kind, path, second_origin) = req;
     st.lock().unwrap().seen.push(Seen {
         at: Instant::now(),
         method: method.clone(),
@@ -268,8 +321,12 @@ fn record(st: &Mutex<State>, req: &(http::Method, Kind, String), status: u16, f:
         path: path.clone(),
         status,
         fault: f,
+        second_origin: *second_origin,
     });
 }
+
+/// Method, kind, path and whether it came to the second origin.
+type Request = (http::Method, Kind, String, bool);
 
 fn problem(status: u16) -> http::response::Builder {
     http::Response::builder()
@@ -288,7 +345,23 @@ async fn answer(
         .path_and_query()
         .map_or("/".to_string(), |p| p.to_string());
     let kind = Kind::of(req.uri().path());
-    let what = (method.clone(), kind, req.uri().path().to_string());
+    let what = (
+        method.clone(),
+        kind,
+        req.uri().path().to_string(),
+        own.is_second,
+    );
+    let moved = st.lock().unwrap().moved;
+    if moved && !own.is_second && kind != Kind::Directory {
+        record(&st, &what, 404, None);
+        let body = serde_json::json!({
+            "type": "urn:ietf:params:acme:error:malformed",
+            "detail": "proxy: no such URL here any more",
+            "status": 404,
+        });
+        return problem(404).body(full(body.to_string())).unwrap();
+    }
+    let named = own.named(moved);
     let fault = {
         let mut s = st.lock().unwrap();
         match s.injection.as_mut() {
@@ -326,7 +399,7 @@ async fn answer(
                 "status": 429,
             });
             let mut b = problem(429).header("retry-after", "2");
-            if let Some(n) = fresh_nonce(&own).await {
+            if let Some(n) = fresh_nonce(&own, named).await {
                 b = b.header("replay-nonce", n);
             }
             return b.body(full(body.to_string())).unwrap();
@@ -339,7 +412,7 @@ async fn answer(
                 "status": 400,
             });
             let mut b = problem(400);
-            if let Some(n) = fresh_nonce(&own).await {
+            if let Some(n) = fresh_nonce(&own, named).await {
                 b = b.header("replay-nonce", n);
             }
             return b.body(full(body.to_string())).unwrap();
@@ -355,7 +428,7 @@ async fn answer(
                 "status": 403,
             });
             let mut b = problem(403);
-            if let Some(n) = fresh_nonce(&own).await {
+            if let Some(n) = fresh_nonce(&own, named).await {
                 b = b.header("replay-nonce", n);
             }
             return b.body(full(body.to_string())).unwrap();
@@ -382,7 +455,7 @@ async fn answer(
             up = up.header(k, v);
         }
     }
-    up = up.header(http::header::HOST, own.host.as_str());
+    up = up.header(http::header::HOST, named.host.as_str());
     let response = match own
         .upstream
         .request(up.body(Full::new(body)).unwrap())
@@ -403,7 +476,7 @@ async fn answer(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let rewrite = |s: &str| s.replace(&own.upstream_origin, &own.origin);
+    let rewrite = |s: &str| s.replace(&own.upstream_origin, &named.origin);
     for name in [http::header::LOCATION, http::header::LINK] {
         let values: Vec<String> = parts
             .headers
@@ -466,11 +539,11 @@ async fn answer(
 }
 
 /// A nonce fresh from the upstream server.
-async fn fresh_nonce(own: &Own) -> Option<String> {
+async fn fresh_nonce(own: &Own, named: &Origin) -> Option<String> {
     let req = http::Request::builder()
         .method(http::Method::HEAD)
         .uri(format!("{}/nonce-plz", own.upstream_origin))
-        .header(http::header::HOST, own.host.as_str())
+        .header(http::header::HOST, named.host.as_str())
         .body(Full::new(Bytes::new()))
         .ok()?;
     let r = own.upstream.request(req).await.ok()?;

@@ -165,6 +165,18 @@ impl AccountRegistry {
         }
     }
 
+    /// Forgets the issuer's account and client: the next use reads the directory
+    /// again and looks the account up by its key (after the server stopped
+    /// answering at a URL its directory named, as when a CA moves its endpoints).
+    pub fn forget(&self, issuer: &str) {
+        if let Ok(mut m) = self.accounts.lock() {
+            m.remove(issuer);
+        }
+        if let Ok(mut m) = self.clients.lock() {
+            m.remove(issuer);
+        }
+    }
+
     /// The issuer's ACME client, made (reading the directory) when there is none
     /// for its current settings.
     async fn client(

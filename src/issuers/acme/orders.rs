@@ -590,6 +590,12 @@ async fn create_acme_order(
                 ctx.acme.budget_record_refused(&issuer.key, until);
             }
             order_ledger::release_refused(ctx, order, account).await;
+            // newOrder (or newNonce) is not found where the directory said: the CA
+            // moved its endpoints. Read the directory again on the next attempt.
+            if e.status() == Some(404) {
+                tracing::info!(issuer = %issuer.key, error = %e, "the ACME server no longer answers at the URLs of its directory; reading it again");
+                ctx.acme.accounts.forget(&issuer.key);
+            }
             let reason = format!("Failed to create Order: {e}");
             patch_status(api, &name, json!({"reason": reason})).await?;
             return Err(acme_err(e));
