@@ -395,6 +395,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                 leader_election_lease_duration,
                 leader_election_renew_deadline,
                 leader_election_retry_period,
+                shards,
             } = *leader;
             if leader_elect {
                 for (field, d) in [
@@ -412,7 +413,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             }
             let client =
                 kube_client(client.master.as_deref(), client.kubeconfig.as_deref()).await?;
-            let config = certgate::controller::ControllerConfig {
+            let mut config = certgate::controller::ControllerConfig {
                 cluster_resource_namespace,
                 namespace: (!namespace.is_empty()).then_some(namespace),
                 cluster_issuer_selector: (!cluster_issuer_selector.is_empty())
@@ -464,6 +465,18 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             election.lease_duration = leader_election_lease_duration;
             election.renew_deadline = leader_election_renew_deadline;
             election.retry_period = leader_election_retry_period;
+            // Sharded, every replica works at once on its share and only the
+            // cluster-scoped controllers wait for the leader Lease.
+            let sharded = shards > 1;
+            if sharded {
+                config.sharding = Some(certgate::runtime::shards::ShardSettings::new(
+                    &leader_election_namespace,
+                    &identity,
+                    shards,
+                ));
+                config.cluster_leader = leader_elect.then(|| election.clone());
+            }
+            let leader_elect = leader_elect && !sharded;
             if leader_elect {
                 tracing::info!(lease = %format!("{}/{}", election.namespace, election.name), "waiting to become leader");
                 certgate::runtime::leader::acquire(&client, &election).await;

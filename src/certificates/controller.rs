@@ -132,7 +132,12 @@ pub async fn run(
             .concurrency(ctx.config.max_concurrent_reconciles),
     )
     .graceful_shutdown_on(shutdown)
-    .run(reconcile, error_policy, ctx)
+    .reconcile_all_on(ctx.config.shards.changes())
+    .run(
+        crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile),
+        error_policy,
+        ctx,
+    )
     .for_each(|_| futures::future::ready(()))
     .await;
 }

@@ -47,6 +47,12 @@ pub struct ControllerConfig {
     /// The Gateway API shim (`--enable-gateway-api`, `--enable-gateway-api-listenerset`,
     /// `--gateway-api-extra-protocols`).
     pub gateway_api: crate::gateway::GatewayApiConfig,
+    /// Share namespaces with the other replicas (`--shards`); unset, this process
+    /// works on everything (as cert-manager's one active leader).
+    pub sharding: Option<crate::runtime::shards::ShardSettings>,
+    /// With `sharding`: the Lease whose holder alone runs the cluster-scoped
+    /// controllers (ClusterIssuers, the CA injector).
+    pub cluster_leader: Option<crate::runtime::leader::LeaderElectionConfig>,
 }
 
 /// Whether cert-manager's `--controllers` list leaves the built-in approver on:
@@ -84,6 +90,8 @@ impl Default for ControllerConfig {
             vault: Default::default(),
             approve_requests: true,
             gateway_api: Default::default(),
+            sharding: None,
+            cluster_leader: None,
         }
     }
 }
@@ -111,6 +119,10 @@ impl Context {
                 max_concurrent_reconciles: config.max_concurrent_reconciles,
                 clock: config.clock.clone(),
                 component: config.component.clone(),
+                shards: match &config.sharding {
+                    Some(s) => crate::runtime::shards::Shards::member(s),
+                    None => crate::runtime::shards::Shards::all(),
+                },
             },
             metrics,
         );
@@ -199,17 +211,78 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
     };
     let certificates = ctx.watch_certificates();
     let (rt, issuers) = (&ctx.runtime, &ctx.issuers);
-    let ca_injector = async {
+    let ca_injector = || async {
         if ctx.config.ca_injector {
             crate::cainjector::run(rt.clone(), certificates.clone(), stop(shutdown.clone())).await
         }
     };
+    // Cluster-scoped work: here, or, sharded, on the holder of the leader Lease only.
+    let cluster_scoped = async {
+        let work = || async {
+            tokio::join!(
+                crate::issuers::issuer_controller::run_cluster_issuers(
+                    issuers.clone(),
+                    stop(shutdown.clone())
+                ),
+                ca_injector()
+            )
+        };
+        let Some(election) = &ctx.config.cluster_leader else {
+            work().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = crate::runtime::leader::acquire(&rt.client, election) => {}
+                _ = stop(shutdown.clone()) => return,
+            }
+            tracing::info!("leading: running the cluster-scoped controllers");
+            tokio::select! {
+                _ = work() => {
+                    crate::runtime::leader::release(&rt.client, election).await;
+                    return;
+                }
+                _ = crate::runtime::leader::keep_renewing(&rt.client, election) => {
+                    tracing::warn!("leadership lost: the cluster-scoped controllers stopped until it is regained");
+                }
+            }
+        }
+    };
+    // Sharded: this member's Lease is kept until every controller has stopped.
+    let (stopped, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let membership = async {
+        if let Some(settings) = ctx.config.sharding.clone() {
+            crate::runtime::shards::run(
+                rt.client.clone(),
+                settings,
+                rt.config.shards.clone(),
+                async {
+                    let _ = stopped_rx.await;
+                },
+            )
+            .await
+        }
+    };
+    let controllers = async {
+        namespaced_controllers(&ctx, &certificates, cluster_scoped, &shutdown).await;
+        let _ = stopped.send(());
+    };
+    tokio::join!(membership, controllers);
+}
+
+async fn namespaced_controllers(
+    ctx: &Arc<Context>,
+    certificates: &Arc<SharedCertificates>,
+    cluster_scoped: impl std::future::Future<Output = ()>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) {
+    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (rt, issuers) = (&ctx.runtime, &ctx.issuers);
     tokio::join!(
         crate::issuers::issuer_controller::run_issuers(issuers.clone(), stop(shutdown.clone())),
-        crate::issuers::issuer_controller::run_cluster_issuers(
-            issuers.clone(),
-            stop(shutdown.clone())
-        ),
+        cluster_scoped,
         crate::issuers::request_controller::run(issuers.clone(), stop(shutdown.clone())),
         crate::certificates::controller::run(
             ctx.certificates.clone(),
@@ -233,7 +306,6 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
         crate::issuers::acme::challenges::run(issuers.clone(), stop(shutdown.clone())),
         serve_http01_solver(ctx.clone(), stop(shutdown.clone())),
         serve_tls_alpn01_solver(ctx.clone(), stop(shutdown.clone())),
-        ca_injector,
     );
 }
 
@@ -317,6 +389,8 @@ pub struct RunningControllers {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     pub metrics: Arc<Metrics>,
+    /// This process's share of the namespaces (everything, unsharded).
+    pub shards: crate::runtime::shards::Shards,
 }
 
 impl RunningControllers {
@@ -324,12 +398,14 @@ impl RunningControllers {
     pub fn start(client: kube::Client, config: ControllerConfig) -> RunningControllers {
         let metrics = Arc::new(Metrics::default());
         let ctx = Context::new(client, config, metrics.clone());
+        let shards = ctx.runtime.config.shards.clone();
         let (stop, rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(run_controllers(ctx, rx));
         RunningControllers {
             stop,
             task,
             metrics,
+            shards,
         }
     }
 

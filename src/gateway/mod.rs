@@ -485,7 +485,12 @@ pub async fn run(
     .reconcile_on(route_watches.parent_triggers("Gateway"))
     .with_config(debounced())
     .graceful_shutdown_on(shutdown.clone())
-    .run(reconcile_gateway, error_policy, shared.clone())
+    .reconcile_all_on(ctx.config.shards.changes())
+    .run(
+        crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile_gateway),
+        error_policy,
+        shared.clone(),
+    )
     .for_each(|_| futures::future::ready(()));
     let listener_sets = async {
         if !config.listener_sets || !served(&ctx.client, "listenersets").await {
@@ -524,7 +529,15 @@ pub async fn run(
             .reconcile_on(route_watches.parent_triggers("ListenerSet"))
             .with_config(debounced())
             .graceful_shutdown_on(shutdown.clone())
-            .run(reconcile_listener_set, error_policy, ls_shim)
+            .reconcile_all_on(ctx.config.shards.changes())
+            .run(
+                crate::runtime::reconcile::sharded(
+                    ctx.config.shards.clone(),
+                    reconcile_listener_set,
+                ),
+                error_policy,
+                ls_shim,
+            )
             .for_each(|_| futures::future::ready(()))
             .await;
         ls_sweeper.abort();

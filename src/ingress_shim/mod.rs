@@ -89,7 +89,12 @@ pub async fn run(
     crate::runtime::reconcile::lean_controller(ingresses)
         .owns_shared_stream(certificates.watch.touched())
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, shim)
+        .reconcile_all_on(ctx.config.shards.changes())
+        .run(
+            crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile),
+            error_policy,
+            shim,
+        )
         .for_each(|_| futures::future::ready(()))
         .await;
 }

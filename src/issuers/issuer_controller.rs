@@ -378,7 +378,12 @@ pub async fn run_issuers(
             },
         )
         .graceful_shutdown_on(shutdown)
-        .run(reconcile_issuer, error_policy, ctx)
+        .reconcile_all_on(ctx.config.shards.changes())
+        .run(
+            crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile_issuer),
+            error_policy,
+            ctx,
+        )
         .for_each(|_| futures::future::ready(()))
         .await;
 }

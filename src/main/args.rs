@@ -124,6 +124,12 @@ pub(super) struct LeaderArgs {
     /// How often the Lease is acquired or renewed.
     #[arg(long, default_value = "2s", value_parser = certgate::gocompat::go_duration)]
     pub(super) leader_election_retry_period: Duration,
+    /// Share the namespaces among this many replicas (certgate's): each replica
+    /// keeps a Lease in the leader election namespace and works on its share, taken
+    /// over within 15 s when it stops renewing; cluster-scoped work stays with the
+    /// leader. 0 or 1: one active leader does everything, as cert-manager.
+    #[arg(long, default_value = "0", env = "CERTGATE_SHARDS")]
+    pub(super) shards: u32,
 }
 
 /// The Gateway API shim's switches (cert-manager's flags; certgate's shims are on by

@@ -21,6 +21,8 @@ pub struct Settings {
     pub clock: Arc<dyn Clock>,
     /// The component name events are reported from.
     pub component: String,
+    /// Which namespaces this replica works on (all, unless `--shards`).
+    pub shards: crate::runtime::shards::Shards,
 }
 
 impl Default for Settings {
@@ -31,6 +33,7 @@ impl Default for Settings {
             max_concurrent_reconciles: 16,
             clock: Arc::new(crate::runtime::clock::SystemClock),
             component: "cert-manager".to_string(),
+            shards: Default::default(),
         }
     }
 }

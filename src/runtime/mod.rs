@@ -1,7 +1,8 @@
 //! What the controllers share at run time: the context every controller has
 //! (`context`), one watch per kind shared by every reader (`shared_watch`,
 //! `shared_certificates`), owner indexes over watches (`owner_index`), events
-//! (`events`), leader election (`leader`), the clock (`clock`) and how loops are
+//! (`events`), leader election (`leader`), work shared across replicas
+//! (`shards`), the clock (`clock`) and how loops are
 //! run and their failures logged (`reconcile`). Nothing in here knows a feature;
 //! features take what they need from it and the wiring (`crate::controller`)
 //! hands it to them.
@@ -13,6 +14,7 @@ pub mod events;
 pub mod leader;
 pub mod owner_index;
 pub mod reconcile;
+pub mod shards;
 pub mod shared_certificates;
 pub mod shared_watch;
 

@@ -134,6 +134,33 @@ where
     kube::runtime::Controller::for_stream(stream, reader).trigger_backoff(TriggerBackoff::default())
 }
 
+/// What [`sharded`] makes of a reconcile future: it, or at once "nothing to do".
+pub type ShardedFuture<Fut, E> = futures::future::Either<
+    Fut,
+    futures::future::Ready<Result<kube::runtime::controller::Action, E>>,
+>;
+
+/// `reconcile`, called only for objects in the namespaces this replica owns
+/// (`--shards`); others are left to their owner until the share changes.
+pub fn sharded<K, C, E, Fut>(
+    shards: crate::runtime::shards::Shards,
+    reconcile: impl Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> Fut,
+) -> impl Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> ShardedFuture<Fut, E>
+where
+    K: kube::Resource,
+    Fut: std::future::Future<Output = Result<kube::runtime::controller::Action, E>>,
+{
+    move |obj, ctx| {
+        if shards.owns(obj.meta().namespace.as_deref()) {
+            futures::future::Either::Left(reconcile(obj, ctx))
+        } else {
+            futures::future::Either::Right(futures::future::ready(Ok(
+                kube::runtime::controller::Action::await_change(),
+            )))
+        }
+    }
+}
+
 /// Whether an error is, somewhere down its chain, the API server's 409 Conflict: a
 /// write that lost a race with another writer (or with our own previous write).
 pub fn is_conflict(error: &(dyn std::error::Error + 'static)) -> bool {
