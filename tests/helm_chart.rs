@@ -624,6 +624,39 @@ fn default_values_render_valid_hardened_manifests() {
     }
 }
 
+/// Sharded, every replica gets `--shards=<replicas>` (which certgate accepts) and
+/// may list the member Leases and delete its own; unsharded, neither.
+#[test]
+fn sharding_passes_the_replica_count_and_grants_the_member_leases() {
+    if common::missing(&[common::HELM]) {
+        return;
+    }
+    for (sets, sharded) in [
+        (
+            vec!["--set", "sharding.enabled=true", "--set", "replicaCount=3"],
+            true,
+        ),
+        (vec!["--set", "replicaCount=3"], false),
+    ] {
+        let docs = documents(&render(&sets));
+        let args = args_of(find(&docs, "Deployment", "release-certgate"));
+        assert_eq!(
+            args.iter().any(|a| a == "--shards=3"),
+            sharded,
+            "{sets:?}: {args:?}"
+        );
+        assert_certgate_accepts(&args);
+        let lease_rules = rules_of(find(&docs, "Role", "release-certgate:leaderelection"));
+        for v in ["list", "delete"] {
+            assert_eq!(
+                grants(&lease_rules, "coordination.k8s.io", "leases", v),
+                sharded,
+                "{sets:?}: {v} leases"
+            );
+        }
+    }
+}
+
 #[test]
 fn everything_on_renders_valid_manifests() {
     if common::missing(&[common::HELM, common::KUBERNETES_VALIDATE]) {
