@@ -29,6 +29,13 @@ pub struct RemoteSandbox {
     kubeconfig: std::path::PathBuf,
 }
 
+impl RemoteSandbox {
+    /// The kubeconfig file of the sandbox (for controller processes).
+    pub fn kubeconfig(&self) -> &std::path::Path {
+        &self.kubeconfig
+    }
+}
+
 impl Drop for RemoteSandbox {
     fn drop(&mut self) {
         let _ = self.child.kill();

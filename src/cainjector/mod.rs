@@ -240,7 +240,11 @@ async fn run_kind<K: Injectable>(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let api: Api<K> = Api::all(cx.ctx.client.clone());
-    let controller = crate::runtime::reconcile::lean_controller_with(api, K::trim);
+    let controller = crate::runtime::reconcile::lean_controller_with(
+        api,
+        &crate::runtime::shards::Shards::all(),
+        K::trim,
+    );
     let store = controller.store();
     let triggers = futures::stream::unfold(changes.subscribe(), |mut rx| async move {
         match rx.recv().await {

@@ -87,7 +87,14 @@ pub async fn run(
     // Both streams also keep the owner indexes the snapshots are read from.
     let secret_events = {
         let ctx = ctx.clone();
-        watcher(secrets, crate::runtime::reconcile::secret_metadata_watch())
+        ctx.config
+            .shards
+            .share_of(move || {
+                watcher(
+                    secrets.clone(),
+                    crate::runtime::reconcile::secret_metadata_watch(),
+                )
+            })
             .inspect(move |e| {
                 if let Ok(e) = e {
                     ctx.secrets_by_owner.apply(e);
@@ -97,7 +104,9 @@ pub async fn run(
     };
     let request_events = {
         let ctx = ctx.clone();
-        watcher(requests, watcher::Config::default())
+        ctx.config
+            .shards
+            .share_of(move || watcher(requests.clone(), watcher::Config::default()))
             .inspect(move |e| {
                 if let Ok(e) = e {
                     ctx.requests_by_owner.apply(e);

@@ -86,7 +86,7 @@ pub async fn run(
         certificates: certificates.by_source.clone(),
         defaults,
     });
-    crate::runtime::reconcile::lean_controller(ingresses)
+    crate::runtime::reconcile::lean_controller(ingresses, &ctx.config.shards)
         .owns_shared_stream(certificates.watch.touched())
         .graceful_shutdown_on(shutdown)
         .reconcile_all_on(ctx.config.shards.changes())

@@ -361,7 +361,7 @@ pub async fn run_issuers(
             ),
             None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
         };
-    let controller = crate::runtime::reconcile::lean_controller(issuers);
+    let controller = crate::runtime::reconcile::lean_controller(issuers, &ctx.config.shards);
     let store = controller.store();
     controller
         .watches_stream(
@@ -400,7 +400,11 @@ pub async fn run_cluster_issuers(
         Some(selector) => watcher::Config::default().labels(selector),
         None => watcher::Config::default(),
     };
-    let controller = crate::runtime::reconcile::lean_controller_selected(issuers, selected);
+    let controller = crate::runtime::reconcile::lean_controller_selected(
+        issuers,
+        &crate::runtime::shards::Shards::all(),
+        selected,
+    );
     let store = controller.store();
     controller
         .watches_stream(

@@ -687,13 +687,16 @@ pub async fn run(
         None => Api::all(ctx.client.clone()),
     };
     // The issued certificate is not needed here once written: keep it out of the cache.
-    let controller =
-        crate::runtime::reconcile::lean_controller_with(requests, |r: &mut CertificateRequest| {
+    let controller = crate::runtime::reconcile::lean_controller_with(
+        requests,
+        &ctx.config.shards,
+        |r: &mut CertificateRequest| {
             if let Some(st) = r.status.as_mut() {
                 st.certificate = None;
                 st.ca = None;
             }
-        });
+        },
+    );
     let store = controller.store();
     let store2 = store.clone();
     let orders: Api<crate::api::Order> = match &ctx.config.namespace {

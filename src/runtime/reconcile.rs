@@ -56,7 +56,10 @@ impl kube::runtime::utils::Backoff for TriggerBackoff {
 
 /// A controller over `api` whose cache keeps objects without `managedFields` (they
 /// are often the biggest part of an object, and no controller reads them).
-pub fn lean_controller<K>(api: kube::Api<K>) -> kube::runtime::Controller<K>
+pub fn lean_controller<K>(
+    api: kube::Api<K>,
+    shards: &crate::runtime::shards::Shards,
+) -> kube::runtime::Controller<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -66,12 +69,13 @@ where
         + Sync
         + 'static,
 {
-    lean_controller_with(api, |_| {})
+    lean_controller_with(api, shards, |_| {})
 }
 
 /// As [`lean_controller`], watching only what `config` selects.
 pub fn lean_controller_selected<K>(
     api: kube::Api<K>,
+    shards: &crate::runtime::shards::Shards,
     config: kube::runtime::watcher::Config,
 ) -> kube::runtime::Controller<K>
 where
@@ -83,12 +87,13 @@ where
         + Sync
         + 'static,
 {
-    lean_controller_configured(api, config, |_| {})
+    lean_controller_configured(api, shards, config, |_| {})
 }
 
 /// As [`lean_controller`], dropping more of each object before it is cached.
 pub fn lean_controller_with<K>(
     api: kube::Api<K>,
+    shards: &crate::runtime::shards::Shards,
     trim: impl FnMut(&mut K) + Send + 'static,
 ) -> kube::runtime::Controller<K>
 where
@@ -100,11 +105,12 @@ where
         + Sync
         + 'static,
 {
-    lean_controller_configured(api, kube::runtime::watcher::Config::default(), trim)
+    lean_controller_configured(api, shards, kube::runtime::watcher::Config::default(), trim)
 }
 
 fn lean_controller_configured<K>(
     api: kube::Api<K>,
+    shards: &crate::runtime::shards::Shards,
     config: kube::runtime::watcher::Config,
     mut trim: impl FnMut(&mut K) + Send + 'static,
 ) -> kube::runtime::Controller<K>
@@ -121,14 +127,16 @@ where
     let (reader, writer) = reflector::store();
     let stream = reflector(
         writer,
-        watcher(api, config).modify(move |o: &mut K| {
-            let meta = o.meta_mut();
-            meta.managed_fields = None;
-            if let Some(a) = meta.annotations.as_mut() {
-                a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            }
-            trim(o);
-        }),
+        shards
+            .share_of(move || watcher(api.clone(), config.clone()))
+            .modify(move |o: &mut K| {
+                let meta = o.meta_mut();
+                meta.managed_fields = None;
+                if let Some(a) = meta.annotations.as_mut() {
+                    a.remove("kubectl.kubernetes.io/last-applied-configuration");
+                }
+                trim(o);
+            }),
     )
     .applied_objects();
     kube::runtime::Controller::for_stream(stream, reader).trigger_backoff(TriggerBackoff::default())

@@ -20,6 +20,7 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::watcher::Event;
 
 /// The label naming a member Lease's group.
 pub const GROUP_LABEL: &str = "certgate.io/shard-group";
@@ -236,6 +237,48 @@ impl Shards {
             Some(m) => ticks(m.changes.subscribe()).boxed(),
             None => futures::stream::pending().boxed(),
         }
+    }
+
+    /// The events of the watch `make` starts, kept to this replica's share: objects
+    /// of other namespaces are left out, and the watch starts again (a fresh
+    /// listing) each time the share changes, so a cache holds the share only.
+    /// Unsharded: the watch as it is.
+    pub fn share_of<K, S>(
+        &self,
+        make: impl Fn() -> S + Send + 'static,
+    ) -> futures::stream::BoxStream<'static, Result<Event<K>, kube::runtime::watcher::Error>>
+    where
+        K: kube::Resource + Send + 'static,
+        S: futures::Stream<Item = Result<Event<K>, kube::runtime::watcher::Error>> + Send + 'static,
+    {
+        use futures::StreamExt;
+        if !self.is_sharded() {
+            return make().boxed();
+        }
+        let state = (make().boxed(), self.changes().boxed(), self.clone(), make);
+        futures::stream::unfold(
+            state,
+            |(mut current, mut changes, shards, make)| async move {
+                loop {
+                    tokio::select! {
+                        Some(()) = changes.next() => current = make().boxed(),
+                        event = current.next() => {
+                            let event = event?;
+                            let keep = match &event {
+                                Ok(Event::Apply(o)) | Ok(Event::InitApply(o)) => {
+                                    shards.owns(o.meta().namespace.as_deref())
+                                }
+                                _ => true,
+                            };
+                            if keep {
+                                return Some((event, (current, changes, shards, make)));
+                            }
+                        }
+                    }
+                }
+            },
+        )
+        .boxed()
     }
 
     /// Sets the view; true when it changed.

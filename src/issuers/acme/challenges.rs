@@ -377,7 +377,7 @@ pub async fn run(
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    crate::runtime::reconcile::lean_controller(challenges)
+    crate::runtime::reconcile::lean_controller(challenges, &ctx.config.shards)
         .with_config(
             kube::runtime::controller::Config::default()
                 .concurrency(ctx.config.max_concurrent_reconciles),

@@ -752,7 +752,7 @@ pub async fn run(
         ),
         None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
     };
-    crate::runtime::reconcile::lean_controller(orders)
+    crate::runtime::reconcile::lean_controller(orders, &ctx.config.shards)
         .owns(challenges, watcher::Config::default())
         .with_config(
             kube::runtime::controller::Config::default()
