@@ -16,7 +16,7 @@ use futures::StreamExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{cpu_seconds_of, env_or, remote_sandbox};
+use support::{cpu_seconds_of, env_or, peak_rss_mib_of, remote_sandbox};
 
 fn main() {
     support::run(run());
@@ -28,19 +28,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Peak RSS (VmHWM) of a process, in MiB.
-fn peak_rss_of(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 struct Round {
@@ -174,7 +161,10 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
         .zip(&cpu_before)
         .map(|(c, b)| cpu_seconds_of(&c.id().to_string()) - b)
         .collect();
-    let rss: Vec<f64> = children.iter().map(|c| peak_rss_of(c.id())).collect();
+    let rss: Vec<f64> = children
+        .iter()
+        .map(|c| peak_rss_mib_of(&c.id().to_string()))
+        .collect();
     let apiserver_cpu = cpu_seconds_of(&sandbox_pid) - api_before;
     for c in &mut children {
         let _ = c.kill();

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use certgate::api::{Certificate, CertificateRequest};
+use certgate::api::Certificate;
 use certgate::controller::{ControllerConfig, RunningControllers};
 use certgate::runtime::shards::{ShardSettings, owner};
 use certgate_sandbox::TestEnv;
@@ -206,18 +206,8 @@ async fn replicas_share_namespaces_and_take_over_a_killed_ones_share() {
     let mut duplicates = Vec::new();
     let mut requests = 0;
     for ns in &scope {
-        let crs: Api<CertificateRequest> = Api::namespaced(env.client.clone(), ns);
-        let mut per_certificate: BTreeMap<String, usize> = BTreeMap::new();
-        for r in crs.list(&ListParams::default()).await.unwrap().items {
-            let owner = r
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get("cert-manager.io/certificate-name").cloned())
-                .unwrap_or_default();
-            *per_certificate.entry(owner).or_default() += 1;
-            requests += 1;
-        }
+        let per_certificate = common::outcome::requests_per_certificate_in(&env.client, ns).await;
+        requests += per_certificate.values().sum::<usize>();
         duplicates.extend(
             per_certificate
                 .into_iter()

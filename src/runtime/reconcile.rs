@@ -130,11 +130,7 @@ where
         shards
             .share_of(move || watcher(api.clone(), config.clone()))
             .modify(move |o: &mut K| {
-                let meta = o.meta_mut();
-                meta.managed_fields = None;
-                if let Some(a) = meta.annotations.as_mut() {
-                    a.remove("kubectl.kubernetes.io/last-applied-configuration");
-                }
+                drop_unread_metadata(o.meta_mut());
                 trim(o);
             }),
     )
@@ -166,6 +162,16 @@ where
                 kube::runtime::controller::Action::await_change(),
             )))
         }
+    }
+}
+
+/// Drops what no controller reads and what is often the biggest part of an
+/// object: `managedFields` and kubectl's last-applied annotation (the whole
+/// manifest again).
+pub fn drop_unread_metadata(meta: &mut kube::api::ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
 }
 

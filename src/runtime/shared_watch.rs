@@ -93,11 +93,7 @@ where
                 let mut events = watcher::watcher(api, watcher::Config::default())
                     .default_backoff()
                     .modify(move |o: &mut K| {
-                        let meta = o.meta_mut();
-                        meta.managed_fields = None;
-                        if let Some(a) = meta.annotations.as_mut() {
-                            a.remove("kubectl.kubernetes.io/last-applied-configuration");
-                        }
+                        crate::runtime::reconcile::drop_unread_metadata(o.meta_mut());
                         trim(o);
                     })
                     .boxed();

@@ -131,9 +131,18 @@ pub async fn temporary_keys_left(env: &TestEnv, prefix: &str) -> Vec<String> {
     left
 }
 
-/// How many CertificateRequests each Certificate has (by `cert-manager.io/certificate-name`).
+/// How many CertificateRequests each Certificate of the test's namespace has (by
+/// `cert-manager.io/certificate-name`).
 pub async fn requests_per_certificate(env: &TestEnv) -> BTreeMap<String, usize> {
-    let requests: Api<CertificateRequest> = Api::namespaced(env.client.clone(), &env.namespace);
+    requests_per_certificate_in(&env.client, &env.namespace).await
+}
+
+/// How many CertificateRequests each Certificate of `namespace` has.
+pub async fn requests_per_certificate_in(
+    client: &kube::Client,
+    namespace: &str,
+) -> BTreeMap<String, usize> {
+    let requests: Api<CertificateRequest> = Api::namespaced(client.clone(), namespace);
     let mut per_certificate = BTreeMap::new();
     for r in requests.list(&ListParams::default()).await.unwrap().items {
         let owner = r
