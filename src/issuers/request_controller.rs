@@ -686,11 +686,18 @@ pub async fn run(
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    // The issued certificate is not needed here once written: keep it out of the cache.
+    // The issued certificate is not needed here once written: keep it out of the
+    // cache, and the CSR of an issued request too (a request with work to do is read
+    // afresh before it is signed).
     let controller = crate::runtime::reconcile::lean_controller_with(
         requests,
         &ctx.config.shards,
         |r: &mut CertificateRequest| {
+            let issued =
+                request_condition(r, "Ready").is_some_and(|c| c.status == ConditionStatus::True);
+            if issued {
+                r.spec.request = String::new();
+            }
             if let Some(st) = r.status.as_mut() {
                 st.certificate = None;
                 st.ca = None;
