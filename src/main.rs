@@ -474,7 +474,14 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                     &identity,
                     shards,
                 ));
-                config.cluster_leader = leader_elect.then(|| election.clone());
+                // Several replicas by definition: cluster-scoped work is elected
+                // even with --leader-elect=false.
+                if !leader_elect {
+                    tracing::warn!(
+                        "--shards runs the cluster-scoped controllers on the leader Lease's holder only; --leader-elect=false is ignored for them"
+                    );
+                }
+                config.cluster_leader = Some(election.clone());
             }
             let leader_elect = leader_elect && !sharded;
             if leader_elect {
