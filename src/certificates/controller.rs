@@ -2,6 +2,7 @@
 //! key manager, request manager, issuing, readiness) and carries out the first action
 //! one of them wants, until none wants anything.
 
+use crate::runtime::reconcile::ShardedRun;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
@@ -141,12 +142,7 @@ pub async fn run(
             .concurrency(ctx.config.max_concurrent_reconciles),
     )
     .graceful_shutdown_on(shutdown)
-    .reconcile_all_on(ctx.config.shards.changes())
-    .run(
-        crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile),
-        error_policy,
-        ctx,
-    )
+    .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, ctx)
     .for_each(|_| futures::future::ready(()))
     .await;
 }

@@ -14,6 +14,7 @@ mod route_watches;
 pub mod routes;
 pub mod types;
 
+use crate::runtime::reconcile::ShardedRun;
 use orphans::*;
 pub use orphans::{orphaned, source_of};
 use route_watches::*;
@@ -485,9 +486,9 @@ pub async fn run(
     .reconcile_on(route_watches.parent_triggers("Gateway"))
     .with_config(debounced())
     .graceful_shutdown_on(shutdown.clone())
-    .reconcile_all_on(ctx.config.shards.changes())
-    .run(
-        crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile_gateway),
+    .run_sharded(
+        ctx.config.shards.clone(),
+        reconcile_gateway,
         error_policy,
         shared.clone(),
     )
@@ -529,12 +530,9 @@ pub async fn run(
             .reconcile_on(route_watches.parent_triggers("ListenerSet"))
             .with_config(debounced())
             .graceful_shutdown_on(shutdown.clone())
-            .reconcile_all_on(ctx.config.shards.changes())
-            .run(
-                crate::runtime::reconcile::sharded(
-                    ctx.config.shards.clone(),
-                    reconcile_listener_set,
-                ),
+            .run_sharded(
+                ctx.config.shards.clone(),
+                reconcile_listener_set,
                 error_policy,
                 ls_shim,
             )

@@ -1,6 +1,7 @@
 //! The Ingress shim: an Ingress annotated for cert-manager becomes Certificates (one
 //! per `tls[]` Secret), built by the shared intent builder and owned by the Ingress.
 
+use crate::runtime::reconcile::ShardedRun;
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::ResourceExt;
@@ -89,12 +90,7 @@ pub async fn run(
     crate::runtime::reconcile::lean_controller(ingresses, &ctx.config.shards)
         .owns_shared_stream(certificates.watch.touched())
         .graceful_shutdown_on(shutdown)
-        .reconcile_all_on(ctx.config.shards.changes())
-        .run(
-            crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile),
-            error_policy,
-            shim,
-        )
+        .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, shim)
         .for_each(|_| futures::future::ready(()))
         .await;
 }

@@ -1,6 +1,7 @@
 //! Issuer and ClusterIssuer controllers: keep the Ready condition current, and look
 //! again whenever the Secret an issuer uses changes.
 
+use crate::runtime::reconcile::ShardedRun;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -378,9 +379,9 @@ pub async fn run_issuers(
             },
         )
         .graceful_shutdown_on(shutdown)
-        .reconcile_all_on(ctx.config.shards.changes())
-        .run(
-            crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile_issuer),
+        .run_sharded(
+            ctx.config.shards.clone(),
+            reconcile_issuer,
             error_policy,
             ctx,
         )

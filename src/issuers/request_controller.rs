@@ -3,6 +3,7 @@
 //! in `issuers::acme::requests`), as cert-manager's certificaterequests
 //! controllers do.
 
+use crate::runtime::reconcile::ShardedRun;
 use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
@@ -745,12 +746,7 @@ pub async fn run(
                 .concurrency(ctx.config.max_concurrent_reconciles),
         )
         .graceful_shutdown_on(shutdown)
-        .reconcile_all_on(ctx.config.shards.changes())
-        .run(
-            crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile),
-            error_policy,
-            ctx,
-        )
+        .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }

@@ -138,30 +138,100 @@ where
     kube::runtime::Controller::for_stream(stream, reader).trigger_backoff(TriggerBackoff::default())
 }
 
-/// What [`sharded`] makes of a reconcile future: it, or at once "nothing to do".
+/// What a sharded controller's reconcile becomes: the reconcile's future, or at
+/// once "nothing to do" for an object outside this replica's share.
 pub type ShardedFuture<Fut, E> = futures::future::Either<
     Fut,
     futures::future::Ready<Result<kube::runtime::controller::Action, E>>,
 >;
 
-/// `reconcile`, called only for objects in the namespaces this replica owns
-/// (`--shards`); others are left to their owner until the share changes.
-pub fn sharded<K, C, E, Fut>(
-    shards: crate::runtime::shards::Shards,
-    reconcile: impl Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> Fut,
-) -> impl Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> ShardedFuture<Fut, E>
+/// [`kube::runtime::Controller::run`] on this replica's share only (`--shards`):
+/// objects in other namespaces are left to their owner, and everything is
+/// reconciled again when the share changes (to pick up what it now holds).
+/// Unsharded, the same as `run`.
+pub trait ShardedRun<K>
 where
-    K: kube::Resource,
-    Fut: std::future::Future<Output = Result<kube::runtime::controller::Action, E>>,
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
-    move |obj, ctx| {
-        if shards.owns(obj.meta().namespace.as_deref()) {
-            futures::future::Either::Left(reconcile(obj, ctx))
-        } else {
-            futures::future::Either::Right(futures::future::ready(Ok(
-                kube::runtime::controller::Action::await_change(),
-            )))
-        }
+    fn run_sharded<C, E, Fut>(
+        self,
+        shards: crate::runtime::shards::Shards,
+        reconcile: impl Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> Fut,
+        error_policy: impl Fn(
+            std::sync::Arc<K>,
+            &E,
+            std::sync::Arc<C>,
+        ) -> kube::runtime::controller::Action,
+        ctx: std::sync::Arc<C>,
+    ) -> impl futures::Stream<
+        Item = Result<
+            (
+                kube::runtime::reflector::ObjectRef<K>,
+                kube::runtime::controller::Action,
+            ),
+            kube::runtime::controller::Error<E, kube::runtime::watcher::Error>,
+        >,
+    >
+    where
+        Fut: std::future::Future<Output = Result<kube::runtime::controller::Action, E>>
+            + Send
+            + 'static,
+        E: std::error::Error + Send + 'static;
+}
+
+impl<K> ShardedRun<K> for kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    fn run_sharded<C, E, Fut>(
+        self,
+        shards: crate::runtime::shards::Shards,
+        reconcile: impl Fn(std::sync::Arc<K>, std::sync::Arc<C>) -> Fut,
+        error_policy: impl Fn(
+            std::sync::Arc<K>,
+            &E,
+            std::sync::Arc<C>,
+        ) -> kube::runtime::controller::Action,
+        ctx: std::sync::Arc<C>,
+    ) -> impl futures::Stream<
+        Item = Result<
+            (
+                kube::runtime::reflector::ObjectRef<K>,
+                kube::runtime::controller::Action,
+            ),
+            kube::runtime::controller::Error<E, kube::runtime::watcher::Error>,
+        >,
+    >
+    where
+        Fut: std::future::Future<Output = Result<kube::runtime::controller::Action, E>>
+            + Send
+            + 'static,
+        E: std::error::Error + Send + 'static,
+    {
+        let changes = shards.changes();
+        let reconcile = move |obj: std::sync::Arc<K>, ctx| -> ShardedFuture<Fut, E> {
+            if shards.owns(obj.meta().namespace.as_deref()) {
+                futures::future::Either::Left(reconcile(obj, ctx))
+            } else {
+                futures::future::Either::Right(futures::future::ready(Ok(
+                    kube::runtime::controller::Action::await_change(),
+                )))
+            }
+        };
+        self.reconcile_all_on(changes)
+            .run(reconcile, error_policy, ctx)
     }
 }
 

@@ -4,6 +4,7 @@
 //! cleaning up are the challenge's [`Solver`]'s. A finalizer makes sure nothing
 //! presented outlives its Challenge, whatever happens to it.
 
+use crate::runtime::reconcile::ShardedRun;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -383,12 +384,7 @@ pub async fn run(
                 .concurrency(ctx.config.max_concurrent_reconciles),
         )
         .graceful_shutdown_on(shutdown)
-        .reconcile_all_on(ctx.config.shards.changes())
-        .run(
-            crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile),
-            error_policy,
-            ctx,
-        )
+        .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }

@@ -3,6 +3,7 @@
 //! creates a Challenge per pending authorization with the solver chosen for its
 //! name, finalizes with the CSR when the CA says ready, and stores the chain.
 
+use crate::runtime::reconcile::ShardedRun;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -759,12 +760,7 @@ pub async fn run(
                 .concurrency(ctx.config.max_concurrent_reconciles),
         )
         .graceful_shutdown_on(shutdown)
-        .reconcile_all_on(ctx.config.shards.changes())
-        .run(
-            crate::runtime::reconcile::sharded(ctx.config.shards.clone(), reconcile),
-            error_policy,
-            ctx,
-        )
+        .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
