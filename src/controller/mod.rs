@@ -204,11 +204,13 @@ pub async fn serve_health(addr: SocketAddr, health: Arc<Health>) -> std::io::Res
     axum::serve(listener, app).await
 }
 
+/// Resolves once `shutdown` says stop.
+async fn stop(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
 /// Runs every controller until `shutdown` resolves.
 pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Receiver<bool>) {
-    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
     let certificates = ctx.watch_certificates();
     let (rt, issuers) = (&ctx.runtime, &ctx.issuers);
     let ca_injector = || async {
@@ -276,9 +278,6 @@ async fn namespaced_controllers(
     cluster_scoped: impl std::future::Future<Output = ()>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) {
-    let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
     let (rt, issuers) = (&ctx.runtime, &ctx.issuers);
     tokio::join!(
         crate::issuers::issuer_controller::run_issuers(issuers.clone(), stop(shutdown.clone())),
