@@ -685,7 +685,9 @@ fn assert_metrics_as_cert_manager(text: &str) {
         );
         let want: BTreeSet<&str> = labels.iter().copied().collect();
         for line in text.lines().filter(|l| !l.starts_with('#')) {
-            let (series, _) = line.split_once(' ').unwrap_or((line, ""));
+            // The value follows the last space; label values may hold spaces
+            // ("Successfully authorized domain"), so never cut at the first.
+            let (series, _) = line.rsplit_once(' ').unwrap_or((line, ""));
             let (metric, label_text) = series.split_once('{').unwrap_or((series, "}"));
             let base = match *kind {
                 "summary" => metric
