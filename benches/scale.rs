@@ -23,7 +23,9 @@ use futures::StreamExt;
 use kube::api::Api;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{env_or, peak_rss_mib, remote_sandbox, rss_mib};
+use support::{
+    env_or, malloc_mib, peak_rss_mib, remote_sandbox, rss_anon_mib, rss_file_mib, rss_mib,
+};
 
 fn main() {
     support::run(run());
@@ -127,6 +129,7 @@ async fn run() {
         }
     }
     let start_rss = rss_mib();
+    let start_parts = memory_parts();
 
     let t = Instant::now();
     futures::stream::iter(0..n_certs)
@@ -151,6 +154,7 @@ async fn run() {
     let issued = t.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let steady = rss_mib();
+    let steady_parts = memory_parts();
     let peak = peak_rss_mib();
     controllers.stop().await;
 
@@ -159,10 +163,23 @@ async fn run() {
     );
     println!("  Secrets created in {secrets_created:.0} s; Certificates Ready in {issued:.0} s");
     println!("  RSS with the Secrets listed, before the Certificates: {start_rss:.0} MiB");
+    println!("    {start_parts}");
     println!("  peak RSS: {peak:.0} MiB");
     println!("  steady RSS after issuance: {steady:.0} MiB");
+    println!("    {steady_parts}");
     println!(
         "  RSS per 1,000 Certificates: {:.1} MiB",
         (steady - start_rss) / (n_certs as f64 / 1000.0)
     );
+}
+
+/// What RSS is made of: anonymous (heap, stacks) and file-backed (code) pages, and
+/// malloc's heap in use and held free.
+fn memory_parts() -> String {
+    let (in_use, free) = malloc_mib();
+    format!(
+        "anonymous {:.0} MiB (malloc: {in_use:.0} MiB in use, {free:.0} MiB free), file-backed {:.0} MiB",
+        rss_anon_mib(),
+        rss_file_mib()
+    )
 }

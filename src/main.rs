@@ -384,6 +384,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             ignored,
         } => {
             init_logging(log_format, cli.verbosity, false);
+            let _trimmer = certgate::runtime::allocator::spawn_trimmer();
             ignored.log();
             for note in &config_notes {
                 tracing::info!("{note}");

@@ -51,7 +51,7 @@ async fn counting_client(env: &TestEnv) -> (kube::Client, Counts) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn certificates_gateways_and_listener_sets_are_each_watched_once() {
+async fn certificates_requests_gateways_and_listener_sets_are_each_watched_once() {
     let env = TestEnv::start().await.unwrap();
     env.apply_crds(&common::checked_in_crds()).await.unwrap();
     env.apply_crds(&common::gateway_api_crds()).await.unwrap();
@@ -63,7 +63,10 @@ async fn certificates_gateways_and_listener_sets_are_each_watched_once() {
     let controllers = RunningControllers::start(client, config);
     let count = |r: &str| counts.lock().unwrap().get(r).copied().unwrap_or(0);
     common::wait_for("the watches to start", async || {
-        (count("certificates") > 0 && count("gateways") > 0 && count("listenersets") > 0)
+        (count("certificates") > 0
+            && count("certificaterequests") > 0
+            && count("gateways") > 0
+            && count("listenersets") > 0)
             .then_some(())
     })
     .await;
@@ -71,6 +74,9 @@ async fn certificates_gateways_and_listener_sets_are_each_watched_once() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let seen = counts.lock().unwrap().clone();
     assert_eq!(seen.get("certificates"), Some(&1), "{seen:?}");
+    // The request controller and the Certificate controller's index of requests
+    // read one cache.
+    assert_eq!(seen.get("certificaterequests"), Some(&1), "{seen:?}");
     assert_eq!(seen.get("gateways"), Some(&1), "{seen:?}");
     assert_eq!(seen.get("listenersets"), Some(&1), "{seen:?}");
     // Each route kind once, for the listeners named by their routes.

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 /// Runs a benchmark as the controller binary runs: glibc limited to two malloc arenas
-/// before any thread starts, a multi-threaded tokio runtime, rustls on aws-lc-rs.
+/// before any thread starts and trimmed every few seconds, a multi-threaded tokio
+/// runtime, rustls on aws-lc-rs.
 pub fn run(body: impl std::future::Future<Output = ()>) {
     certgate::runtime::allocator::limit_arenas();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -11,7 +12,10 @@ pub fn run(body: impl std::future::Future<Output = ()>) {
         .enable_all()
         .build()
         .expect("a tokio runtime")
-        .block_on(body);
+        .block_on(async {
+            let _trimmer = certgate::runtime::allocator::spawn_trimmer();
+            body.await
+        });
 }
 
 /// The number in environment variable `name`, else `default`.
@@ -111,14 +115,46 @@ pub fn peak_rss_mib_of(pid: &str) -> f64 {
 
 /// Current RSS of this process in MiB.
 pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+/// Resident anonymous memory (heap, stacks: what the process allocated) in MiB.
+pub fn rss_anon_mib() -> f64 {
+    status_mib("RssAnon:")
+}
+
+/// Resident file-backed memory (the binary's code and read-only data) in MiB.
+pub fn rss_file_mib() -> f64 {
+    status_mib("RssFile:")
+}
+
+/// A `kB` line of `/proc/self/status` in MiB.
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// glibc's own account of the heap, in MiB: (bytes in use by the program, bytes
+/// malloc holds free). What RSS holds beyond their sum is stacks and code; free
+/// bytes that stay resident are fragmentation. Zeros off glibc.
+pub fn malloc_mib() -> (f64, f64) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads malloc's counters.
+        let info = unsafe { libc::mallinfo2() };
+        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+        (mib(info.uordblks + info.hblkhd), mib(info.fordblks))
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        (0.0, 0.0)
+    }
 }

@@ -33,12 +33,9 @@ impl Context {
         Arc::new(Context {
             runtime,
             // Issued certificates are read from the API when issuing, not kept here.
-            requests_by_owner: OwnerIndex::with_trim(|r| {
-                if let Some(st) = r.status.as_mut() {
-                    st.certificate = None;
-                    st.ca = None;
-                }
-            }),
+            // Kept from the process's one request watch (the cache's copies); the
+            // requests this controller creates are filed at once, trimmed alike.
+            requests_by_owner: OwnerIndex::with_trim(crate::runtime::shared_requests::trim),
             // Temporary key Secrets are found by their owner Certificate and read
             // by name and next-private-key label only: nothing else is kept.
             secrets_by_owner: OwnerIndex::with_owners(trim_secret_metadata, certificate_owners),

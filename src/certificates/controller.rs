@@ -72,20 +72,18 @@ pub(super) fn label_value_fits(name: &str) -> bool {
 pub async fn run(
     ctx: Arc<Context>,
     certificates: Arc<crate::runtime::shared_certificates::SharedCertificates>,
+    requests: Arc<crate::runtime::shared_watch::SharedWatch<CertificateRequest>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
-    let (requests, secrets): (Api<CertificateRequest>, Api<PartialObjectMeta<Secret>>) =
-        match &ctx.config.namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (Api::all(client.clone()), Api::all(client.clone())),
-        };
+    let secrets: Api<PartialObjectMeta<Secret>> = match &ctx.config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
     // Secrets are watched as metadata only: the controller fetches in full just the
-    // Secrets of the Certificate it reconciles.
-    // Both streams also keep the owner indexes the snapshots are read from.
+    // Secrets of the Certificate it reconciles. The stream also keeps the owner
+    // index the snapshots are read from (the requests' index is kept by the
+    // process's one request watch, handed in).
     let secret_events = {
         let ctx = ctx.clone();
         ctx.config
@@ -103,25 +101,13 @@ pub async fn run(
             })
             .touched_objects()
     };
-    let request_events = {
-        let ctx = ctx.clone();
-        ctx.config
-            .shards
-            .share_of(move || watcher(requests.clone(), watcher::Config::default()))
-            .inspect(move |e| {
-                if let Ok(e) = e {
-                    ctx.requests_by_owner.apply(e);
-                }
-            })
-            .touched_objects()
-    };
     // The process's one Certificate watch (its metrics hook forgets deleted ones).
     kube::runtime::Controller::for_shared_stream(
         certificates.watch.applied(),
         certificates.watch.store(),
     )
     .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default())
-    .owns_stream(request_events)
+    .owns_shared_stream(requests.touched())
     .watches_stream(secret_events, |s| {
         let ns = s.namespace().unwrap_or_default();
         let by_annotation = s.annotations().get(ann::CERTIFICATE_NAME).cloned();
@@ -468,7 +454,8 @@ where
 /// reason carries them too and readiness needs no write of its own. With
 /// `only_if_changed`, nothing is written when neither the condition nor the times
 /// change. A renewal-window error that the Ready condition takes now is said once
-/// more as a Warning event, as cert-manager's readiness controller does.
+/// more as a Warning event, as cert-manager's readiness controller does. The
+/// Certificate's metrics are set from `after` once the write has landed.
 pub(super) async fn write_with_readiness(
     ctx: &Context,
     s: &Snapshot,
@@ -493,6 +480,7 @@ pub(super) async fn write_with_readiness(
         || status.not_after != times(r.not_after)
         || status.renewal_time != times(r.renewal_time);
     if only_if_changed && !changed_condition && !changed_times {
+        record_metrics(ctx, after, &r);
         return Ok(r);
     }
     extra["conditions"] = serde_json::to_value(&conds).unwrap_or(Value::Null);
@@ -500,6 +488,8 @@ pub(super) async fn write_with_readiness(
     extra["notAfter"] = json!(times(r.not_after));
     extra["renewalTime"] = json!(times(r.renewal_time));
     patch_status(ctx, s, extra).await?;
+    // The metrics follow the status as written: whoever sees it Ready scrapes it so.
+    record_metrics(ctx, after, &r);
     if changed_condition && r.ready.reason == crate::certificates::renewal::WINDOW_ERROR {
         ctx.recorder
             .publish(
@@ -525,7 +515,6 @@ pub(super) async fn readiness_step(
         .and_then(|st| st.conditions.clone())
         .unwrap_or_default();
     let r = write_with_readiness(ctx, s, s, conds, json!({}), true).await?;
-    record_metrics(ctx, s, &r);
     let until = |t: jiff::Timestamp| {
         let d = s.now.duration_until(t);
         (d > jiff::SignedDuration::ZERO).then(|| d.unsigned_abs())

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::metrics::Metrics;
 use crate::runtime::clock::{self, Clock};
 pub use crate::runtime::shared_certificates::SharedCertificates;
+pub use crate::runtime::shared_requests::SharedRequests;
 
 /// How the controllers run (the flags of `certgate controller`).
 #[derive(Clone)]
@@ -152,6 +153,18 @@ impl Context {
     pub fn watch_certificates(&self) -> Arc<SharedCertificates> {
         SharedCertificates::start(&self.runtime, crate::intent::ownership::certificate_index())
     }
+
+    /// The process's one CertificateRequest watch, feeding the Certificate
+    /// controller's index of requests by owner.
+    pub fn watch_requests(&self) -> Arc<SharedRequests> {
+        let certificates = self.certificates.clone();
+        SharedRequests::start(
+            &self.runtime,
+            vec![Box::new(move |e, cache| {
+                certificates.requests_by_owner.apply_cached(e, cache)
+            })],
+        )
+    }
 }
 
 /// Readiness of the process for `/readyz`.
@@ -212,6 +225,7 @@ async fn stop(mut shutdown: tokio::sync::watch::Receiver<bool>) {
 /// Runs every controller until `shutdown` resolves.
 pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Receiver<bool>) {
     let certificates = ctx.watch_certificates();
+    let requests = ctx.watch_requests();
     let (rt, issuers) = (&ctx.runtime, &ctx.issuers);
     let ca_injector = || async {
         if ctx.config.ca_injector {
@@ -266,7 +280,7 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
         }
     };
     let controllers = async {
-        namespaced_controllers(&ctx, &certificates, cluster_scoped, &shutdown).await;
+        namespaced_controllers(&ctx, &certificates, &requests, cluster_scoped, &shutdown).await;
         let _ = stopped.send(());
     };
     tokio::join!(membership, controllers);
@@ -275,6 +289,7 @@ pub async fn run_controllers(ctx: Arc<Context>, shutdown: tokio::sync::watch::Re
 async fn namespaced_controllers(
     ctx: &Arc<Context>,
     certificates: &Arc<SharedCertificates>,
+    requests: &Arc<SharedRequests>,
     cluster_scoped: impl std::future::Future<Output = ()>,
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) {
@@ -282,10 +297,15 @@ async fn namespaced_controllers(
     tokio::join!(
         crate::issuers::issuer_controller::run_issuers(issuers.clone(), stop(shutdown.clone())),
         cluster_scoped,
-        crate::issuers::request_controller::run(issuers.clone(), stop(shutdown.clone())),
+        crate::issuers::request_controller::run(
+            issuers.clone(),
+            requests.watch.clone(),
+            stop(shutdown.clone())
+        ),
         crate::certificates::controller::run(
             ctx.certificates.clone(),
             certificates.clone(),
+            requests.watch.clone(),
             stop(shutdown.clone())
         ),
         crate::ingress_shim::run(

@@ -200,7 +200,7 @@ where
         + 'static,
 {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let hook: crate::runtime::shared_watch::Hook<K> = Box::new(move |e| {
+    let hook: crate::runtime::shared_watch::Hook<K> = Box::new(move |e, _| {
         // The sweeper needs the sources' uids only, not the objects.
         use watcher::Event as E;
         let uid_of = |o: &K| o.uid().unwrap_or_default();

@@ -677,34 +677,17 @@ fn error_policy(obj: Arc<CertificateRequest>, error: &RequestError, ctx: Arc<Con
 /// Runs the CertificateRequest controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
+    requests: Arc<crate::runtime::shared_watch::SharedWatch<CertificateRequest>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let requests: Api<CertificateRequest> = match &ctx.config.namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
     let issuers: Api<Issuer> = match &ctx.config.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    // The issued certificate is not needed here once written: keep it out of the
-    // cache, and the CSR of an issued request too (a request with work to do is read
-    // afresh before it is signed).
-    let controller = crate::runtime::reconcile::lean_controller_with(
-        requests,
-        &ctx.config.shards,
-        |r: &mut CertificateRequest| {
-            let issued =
-                request_condition(r, "Ready").is_some_and(|c| c.status == ConditionStatus::True);
-            if issued {
-                r.spec.request = String::new();
-            }
-            if let Some(st) = r.status.as_mut() {
-                st.certificate = None;
-                st.ca = None;
-            }
-        },
-    );
+    // The process's one request cache (shared with the Certificate controller).
+    let controller =
+        kube::runtime::Controller::for_shared_stream(requests.applied(), requests.store())
+            .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default());
     let store = controller.store();
     let store2 = store.clone();
     let orders: Api<crate::api::Order> = match &ctx.config.namespace {

@@ -140,6 +140,34 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         }
     }
 
+    /// As [`OwnerIndex::apply`], for an event of a shared watch whose cache `cache`
+    /// already holds the change: the index keeps the cache's own copies (no second
+    /// copy of each object), and rebuilds from the cache after each listing.
+    pub fn apply_cached(&self, event: &Event<K>, cache: &kube::runtime::reflector::Store<K>)
+    where
+        K: kube::Resource<DynamicType = ()> + 'static,
+    {
+        let Ok(mut inner) = self.inner.write() else {
+            return;
+        };
+        match event {
+            Event::Apply(o) => {
+                let cached = cache.get(&kube::runtime::reflector::ObjectRef::from_obj(o));
+                let obj = cached.unwrap_or_else(|| self.lean(o));
+                self.insert_locked(&mut inner, obj);
+            }
+            Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
+            Event::Init | Event::InitApply(_) => {}
+            Event::InitDone => {
+                inner.by_owner.clear();
+                inner.owners_of.clear();
+                for o in cache.state() {
+                    self.insert_locked(&mut inner, o);
+                }
+            }
+        }
+    }
+
     /// Forgets an object this process deleted, before its watch event arrives.
     pub fn forget(&self, namespace: &str, name: &str) {
         if let Ok(mut inner) = self.inner.write() {

@@ -27,9 +27,9 @@ impl SharedCertificates {
         let hooks: Vec<Hook<Certificate>> = vec![
             Box::new({
                 let index = by_source.clone();
-                move |e| index.apply(e)
+                move |e, cache| index.apply_cached(e, cache)
             }),
-            Box::new(move |e| {
+            Box::new(move |e, _| {
                 if let kube::runtime::watcher::Event::Delete(c) = e {
                     metrics.certificate_deleted(
                         &c.name_any(),

@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt};
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::broadcast;
 
@@ -48,13 +48,32 @@ impl<K> Change<K> {
 /// the cache.
 const BUFFER: usize = 4096;
 
-/// A hook on every raw watch event (indexes, metrics).
-pub type Hook<K> = Box<dyn Fn(&Event<K>) + Send + Sync>;
+/// What the broadcast carries: an applied object by reference (subscribers read it
+/// from the cache, so the buffer holds no object, and a subscriber that is behind
+/// reads the newest version), a deleted object whole (it is no longer cached).
+#[derive(Debug)]
+enum Notice<K: Resource<DynamicType = ()>> {
+    Applied(ObjectRef<K>),
+    Deleted(Arc<K>),
+}
+
+impl<K: Resource<DynamicType = ()>> Clone for Notice<K> {
+    fn clone(&self) -> Self {
+        match self {
+            Notice::Applied(r) => Notice::Applied(r.clone()),
+            Notice::Deleted(o) => Notice::Deleted(o.clone()),
+        }
+    }
+}
+
+/// A hook on every raw watch event (indexes, metrics), called once the cache holds
+/// the event's change: an index can keep the cache's own copy of an object.
+pub type Hook<K> = Box<dyn Fn(&Event<K>, &Store<K>) + Send + Sync>;
 
 /// The shared watch of one kind.
 pub struct SharedWatch<K: Resource<DynamicType = ()> + Clone + 'static> {
     store: Store<K>,
-    changes: broadcast::Sender<Change<K>>,
+    changes: broadcast::Sender<Notice<K>>,
     /// The watch requests made (one per list+watch cycle), for tests.
     watches_started: std::sync::atomic::AtomicU64,
 }
@@ -77,6 +96,17 @@ where
         trim: fn(&mut K),
         hooks: Vec<Hook<K>>,
     ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
+        Self::start_sharded(api, &crate::runtime::shards::Shards::all(), trim, hooks)
+    }
+
+    /// As [`SharedWatch::start`], caching this replica's share of the namespaces
+    /// only (`--shards`; the watch lists again when the share changes).
+    pub fn start_sharded(
+        api: Api<K>,
+        shards: &crate::runtime::shards::Shards,
+        trim: fn(&mut K),
+        hooks: Vec<Hook<K>>,
+    ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
         let (store, mut writer) = {
             let (reader, writer) = reflector::store();
             (reader, writer)
@@ -87,11 +117,13 @@ where
             changes,
             watches_started: Default::default(),
         });
+        let events = shards.share_of(move || {
+            watcher::watcher(api.clone(), watcher::Config::default()).default_backoff()
+        });
         let driver = {
             let watch = watch.clone();
             tokio::spawn(async move {
-                let mut events = watcher::watcher(api, watcher::Config::default())
-                    .default_backoff()
+                let mut events = events
                     .modify(move |o: &mut K| {
                         crate::runtime::reconcile::drop_unread_metadata(o.meta_mut());
                         trim(o);
@@ -101,15 +133,15 @@ where
                     let Ok(event) = event else { continue };
                     writer.apply_watcher_event(&event);
                     for hook in &hooks {
-                        hook(&event);
+                        hook(&event, &watch.store);
                     }
                     // Nobody subscribed yet is not an error: they read the cache.
                     match event {
                         Event::Apply(o) => {
-                            let _ = watch.changes.send(Change::Applied(Arc::new(o)));
+                            let _ = watch.changes.send(Notice::Applied(ObjectRef::from_obj(&o)));
                         }
                         Event::Delete(o) => {
-                            let _ = watch.changes.send(Change::Deleted(Arc::new(o)));
+                            let _ = watch.changes.send(Notice::Deleted(Arc::new(o)));
                         }
                         Event::Init => {
                             watch
@@ -119,7 +151,9 @@ where
                         Event::InitApply(_) => {}
                         Event::InitDone => {
                             for o in watch.store.state() {
-                                let _ = watch.changes.send(Change::Applied(o));
+                                let _ = watch
+                                    .changes
+                                    .send(Notice::Applied(ObjectRef::from_obj(&*o)));
                             }
                         }
                     }
@@ -153,7 +187,15 @@ where
                         return Some((c, (rx, pending, store)));
                     }
                     match rx.recv().await {
-                        Ok(c) => return Some((c, (rx, pending, store))),
+                        Ok(Notice::Applied(r)) => {
+                            // Gone from the cache: its deletion follows.
+                            if let Some(o) = store.get(&r) {
+                                return Some((Change::Applied(o), (rx, pending, store)));
+                            }
+                        }
+                        Ok(Notice::Deleted(o)) => {
+                            return Some((Change::Deleted(o), (rx, pending, store)));
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
                             pending.extend(store.state().into_iter().map(Change::Applied));
                         }
