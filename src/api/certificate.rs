@@ -32,9 +32,12 @@ use super::meta::{Condition, IssuerReference, SecretKeySelector};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp","description":"CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC."}"#
 )]
 #[serde(rename_all = "camelCase")]
+// Rarely set groups of fields (`subject`, `keystores`, `nameConstraints`,
+// `renewal`) are boxed: unset, each costs a pointer instead of its whole size in
+// every cached Certificate (benches/footprint.rs).
 pub struct CertificateSpec {
     /// Requested set of X509 certificate subject attributes.
-    pub subject: Option<X509Subject>,
+    pub subject: Option<Box<X509Subject>>,
     /// An LDAP-formatted string (RFC 4514) used verbatim as the certificate subject.
     /// Mutually exclusive with `commonName` and `subject`.
     pub literal_subject: Option<String>,
@@ -62,7 +65,7 @@ pub struct CertificateSpec {
     /// Labels and annotations copied to the Secret.
     pub secret_template: Option<CertificateSecretTemplate>,
     /// Additional keystores written to the Secret.
-    pub keystores: Option<CertificateKeystores>,
+    pub keystores: Option<Box<CertificateKeystores>>,
     /// The issuer that signs the certificate.
     pub issuer_ref: IssuerReference,
     /// Whether the certificate is a CA certificate.
@@ -81,9 +84,9 @@ pub struct CertificateSpec {
     /// Extra output formats of the private key and certificate written to the Secret.
     pub additional_output_formats: Option<Vec<CertificateAdditionalOutputFormat>>,
     /// X.509 name constraints, for CA certificates.
-    pub name_constraints: Option<NameConstraints>,
+    pub name_constraints: Option<Box<NameConstraints>>,
     /// When renewal may happen: the policy and optional maintenance windows.
-    pub renewal: Option<CertificateRenewal>,
+    pub renewal: Option<Box<CertificateRenewal>>,
 }
 
 /// Renewal policy of a Certificate (cert-manager v1.21).

@@ -117,7 +117,7 @@ mod tests {
             CertificateRenewal, CertificateRenewalWindow, RenewalPolicy,
         };
         let mut c = cert("web", &["web.example"]);
-        c.spec.renewal = Some(CertificateRenewal {
+        c.spec.renewal = Some(Box::new(CertificateRenewal {
             policy: Some(RenewalPolicy::RenewBefore),
             windows: Some(
                 windows
@@ -129,7 +129,7 @@ mod tests {
                     })
                     .collect(),
             ),
-        });
+        }));
         c
     }
 

@@ -471,16 +471,16 @@ mod tests {
             renewal_time_for_spec(nb, na, &spec),
             Some(ts("2024-03-01T00:00:00Z"))
         );
-        spec.renewal = Some(CertificateRenewal {
+        spec.renewal = Some(Box::new(CertificateRenewal {
             policy: Some(RenewalPolicy::Disabled),
             windows: None,
-        });
+        }));
         assert!(renewal_disabled(&spec));
         assert_eq!(renewal_time_for_spec(nb, na, &spec), None);
-        spec.renewal = Some(CertificateRenewal {
+        spec.renewal = Some(Box::new(CertificateRenewal {
             policy: Some(RenewalPolicy::RenewBefore),
             windows: None,
-        });
+        }));
         assert_eq!(
             renewal_time_for_spec(nb, na, &spec),
             Some(ts("2024-03-01T00:00:00Z"))
@@ -490,7 +490,7 @@ mod tests {
     fn windowed(windows: &[(&str, &str, &str)]) -> CertificateSpec {
         use crate::api::certificate::{CertificateRenewal, CertificateRenewalWindow};
         CertificateSpec {
-            renewal: Some(CertificateRenewal {
+            renewal: Some(Box::new(CertificateRenewal {
                 policy: Some(RenewalPolicy::RenewBefore),
                 windows: Some(
                     windows
@@ -502,7 +502,7 @@ mod tests {
                         })
                         .collect(),
                 ),
-            }),
+            })),
             ..Default::default()
         }
     }
@@ -520,10 +520,10 @@ mod tests {
             want: Result<Option<&'static str>, (&'static str, &'static str)>,
         }
         let disabled = CertificateSpec {
-            renewal: Some(crate::api::certificate::CertificateRenewal {
+            renewal: Some(Box::new(crate::api::certificate::CertificateRenewal {
                 policy: Some(RenewalPolicy::Disabled),
                 windows: None,
-            }),
+            })),
             ..Default::default()
         };
         let mut no_policy = windowed(&[("", "0 22 * * sat", "2h")]);

@@ -224,7 +224,7 @@ mod tests {
     use crate::certificates::testing::{cert, issued_snapshot};
 
     fn with_jks(mut c: Certificate, create: bool) -> Certificate {
-        c.spec.keystores = Some(CertificateKeystores {
+        c.spec.keystores = Some(Box::new(CertificateKeystores {
             jks: Some(JksKeystore {
                 create,
                 password: Some("pw".into()),
@@ -232,7 +232,7 @@ mod tests {
                 ..Default::default()
             }),
             pkcs12: None,
-        });
+        }));
         c
     }
 

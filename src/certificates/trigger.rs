@@ -85,14 +85,14 @@ mod tests {
             CertificateRenewal, CertificateRenewalWindow, RenewalPolicy,
         };
         let mut c = cert("web", &["web.example"]);
-        c.spec.renewal = Some(CertificateRenewal {
+        c.spec.renewal = Some(Box::new(CertificateRenewal {
             policy: Some(RenewalPolicy::RenewBefore),
             windows: Some(vec![CertificateRenewalWindow {
                 cron: "0 0 31 2 *".into(),
                 timezone: None,
                 window_duration: "1h".into(),
             }]),
-        });
+        }));
         let mut s = issued_snapshot(c);
         assert_eq!(decide(&s), None, "not before the desired time");
         s.now = s
@@ -120,14 +120,14 @@ mod tests {
             CertificateRenewal, CertificateRenewalWindow, RenewalPolicy,
         };
         let mut c = cert("web", &["web.example"]);
-        c.spec.renewal = Some(CertificateRenewal {
+        c.spec.renewal = Some(Box::new(CertificateRenewal {
             policy: Some(RenewalPolicy::RenewBefore),
             windows: Some(vec![CertificateRenewalWindow {
                 cron: "0 3 * * wed".into(),
                 timezone: None,
                 window_duration: "1h".into(),
             }]),
-        });
+        }));
         let s = issued_snapshot(c);
         let rt = crate::certificates::readiness::decide(&s)
             .renewal_time

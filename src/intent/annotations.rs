@@ -449,7 +449,7 @@ impl SpecTemplate {
                 ..ObjectMeta::default()
             },
             spec: CertificateSpec {
-                subject: self.subject.clone(),
+                subject: self.subject.clone().map(Box::new),
                 common_name: self.common_name.clone(),
                 duration: self.duration.clone(),
                 renew_before: self.renew_before.clone(),

@@ -554,10 +554,10 @@ pub(crate) mod tests {
     pub(crate) fn spec(cn: &str) -> CertificateSpec {
         CertificateSpec {
             common_name: Some(cn.into()),
-            subject: Some(X509Subject {
+            subject: Some(Box::new(X509Subject {
                 organizations: Some(vec!["Example Org".into()]),
                 ..Default::default()
-            }),
+            })),
             dns_names: Some(vec![format!("{cn}.example.com")]),
             ip_addresses: Some(vec!["192.0.2.1".into()]),
             uris: Some(vec!["https://example.com/x".into()]),

@@ -567,7 +567,7 @@ mod tests {
     fn spec_with_names() -> CertificateSpec {
         CertificateSpec {
             common_name: Some("example.com".into()),
-            subject: Some(X509Subject {
+            subject: Some(Box::new(X509Subject {
                 organizations: Some(vec!["Org One".into(), "Org Two".into()]),
                 countries: Some(vec!["DE".into()]),
                 organizational_units: Some(vec!["Unit".into()]),
@@ -576,7 +576,7 @@ mod tests {
                 street_addresses: Some(vec!["Main Street 1".into()]),
                 postal_codes: Some(vec!["10115".into()]),
                 serial_number: Some("1234".into()),
-            }),
+            })),
             dns_names: Some(vec!["example.com".into(), "www.example.com".into()]),
             ip_addresses: Some(vec!["10.0.0.1".into(), "2001:db8::1".into()]),
             uris: Some(vec!["spiffe://cluster.local/ns/default/sa/x".into()]),
@@ -789,7 +789,7 @@ mod tests {
 
         let mut spec = spec_with_names();
         spec.is_ca = Some(true);
-        spec.name_constraints = Some(NameConstraints {
+        spec.name_constraints = Some(Box::new(NameConstraints {
             critical: Some(true),
             permitted: Some(NameConstraintItem {
                 dns_domains: Some(vec!["example.com".into()]),
@@ -797,7 +797,7 @@ mod tests {
                 ..Default::default()
             }),
             excluded: None,
-        });
+        }));
         let der_bytes = parse_csr(&build_csr(&spec, &key).unwrap());
         let (_, csr) = X509CertificationRequest::from_der(&der_bytes).unwrap();
         let exts: Vec<_> = csr.requested_extensions().unwrap().collect();

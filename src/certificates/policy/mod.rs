@@ -978,7 +978,7 @@ mod tests {
             case("renewBefore moves renewal earlier", ts("2024-03-20T00:00:00Z"), None, |c, _, _| c.spec.renew_before = Some("240h".into())),
             case("renewBefore: due", ts("2024-03-21T00:00:00Z"), Some((reasons::RENEWING, "")), |c, _, _| c.spec.renew_before = Some("240h".into())),
             case("renewBeforePercentage: due", ts("2024-02-15T00:00:00Z"), Some((reasons::RENEWING, "")), |c, _, _| c.spec.renew_before_percentage = Some(50)),
-            case("renewal disabled", ts("2024-04-15T00:00:00Z"), None, |c, _, _| c.spec.renewal = Some(CertificateRenewal { policy: Some(RenewalPolicy::Disabled), windows: None })),
+            case("renewal disabled", ts("2024-04-15T00:00:00Z"), None, |c, _, _| c.spec.renewal = Some(Box::new(CertificateRenewal { policy: Some(RenewalPolicy::Disabled), windows: None }))),
             case("expired certificate is renewed", ts("2024-04-15T00:00:00Z"), Some((reasons::RENEWING, "")), |_, _, _| {}),
         ]);
         run(cases, trigger_chain);
@@ -1166,7 +1166,7 @@ mod tests {
                 oid: Some("1.3.6.1.4.1.311.20.2.3".into()),
                 utf8_value: Some("upn@example.com".into()),
             }]),
-            subject: Some(X509Subject {
+            subject: Some(Box::new(X509Subject {
                 organizations: Some(vec!["Org".into()]),
                 countries: Some(vec!["DE".into()]),
                 organizational_units: Some(vec!["Unit".into()]),
@@ -1175,7 +1175,7 @@ mod tests {
                 street_addresses: Some(vec!["Street 1".into()]),
                 postal_codes: Some(vec!["10115".into()]),
                 serial_number: Some("SN1".into()),
-            }),
+            })),
             issuer_ref: IssuerReference {
                 name: "ca".into(),
                 kind: None,
@@ -1902,13 +1902,13 @@ mod tests {
             (
                 "jks missing",
                 Box::new(|c, _, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: Some(JksKeystore {
                             create: true,
                             ..Default::default()
                         }),
                         pkcs12: None,
-                    })
+                    }))
                 }),
                 false,
                 Some((
@@ -1919,13 +1919,13 @@ mod tests {
             (
                 "jks truststore missing with CA",
                 Box::new(|c, s, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: Some(JksKeystore {
                             create: true,
                             ..Default::default()
                         }),
                         pkcs12: None,
-                    });
+                    }));
                     s.data.insert(ann::KEYSTORE_JKS.into(), b"x".to_vec());
                 }),
                 false,
@@ -1937,13 +1937,13 @@ mod tests {
             (
                 "jks without CA",
                 Box::new(|c, s, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: Some(JksKeystore {
                             create: true,
                             ..Default::default()
                         }),
                         pkcs12: None,
-                    });
+                    }));
                     s.data.insert(ann::KEYSTORE_JKS.into(), b"x".to_vec());
                     s.data.remove(ann::CA_CRT);
                 }),
@@ -1953,13 +1953,13 @@ mod tests {
             (
                 "jks create disabled",
                 Box::new(|c, s, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: Some(JksKeystore {
                             create: false,
                             ..Default::default()
                         }),
                         pkcs12: None,
-                    });
+                    }));
                     s.data.insert(ann::TRUSTSTORE_JKS.into(), b"x".to_vec());
                 }),
                 false,
@@ -1968,13 +1968,13 @@ mod tests {
             (
                 "jks not defined",
                 Box::new(|c, s, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: None,
                         pkcs12: Some(Pkcs12Keystore {
                             create: false,
                             ..Default::default()
                         }),
-                    });
+                    }));
                     s.data.insert(ann::KEYSTORE_JKS.into(), b"x".to_vec());
                 }),
                 false,
@@ -1983,13 +1983,13 @@ mod tests {
             (
                 "pkcs12 missing",
                 Box::new(|c, _, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: None,
                         pkcs12: Some(Pkcs12Keystore {
                             create: true,
                             ..Default::default()
                         }),
-                    })
+                    }))
                 }),
                 false,
                 Some((
@@ -2000,13 +2000,13 @@ mod tests {
             (
                 "pkcs12 create disabled",
                 Box::new(|c, s, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: None,
                         pkcs12: Some(Pkcs12Keystore {
                             create: false,
                             ..Default::default()
                         }),
-                    });
+                    }));
                     s.data.insert(ann::KEYSTORE_P12.into(), b"x".to_vec());
                 }),
                 false,
@@ -2015,10 +2015,10 @@ mod tests {
             (
                 "pkcs12 not defined",
                 Box::new(|c, s, _| {
-                    c.spec.keystores = Some(CertificateKeystores {
+                    c.spec.keystores = Some(Box::new(CertificateKeystores {
                         jks: None,
                         pkcs12: None,
-                    });
+                    }));
                     s.data.insert(ann::TRUSTSTORE_P12.into(), b"x".to_vec());
                 }),
                 false,
