@@ -10,7 +10,9 @@
 //! Certificates (steady minus the start, over the Certificates).
 //!
 //! `cargo bench --bench scale` — SCALE_CERTS (10,000), SCALE_SECRETS (30,000) and
-//! SCALE_SECRET_KB (100) override the sizes.
+//! SCALE_SECRET_KB (100) override the sizes; with `CERTGATE_TEST_KUBECONFIG` set
+//! the objects go to a fresh namespace of that real cluster (e.g. the control plane
+//! of `../shared/kube`; mind etcd's quota: 30,000 × 100 KB is 3 GB).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,9 +25,7 @@ use futures::StreamExt;
 use kube::api::Api;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{
-    env_or, malloc_mib, peak_rss_mib, remote_sandbox, rss_anon_mib, rss_file_mib, rss_mib,
-};
+use support::{ApiServer, env_or, malloc_mib, peak_rss_mib, rss_anon_mib, rss_file_mib, rss_mib};
 
 fn main() {
     support::run(run());
@@ -35,12 +35,12 @@ async fn run() {
     let n_certs = env_or("SCALE_CERTS", 10_000);
     let n_secrets = env_or("SCALE_SECRETS", 30_000);
     let secret_kb = env_or("SCALE_SECRET_KB", 100);
-    let (_sandbox, client) = remote_sandbox().await;
+    let (server, client, ns) = ApiServer::start().await;
+    let ns = ns.as_str();
 
     // Other controllers' Secrets.
     let t = Instant::now();
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(client.clone(), "default");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
     let payload = base64::engine::general_purpose::STANDARD.encode(
         (0..secret_kb * 1024)
             .map(|i| (i * 7 % 251) as u8)
@@ -53,7 +53,7 @@ async fn run() {
             async move {
                 let name = format!("other-{i:05}");
                 let mut s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                    "metadata": {"name": name, "namespace": "default", "labels": {"app": "other"}},
+                    "metadata": {"name": name, "namespace": ns, "labels": {"app": "other"}},
                     "data": {"blob": payload}});
                 if i % 2 == 0 {
                     // What `kubectl apply` leaves on the object: the whole manifest again.
@@ -71,21 +71,23 @@ async fn run() {
     let secrets_created = t.elapsed().as_secs_f64();
 
     // Issuers: SelfSigned, and a CA Issuer whose CA is issued by it.
-    let ss = json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ss", "namespace": "default"}, "spec": {"selfSigned": {}}});
-    let ca_cert = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "bench-ca", "namespace": "default"},
+    let ss = json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ss", "namespace": ns}, "spec": {"selfSigned": {}}});
+    let ca_cert = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "bench-ca", "namespace": ns},
         "spec": {"isCA": true, "commonName": "bench CA", "secretName": "bench-ca", "privateKey": {"algorithm": "ECDSA", "size": 256}, "issuerRef": {"name": "ss"}}});
-    let ca = json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ca", "namespace": "default"}, "spec": {"ca": {"secretName": "bench-ca"}}});
+    let ca = json!({"apiVersion": "cert-manager.io/v1", "kind": "Issuer", "metadata": {"name": "ca", "namespace": ns}, "spec": {"ca": {"secretName": "bench-ca"}}});
     certgate::manifests::apply(&client, "bench", &[ss, ca_cert, ca], "bench")
         .await
         .unwrap();
 
+    // On a real cluster the controllers keep to the benchmark's namespace.
     let config = ControllerConfig {
-        cluster_resource_namespace: "default".into(),
+        cluster_resource_namespace: ns.into(),
+        namespace: matches!(server, ApiServer::Cluster(_)).then(|| ns.to_string()),
         max_concurrent_reconciles: 32,
         ..Default::default()
     };
     let controllers = RunningControllers::start(client.clone(), config);
-    let certs: Api<Certificate> = Api::namespaced(client.clone(), "default");
+    let certs: Api<Certificate> = Api::namespaced(client.clone(), ns);
     let wait_ready = |want: usize| {
         let certs = certs.clone();
         async move {
@@ -139,7 +141,7 @@ async fn run() {
                 let issuer = if i % 2 == 0 { "ss" } else { "ca" };
                 let c: Certificate = serde_json::from_value(json!({
                     "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-                    "metadata": {"name": format!("c{i:05}"), "namespace": "default"},
+                    "metadata": {"name": format!("c{i:05}"), "namespace": ns},
                     "spec": {"secretName": format!("c{i:05}-tls"), "dnsNames": [format!("c{i}.bench.example")],
                              "privateKey": {"algorithm": "ECDSA", "size": 256}, "issuerRef": {"name": issuer}}
                 }))
@@ -159,7 +161,8 @@ async fn run() {
     controllers.stop().await;
 
     println!(
-        "scale: {n_certs} Certificates (half SelfSigned, half CA) beside {n_secrets} unrelated {secret_kb} KB Secrets"
+        "scale: {n_certs} Certificates (half SelfSigned, half CA) beside {n_secrets} unrelated {secret_kb} KB Secrets, on {}",
+        server.describe()
     );
     println!("  Secrets created in {secrets_created:.0} s; Certificates Ready in {issued:.0} s");
     println!("  RSS with the Secrets listed, before the Certificates: {start_rss:.0} MiB");
@@ -171,6 +174,7 @@ async fn run() {
         "  RSS per 1,000 Certificates: {:.1} MiB",
         (steady - start_rss) / (n_certs as f64 / 1000.0)
     );
+    server.finish().await;
 }
 
 /// What RSS is made of: anonymous (heap, stacks) and file-backed (code) pages, and

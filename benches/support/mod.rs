@@ -158,3 +158,50 @@ pub fn malloc_mib() -> (f64, f64) {
         (0.0, 0.0)
     }
 }
+
+/// Where a benchmark's objects live: the sandbox in a child process, or — with
+/// `CERTGATE_TEST_KUBECONFIG` set, as for the tests — a fresh namespace of that
+/// real cluster, with certgate's CRDs applied (removed again by `finish`).
+pub enum ApiServer {
+    Sandbox(RemoteSandbox),
+    Cluster(Box<certgate_sandbox::TestEnv>),
+}
+
+impl ApiServer {
+    /// The sandbox, or the cluster of `CERTGATE_TEST_KUBECONFIG`; with its client
+    /// and the namespace to work in.
+    pub async fn start() -> (ApiServer, kube::Client, String) {
+        match std::env::var(certgate_sandbox::harness::KUBECONFIG_ENV) {
+            Ok(path) if !path.is_empty() => {
+                let env = certgate_sandbox::TestEnv::start().await.unwrap();
+                let crds: Vec<serde_json::Value> = certgate::api::crd::all()
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.json)
+                    .collect();
+                env.apply_crds(&crds).await.unwrap();
+                let (client, ns) = (env.client.clone(), env.namespace.clone());
+                (ApiServer::Cluster(Box::new(env)), client, ns)
+            }
+            _ => {
+                let (sandbox, client) = remote_sandbox().await;
+                (ApiServer::Sandbox(sandbox), client, "default".into())
+            }
+        }
+    }
+
+    /// Which API server this is, for the report.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ApiServer::Sandbox(_) => "the sandbox API server",
+            ApiServer::Cluster(_) => "the real API server of CERTGATE_TEST_KUBECONFIG",
+        }
+    }
+
+    /// Removes what the benchmark made on a real cluster.
+    pub async fn finish(self) {
+        if let ApiServer::Cluster(env) = self {
+            env.cleanup().await;
+        }
+    }
+}
