@@ -11,7 +11,6 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
-use kube::runtime::watcher;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -224,7 +223,7 @@ pub(super) async fn create_request(
     let api: Api<CertificateRequest> = Api::namespaced(ctx.client.clone(), s.namespace());
     match api.create(&PostParams::default(), &request).await {
         Ok(created) => {
-            ctx.requests_by_owner.apply(&watcher::Event::Apply(created));
+            ctx.requests_by_owner.file_if_absent(created);
             ctx.recorder
                 .publish(
                     &s.certificate,
@@ -238,8 +237,7 @@ pub(super) async fn create_request(
         // Made before a restart: file it in the index so the next snapshot sees it.
         Err(kube::Error::Api(st)) if st.code == 409 => {
             if let Some(existing) = api.get_opt(&name).await? {
-                ctx.requests_by_owner
-                    .apply(&watcher::Event::Apply(existing));
+                ctx.requests_by_owner.file_if_absent(existing);
             }
             Ok(())
         }

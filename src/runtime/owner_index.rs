@@ -168,6 +168,21 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         }
     }
 
+    /// Files an object this process just wrote, unless the watch has already
+    /// brought it: the watch's copy may be newer (a request created and signed
+    /// before the creator got its answer), and an index must never go back to an
+    /// older version of an object.
+    pub fn file_if_absent(&self, obj: K) {
+        let Ok(mut inner) = self.inner.write() else {
+            return;
+        };
+        if inner.owners_of.contains_key(&key(&obj)) {
+            return;
+        }
+        let obj = self.lean(&obj);
+        self.insert_locked(&mut inner, obj);
+    }
+
     /// Forgets an object this process deleted, before its watch event arrives.
     pub fn forget(&self, namespace: &str, name: &str) {
         if let Ok(mut inner) = self.inner.write() {
@@ -208,6 +223,33 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn filing_what_was_written_never_replaces_what_the_watch_brought() {
+        let index: OwnerIndex<ConfigMap> = OwnerIndex::default();
+        let version = |rv: &str| {
+            let mut o = owned("req", "cert");
+            o.metadata.resource_version = Some(rv.into());
+            o
+        };
+        let versions = || -> Vec<Option<String>> {
+            index
+                .owned_by("cert")
+                .iter()
+                .map(|o| o.metadata.resource_version.clone())
+                .collect()
+        };
+        // The watch brought the signed request before the creator filed its copy.
+        index.apply(&Event::Apply(version("2")));
+        index.file_if_absent(version("1"));
+        assert_eq!(versions(), vec![Some("2".to_string())]);
+        // Filed first, then the watch's versions replace it.
+        index.forget("ns", "req");
+        index.file_if_absent(version("1"));
+        assert_eq!(versions(), vec![Some("1".to_string())]);
+        index.apply(&Event::Apply(version("2")));
+        assert_eq!(versions(), vec![Some("2".to_string())]);
     }
 
     #[test]
