@@ -5,7 +5,10 @@
 //! the API server, and peak RSS of each replica. Each round has a fresh API server.
 //!
 //! `cargo bench --bench replicas` — REPLICAS_CERTS (1,200), REPLICAS_NAMESPACES (12)
-//! and REPLICAS_MAX (3) override the sizes.
+//! and REPLICAS_MAX (3) override the sizes. With `CERTGATE_TEST_KUBECONFIG` set (as for
+//! the tests) the replicas work against that real cluster instead: each round in
+//! namespaces of its own (its Leases too), removed afterwards; the API server's CPU
+//! is then kube-apiserver's plus etcd's (processes of this machine, found by name).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -38,10 +41,110 @@ struct Round {
     apiserver_cpu: f64,
 }
 
-async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
-    let (sandbox, client) = remote_sandbox().await;
-    let sandbox_pid = sandbox.child.id().to_string();
-    let spaces: Vec<String> = (0..namespaces).map(|i| format!("team-{i:02}")).collect();
+/// The API server of one round: a fresh sandbox, or the real cluster (a fresh
+/// namespace for the Leases, the teams' namespaces beside it).
+enum Server {
+    Sandbox(support::RemoteSandbox),
+    Cluster(Box<certgate_sandbox::TestEnv>, std::path::PathBuf),
+}
+
+impl Server {
+    async fn start() -> (Server, kube::Client) {
+        match std::env::var(certgate_sandbox::harness::KUBECONFIG_ENV) {
+            Ok(path) if !path.is_empty() => {
+                let env = certgate_sandbox::TestEnv::start().await.unwrap();
+                let crds: Vec<serde_json::Value> = certgate::api::crd::all()
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.json)
+                    .collect();
+                env.apply_crds(&crds).await.unwrap();
+                let client = env.client.clone();
+                (Server::Cluster(Box::new(env), path.into()), client)
+            }
+            _ => {
+                let (sandbox, client) = remote_sandbox().await;
+                (Server::Sandbox(sandbox), client)
+            }
+        }
+    }
+
+    fn kubeconfig(&self) -> &std::path::Path {
+        match self {
+            Server::Sandbox(s) => s.kubeconfig(),
+            Server::Cluster(_, path) => path,
+        }
+    }
+
+    /// Where the replicas keep their Leases and the cluster-scoped work's Secrets.
+    fn system_namespace(&self) -> String {
+        match self {
+            Server::Sandbox(_) => "default".into(),
+            Server::Cluster(env, _) => env.namespace.clone(),
+        }
+    }
+
+    /// The namespace prefix of this round's teams.
+    fn team_prefix(&self) -> String {
+        match self {
+            Server::Sandbox(_) => "team".into(),
+            Server::Cluster(env, _) => env.namespace.clone(),
+        }
+    }
+
+    /// CPU seconds the API server has used (on a real cluster: kube-apiserver and
+    /// etcd together).
+    fn cpu_seconds(&self) -> f64 {
+        match self {
+            Server::Sandbox(s) => cpu_seconds_of(&s.child.id().to_string()),
+            Server::Cluster(..) => pids_named(&["kube-apiserver", "etcd"])
+                .iter()
+                .map(|p| cpu_seconds_of(p))
+                .sum(),
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Server::Sandbox(_) => "one sandbox API server",
+            Server::Cluster(..) => {
+                "one real API server (CERTGATE_TEST_KUBECONFIG: kube-apiserver + etcd)"
+            }
+        }
+    }
+
+    async fn finish(self, client: &kube::Client, teams: &[String]) {
+        if let Server::Cluster(env, _) = self {
+            let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+            for ns in teams {
+                let _ = ns_api.delete(ns, &Default::default()).await;
+            }
+            env.cleanup().await;
+        }
+    }
+}
+
+/// Pids of this machine's processes whose command name is one of `names`.
+fn pids_named(names: &[&str]) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            names.contains(&comm.trim()).then_some(pid)
+        })
+        .collect()
+}
+
+async fn round(replicas: usize, certs: usize, namespaces: usize) -> (Round, &'static str) {
+    let (server, client) = Server::start().await;
+    let system = server.system_namespace();
+    let prefix = server.team_prefix();
+    let spaces: Vec<String> = (0..namespaces)
+        .map(|i| format!("{prefix}-{i:02}"))
+        .collect();
     let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
     for ns in &spaces {
         ns_api
@@ -54,7 +157,7 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
     }
     let issuer = json!({"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
         "metadata": {"name": "ss"}, "spec": {"selfSigned": {}}});
-    certgate::manifests::apply(&client, "bench", &[issuer], "bench")
+    certgate::manifests::apply(&client, &system, &[issuer], "bench")
         .await
         .unwrap();
 
@@ -62,10 +165,10 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
         .map(|_| {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"));
             cmd.args(["controller", "--kubeconfig"])
-                .arg(sandbox.kubeconfig())
+                .arg(server.kubeconfig())
                 .args([
-                    "--cluster-resource-namespace=default",
-                    "--leader-election-namespace=default",
+                    &format!("--cluster-resource-namespace={system}"),
+                    &format!("--leader-election-namespace={system}"),
                     "--max-concurrent-reconciles=32",
                     &format!("--metrics-listen-address=127.0.0.1:{}", free_port()),
                     &format!("--health-listen-address=127.0.0.1:{}", free_port()),
@@ -83,7 +186,7 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
     // Members count themselves 8 s after joining: issue once every one works.
     if replicas > 1 {
         let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
-            Api::namespaced(client.clone(), "default");
+            Api::namespaced(client.clone(), &system);
         let started = Instant::now();
         loop {
             let n = leases
@@ -105,7 +208,7 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
         .iter()
         .map(|c| cpu_seconds_of(&c.id().to_string()))
         .collect();
-    let api_before = cpu_seconds_of(&sandbox_pid);
+    let api_before = server.cpu_seconds();
 
     let t = Instant::now();
     futures::stream::iter(0..certs)
@@ -127,33 +230,44 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
+    // Ready Certificates are counted from a watch: listing them all every few
+    // hundred milliseconds would load the API server the replicas share.
     let all: Api<Certificate> = Api::all(client.clone());
-    loop {
-        let ready = all
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .filter(|c| {
-                c.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|cs| {
-                        cs.iter().any(|c| {
-                            c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True
-                        })
-                    })
+    let mut ready = std::collections::HashSet::new();
+    let mut events = kube::runtime::watcher(all, kube::runtime::watcher::Config::default()).boxed();
+    while ready.len() < certs {
+        let next = tokio::time::timeout(
+            Duration::from_secs(600) - t.elapsed().min(Duration::from_secs(600)),
+            events.next(),
+        )
+        .await;
+        let Ok(Some(event)) = next else {
+            panic!("{} of {certs} Ready after 600 s", ready.len());
+        };
+        let (kube::runtime::watcher::Event::Apply(c) | kube::runtime::watcher::Event::InitApply(c)) =
+            (match event {
+                Ok(e) => e,
+                Err(_) => continue,
             })
-            .count();
-        if ready == certs {
-            break;
+        else {
+            continue;
+        };
+        let ours = c
+            .metadata
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| spaces.iter().any(|s| s == ns));
+        let is_ready = c
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Ready" && c.status == certgate::api::ConditionStatus::True)
+            });
+        if ours && is_ready {
+            ready.insert((c.metadata.namespace, c.metadata.name));
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(600),
-            "{ready} of {certs} Ready after 600 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let took = t.elapsed().as_secs_f64();
     let cpu: Vec<f64> = children
@@ -165,18 +279,23 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> Round {
         .iter()
         .map(|c| peak_rss_mib_of(&c.id().to_string()))
         .collect();
-    let apiserver_cpu = cpu_seconds_of(&sandbox_pid) - api_before;
+    let apiserver_cpu = server.cpu_seconds() - api_before;
     for c in &mut children {
         let _ = c.kill();
         let _ = c.wait();
     }
-    Round {
-        replicas,
-        per_second: certs as f64 / took,
-        cpu,
-        rss,
-        apiserver_cpu,
-    }
+    let describe = server.describe();
+    server.finish(&client, &spaces).await;
+    (
+        Round {
+            replicas,
+            per_second: certs as f64 / took,
+            cpu,
+            rss,
+            apiserver_cpu,
+        },
+        describe,
+    )
 }
 
 async fn run() {
@@ -184,12 +303,13 @@ async fn run() {
     let namespaces = env_or("REPLICAS_NAMESPACES", 12);
     let max = env_or("REPLICAS_MAX", 3);
     let mut rounds = Vec::new();
+    let mut server = "";
     for n in 1..=max {
-        rounds.push(round(n, certs, namespaces).await);
+        let (r, describe) = round(n, certs, namespaces).await;
+        rounds.push(r);
+        server = describe;
     }
-    println!(
-        "{certs} SelfSigned ECDSA P-256 Certificates in {namespaces} namespaces, one sandbox API server"
-    );
+    println!("{certs} SelfSigned ECDSA P-256 Certificates in {namespaces} namespaces, {server}");
     println!(
         "{:>8} {:>9} {:>8} {:>26} {:>20} {:>26}",
         "replicas",

@@ -104,7 +104,9 @@ pub(super) async fn create_next_key(
     let created = Api::<Secret>::namespaced(ctx.client.clone(), s.namespace())
         .create(&PostParams::default(), &secret)
         .await?;
-    Ok(created.name_any())
+    let name = created.name_any();
+    ctx.recent_secrets.remember(created);
+    Ok(name)
 }
 
 /// Shortens a name the way cert-manager's `DNSSafeShortenTo52Characters` does.
@@ -300,6 +302,7 @@ pub(super) async fn issue(
         )
         .await?;
         ctx.secrets_by_owner.forget(s.namespace(), &k.name);
+        ctx.recent_secrets.forget(s.namespace(), &k.name);
     }
     ctx.recorder
         .publish(
@@ -441,7 +444,9 @@ pub(super) async fn write_secret(
     )?;
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), s.namespace());
     let secret_name = &s.certificate.spec.secret_name;
-    let existing = api.get_opt(secret_name).await?;
+    let existing = read_secret(ctx, &api, s.namespace(), secret_name)
+        .await?
+        .map(|e| (*e).clone());
     let mut owners: Vec<OwnerReference> = existing
         .as_ref()
         .and_then(|e| e.metadata.owner_references.clone())
@@ -473,7 +478,9 @@ pub(super) async fn write_secret(
                 type_: Some("kubernetes.io/tls".into()),
                 ..Default::default()
             };
-            Ok(api.create(&PostParams::default(), &secret).await?)
+            let written = api.create(&PostParams::default(), &secret).await?;
+            ctx.recent_secrets.remember(written.clone());
+            Ok(written)
         }
         Some(mut secret) => {
             secret.metadata.labels = Some(contents.labels);
@@ -481,9 +488,11 @@ pub(super) async fn write_secret(
             secret.metadata.owner_references = (!owners.is_empty()).then_some(owners);
             secret.data = Some(data);
             secret.string_data = None;
-            Ok(api
+            let written = api
                 .replace(secret_name, &PostParams::default(), &secret)
-                .await?)
+                .await?;
+            ctx.recent_secrets.remember(written.clone());
+            Ok(written)
         }
     }
 }

@@ -3,13 +3,21 @@
 //! flags that shape what is written (copied annotations, Secret owner
 //! references). Derefs to [`crate::runtime::Context`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
+use kube::runtime::reflector::Store;
 
-use crate::api::CertificateRequest;
+use crate::api::{Certificate, CertificateRequest};
 use crate::runtime::owner_index::OwnerIndex;
+use crate::runtime::recent_writes::RecentWrites;
+
+/// How long a write of this controller is read back from memory at most: a
+/// Certificate's is forgotten as soon as the cache has it, a Secret's when its
+/// Certificate is at rest; this bounds what a watch that stopped would keep.
+const RECENT_WRITES_TTL: Duration = Duration::from_secs(120);
 
 pub struct Context {
     runtime: Arc<crate::runtime::Context>,
@@ -22,6 +30,16 @@ pub struct Context {
     pub copied_annotation_prefixes: Vec<String>,
     /// Set an ownerReference from each Secret to its Certificate.
     pub enable_certificate_owner_ref: bool,
+    /// The process's Certificate cache (set when the controller starts): a
+    /// reconcile reads the Certificate from it, or from `recent_certificates`
+    /// while the cache has not caught up with this controller's last write.
+    pub certificate_cache: OnceLock<Store<Certificate>>,
+    /// The Certificates this controller last wrote (their status).
+    pub recent_certificates: RecentWrites<Certificate>,
+    /// The Secrets (TLS Secret, temporary key) this controller last wrote, with
+    /// their data: read back instead of fetched while no one else changed them
+    /// (the Secret watch tells; Secrets are not cached with their data).
+    pub recent_secrets: RecentWrites<Secret>,
 }
 
 impl Context {
@@ -41,6 +59,9 @@ impl Context {
             secrets_by_owner: OwnerIndex::with_owners(trim_secret_metadata, certificate_owners),
             copied_annotation_prefixes,
             enable_certificate_owner_ref,
+            certificate_cache: OnceLock::new(),
+            recent_certificates: RecentWrites::new(RECENT_WRITES_TTL),
+            recent_secrets: RecentWrites::new(RECENT_WRITES_TTL),
         })
     }
 }

@@ -97,40 +97,89 @@ pub async fn run(
             .inspect(move |e| {
                 if let Ok(e) = e {
                     ctx.secrets_by_owner.apply(e);
+                    observe_secret(&ctx, e);
                 }
             })
             .touched_objects()
     };
+    let _ = ctx.certificate_cache.set(certificates.watch.store());
     // The process's one Certificate watch (its metrics hook forgets deleted ones).
-    kube::runtime::Controller::for_shared_stream(
-        certificates.watch.applied(),
-        certificates.watch.store(),
-    )
-    .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default())
-    .owns_shared_stream(requests.touched())
-    .watches_stream(secret_events, |s| {
-        let ns = s.namespace().unwrap_or_default();
-        let by_annotation = s.annotations().get(ann::CERTIFICATE_NAME).cloned();
-        let by_owner = s
-            .owner_references()
-            .iter()
-            .filter(|o| o.kind == "Certificate" && o.api_version.starts_with("cert-manager.io/"))
-            .map(|o| o.name.clone())
-            .collect::<Vec<_>>();
-        by_annotation
-            .into_iter()
-            .chain(by_owner)
-            .map(move |n: String| ObjectRef::new(n.as_str()).within(&ns))
-            .collect::<Vec<_>>()
-    })
-    .with_config(
-        kube::runtime::controller::Config::default()
-            .concurrency(ctx.config.max_concurrent_reconciles),
-    )
-    .graceful_shutdown_on(shutdown)
-    .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, ctx)
-    .for_each(|_| futures::future::ready(()))
-    .await;
+    let applied = {
+        let ctx = ctx.clone();
+        certificates.watch.applied().inspect(move |c| {
+            if !ctx.recent_certificates.is_empty() {
+                ctx.recent_certificates.caught_up(
+                    &c.namespace().unwrap_or_default(),
+                    &c.name_any(),
+                    c.metadata.resource_version.as_deref().unwrap_or_default(),
+                );
+            }
+        })
+    };
+    kube::runtime::Controller::for_shared_stream(applied, certificates.watch.store())
+        .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default())
+        .owns_shared_stream(requests.touched())
+        .watches_stream(secret_events, |s| {
+            let ns = s.namespace().unwrap_or_default();
+            let by_annotation = s.annotations().get(ann::CERTIFICATE_NAME).cloned();
+            let by_owner = s
+                .owner_references()
+                .iter()
+                .filter(|o| {
+                    o.kind == "Certificate" && o.api_version.starts_with("cert-manager.io/")
+                })
+                .map(|o| o.name.clone())
+                .collect::<Vec<_>>();
+            by_annotation
+                .into_iter()
+                .chain(by_owner)
+                .map(move |n: String| ObjectRef::new(n.as_str()).within(&ns))
+                .collect::<Vec<_>>()
+        })
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.config.max_concurrent_reconciles),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+/// Forgets a Secret this controller wrote once the watch shows someone else
+/// changed or deleted it (or listed again, when changes may have been missed).
+fn observe_secret(ctx: &Context, event: &kube::runtime::watcher::Event<PartialObjectMeta<Secret>>) {
+    use kube::runtime::watcher::Event;
+    if ctx.recent_secrets.is_empty() {
+        return;
+    }
+    match event {
+        Event::Apply(s) | Event::InitApply(s) => ctx.recent_secrets.observe(
+            &s.namespace().unwrap_or_default(),
+            &s.name_any(),
+            s.metadata.resource_version.as_deref(),
+        ),
+        Event::Delete(s) => {
+            ctx.recent_secrets
+                .observe(&s.namespace().unwrap_or_default(), &s.name_any(), None)
+        }
+        Event::Init => ctx.recent_secrets.clear(),
+        Event::InitDone => {}
+    }
+}
+
+/// The Secret `name`: this controller's last write of it while no one else
+/// changed it, else the API's.
+pub(super) async fn read_secret(
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Arc<Secret>>, CertificateError> {
+    if let Some(s) = ctx.recent_secrets.get(namespace, name) {
+        return Ok(Some(s));
+    }
+    Ok(secrets.get_opt(name).await?.map(Arc::new))
 }
 
 pub(super) fn error_policy(
@@ -172,7 +221,16 @@ pub async fn reconcile(
         };
         match step(&ctx, &s).await? {
             Step::Continue => continue,
-            Step::Wait(action) => return Ok(action),
+            Step::Wait(action) => {
+                if !s.issuing() && s.ready() {
+                    // Issued and at rest: the TLS Secret is read from the API
+                    // again (it is not kept with its data for long). The
+                    // Certificate's last write stays until the cache has it.
+                    ctx.recent_secrets
+                        .forget(&ns, &s.certificate.spec.secret_name);
+                }
+                return Ok(action);
+            }
         }
     }
     Ok(Action::requeue(Duration::from_millis(200)))
@@ -252,6 +310,7 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
                 )
                 .await?;
                 ctx.secrets_by_owner.forget(s.namespace(), &secret);
+                ctx.recent_secrets.forget(s.namespace(), &secret);
                 if s.next_key.as_ref().is_some_and(|k| k.name == secret) {
                     patch_status(ctx, s, json!({"nextPrivateKeySecretName": null})).await?;
                 }
@@ -305,15 +364,26 @@ pub(super) async fn load(
     name: &str,
 ) -> Result<Option<Snapshot>, CertificateError> {
     let client = ctx.client.clone();
-    let Some(certificate) = Api::<Certificate>::namespaced(client.clone(), ns)
-        .get_opt(name)
-        .await?
-    else {
-        return Ok(None);
+    // The cache's copy, or this controller's last write while the cache is behind;
+    // the API when that cannot be told.
+    let cached = ctx
+        .certificate_cache
+        .get()
+        .and_then(|store| store.get(&ObjectRef::new(name).within(ns)));
+    let certificate = match ctx.recent_certificates.newest(cached) {
+        Some(c) => (*c).clone(),
+        None => {
+            let Some(c) = Api::<Certificate>::namespaced(client.clone(), ns)
+                .get_opt(name)
+                .await?
+            else {
+                return Ok(None);
+            };
+            c
+        }
     };
     let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secret = secrets
-        .get_opt(&certificate.spec.secret_name)
+    let secret = read_secret(ctx, &secrets, ns, &certificate.spec.secret_name)
         .await?
         .map(|s| secret_snapshot(&s));
     let next_name = certificate
@@ -321,7 +391,7 @@ pub(super) async fn load(
         .as_ref()
         .and_then(|st| st.next_private_key_secret_name.clone());
     let next_key = match &next_name {
-        Some(n) => secrets.get_opt(n).await?.map(|s| NextKey {
+        Some(n) => read_secret(ctx, &secrets, ns, n).await?.map(|s| NextKey {
             name: n.clone(),
             pem: s
                 .data
@@ -405,13 +475,15 @@ pub(super) async fn patch_status(
     patch: Value,
 ) -> Result<Certificate, CertificateError> {
     let api: Api<Certificate> = Api::namespaced(ctx.client.clone(), s.namespace());
-    Ok(api
+    let written = api
         .patch_status(
             s.name(),
             &PatchParams::default(),
             &Patch::Merge(json!({"status": patch})),
         )
-        .await?)
+        .await?;
+    ctx.recent_certificates.remember(written.clone());
+    Ok(written)
 }
 
 /// Changes the conditions (and merges `extra` into the status) in one patch.

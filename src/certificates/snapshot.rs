@@ -103,6 +103,19 @@ impl Snapshot {
         self.requests_for(self.revision() + 1).next()
     }
 
+    /// Whether the Ready condition is True.
+    pub fn ready(&self) -> bool {
+        self.certificate
+            .status
+            .as_ref()
+            .and_then(|st| st.conditions.as_ref())
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c.type_ == "Ready" && c.status == crate::api::meta::ConditionStatus::True
+                })
+            })
+    }
+
     /// Whether the Issuing condition is True.
     pub fn issuing(&self) -> bool {
         crate::certificates::policy::issuance_in_progress(&self.certificate)

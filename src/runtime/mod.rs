@@ -13,6 +13,7 @@ pub mod context;
 pub mod events;
 pub mod leader;
 pub mod owner_index;
+pub mod recent_writes;
 pub mod reconcile;
 pub mod shards;
 pub mod shared_certificates;

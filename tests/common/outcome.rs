@@ -86,6 +86,21 @@ pub fn write_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
     ) {
         return None;
     }
+    Some(request_name(method, uri))
+}
+
+/// `GET resource[/subresource]` of a read of one object or a list, `None` for
+/// watches (they stay open: the shared watches' cost is not per certificate) and for
+/// writes.
+pub fn read_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
+    let watch = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    (*method == http::Method::GET && !watch).then(|| request_name(method, uri))
+}
+
+/// `VERB resource[/subresource]` of any API request.
+fn request_name(method: &http::Method, uri: &http::Uri) -> String {
     // /api/v1/namespaces/<ns>/<plural>[/<name>[/<sub>]] or /apis/<g>/<v>/…
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     let after_version = if segments.first() == Some(&"api") {
@@ -103,7 +118,7 @@ pub fn write_of(method: &http::Method, uri: &http::Uri) -> Option<String> {
         [plural, _, sub, ..] => format!("{plural}/{sub}"),
         [] => "?".to_string(),
     };
-    Some(format!("{method} {what}"))
+    format!("{method} {what}")
 }
 
 /// The temporary private key Secrets (`cert-manager.io/next-private-key=true`) whose

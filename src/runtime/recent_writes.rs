@@ -1,0 +1,281 @@
+//! Objects this process wrote, kept until its caches show them (read-your-writes
+//! without a GET): a controller that acts and looks again reads its own last write
+//! from here while the watch has not brought it yet. Which of two versions is newer
+//! is decided by comparing resourceVersions as Kubernetes defines it for its
+//! comparable resource versions (decimal integers: longer is newer, then by digit);
+//! where either is not such a number nothing is decided and the caller reads the
+//! API. Entries live at most `ttl`: nothing is kept for objects left alone.
+//! Must not: decide what to write, or hold objects past their time.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::Resource;
+
+/// Compares two resourceVersions as Kubernetes' comparable resource versions
+/// (`k8s.io/apimachinery/pkg/util/resourceversion.CompareResourceVersion`): `None`
+/// when either is not a decimal integer without leading zeros.
+pub fn compare_resource_versions(a: &str, b: &str) -> Option<Ordering> {
+    let valid =
+        |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) && !s.starts_with('0');
+    if !valid(a) || !valid(b) {
+        return None;
+    }
+    Some(a.len().cmp(&b.len()).then_with(|| a.cmp(b)))
+}
+
+type Key = (String, String);
+
+/// The last object this process wrote, per namespace and name, for `ttl`.
+pub struct RecentWrites<K> {
+    entries: Mutex<HashMap<Key, (Arc<K>, Instant)>>,
+    ttl: Duration,
+}
+
+impl<K: Resource> RecentWrites<K> {
+    pub fn new(ttl: Duration) -> Self {
+        RecentWrites {
+            entries: Mutex::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, (Arc<K>, Instant)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `obj`, the API server's answer to a write of this process.
+    pub fn remember(&self, obj: K) -> Arc<K> {
+        let key = key_of(&obj);
+        let obj = Arc::new(obj);
+        let now = Instant::now();
+        let mut entries = self.lock();
+        entries.retain(|_, (_, at)| now.duration_since(*at) < self.ttl);
+        entries.insert(key, (obj.clone(), now));
+        obj
+    }
+
+    /// The object this process last wrote, while its time lasts.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let key = (namespace.to_string(), name.to_string());
+        let mut entries = self.lock();
+        match entries.get(&key) {
+            Some((obj, at)) if at.elapsed() < self.ttl => Some(obj.clone()),
+            Some(_) => {
+                entries.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The newer of the cache's copy and this process's last write: the cache's
+    /// once it has caught up (the write is then forgotten). `None` when that cannot
+    /// be told (no cached copy, or resourceVersions that do not compare): read the
+    /// API.
+    pub fn newest(&self, cached: Option<Arc<K>>) -> Option<Arc<K>> {
+        let cached = cached?;
+        let key = key_of(&*cached);
+        let mut entries = self.lock();
+        let Some((written, at)) = entries.get(&key) else {
+            return Some(cached);
+        };
+        let order = compare_resource_versions(
+            written
+                .meta()
+                .resource_version
+                .as_deref()
+                .unwrap_or_default(),
+            cached
+                .meta()
+                .resource_version
+                .as_deref()
+                .unwrap_or_default(),
+        );
+        match order {
+            Some(Ordering::Greater) if at.elapsed() < self.ttl => Some(written.clone()),
+            Some(Ordering::Greater) => {
+                // Kept too long without the cache catching up: ask the API.
+                entries.remove(&key);
+                None
+            }
+            Some(_) => {
+                entries.remove(&key);
+                Some(cached)
+            }
+            None => None,
+        }
+    }
+
+    /// A watch saw `namespace/name` at `resource_version` (`None`: deleted): a
+    /// version newer than this process's write, or a deletion, means someone else
+    /// changed it, so the write is forgotten. Its own version, or an older one
+    /// arriving late, keeps it.
+    pub fn observe(&self, namespace: &str, name: &str, resource_version: Option<&str>) {
+        let key = (namespace.to_string(), name.to_string());
+        let mut entries = self.lock();
+        let Some((written, _)) = entries.get(&key) else {
+            return;
+        };
+        let keep = resource_version.is_some_and(|seen| {
+            matches!(
+                compare_resource_versions(
+                    seen,
+                    written
+                        .meta()
+                        .resource_version
+                        .as_deref()
+                        .unwrap_or_default()
+                ),
+                Some(Ordering::Less | Ordering::Equal)
+            )
+        });
+        if !keep {
+            entries.remove(&key);
+        }
+    }
+
+    /// The cache now holds `namespace/name` at `resource_version`: a write of this
+    /// process that is not newer is forgotten (the cache serves it now).
+    pub fn caught_up(&self, namespace: &str, name: &str, resource_version: &str) {
+        let key = (namespace.to_string(), name.to_string());
+        let mut entries = self.lock();
+        let Some((written, _)) = entries.get(&key) else {
+            return;
+        };
+        if matches!(
+            compare_resource_versions(
+                resource_version,
+                written
+                    .meta()
+                    .resource_version
+                    .as_deref()
+                    .unwrap_or_default()
+            ),
+            Some(Ordering::Greater | Ordering::Equal)
+        ) {
+            entries.remove(&key);
+        }
+    }
+
+    /// Forgets `namespace/name`.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.lock()
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    /// Forgets everything (a watch listed again: its events may have been missed).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// How many objects are kept.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn key_of<K: Resource>(obj: &K) -> Key {
+    let meta = obj.meta();
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    fn at(name: &str, rv: &str) -> ConfigMap {
+        let mut c = ConfigMap::default();
+        c.metadata.namespace = Some("ns".into());
+        c.metadata.name = Some(name.into());
+        c.metadata.resource_version = Some(rv.into());
+        c
+    }
+
+    fn rv(c: &ConfigMap) -> &str {
+        c.metadata.resource_version.as_deref().unwrap_or_default()
+    }
+
+    #[test]
+    fn resource_versions_compare_as_numbers_or_not_at_all() {
+        assert_eq!(compare_resource_versions("9", "10"), Some(Ordering::Less));
+        assert_eq!(
+            compare_resource_versions("100", "99"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(compare_resource_versions("42", "42"), Some(Ordering::Equal));
+        assert_eq!(compare_resource_versions("", "1"), None);
+        assert_eq!(compare_resource_versions("01", "1"), None);
+        assert_eq!(compare_resource_versions("abc", "1"), None);
+    }
+
+    #[test]
+    fn the_write_is_read_until_the_cache_catches_up() {
+        let recent = RecentWrites::new(Duration::from_secs(60));
+        recent.remember(at("c", "12"));
+        // The cache still has the version before the write: the write is newer.
+        let read = recent.newest(Some(Arc::new(at("c", "11")))).unwrap();
+        assert_eq!(rv(&read), "12");
+        // The cache has it (or newer): the cache's copy, and the write is forgotten.
+        let read = recent.newest(Some(Arc::new(at("c", "13")))).unwrap();
+        assert_eq!(rv(&read), "13");
+        assert!(recent.is_empty());
+        // Nothing written: the cache's copy; nothing cached: ask the API.
+        assert_eq!(
+            rv(&recent.newest(Some(Arc::new(at("c", "5")))).unwrap()),
+            "5"
+        );
+        assert!(recent.newest(None).is_none());
+    }
+
+    #[test]
+    fn versions_that_do_not_compare_send_the_caller_to_the_api() {
+        let recent = RecentWrites::new(Duration::from_secs(60));
+        recent.remember(at("c", "opaque-2"));
+        assert!(recent.newest(Some(Arc::new(at("c", "opaque-1")))).is_none());
+    }
+
+    #[test]
+    fn a_newer_version_seen_or_a_deletion_forgets_the_write() {
+        let recent: RecentWrites<ConfigMap> = RecentWrites::new(Duration::from_secs(60));
+        recent.remember(at("s", "20"));
+        recent.observe("ns", "s", Some("19"));
+        recent.observe("ns", "s", Some("20"));
+        assert_eq!(rv(&recent.get("ns", "s").unwrap()), "20");
+        recent.observe("ns", "s", Some("21"));
+        assert!(recent.get("ns", "s").is_none());
+        recent.remember(at("s", "22"));
+        recent.observe("ns", "s", None);
+        assert!(recent.get("ns", "s").is_none());
+    }
+
+    #[test]
+    fn a_cache_that_caught_up_forgets_the_write() {
+        let recent: RecentWrites<ConfigMap> = RecentWrites::new(Duration::from_secs(60));
+        recent.remember(at("c", "30"));
+        recent.caught_up("ns", "c", "29");
+        assert_eq!(recent.len(), 1);
+        recent.caught_up("ns", "c", "30");
+        assert!(recent.is_empty());
+    }
+
+    #[test]
+    fn writes_expire() {
+        let recent: RecentWrites<ConfigMap> = RecentWrites::new(Duration::from_millis(0));
+        recent.remember(at("s", "20"));
+        assert!(recent.get("ns", "s").is_none());
+        recent.remember(at("c", "12"));
+        assert!(recent.newest(Some(Arc::new(at("c", "11")))).is_none());
+        assert!(recent.is_empty());
+    }
+}
