@@ -478,6 +478,7 @@ pub(super) async fn write_secret(
                 type_: Some("kubernetes.io/tls".into()),
                 ..Default::default()
             };
+            ctx.absent_secrets.forget(s.namespace(), secret_name);
             let written = api.create(&PostParams::default(), &secret).await?;
             ctx.recent_secrets.remember(written.clone());
             Ok(written)

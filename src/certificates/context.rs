@@ -12,7 +12,7 @@ use kube::runtime::reflector::Store;
 
 use crate::api::{Certificate, CertificateRequest};
 use crate::runtime::owner_index::OwnerIndex;
-use crate::runtime::recent_writes::RecentWrites;
+use crate::runtime::recent_writes::{KnownAbsent, RecentWrites};
 
 /// How long a write of this controller is read back from memory at most: a
 /// Certificate's is forgotten as soon as the cache has it, a Secret's when its
@@ -40,6 +40,9 @@ pub struct Context {
     /// their data: read back instead of fetched while no one else changed them
     /// (the Secret watch tells; Secrets are not cached with their data).
     pub recent_secrets: RecentWrites<Secret>,
+    /// Secrets a GET found missing and the Secret watch has not seen since (a
+    /// TLS Secret before its first issuance is looked up by every reconcile).
+    pub absent_secrets: KnownAbsent,
 }
 
 impl Context {
@@ -62,6 +65,7 @@ impl Context {
             certificate_cache: OnceLock::new(),
             recent_certificates: RecentWrites::new(RECENT_WRITES_TTL),
             recent_secrets: RecentWrites::new(RECENT_WRITES_TTL),
+            absent_secrets: KnownAbsent::new(RECENT_WRITES_TTL),
         })
     }
 }

@@ -68,6 +68,10 @@ pub(super) fn label_value_fits(name: &str) -> bool {
     name.len() <= 63
 }
 
+/// How long the Certificate controller lets the events of a burst gather before it
+/// reconciles (kube-runtime's trailing-edge debounce).
+const RECONCILE_DEBOUNCE: Duration = Duration::from_millis(50);
+
 /// Runs the Certificate controller until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -138,7 +142,11 @@ pub async fn run(
         })
         .with_config(
             kube::runtime::controller::Config::default()
-                .concurrency(ctx.config.max_concurrent_reconciles),
+                .concurrency(ctx.config.max_concurrent_reconciles)
+                // Each step of an issuance writes two or three objects whose
+                // watch events follow within milliseconds: one reconcile looks at
+                // them all.
+                .debounce(RECONCILE_DEBOUNCE),
         )
         .graceful_shutdown_on(shutdown)
         .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, ctx)
@@ -150,20 +158,24 @@ pub async fn run(
 /// changed or deleted it (or listed again, when changes may have been missed).
 fn observe_secret(ctx: &Context, event: &kube::runtime::watcher::Event<PartialObjectMeta<Secret>>) {
     use kube::runtime::watcher::Event;
-    if ctx.recent_secrets.is_empty() {
-        return;
-    }
     match event {
-        Event::Apply(s) | Event::InitApply(s) => ctx.recent_secrets.observe(
-            &s.namespace().unwrap_or_default(),
-            &s.name_any(),
-            s.metadata.resource_version.as_deref(),
-        ),
-        Event::Delete(s) => {
-            ctx.recent_secrets
-                .observe(&s.namespace().unwrap_or_default(), &s.name_any(), None)
+        Event::Apply(s) | Event::InitApply(s) => {
+            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+            ctx.absent_secrets.seen(&ns, &name);
+            if !ctx.recent_secrets.is_empty() {
+                ctx.recent_secrets
+                    .observe(&ns, &name, s.metadata.resource_version.as_deref());
+            }
         }
-        Event::Init => ctx.recent_secrets.clear(),
+        Event::Delete(s) => {
+            let (ns, name) = (s.namespace().unwrap_or_default(), s.name_any());
+            ctx.absent_secrets.seen(&ns, &name);
+            ctx.recent_secrets.observe(&ns, &name, None);
+        }
+        Event::Init => {
+            ctx.recent_secrets.clear();
+            ctx.absent_secrets.clear();
+        }
         Event::InitDone => {}
     }
 }
@@ -179,7 +191,14 @@ pub(super) async fn read_secret(
     if let Some(s) = ctx.recent_secrets.get(namespace, name) {
         return Ok(Some(s));
     }
-    Ok(secrets.get_opt(name).await?.map(Arc::new))
+    if ctx.absent_secrets.is_absent(namespace, name) {
+        return Ok(None);
+    }
+    ctx.absent_secrets.looking_up(namespace, name);
+    let found = secrets.get_opt(name).await;
+    ctx.absent_secrets
+        .looked_up(namespace, name, !matches!(found, Ok(None)));
+    Ok(found?.map(Arc::new))
 }
 
 pub(super) fn error_policy(

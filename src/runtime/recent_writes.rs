@@ -181,6 +181,101 @@ impl<K: Resource> RecentWrites<K> {
     }
 }
 
+/// Objects known not to exist: a GET answered 404 and the watch has shown nothing
+/// of that name since the GET was about to be sent. A lookup registers first
+/// ([`KnownAbsent::looking_up`]), the watch reports every name it sees
+/// ([`KnownAbsent::seen`]), and a 404 is kept only when nothing was seen in
+/// between: a create that raced the GET is never hidden.
+pub struct KnownAbsent {
+    state: Mutex<AbsentState>,
+    ttl: Duration,
+}
+
+#[derive(Default)]
+struct AbsentState {
+    /// Lookups in flight, and whether the watch saw the name meanwhile.
+    pending: HashMap<Key, bool>,
+    absent: HashMap<Key, Instant>,
+}
+
+impl KnownAbsent {
+    pub fn new(ttl: Duration) -> Self {
+        KnownAbsent {
+            state: Mutex::new(AbsentState::default()),
+            ttl,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AbsentState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `namespace/name` is known not to exist.
+    pub fn is_absent(&self, namespace: &str, name: &str) -> bool {
+        let key = (namespace.to_string(), name.to_string());
+        let mut state = self.lock();
+        match state.absent.get(&key) {
+            Some(at) if at.elapsed() < self.ttl => true,
+            Some(_) => {
+                state.absent.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// A GET of `namespace/name` is about to be sent.
+    pub fn looking_up(&self, namespace: &str, name: &str) {
+        self.lock()
+            .pending
+            .insert((namespace.to_string(), name.to_string()), false);
+    }
+
+    /// The GET answered: `found` or 404. A 404 is kept unless the watch saw the
+    /// name while the GET was under way.
+    pub fn looked_up(&self, namespace: &str, name: &str, found: bool) {
+        let key = (namespace.to_string(), name.to_string());
+        let mut state = self.lock();
+        let seen_meanwhile = state.pending.remove(&key).unwrap_or(true);
+        if found || seen_meanwhile {
+            state.absent.remove(&key);
+        } else {
+            let now = Instant::now();
+            let ttl = self.ttl;
+            state.absent.retain(|_, at| now.duration_since(*at) < ttl);
+            state.absent.insert(key, now);
+        }
+    }
+
+    /// The watch saw `namespace/name` (created, changed or deleted).
+    pub fn seen(&self, namespace: &str, name: &str) {
+        let mut state = self.lock();
+        if state.pending.is_empty() && state.absent.is_empty() {
+            return;
+        }
+        let key = (namespace.to_string(), name.to_string());
+        state.absent.remove(&key);
+        if let Some(seen) = state.pending.get_mut(&key) {
+            *seen = true;
+        }
+    }
+
+    /// This process creates `namespace/name`, or the watch may have missed events.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.lock()
+            .absent
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.absent.clear();
+        for seen in state.pending.values_mut() {
+            *seen = true;
+        }
+    }
+}
+
 fn key_of<K: Resource>(obj: &K) -> Key {
     let meta = obj.meta();
     (
@@ -267,6 +362,30 @@ mod tests {
         assert_eq!(recent.len(), 1);
         recent.caught_up("ns", "c", "30");
         assert!(recent.is_empty());
+    }
+
+    #[test]
+    fn a_404_is_kept_only_when_the_watch_saw_nothing_meanwhile() {
+        let absent = KnownAbsent::new(Duration::from_secs(60));
+        absent.looking_up("ns", "a");
+        absent.looked_up("ns", "a", false);
+        assert!(absent.is_absent("ns", "a"));
+        // Created afterwards: the watch tells.
+        absent.seen("ns", "a");
+        assert!(!absent.is_absent("ns", "a"));
+        // Created while the GET was under way: the 404 is not kept.
+        absent.looking_up("ns", "b");
+        absent.seen("ns", "b");
+        absent.looked_up("ns", "b", false);
+        assert!(!absent.is_absent("ns", "b"));
+        // Found: not absent; a relist forgets everything.
+        absent.looking_up("ns", "c");
+        absent.looked_up("ns", "c", true);
+        assert!(!absent.is_absent("ns", "c"));
+        absent.looking_up("ns", "d");
+        absent.looked_up("ns", "d", false);
+        absent.clear();
+        assert!(!absent.is_absent("ns", "d"));
     }
 
     #[test]
