@@ -9,6 +9,7 @@
 //! the tests) the replicas work against that real cluster instead: each round in
 //! namespaces of its own (its Leases too), removed afterwards; the API server's CPU
 //! is then kube-apiserver's plus etcd's (processes of this machine, found by name).
+//! REPLICAS_KEEP=1 leaves a real cluster's namespaces behind, to look at.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -114,12 +115,32 @@ impl Server {
     }
 
     async fn finish(self, client: &kube::Client, teams: &[String]) {
+        if std::env::var_os("REPLICAS_KEEP").is_some() {
+            println!("kept: {}", teams.join(" "));
+            std::mem::forget(self);
+            return;
+        }
         if let Server::Cluster(env, _) = self {
             let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
             for ns in teams {
                 let _ = ns_api.delete(ns, &Default::default()).await;
             }
             env.cleanup().await;
+            // The next round's controllers would otherwise meet these
+            // Certificates in namespaces being deleted (and be refused).
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(300) {
+                let mut left = 0;
+                for ns in teams {
+                    if ns_api.get_opt(ns).await.ok().flatten().is_some() {
+                        left += 1;
+                    }
+                }
+                if left == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }
