@@ -36,6 +36,10 @@ pub struct Context {
     pub tls_alpn_solver: crate::tlsalpn01::server::TlsAlpnSolver,
     /// Vault tokens by issuer (renewed, re-logged in on 403).
     pub vault_tokens: Arc<crate::issuers::vault::auth::TokenCache>,
+    /// The CertificateRequests whose status the request controller wrote last,
+    /// until the request cache holds them (read instead of the API).
+    pub recent_requests:
+        crate::runtime::recent_writes::RecentWrites<crate::api::CertificateRequest>,
 }
 
 impl Context {
@@ -58,6 +62,9 @@ impl Context {
             solver_tokens: Default::default(),
             tls_alpn_solver: Default::default(),
             vault_tokens: Default::default(),
+            recent_requests: crate::runtime::recent_writes::RecentWrites::new(
+                std::time::Duration::from_secs(120),
+            ),
         })
     }
 }

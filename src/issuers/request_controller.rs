@@ -206,13 +206,17 @@ async fn patch_status(
     req: &CertificateRequest,
     status: Value,
 ) -> Result<(), RequestError> {
-    Api::<CertificateRequest>::namespaced(ctx.client.clone(), &req.namespace().unwrap_or_default())
-        .patch_status(
-            &req.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": status})),
-        )
-        .await?;
+    let written = Api::<CertificateRequest>::namespaced(
+        ctx.client.clone(),
+        &req.namespace().unwrap_or_default(),
+    )
+    .patch_status(
+        &req.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await?;
+    ctx.recent_requests.remember(written);
     Ok(())
 }
 
@@ -239,18 +243,21 @@ async fn reconcile(
     if status_of("Ready") == Some(ConditionStatus::True) {
         return Ok(follow_renewal_info(&ctx, &req).await);
     }
-    // Work to do: decide on the request as the API holds it, not on the cache, which
-    // may not yet show the status written a moment ago (a second signature, a second
-    // Vault certificate).
-    let req = match Api::<CertificateRequest>::namespaced(
-        ctx.client.clone(),
-        &req.namespace().unwrap_or_default(),
-    )
-    .get_opt(&req.name_any())
-    .await?
-    {
-        Some(fresh) => Arc::new(fresh),
-        None => return Ok(Action::await_change()),
+    // Work to do: decide on the request with the status this controller wrote last
+    // — the cache may not show it yet (a second signature, a second Vault
+    // certificate) —, or as the API holds it when that cannot be told.
+    let req = match ctx.recent_requests.newest(Some(req.clone())) {
+        Some(newest) => newest,
+        None => match Api::<CertificateRequest>::namespaced(
+            ctx.client.clone(),
+            &req.namespace().unwrap_or_default(),
+        )
+        .get_opt(&req.name_any())
+        .await?
+        {
+            Some(fresh) => Arc::new(fresh),
+            None => return Ok(Action::await_change()),
+        },
     };
     let status_of = |t: &str| request_condition(&req, t).map(|c| c.status);
     if status_of("Ready") == Some(ConditionStatus::True) {
@@ -685,9 +692,21 @@ pub async fn run(
         None => Api::all(ctx.client.clone()),
     };
     // The process's one request cache (shared with the Certificate controller).
-    let controller =
-        kube::runtime::Controller::for_shared_stream(requests.applied(), requests.store())
-            .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default());
+    // A status this controller wrote is forgotten once the cache holds it.
+    let applied = {
+        let ctx = ctx.clone();
+        requests.applied().inspect(move |r| {
+            if !ctx.recent_requests.is_empty() {
+                ctx.recent_requests.caught_up(
+                    &r.namespace().unwrap_or_default(),
+                    &r.name_any(),
+                    r.metadata.resource_version.as_deref().unwrap_or_default(),
+                );
+            }
+        })
+    };
+    let controller = kube::runtime::Controller::for_shared_stream(applied, requests.store())
+        .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default());
     let store = controller.store();
     let store2 = store.clone();
     let orders: Api<crate::api::Order> = match &ctx.config.namespace {
