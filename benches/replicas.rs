@@ -20,7 +20,7 @@ use futures::StreamExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{cpu_seconds_of, env_or, peak_rss_mib_of, remote_sandbox};
+use support::{ApiServer, cpu_seconds_of, env_or, peak_rss_mib_of};
 
 fn main() {
     support::run(run());
@@ -42,63 +42,43 @@ struct Round {
     apiserver_cpu: f64,
 }
 
-/// The API server of one round: a fresh sandbox, or the real cluster (a fresh
-/// namespace for the Leases, the teams' namespaces beside it).
-enum Server {
-    Sandbox(support::RemoteSandbox),
-    Cluster(Box<certgate_sandbox::TestEnv>, std::path::PathBuf),
+/// The API server of one round (`support::ApiServer`: a fresh sandbox, or the real
+/// cluster with a fresh namespace for the Leases, the teams' namespaces beside it).
+struct Server {
+    api: ApiServer,
+    /// Where the replicas keep their Leases and the cluster-scoped work's Secrets.
+    system: String,
 }
 
 impl Server {
     async fn start() -> (Server, kube::Client) {
-        match std::env::var(certgate_sandbox::harness::KUBECONFIG_ENV) {
-            Ok(path) if !path.is_empty() => {
-                let env = certgate_sandbox::TestEnv::start().await.unwrap();
-                let crds: Vec<serde_json::Value> = certgate::api::crd::all()
-                    .unwrap()
-                    .into_iter()
-                    .map(|c| c.json)
-                    .collect();
-                env.apply_crds(&crds).await.unwrap();
-                let client = env.client.clone();
-                (Server::Cluster(Box::new(env), path.into()), client)
-            }
-            _ => {
-                let (sandbox, client) = remote_sandbox().await;
-                (Server::Sandbox(sandbox), client)
-            }
-        }
+        let (api, client, system) = ApiServer::start().await;
+        (Server { api, system }, client)
     }
 
-    fn kubeconfig(&self) -> &std::path::Path {
-        match self {
-            Server::Sandbox(s) => s.kubeconfig(),
-            Server::Cluster(_, path) => path,
-        }
-    }
-
-    /// Where the replicas keep their Leases and the cluster-scoped work's Secrets.
-    fn system_namespace(&self) -> String {
-        match self {
-            Server::Sandbox(_) => "default".into(),
-            Server::Cluster(env, _) => env.namespace.clone(),
+    fn kubeconfig(&self) -> std::path::PathBuf {
+        match &self.api {
+            ApiServer::Sandbox(s) => s.kubeconfig().to_path_buf(),
+            ApiServer::Cluster(_) => std::env::var(certgate_sandbox::harness::KUBECONFIG_ENV)
+                .unwrap_or_default()
+                .into(),
         }
     }
 
     /// The namespace prefix of this round's teams.
     fn team_prefix(&self) -> String {
-        match self {
-            Server::Sandbox(_) => "team".into(),
-            Server::Cluster(env, _) => env.namespace.clone(),
+        match &self.api {
+            ApiServer::Sandbox(_) => "team".into(),
+            ApiServer::Cluster(_) => self.system.clone(),
         }
     }
 
     /// CPU seconds the API server has used (on a real cluster: kube-apiserver and
     /// etcd together).
     fn cpu_seconds(&self) -> f64 {
-        match self {
-            Server::Sandbox(s) => cpu_seconds_of(&s.child.id().to_string()),
-            Server::Cluster(..) => pids_named(&["kube-apiserver", "etcd"])
+        match &self.api {
+            ApiServer::Sandbox(s) => cpu_seconds_of(&s.child.id().to_string()),
+            ApiServer::Cluster(_) => pids_named(&["kube-apiserver", "etcd"])
                 .iter()
                 .map(|p| cpu_seconds_of(p))
                 .sum(),
@@ -106,9 +86,9 @@ impl Server {
     }
 
     fn describe(&self) -> &'static str {
-        match self {
-            Server::Sandbox(_) => "one sandbox API server",
-            Server::Cluster(..) => {
+        match &self.api {
+            ApiServer::Sandbox(_) => "one sandbox API server",
+            ApiServer::Cluster(_) => {
                 "one real API server (CERTGATE_TEST_KUBECONFIG: kube-apiserver + etcd)"
             }
         }
@@ -120,12 +100,11 @@ impl Server {
             std::mem::forget(self);
             return;
         }
-        if let Server::Cluster(env, _) = self {
+        if let ApiServer::Cluster(_) = &self.api {
             let ns_api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
             for ns in teams {
                 let _ = ns_api.delete(ns, &Default::default()).await;
             }
-            env.cleanup().await;
             // The next round's controllers would otherwise meet these
             // Certificates in namespaces being deleted (and be refused).
             let started = Instant::now();
@@ -142,6 +121,7 @@ impl Server {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+        self.api.finish().await;
     }
 }
 
@@ -161,7 +141,7 @@ fn pids_named(names: &[&str]) -> Vec<String> {
 
 async fn round(replicas: usize, certs: usize, namespaces: usize) -> (Round, &'static str) {
     let (server, client) = Server::start().await;
-    let system = server.system_namespace();
+    let system = server.system.clone();
     let prefix = server.team_prefix();
     let spaces: Vec<String> = (0..namespaces)
         .map(|i| format!("{prefix}-{i:02}"))
