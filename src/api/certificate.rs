@@ -235,6 +235,17 @@ pub enum PrivateKeyEncoding {
 /// The private key sizes cert-manager accepts and its defaults: the one rule the
 /// CRD's CEL validation, the shims' `cert-manager.io/private-key-size` parser and
 /// the key manager all apply.
+/// A condition of a Certificate, by type (as `certificate_request::request_condition`
+/// for requests).
+pub fn certificate_condition<'a>(cert: &'a Certificate, type_: &str) -> Option<&'a Condition> {
+    cert.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
 pub mod key_sizes {
     use super::PrivateKeyAlgorithm;
 

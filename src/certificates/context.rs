@@ -4,7 +4,6 @@
 //! references). Derefs to [`crate::runtime::Context`].
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
@@ -12,12 +11,7 @@ use kube::runtime::reflector::Store;
 
 use crate::api::{Certificate, CertificateRequest};
 use crate::runtime::owner_index::OwnerIndex;
-use crate::runtime::recent_writes::{KnownAbsent, RecentWrites};
-
-/// How long a write of this controller is read back from memory at most: a
-/// Certificate's is forgotten as soon as the cache has it, a Secret's when its
-/// Certificate is at rest; this bounds what a watch that stopped would keep.
-const RECENT_WRITES_TTL: Duration = Duration::from_secs(120);
+use crate::runtime::recent_writes::{KEEP_AT_MOST, KnownAbsent, RecentWrites};
 
 pub struct Context {
     runtime: Arc<crate::runtime::Context>,
@@ -63,9 +57,9 @@ impl Context {
             copied_annotation_prefixes,
             enable_certificate_owner_ref,
             certificate_cache: OnceLock::new(),
-            recent_certificates: RecentWrites::new(RECENT_WRITES_TTL),
-            recent_secrets: RecentWrites::new(RECENT_WRITES_TTL),
-            absent_secrets: KnownAbsent::new(RECENT_WRITES_TTL),
+            recent_certificates: RecentWrites::new(KEEP_AT_MOST),
+            recent_secrets: RecentWrites::new(KEEP_AT_MOST),
+            absent_secrets: KnownAbsent::new(KEEP_AT_MOST),
         })
     }
 }

@@ -110,15 +110,10 @@ pub async fn run(
     // The process's one Certificate watch (its metrics hook forgets deleted ones).
     let applied = {
         let ctx = ctx.clone();
-        certificates.watch.applied().inspect(move |c| {
-            if !ctx.recent_certificates.is_empty() {
-                ctx.recent_certificates.caught_up(
-                    &c.namespace().unwrap_or_default(),
-                    &c.name_any(),
-                    c.metadata.resource_version.as_deref().unwrap_or_default(),
-                );
-            }
-        })
+        certificates
+            .watch
+            .applied()
+            .inspect(move |c| ctx.recent_certificates.caught_up_with(c))
     };
     kube::runtime::Controller::for_shared_stream(applied, certificates.watch.store())
         .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default())

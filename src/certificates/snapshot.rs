@@ -105,15 +105,8 @@ impl Snapshot {
 
     /// Whether the Ready condition is True.
     pub fn ready(&self) -> bool {
-        self.certificate
-            .status
-            .as_ref()
-            .and_then(|st| st.conditions.as_ref())
-            .is_some_and(|cs| {
-                cs.iter().any(|c| {
-                    c.type_ == "Ready" && c.status == crate::api::meta::ConditionStatus::True
-                })
-            })
+        crate::api::certificate::certificate_condition(&self.certificate, "Ready")
+            .is_some_and(|c| c.status == crate::api::meta::ConditionStatus::True)
     }
 
     /// Whether the Issuing condition is True.

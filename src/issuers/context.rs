@@ -63,7 +63,7 @@ impl Context {
             tls_alpn_solver: Default::default(),
             vault_tokens: Default::default(),
             recent_requests: crate::runtime::recent_writes::RecentWrites::new(
-                std::time::Duration::from_secs(120),
+                crate::runtime::recent_writes::KEEP_AT_MOST,
             ),
         })
     }

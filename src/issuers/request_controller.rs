@@ -695,15 +695,9 @@ pub async fn run(
     // A status this controller wrote is forgotten once the cache holds it.
     let applied = {
         let ctx = ctx.clone();
-        requests.applied().inspect(move |r| {
-            if !ctx.recent_requests.is_empty() {
-                ctx.recent_requests.caught_up(
-                    &r.namespace().unwrap_or_default(),
-                    &r.name_any(),
-                    r.metadata.resource_version.as_deref().unwrap_or_default(),
-                );
-            }
-        })
+        requests
+            .applied()
+            .inspect(move |r| ctx.recent_requests.caught_up_with(r))
     };
     let controller = kube::runtime::Controller::for_shared_stream(applied, requests.store())
         .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default());

@@ -28,6 +28,10 @@ pub fn compare_resource_versions(a: &str, b: &str) -> Option<Ordering> {
 
 type Key = (String, String);
 
+/// How long a write is kept at most: in normal running a write is forgotten as soon
+/// as the cache holds it; this bounds what a watch that stopped would keep.
+pub const KEEP_AT_MOST: Duration = Duration::from_secs(120);
+
 /// The last object this process wrote, per namespace and name, for `ttl`.
 pub struct RecentWrites<K> {
     entries: Mutex<HashMap<Key, (Arc<K>, Instant)>>,
@@ -158,6 +162,19 @@ impl<K: Resource> RecentWrites<K> {
         ) {
             entries.remove(&key);
         }
+    }
+
+    /// The cache now holds `obj` (a watch brought it): as [`Self::caught_up`].
+    pub fn caught_up_with(&self, obj: &K) {
+        if self.is_empty() {
+            return;
+        }
+        let meta = obj.meta();
+        self.caught_up(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+            meta.resource_version.as_deref().unwrap_or_default(),
+        );
     }
 
     /// Forgets `namespace/name`.
@@ -361,6 +378,12 @@ mod tests {
         recent.caught_up("ns", "c", "29");
         assert_eq!(recent.len(), 1);
         recent.caught_up("ns", "c", "30");
+        assert!(recent.is_empty());
+        // The same, told with the object the watch brought.
+        recent.remember(at("c", "31"));
+        recent.caught_up_with(&at("c", "30"));
+        assert_eq!(recent.len(), 1);
+        recent.caught_up_with(&at("c", "32"));
         assert!(recent.is_empty());
     }
 

@@ -155,13 +155,7 @@ pub fn issuance_in_progress(certificate: &Certificate) -> bool {
 }
 
 fn issuing_condition(certificate: &Certificate) -> Option<&crate::api::meta::Condition> {
-    certificate
-        .status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == "Issuing")
+    crate::api::certificate::certificate_condition(certificate, "Issuing")
 }
 
 /// Whether the Certificate needs (re-)issuance, and why.
