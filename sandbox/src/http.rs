@@ -146,8 +146,12 @@ fn parse_resource_path(path: &str) -> Option<ResourcePath> {
     Some(p)
 }
 
-fn json_response(status: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
+fn json_response(
+    status: StatusCode,
+    body: &impl serde::Serialize,
+    warnings: &[String],
+) -> Response {
+    let mut resp = Response::new(Body::from(serde_json::to_string(body).unwrap_or_default()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -845,11 +849,13 @@ fn selectors(served: &Served, query: &HashMap<String, String>) -> Result<Selecto
     Ok((labels, fields))
 }
 
+/// What a continue token holds: the list's resourceVersion and the last object sent.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
     v: String,
     rv: u64,
-    start: String,
+    ns: String,
+    name: String,
 }
 
 fn list(
@@ -873,52 +879,66 @@ fn list(
             ));
         }
     }
-    let (items, rv) = select(app, served, ns, query)?;
-    let has_selector = query.get("labelSelector").is_some_and(|s| !s.is_empty())
-        || query.get("fieldSelector").is_some_and(|s| !s.is_empty());
-    let key = |o: &Value| format!("{}/{}\u{0}", objects::namespace(o), objects::name(o));
-    let (start, list_rv) = match query.get("continue").filter(|c| !c.is_empty()) {
-        Some(token) => {
-            let decoded = base64::engine::general_purpose::STANDARD
+    let (labels, fields) = selectors(served, query)?;
+    let has_selector = labels.is_some() || fields.is_some();
+    let continued = match query.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => Some(
+            base64::engine::general_purpose::STANDARD
                 .decode(token)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<ContinueToken>(&b).ok())
-                .ok_or_else(|| ApiError::bad_request("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."))?;
-            (Some(decoded.start), decoded.rv)
-        }
-        None => (None, rv),
+                .ok_or_else(|| ApiError::bad_request("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."))?,
+        ),
+        None => None,
     };
-    let remaining: Vec<Arc<Value>> = items
-        .into_iter()
-        .filter(|o| start.as_ref().is_none_or(|s| key(o) > *s))
-        .collect();
+    let after = continued.as_ref().map(|t| (t.ns.clone(), t.name.clone()));
     let limit = query
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0);
-    let (page, more) = match limit {
-        Some(l) if remaining.len() > l => (remaining[..l].to_vec(), remaining.len() - l),
-        _ => (remaining, 0),
-    };
+    let page = app
+        .server
+        .store
+        .page(&served.key(), ns, after.as_ref(), limit, |o| {
+            labels
+                .as_ref()
+                .is_none_or(|s| s.matches(&objects::labels(o)))
+                && fields.as_ref().is_none_or(|s| s.matches(o))
+        });
+    let list_rv = continued.as_ref().map_or(page.rv, |t| t.rv);
     let mut meta = json!({"resourceVersion": list_rv.to_string()});
-    if more > 0 {
-        let last = page.last().map(|o| key(o)).unwrap_or_default();
+    if page.more {
+        let last = page.items.last();
         let token = ContinueToken {
             v: "meta.k8s.io/v1".into(),
             rv: list_rv,
-            start: last,
+            ns: last
+                .map(|o| objects::namespace(o).to_string())
+                .unwrap_or_default(),
+            name: last
+                .map(|o| objects::name(o).to_string())
+                .unwrap_or_default(),
         };
         let encoded = base64::engine::general_purpose::STANDARD
             .encode(serde_json::to_vec(&token).unwrap_or_default());
         meta["continue"] = json!(encoded);
         if !has_selector {
-            meta["remainingItemCount"] = json!(more);
+            meta["remainingItemCount"] = json!(page.following);
         }
     } else if info.custom {
         meta["continue"] = json!("");
     }
-    let objects_only: Vec<Value> = page.iter().map(|o| (**o).clone()).collect();
+    if crate::table::wants_metadata_only(accept)
+        && crate::table::parse_table_accept(accept).is_none()
+    {
+        // Cut each object down to its metadata before anything is copied.
+        let items: Vec<Value> = page.items.iter().map(|o| partial_metadata(o)).collect();
+        let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items});
+        return Ok(json_response(StatusCode::OK, &list, &[]));
+    }
+    let page = page.items;
     if let Some(version) = crate::table::parse_table_accept(accept) {
+        let objects_only: Vec<Value> = page.iter().map(|o| (**o).clone()).collect();
         let mut table = crate::table::table_for_list(
             info,
             &objects_only,
@@ -930,22 +950,33 @@ fn list(
         crate::table::set_table_version(&mut table, version);
         return Ok(json_response(StatusCode::OK, &table, &[]));
     }
-    if crate::table::wants_metadata_only(accept) {
-        let items: Vec<Value> = objects_only.iter().map(partial_metadata).collect();
-        let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items});
-        return Ok(json_response(StatusCode::OK, &list, &[]));
+    // The stored objects are written out as they are, not copied into the answer first.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<'a> {
+        api_version: String,
+        items: Vec<&'a Value>,
+        kind: &'a str,
+        metadata: Value,
     }
-    let list = json!({
-        "apiVersion": info.api_version(),
-        "items": objects_only,
-        "kind": info.list_kind,
-        "metadata": meta,
-    });
+    let list = List {
+        api_version: info.api_version(),
+        items: page.iter().map(|o| &**o).collect(),
+        kind: &info.list_kind,
+        metadata: meta,
+    };
     Ok(json_response(StatusCode::OK, &list, &[]))
 }
 
 fn watch_line(event: &str, object: &Value) -> Bytes {
-    let mut line = json!({"type": event, "object": object}).to_string();
+    // Written out from the stored object, not from a copy of it.
+    #[derive(serde::Serialize)]
+    struct Event<'a> {
+        #[serde(rename = "type")]
+        event: &'a str,
+        object: &'a Value,
+    }
+    let mut line = serde_json::to_string(&Event { event, object }).unwrap_or_default();
     line.push('\n');
     Bytes::from(line)
 }
@@ -1032,7 +1063,7 @@ fn watch(
             oldest: app.server.store.current_rv(),
         })
     } else {
-        app.server.store.subscribe(from_rv)
+        app.server.store.subscribe(&served.key(), from_rv)
     };
     let (backlog, mut receiver) = match subscribed {
         Ok(s) => s,
@@ -1105,12 +1136,10 @@ fn watch(
                         if let Some(line) = render(&c)
                             && tx.send(line).await.is_err() { return; }
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": format!("too old resource version: {last_rv} ({})", server.store.oldest_watchable()), "reason": "Expired", "code": 410});
-                        let _ = tx.send(watch_line("ERROR", &status)).await;
-                        return;
-                    }
+                    // A watch whose client reads too slowly is ended, as kube-apiserver's
+                    // watch cache ends an unresponsive watcher; the client resumes from
+                    // its last resourceVersion, out of the resource's history.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
                     Err(_) => return,
                 },
                 _ = tokio::time::sleep_until(wake) => {

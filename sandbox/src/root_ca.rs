@@ -21,9 +21,7 @@ const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the k
 pub async fn run(server: Weak<ApiServer>, ca_pem: String) {
     let mut changes = {
         let Some(s) = server.upgrade() else { return };
-        let Ok((_, changes)) = s.store.subscribe(s.store.current_rv()) else {
-            return;
-        };
+        let changes = s.store.changes();
         publish_everywhere(&s, &ca_pem);
         changes
     };
