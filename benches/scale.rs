@@ -10,7 +10,8 @@
 //! Certificates (steady minus the start, over the Certificates).
 //!
 //! `cargo bench --bench scale` — SCALE_CERTS (10,000), SCALE_SECRETS (30,000) and
-//! SCALE_SECRET_KB (100) override the sizes; with `CERTGATE_TEST_KUBECONFIG` set
+//! SCALE_SECRET_KB (100) override the sizes (SCALE_EXIT_AT_STEADY=1 leaves without
+//! freeing anything, for a heap profiler's leak report); with `CERTGATE_TEST_KUBECONFIG` set
 //! the objects go to a fresh namespace of that real cluster (e.g. the control plane
 //! of `../shared/kube`; mind etcd's quota: 30,000 × 100 KB is 3 GB).
 
@@ -158,7 +159,12 @@ async fn run() {
     let steady = rss_mib();
     let steady_parts = memory_parts();
     let peak = peak_rss_mib();
-    controllers.stop().await;
+    // For a heap profiler (`heaptrack`): leave with the steady state's heap still
+    // allocated, so what the profiler reports as leaked is what steady state holds.
+    let exit_at_steady = std::env::var_os("SCALE_EXIT_AT_STEADY").is_some();
+    if !exit_at_steady {
+        controllers.stop().await;
+    }
 
     println!(
         "scale: {n_certs} Certificates (half SelfSigned, half CA) beside {n_secrets} unrelated {secret_kb} KB Secrets, on {}",
@@ -175,6 +181,9 @@ async fn run() {
         (steady - start_rss) / (n_certs as f64 / 1000.0)
     );
     server.finish().await;
+    if exit_at_steady {
+        std::process::exit(0);
+    }
 }
 
 /// What RSS is made of: anonymous (heap, stacks) and file-backed (code) pages, and

@@ -496,7 +496,11 @@ pub(super) async fn patch_status(
             &Patch::Merge(json!({"status": patch})),
         )
         .await?;
-    ctx.recent_certificates.remember(written.clone());
+    let cache = ctx.certificate_cache.get();
+    ctx.recent_certificates
+        .remember_unless_cached(written.clone(), |w| {
+            cache.and_then(|c| c.get(&ObjectRef::from_obj(w)))
+        });
     Ok(written)
 }
 

@@ -40,6 +40,9 @@ pub struct Context {
     /// until the request cache holds them (read instead of the API).
     pub recent_requests:
         crate::runtime::recent_writes::RecentWrites<crate::api::CertificateRequest>,
+    /// The process's request cache, once the request controller runs.
+    pub request_cache:
+        std::sync::OnceLock<kube::runtime::reflector::Store<crate::api::CertificateRequest>>,
 }
 
 impl Context {
@@ -65,6 +68,7 @@ impl Context {
             recent_requests: crate::runtime::recent_writes::RecentWrites::new(
                 crate::runtime::recent_writes::KEEP_AT_MOST,
             ),
+            request_cache: Default::default(),
         })
     }
 }

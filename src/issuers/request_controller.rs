@@ -216,7 +216,13 @@ async fn patch_status(
         &Patch::Merge(json!({"status": status})),
     )
     .await?;
-    ctx.recent_requests.remember(written);
+    // Kept as the cache keeps requests (without the issued certificate).
+    let mut written = written;
+    crate::runtime::shared_requests::trim(&mut written);
+    let cache = ctx.request_cache.get();
+    ctx.recent_requests.remember_unless_cached(written, |w| {
+        cache.and_then(|c| c.get(&ObjectRef::from_obj(w)))
+    });
     Ok(())
 }
 
@@ -699,6 +705,7 @@ pub async fn run(
             .applied()
             .inspect(move |r| ctx.recent_requests.caught_up_with(r))
     };
+    let _ = ctx.request_cache.set(requests.store());
     let controller = kube::runtime::Controller::for_shared_stream(applied, requests.store())
         .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default());
     let store = controller.store();

@@ -61,6 +61,38 @@ impl<K: Resource> RecentWrites<K> {
         obj
     }
 
+    /// Keeps `obj`, the API server's answer to a write of this process, unless the
+    /// cache already holds that version or a newer one (`cached` reads the cache):
+    /// the watch can bring a write before its answer arrives, and the write would
+    /// then wait for an event that has passed. The cache is read under this map's
+    /// lock, so an event applied after the read is reported after the write is kept.
+    pub fn remember_unless_cached(
+        &self,
+        obj: K,
+        cached: impl FnOnce(&K) -> Option<Arc<K>>,
+    ) -> Arc<K> {
+        let key = key_of(&obj);
+        let obj = Arc::new(obj);
+        let now = Instant::now();
+        let mut entries = self.lock();
+        entries.retain(|_, (_, at)| now.duration_since(*at) < self.ttl);
+        let cache_has_it = cached(&obj).is_some_and(|c| {
+            matches!(
+                compare_resource_versions(
+                    c.meta().resource_version.as_deref().unwrap_or_default(),
+                    obj.meta().resource_version.as_deref().unwrap_or_default(),
+                ),
+                Some(Ordering::Greater | Ordering::Equal)
+            )
+        });
+        if cache_has_it {
+            entries.remove(&key);
+        } else {
+            entries.insert(key, (obj.clone(), now));
+        }
+        obj
+    }
+
     /// The object this process last wrote, while its time lasts.
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         let key = (namespace.to_string(), name.to_string());
