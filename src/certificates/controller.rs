@@ -118,6 +118,9 @@ pub async fn run(
     kube::runtime::Controller::for_shared_stream(applied, certificates.watch.store())
         .trigger_backoff(crate::runtime::reconcile::TriggerBackoff::default())
         .owns_shared_stream(requests.touched())
+        .reconcile_on(crate::certificates::wake_ups::sweep(
+            certificates.watch.store(),
+        ))
         .watches_stream(secret_events, |s| {
             let ns = s.namespace().unwrap_or_default();
             let by_annotation = s.annotations().get(ann::CERTIFICATE_NAME).cloned();
@@ -365,6 +368,10 @@ async fn step(ctx: &Context, s: &Snapshot) -> Result<Step, CertificateError> {
     }
     let requeue = readiness_step(ctx, s).await?;
     Ok(Step::Wait(match requeue {
+        // At rest: a timer only when due soon; the cache sweep wakes the others.
+        Some(d) if !s.issuing() && !crate::certificates::wake_ups::keeps_timer(d) => {
+            Action::await_change()
+        }
         Some(d) => Action::requeue(d.max(Duration::from_secs(1))),
         None if s.issuing() => Action::requeue(Duration::from_secs(30)),
         None => Action::await_change(),

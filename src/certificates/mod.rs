@@ -26,3 +26,4 @@ pub mod temporary;
 #[cfg(test)]
 pub mod testing;
 pub mod trigger;
+pub mod wake_ups;

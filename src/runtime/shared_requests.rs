@@ -16,13 +16,29 @@ pub struct SharedRequests {
 }
 
 /// What the cache keeps of a CertificateRequest: everything but the issued
-/// certificate and CA (read from the API when a Certificate is issued). The CSR
-/// stays: the Certificate controller compares the current request with its spec.
+/// certificate and CA (read from the API when a Certificate is issued), and, once
+/// the request is finished (issued, failed or denied), its labels (read only to
+/// label the Order of a pending ACME request; a label map costs more than half a
+/// kilobyte per request). The CSR stays: the Certificate controller compares the
+/// current request with its spec. The annotations stay: the revision, the
+/// Certificate's name and the ACME renewal information are read from them.
 pub fn trim(r: &mut CertificateRequest) {
+    if is_finished(r) {
+        r.metadata.labels = None;
+    }
     if let Some(st) = r.status.as_mut() {
         st.certificate = None;
         st.ca = None;
     }
+}
+
+/// Whether no controller will act on the request any more: its Ready condition is
+/// True, or False with reason Failed or Denied.
+fn is_finished(r: &CertificateRequest) -> bool {
+    crate::api::certificate_request::request_condition(r, "Ready").is_some_and(|c| {
+        c.status == crate::api::ConditionStatus::True
+            || matches!(c.reason.as_deref(), Some("Failed" | "Denied"))
+    })
 }
 
 impl SharedRequests {
@@ -38,5 +54,61 @@ impl SharedRequests {
 impl Drop for SharedRequests {
     fn drop(&mut self) {
         self.driver.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ConditionStatus;
+    use crate::api::meta::RequestCondition;
+
+    fn request(ready: Option<(ConditionStatus, &str)>) -> CertificateRequest {
+        let mut r = CertificateRequest::new("r", Default::default());
+        r.metadata.labels = Some([("team".to_string(), "a".to_string())].into());
+        r.metadata.annotations = Some(
+            [(
+                "cert-manager.io/certificate-revision".to_string(),
+                "1".to_string(),
+            )]
+            .into(),
+        );
+        r.spec.request = "Q1NS".into();
+        r.status = Some(crate::api::certificate_request::CertificateRequestStatus {
+            conditions: ready.map(|(status, reason)| {
+                vec![RequestCondition {
+                    type_: "Ready".into(),
+                    status,
+                    reason: Some(reason.into()),
+                    last_transition_time: None,
+                    message: None,
+                }]
+            }),
+            certificate: Some("Y2VydA==".into()),
+            ca: Some("Y2E=".into()),
+            failure_time: None,
+        });
+        r
+    }
+
+    #[test]
+    fn a_pending_request_keeps_its_labels_for_the_order_a_finished_one_does_not() {
+        for (ready, finished) in [
+            (None, false),
+            (Some((ConditionStatus::False, "Pending")), false),
+            (Some((ConditionStatus::True, "Issued")), true),
+            (Some((ConditionStatus::False, "Failed")), true),
+            (Some((ConditionStatus::False, "Denied")), true),
+        ] {
+            let mut r = request(ready);
+            trim(&mut r);
+            assert_eq!(r.metadata.labels.is_none(), finished, "{ready:?}");
+            // Always kept: the annotations and the CSR; always dropped: the
+            // issued certificate and CA.
+            assert!(r.metadata.annotations.is_some());
+            assert_eq!(r.spec.request, "Q1NS");
+            let st = r.status.as_ref().expect("status");
+            assert!(st.certificate.is_none() && st.ca.is_none());
+        }
     }
 }
