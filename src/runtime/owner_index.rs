@@ -10,10 +10,11 @@ use std::sync::{Arc, RwLock};
 
 #[derive(Default)]
 struct Inner<K> {
-    /// owner uid → (namespace/name → object)
-    by_owner: HashMap<String, HashMap<String, Arc<K>>>,
-    /// namespace/name → owner uids it is filed under
-    owners_of: HashMap<String, Vec<String>>,
+    /// namespace/name → the object filed (the uids it is filed under are its
+    /// owners', computed again from it when it goes).
+    objects: HashMap<String, Arc<K>>,
+    /// owner uid → the objects filed under it (one or two, mostly: a list).
+    by_owner: HashMap<String, Vec<Arc<K>>>,
     /// Objects received during a relist, swapped in when it completes.
     relist: Option<Vec<Arc<K>>>,
 }
@@ -41,8 +42,8 @@ impl<K: ResourceExt> Default for OwnerIndex<K> {
             trim: |_| {},
             owners: referenced_owners::<K>,
             inner: RwLock::new(Inner {
+                objects: HashMap::new(),
                 by_owner: HashMap::new(),
-                owners_of: HashMap::new(),
                 relist: None,
             }),
         }
@@ -79,14 +80,15 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         Arc::new(o)
     }
 
-    fn remove_locked(inner: &mut Inner<K>, k: &str) {
-        if let Some(owners) = inner.owners_of.remove(k) {
-            for o in owners {
-                if let Some(m) = inner.by_owner.get_mut(&o) {
-                    m.remove(k);
-                    if m.is_empty() {
-                        inner.by_owner.remove(&o);
-                    }
+    fn remove_locked(&self, inner: &mut Inner<K>, k: &str) {
+        let Some(obj) = inner.objects.remove(k) else {
+            return;
+        };
+        for o in (self.owners)(obj.as_ref()) {
+            if let Some(filed) = inner.by_owner.get_mut(&o) {
+                filed.retain(|f| !Arc::ptr_eq(f, &obj));
+                if filed.is_empty() {
+                    inner.by_owner.remove(&o);
                 }
             }
         }
@@ -94,20 +96,16 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
 
     fn insert_locked(&self, inner: &mut Inner<K>, obj: Arc<K>) {
         let k = key(obj.as_ref());
-        Self::remove_locked(inner, &k);
+        self.remove_locked(inner, &k);
         let owners = (self.owners)(obj.as_ref());
         // An object with no owner is filed nowhere: nothing to keep.
         if owners.is_empty() {
             return;
         }
-        for o in &owners {
-            inner
-                .by_owner
-                .entry(o.clone())
-                .or_default()
-                .insert(k.clone(), obj.clone());
+        for o in owners {
+            inner.by_owner.entry(o).or_default().push(obj.clone());
         }
-        inner.owners_of.insert(k, owners);
+        inner.objects.insert(k, obj);
     }
 
     /// Applies one watch event.
@@ -117,7 +115,7 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         };
         match event {
             Event::Apply(o) => self.insert_locked(&mut inner, self.lean(o)),
-            Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
+            Event::Delete(o) => self.remove_locked(&mut inner, &key(o)),
             Event::Init => inner.relist = Some(Vec::new()),
             Event::InitApply(o) => {
                 // Only what will be filed is held until the listing completes (a
@@ -132,7 +130,7 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
             Event::InitDone => {
                 let listed = inner.relist.take().unwrap_or_default();
                 inner.by_owner.clear();
-                inner.owners_of.clear();
+                inner.objects.clear();
                 for o in listed {
                     self.insert_locked(&mut inner, o);
                 }
@@ -156,11 +154,11 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
                 let obj = cached.unwrap_or_else(|| self.lean(o));
                 self.insert_locked(&mut inner, obj);
             }
-            Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
+            Event::Delete(o) => self.remove_locked(&mut inner, &key(o)),
             Event::Init | Event::InitApply(_) => {}
             Event::InitDone => {
                 inner.by_owner.clear();
-                inner.owners_of.clear();
+                inner.objects.clear();
                 for o in cache.state() {
                     self.insert_locked(&mut inner, o);
                 }
@@ -176,7 +174,7 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         let Ok(mut inner) = self.inner.write() else {
             return;
         };
-        if inner.owners_of.contains_key(&key(&obj)) {
+        if inner.objects.contains_key(&key(&obj)) {
             return;
         }
         let obj = self.lean(&obj);
@@ -186,7 +184,7 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
     /// Forgets an object this process deleted, before its watch event arrives.
     pub fn forget(&self, namespace: &str, name: &str) {
         if let Ok(mut inner) = self.inner.write() {
-            Self::remove_locked(&mut inner, &format!("{namespace}/{name}"));
+            self.remove_locked(&mut inner, &format!("{namespace}/{name}"));
         }
     }
 
@@ -195,11 +193,7 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         self.inner
             .read()
             .ok()
-            .and_then(|i| {
-                i.by_owner
-                    .get(owner_uid)
-                    .map(|m| m.values().cloned().collect())
-            })
+            .and_then(|i| i.by_owner.get(owner_uid).cloned())
             .unwrap_or_default()
     }
 }
