@@ -89,6 +89,11 @@ pub async fn run(
     });
     crate::runtime::reconcile::lean_controller(ingresses, &ctx.config.shards)
         .owns_shared_stream(certificates.watch.touched())
+        // At most `max_concurrent_reconciles` Ingresses at once (see the Gateway shim).
+        .with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency(ctx.config.max_concurrent_reconciles),
+        )
         .graceful_shutdown_on(shutdown)
         .run_sharded(ctx.config.shards.clone(), reconcile, error_policy, shim)
         .for_each(|_| futures::future::ready(()))
