@@ -11,13 +11,14 @@
 
 mod common;
 
+use common::replicas::{replica, settled};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use certgate::api::Certificate;
-use certgate::controller::{ControllerConfig, RunningControllers};
-use certgate::runtime::shards::{ShardSettings, owner};
+use certgate::controller::RunningControllers;
+use certgate::runtime::shards::owner;
 use certgate_sandbox::TestEnv;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Namespace;
@@ -26,77 +27,6 @@ use serde_json::json;
 
 const NAMESPACES: usize = 9;
 const PER_NAMESPACE: usize = 6;
-
-/// The writes one replica sent: when, and in which namespace.
-type Writes = Arc<Mutex<Vec<(Instant, String)>>>;
-
-/// A replica of its own client, whose writes are recorded by namespace.
-async fn replica(
-    env: &TestEnv,
-    identity: &str,
-    scope: &BTreeSet<String>,
-) -> (RunningControllers, Writes) {
-    let writes: Writes = Default::default();
-    let layer = {
-        let writes = writes.clone();
-        tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
-            if common::outcome::write_of(req.method(), req.uri()).is_some() {
-                let path = req.uri().path();
-                if let Some(ns) = path
-                    .split_once("/namespaces/")
-                    .and_then(|(_, rest)| rest.split('/').next())
-                {
-                    writes
-                        .lock()
-                        .unwrap()
-                        .push((Instant::now(), ns.to_string()));
-                }
-            }
-            req
-        })
-    };
-    let config = common::outcome::client_config(env, &format!("certgate-shard-{identity}")).await;
-    let client = kube::client::ClientBuilder::try_from(config)
-        .unwrap()
-        .with_layer(&layer)
-        .build();
-    let mut sharding = ShardSettings::new(&env.namespace, identity, 3);
-    sharding.scope = Some(scope.clone());
-    let config = ControllerConfig {
-        namespace: None,
-        sharding: Some(sharding),
-        cluster_leader: Some(certgate::runtime::leader::LeaderElectionConfig::new(
-            &env.namespace,
-            identity,
-        )),
-        ..common::scoped_config(env)
-    };
-    (RunningControllers::start(client, config), writes)
-}
-
-/// Waits until every replica in `replicas` sees exactly `members` and works.
-async fn settled(replicas: &[(&str, &RunningControllers)], members: &[&str], within: Duration) {
-    let started = Instant::now();
-    loop {
-        let views: Vec<_> = replicas.iter().map(|(_, r)| r.shards.view()).collect();
-        if views.iter().all(|v| {
-            v.as_ref().is_some_and(|v| {
-                v.working
-                    && v.members
-                        .iter()
-                        .map(String::as_str)
-                        .eq(members.iter().copied())
-            })
-        }) {
-            return;
-        }
-        assert!(
-            started.elapsed() < within,
-            "replicas did not settle on {members:?} within {within:?}: {views:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_namespaces_and_take_over_a_killed_ones_share() {
@@ -124,9 +54,9 @@ async fn replicas_share_namespaces_and_take_over_a_killed_ones_share() {
     .await;
 
     let ids = ["r1", "r2", "r3"];
-    let (r1, w1) = replica(&env, "r1", &scope).await;
-    let (r2, w2) = replica(&env, "r2", &scope).await;
-    let (r3, w3) = replica(&env, "r3", &scope).await;
+    let (r1, w1) = replica(&env, "r1", &scope, "certgate-shard", |_| {}).await;
+    let (r2, w2) = replica(&env, "r2", &scope, "certgate-shard", |_| {}).await;
+    let (r3, w3) = replica(&env, "r3", &scope, "certgate-shard", |_| {}).await;
     let writes = BTreeMap::from([("r1", w1), ("r2", w2), ("r3", w3)]);
     // Joining: counted by the others after 4 s, working after 8 s.
     settled(

@@ -27,93 +27,20 @@
 mod acme_proxy;
 mod common;
 
+use common::replicas::{replica, settled};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use certgate::api::{Certificate, CertificateRequest, Challenge, Order};
-use certgate::controller::{AcmeSettings, ControllerConfig, RunningControllers};
-use certgate::runtime::shards::{ShardSettings, owner};
+use certgate::controller::{AcmeSettings, RunningControllers};
+use certgate::runtime::shards::owner;
 use certgate_sandbox::TestEnv;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 
 const NAMESPACES: usize = 9;
 const PER_NAMESPACE: usize = 2;
-
-/// The writes one replica sent: when, and in which namespace.
-type Writes = Arc<Mutex<Vec<(Instant, String)>>>;
-
-/// A replica of its own client, whose writes are recorded by namespace.
-async fn replica(
-    env: &TestEnv,
-    identity: &str,
-    scope: &BTreeSet<String>,
-    acme: &AcmeSettings,
-) -> (RunningControllers, Writes) {
-    let writes: Writes = Default::default();
-    let layer = {
-        let writes = writes.clone();
-        tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
-            if common::outcome::write_of(req.method(), req.uri()).is_some() {
-                let path = req.uri().path();
-                if let Some(ns) = path
-                    .split_once("/namespaces/")
-                    .and_then(|(_, rest)| rest.split('/').next())
-                {
-                    writes
-                        .lock()
-                        .unwrap()
-                        .push((Instant::now(), ns.to_string()));
-                }
-            }
-            req
-        })
-    };
-    let config =
-        common::outcome::client_config(env, &format!("certgate-shard-acme-{identity}")).await;
-    let client = kube::client::ClientBuilder::try_from(config)
-        .unwrap()
-        .with_layer(&layer)
-        .build();
-    let mut sharding = ShardSettings::new(&env.namespace, identity, 3);
-    sharding.scope = Some(scope.clone());
-    let config = ControllerConfig {
-        namespace: None,
-        sharding: Some(sharding),
-        cluster_leader: Some(certgate::runtime::leader::LeaderElectionConfig::new(
-            &env.namespace,
-            identity,
-        )),
-        acme: acme.clone(),
-        ..common::scoped_config(env)
-    };
-    (RunningControllers::start(client, config), writes)
-}
-
-/// Waits until every replica in `replicas` sees exactly `members` and works.
-async fn settled(replicas: &[(&str, &RunningControllers)], members: &[&str], within: Duration) {
-    let started = Instant::now();
-    loop {
-        let views: Vec<_> = replicas.iter().map(|(_, r)| r.shards.view()).collect();
-        if views.iter().all(|v| {
-            v.as_ref().is_some_and(|v| {
-                v.working
-                    && v.members
-                        .iter()
-                        .map(String::as_str)
-                        .eq(members.iter().copied())
-            })
-        }) {
-            return;
-        }
-        assert!(
-            started.elapsed() < within,
-            "replicas did not settle on {members:?} within {within:?}: {views:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// The DNS name of Certificate `c<i>` in the `k`-th namespace (unique across
 /// namespaces, so no two Certificates share a challenge record).
@@ -182,9 +109,18 @@ async fn replicas_issue_acme_certificates_once_when_one_is_killed() {
     .await;
 
     let ids = ["r1", "r2", "r3"];
-    let (r1, w1) = replica(&env, "r1", &scope_set, &settings).await;
-    let (r2, w2) = replica(&env, "r2", &scope_set, &settings).await;
-    let (r3, w3) = replica(&env, "r3", &scope_set, &settings).await;
+    let (r1, w1) = replica(&env, "r1", &scope_set, "certgate-shard-acme", |c| {
+        c.acme = settings.clone()
+    })
+    .await;
+    let (r2, w2) = replica(&env, "r2", &scope_set, "certgate-shard-acme", |c| {
+        c.acme = settings.clone()
+    })
+    .await;
+    let (r3, w3) = replica(&env, "r3", &scope_set, "certgate-shard-acme", |c| {
+        c.acme = settings.clone()
+    })
+    .await;
     let writes = BTreeMap::from([("r1", w1), ("r2", w2), ("r3", w3)]);
     // Joining: counted by the others after 4 s, working after 8 s.
     settled(

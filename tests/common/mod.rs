@@ -7,6 +7,7 @@ pub mod http_faults;
 pub mod moto;
 pub mod outcome;
 pub mod pebble;
+pub mod replicas;
 
 /// The in-process ACME CA (the `certgate-testca` crate, shared with `certgate demo`).
 #[allow(unused_imports)] // Only the tests that issue through it use it.

@@ -1,0 +1,87 @@
+//! Replicas for the sharding tests (`tests/sharding.rs`, `tests/sharding_acme.rs`):
+//! controllers sharing namespaces by their Leases, each with a client of its own
+//! whose writes are recorded by namespace, and a wait until they agree.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use certgate::controller::{ControllerConfig, RunningControllers};
+use certgate::runtime::shards::ShardSettings;
+use certgate_sandbox::TestEnv;
+
+/// The writes one replica sent: when, and in which namespace.
+pub type Writes = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// A replica `identity` of three sharing `scope`, its writes recorded by namespace;
+/// `manager` names its field manager (`<manager>-<identity>`), `configure` adds what
+/// the test needs to its configuration.
+pub async fn replica(
+    env: &TestEnv,
+    identity: &str,
+    scope: &BTreeSet<String>,
+    manager: &str,
+    configure: impl FnOnce(&mut ControllerConfig),
+) -> (RunningControllers, Writes) {
+    let writes: Writes = Default::default();
+    let layer = {
+        let writes = writes.clone();
+        tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+            if super::outcome::write_of(req.method(), req.uri()).is_some() {
+                let path = req.uri().path();
+                if let Some(ns) = path
+                    .split_once("/namespaces/")
+                    .and_then(|(_, rest)| rest.split('/').next())
+                {
+                    writes
+                        .lock()
+                        .unwrap()
+                        .push((Instant::now(), ns.to_string()));
+                }
+            }
+            req
+        })
+    };
+    let config = super::outcome::client_config(env, &format!("{manager}-{identity}")).await;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&layer)
+        .build();
+    let mut sharding = ShardSettings::new(&env.namespace, identity, 3);
+    sharding.scope = Some(scope.clone());
+    let mut config = ControllerConfig {
+        namespace: None,
+        sharding: Some(sharding),
+        cluster_leader: Some(certgate::runtime::leader::LeaderElectionConfig::new(
+            &env.namespace,
+            identity,
+        )),
+        ..super::scoped_config(env)
+    };
+    configure(&mut config);
+    (RunningControllers::start(client, config), writes)
+}
+
+/// Waits until every replica in `replicas` sees exactly `members` and works.
+pub async fn settled(replicas: &[(&str, &RunningControllers)], members: &[&str], within: Duration) {
+    let started = Instant::now();
+    loop {
+        let views: Vec<_> = replicas.iter().map(|(_, r)| r.shards.view()).collect();
+        if views.iter().all(|v| {
+            v.as_ref().is_some_and(|v| {
+                v.working
+                    && v.members
+                        .iter()
+                        .map(String::as_str)
+                        .eq(members.iter().copied())
+            })
+        }) {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "replicas did not settle on {members:?} within {within:?}: {views:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
