@@ -114,15 +114,7 @@ async fn replicas_share_namespaces_and_take_over_a_killed_ones_share() {
     // Every Certificate Ready, with one CertificateRequest each.
     let started = Instant::now();
     loop {
-        let mut not_ready = Vec::new();
-        for ns in &scope {
-            let certs: Api<Certificate> = Api::namespaced(env.client.clone(), ns);
-            for c in certs.list(&ListParams::default()).await.unwrap().items {
-                if !common::is_ready(&c) {
-                    not_ready.push(format!("{ns}/{}", c.metadata.name.unwrap_or_default()));
-                }
-            }
-        }
+        let not_ready = common::replicas::not_ready(&env, &scope).await;
         if not_ready.is_empty() {
             break;
         }
@@ -159,34 +151,7 @@ async fn replicas_share_namespaces_and_take_over_a_killed_ones_share() {
 
     // Who wrote where: only the owner; in the killed replica's namespaces, the new
     // owner and only after the kill.
-    let left_members: Vec<String> = left.iter().map(|s| s.to_string()).collect();
-    let mut wrong = Vec::new();
-    for ns in &scope {
-        let first = owner(ns, &all).unwrap();
-        let then = owner(ns, &left_members).unwrap();
-        for (id, w) in &writes {
-            let w: Vec<Instant> = w
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(_, n)| n == ns)
-                .map(|(at, _)| *at)
-                .collect();
-            let allowed = if *id == first {
-                w.len()
-            } else if *id == then {
-                w.iter().filter(|at| **at > killed_at).count()
-            } else {
-                0
-            };
-            if allowed != w.len() {
-                wrong.push(format!(
-                    "{id} wrote {} times in {ns} (owner {first}, then {then})",
-                    w.len() - allowed
-                ));
-            }
-        }
-    }
+    let wrong = common::replicas::writes_outside_share(&scope, &all, &left, &writes, killed_at);
     assert!(wrong.is_empty(), "writes outside the share: {wrong:?}");
 
     // A graceful stop deletes the member's Lease: the last replica takes over at once.

@@ -190,15 +190,7 @@ async fn replicas_issue_acme_certificates_once_when_one_is_killed() {
     // Every Certificate Ready.
     let waiting = Instant::now();
     loop {
-        let mut not_ready = Vec::new();
-        for ns in &scope {
-            let certs: Api<Certificate> = Api::namespaced(env.client.clone(), ns);
-            for c in certs.list(&ListParams::default()).await.unwrap().items {
-                if !common::is_ready(&c) {
-                    not_ready.push(format!("{ns}/{}", c.metadata.name.unwrap_or_default()));
-                }
-            }
-        }
+        let not_ready = common::replicas::not_ready(&env, &scope_set).await;
         if not_ready.is_empty() {
             break;
         }
@@ -404,34 +396,7 @@ async fn replicas_issue_acme_certificates_once_when_one_is_killed() {
 
     // Who wrote where: only the owner; in the killed replica's namespaces, the new
     // owner and only after the kill.
-    let left_members: Vec<String> = left.iter().map(|s| s.to_string()).collect();
-    let mut wrong = Vec::new();
-    for ns in &scope {
-        let first = owner(ns, &all).unwrap();
-        let then = owner(ns, &left_members).unwrap();
-        for (id, w) in &writes {
-            let w: Vec<Instant> = w
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(_, n)| n == ns)
-                .map(|(at, _)| *at)
-                .collect();
-            let allowed = if *id == first {
-                w.len()
-            } else if *id == then {
-                w.iter().filter(|at| **at > killed_at).count()
-            } else {
-                0
-            };
-            if allowed != w.len() {
-                wrong.push(format!(
-                    "{id} wrote {} times in {ns} (owner {first}, then {then})",
-                    w.len() - allowed
-                ));
-            }
-        }
-    }
+    let wrong = common::replicas::writes_outside_share(&scope_set, &all, &left, &writes, killed_at);
 
     eprintln!(
         "{total} ACME Certificates in {NAMESPACES} namespaces, 3 replicas, {victim} killed: taken over in {:.1} s, all Ready {:.1} s after the kill, {requests} CertificateRequests, {orders} Orders, {} CA orders, {} CA orders worked on, unrecorded: {unrecorded:?}",

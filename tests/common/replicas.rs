@@ -2,13 +2,15 @@
 //! controllers sharing namespaces by their Leases, each with a client of its own
 //! whose writes are recorded by namespace, and a wait until they agree.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use certgate::api::Certificate;
 use certgate::controller::{ControllerConfig, RunningControllers};
-use certgate::runtime::shards::ShardSettings;
+use certgate::runtime::shards::{ShardSettings, owner};
 use certgate_sandbox::TestEnv;
+use kube::api::{Api, ListParams};
 
 /// The writes one replica sent: when, and in which namespace.
 pub type Writes = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -84,4 +86,58 @@ pub async fn settled(replicas: &[(&str, &RunningControllers)], members: &[&str],
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The Certificates of `scope` not Ready yet, as `namespace/name`.
+pub async fn not_ready(env: &TestEnv, scope: &BTreeSet<String>) -> Vec<String> {
+    let mut not_ready = Vec::new();
+    for ns in scope {
+        let certs: Api<Certificate> = Api::namespaced(env.client.clone(), ns);
+        for c in certs.list(&ListParams::default()).await.unwrap().items {
+            if !super::is_ready(&c) {
+                not_ready.push(format!("{ns}/{}", c.metadata.name.unwrap_or_default()));
+            }
+        }
+    }
+    not_ready
+}
+
+/// The writes no replica should have sent: in each namespace of `scope` only its
+/// owner among `all` writes, and once `killed_at` is past, its owner among `left`.
+pub fn writes_outside_share(
+    scope: &BTreeSet<String>,
+    all: &[String],
+    left: &[&str],
+    writes: &BTreeMap<&str, Writes>,
+    killed_at: Instant,
+) -> Vec<String> {
+    let left: Vec<String> = left.iter().map(|s| s.to_string()).collect();
+    let mut wrong = Vec::new();
+    for ns in scope {
+        let first = owner(ns, all).unwrap();
+        let then = owner(ns, &left).unwrap();
+        for (id, w) in writes {
+            let w: Vec<Instant> = w
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, n)| n == ns)
+                .map(|(at, _)| *at)
+                .collect();
+            let allowed = if *id == first {
+                w.len()
+            } else if *id == then {
+                w.iter().filter(|at| **at > killed_at).count()
+            } else {
+                0
+            };
+            if allowed != w.len() {
+                wrong.push(format!(
+                    "{id} wrote {} times in {ns} (owner {first}, then {then})",
+                    w.len() - allowed
+                ));
+            }
+        }
+    }
+    wrong
 }
