@@ -928,16 +928,15 @@ fn list(
     } else if info.custom {
         meta["continue"] = json!("");
     }
-    if crate::table::wants_metadata_only(accept)
-        && crate::table::parse_table_accept(accept).is_none()
-    {
+    let table_version = crate::table::parse_table_accept(accept);
+    if table_version.is_none() && crate::table::wants_metadata_only(accept) {
         // Cut each object down to its metadata before anything is copied.
         let items: Vec<Value> = page.items.iter().map(|o| partial_metadata(o)).collect();
         let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items});
         return Ok(json_response(StatusCode::OK, &list, &[]));
     }
     let page = page.items;
-    if let Some(version) = crate::table::parse_table_accept(accept) {
+    if let Some(version) = table_version {
         let objects_only: Vec<Value> = page.iter().map(|o| (**o).clone()).collect();
         let mut table = crate::table::table_for_list(
             info,

@@ -209,15 +209,6 @@ impl Store {
         self.lock().rv
     }
 
-    /// The oldest resourceVersion a watch of `res` can start from.
-    pub fn oldest_watchable(&self, res: &str) -> u64 {
-        let state = self.lock();
-        state
-            .history
-            .get(res)
-            .map_or(FIRST_RV, |h| h.oldest_watchable)
-    }
-
     pub fn get(&self, res: &str, ns: &str, name: &str) -> Option<Arc<Value>> {
         self.lock()
             .objects
@@ -229,19 +220,8 @@ impl Store {
     /// Every object of a resource (in one namespace, or all), sorted by namespace and
     /// name, with the resourceVersion the list is consistent with.
     pub fn list(&self, res: &str, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
-        let state = self.lock();
-        let items = match state.objects.get(res) {
-            None => Vec::new(),
-            Some(m) => match ns {
-                Some(ns) => m
-                    .range((ns.to_string(), String::new())..)
-                    .take_while(|((n, _), _)| n == ns)
-                    .map(|(_, v)| v.clone())
-                    .collect(),
-                None => m.values().cloned().collect(),
-            },
-        };
-        (items, state.rv)
+        let all = self.page(res, ns, None, None, |_| true);
+        (all.items, all.rv)
     }
 
     /// One page of a list, in (namespace, name) order: at most `limit` of the objects

@@ -232,9 +232,6 @@ pub enum PrivateKeyEncoding {
     Pkcs8,
 }
 
-/// The private key sizes cert-manager accepts and its defaults: the one rule the
-/// CRD's CEL validation, the shims' `cert-manager.io/private-key-size` parser and
-/// the key manager all apply.
 /// A condition of a Certificate, by type (as `certificate_request::request_condition`
 /// for requests).
 pub fn certificate_condition<'a>(cert: &'a Certificate, type_: &str) -> Option<&'a Condition> {
@@ -246,6 +243,9 @@ pub fn certificate_condition<'a>(cert: &'a Certificate, type_: &str) -> Option<&
         .find(|c| c.type_ == type_)
 }
 
+/// The private key sizes cert-manager accepts and its defaults: the one rule the
+/// CRD's CEL validation, the shims' `cert-manager.io/private-key-size` parser and
+/// the key manager all apply.
 pub mod key_sizes {
     use super::PrivateKeyAlgorithm;
 

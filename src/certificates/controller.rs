@@ -503,11 +503,8 @@ pub(super) async fn patch_status(
             &Patch::Merge(json!({"status": patch})),
         )
         .await?;
-    let cache = ctx.certificate_cache.get();
     ctx.recent_certificates
-        .remember_unless_cached(written.clone(), |w| {
-            cache.and_then(|c| c.get(&ObjectRef::from_obj(w)))
-        });
+        .remember_unless_cached(written.clone(), ctx.certificate_cache.get());
     Ok(written)
 }
 

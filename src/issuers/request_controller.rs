@@ -219,10 +219,8 @@ async fn patch_status(
     // Kept as the cache keeps requests (without the issued certificate).
     let mut written = written;
     crate::runtime::shared_requests::trim(&mut written);
-    let cache = ctx.request_cache.get();
-    ctx.recent_requests.remember_unless_cached(written, |w| {
-        cache.and_then(|c| c.get(&ObjectRef::from_obj(w)))
-    });
+    ctx.recent_requests
+        .remember_unless_cached(written, ctx.request_cache.get());
     Ok(())
 }
 

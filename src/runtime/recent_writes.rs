@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kube::Resource;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 /// Compares two resourceVersions as Kubernetes' comparable resource versions
 /// (`k8s.io/apimachinery/pkg/util/resourceversion.CompareResourceVersion`): `None`
@@ -52,25 +53,23 @@ impl<K: Resource> RecentWrites<K> {
 
     /// Keeps `obj`, the API server's answer to a write of this process.
     pub fn remember(&self, obj: K) -> Arc<K> {
-        let key = key_of(&obj);
-        let obj = Arc::new(obj);
-        let now = Instant::now();
-        let mut entries = self.lock();
-        entries.retain(|_, (_, at)| now.duration_since(*at) < self.ttl);
-        entries.insert(key, (obj.clone(), now));
-        obj
+        self.keep(obj, |_| None)
     }
 
-    /// Keeps `obj`, the API server's answer to a write of this process, unless the
-    /// cache already holds that version or a newer one (`cached` reads the cache):
-    /// the watch can bring a write before its answer arrives, and the write would
-    /// then wait for an event that has passed. The cache is read under this map's
-    /// lock, so an event applied after the read is reported after the write is kept.
-    pub fn remember_unless_cached(
-        &self,
-        obj: K,
-        cached: impl FnOnce(&K) -> Option<Arc<K>>,
-    ) -> Arc<K> {
+    /// Keeps `obj`, the API server's answer to a write of this process, unless
+    /// `cache` already holds that version or a newer one: the watch can bring a
+    /// write before its answer arrives, and the write would then wait for an event
+    /// that has passed. The cache is read under this map's lock, so an event
+    /// applied after the read is reported after the write is kept.
+    pub fn remember_unless_cached(&self, obj: K, cache: Option<&Store<K>>) -> Arc<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        self.keep(obj, |o| cache.and_then(|c| c.get(&ObjectRef::from_obj(o))))
+    }
+
+    /// Keeps `obj` unless `cached(obj)` is that version or a newer one.
+    fn keep(&self, obj: K, cached: impl FnOnce(&K) -> Option<Arc<K>>) -> Arc<K> {
         let key = key_of(&obj);
         let obj = Arc::new(obj);
         let now = Instant::now();
@@ -361,6 +360,26 @@ mod tests {
         assert_eq!(compare_resource_versions("", "1"), None);
         assert_eq!(compare_resource_versions("01", "1"), None);
         assert_eq!(compare_resource_versions("abc", "1"), None);
+    }
+
+    #[test]
+    fn a_write_the_cache_already_holds_is_not_kept() {
+        let (cache, mut writer) = kube::runtime::reflector::store::<ConfigMap>();
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(at("c", "31")));
+        let recent = RecentWrites::new(Duration::from_secs(60));
+        // The watch brought this very write (or a later version) first.
+        recent.remember_unless_cached(at("c", "31"), Some(&cache));
+        assert!(recent.is_empty());
+        // The cache is behind the write, or has never seen the object: kept.
+        recent.remember_unless_cached(at("c", "32"), Some(&cache));
+        assert_eq!(recent.get("ns", "c").as_deref().map(rv), Some("32"));
+        recent.remember_unless_cached(at("d", "5"), Some(&cache));
+        recent.remember_unless_cached(at("e", "5"), None);
+        assert_eq!(recent.len(), 3);
+        // A version the cache caught up with replaces the write kept before.
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(at("c", "33")));
+        recent.remember_unless_cached(at("c", "33"), Some(&cache));
+        assert!(recent.get("ns", "c").is_none());
     }
 
     #[test]
