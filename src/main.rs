@@ -161,7 +161,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                     output,
                 },
         } => {
-            let client = kube::Client::try_default().await?;
+            let client = certgate::runtime::client::infer().await?;
             let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             let check = certgate::cli::check::api(&client, &namespace, wait).await;
             match output {
@@ -184,7 +184,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                     output,
                 },
         } => {
-            let client = kube::Client::try_default().await?;
+            let client = certgate::runtime::client::infer().await?;
             let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             let status = certgate::cli::status::load(&client, &namespace, &name).await?;
             match output {
@@ -219,7 +219,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                 cluster_resource_namespace,
             };
             let report = async {
-                let client = kube::Client::try_default().await?;
+                let client = certgate::runtime::client::infer().await?;
                 let namespace = namespace
                     .clone()
                     .unwrap_or_else(|| client.default_namespace().to_string());
@@ -245,7 +245,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
         Command::Inspect {
             what: InspectWhat::Secret { name, namespace },
         } => {
-            let client = kube::Client::try_default().await?;
+            let client = certgate::runtime::client::infer().await?;
             let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             print!(
                 "{}",
@@ -285,7 +285,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
                 namespace,
             };
             let name = opts.validate(&names)?;
-            let client = kube::Client::try_default().await?;
+            let client = certgate::runtime::client::infer().await?;
             certgate::cli::create::certificate_request(
                 &client,
                 name,
@@ -303,7 +303,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             if names.is_empty() && !all {
                 return Err("name the Certificates to renew, or use --all".into());
             }
-            let client = kube::Client::try_default().await?;
+            let client = certgate::runtime::client::infer().await?;
             let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
             let ns = (!all_namespaces).then_some(namespace.as_str());
             for done in certgate::cli::renew::renew(&client, ns, &names, all).await? {
@@ -356,7 +356,7 @@ async fn run(cli: Cli, config_notes: Vec<String>) -> Result<ExitCode, Box<dyn st
             log_format,
         } => {
             init_logging(log_format, cli.verbosity, false);
-            let client = kube::Client::try_default().await?;
+            let client = certgate::runtime::client::infer().await?;
             certgate::acmesolver::run_standalone(client, listen, tls_alpn01_listen).await?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -533,7 +533,7 @@ async fn decide(
         ))
     });
     let name = certgate::cli::approve::validate(decision, &names, &reason, &message)?;
-    let client = kube::Client::try_default().await?;
+    let client = certgate::runtime::client::infer().await?;
     let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
     let line =
         certgate::cli::approve::decide(&client, &namespace, name, decision, &reason, &message)
@@ -559,13 +559,13 @@ async fn kube_client(
         }
         None => match master {
             Some(url) => kube::Config::new(url.parse()?),
-            None => return Ok(kube::Client::try_default().await?),
+            None => return Ok(certgate::runtime::client::infer().await?),
         },
     };
     if let Some(url) = master {
         config.cluster_url = url.parse()?;
     }
-    Ok(kube::Client::try_from(config)?)
+    Ok(certgate::runtime::client::from_config(config)?)
 }
 
 fn uuid_like() -> String {

@@ -66,9 +66,17 @@ pub async fn remote_sandbox() -> (RemoteSandbox, kube::Client) {
         if let Ok(yaml) = std::fs::read_to_string(&kubeconfig)
             && yaml.contains("current-context")
         {
-            let client = certgate_sandbox::client_from_kubeconfig(&yaml)
-                .await
-                .unwrap();
+            // The controller's client stack (runtime::client), or kube's default one
+            // with BENCH_KUBE_DEFAULT_CLIENT set (to compare the two).
+            let client = if std::env::var_os("BENCH_KUBE_DEFAULT_CLIENT").is_some() {
+                certgate_sandbox::client_from_kubeconfig(&yaml)
+                    .await
+                    .unwrap()
+            } else {
+                certgate::runtime::client::from_kubeconfig_yaml(&yaml)
+                    .await
+                    .unwrap()
+            };
             return (remote, client);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -180,7 +188,12 @@ impl ApiServer {
                     .map(|c| c.json)
                     .collect();
                 env.apply_crds(&crds).await.unwrap();
-                let (client, ns) = (env.client.clone(), env.namespace.clone());
+                // The controller's client stack, as the binary builds it.
+                let yaml = std::fs::read_to_string(&path).unwrap();
+                let client = certgate::runtime::client::from_kubeconfig_yaml(&yaml)
+                    .await
+                    .unwrap();
+                let ns = env.namespace.clone();
                 (ApiServer::Cluster(Box::new(env)), client, ns)
             }
             _ => {

@@ -8,6 +8,7 @@
 //! hands it to them.
 
 pub mod allocator;
+pub mod client;
 pub mod clock;
 pub mod context;
 pub mod events;
