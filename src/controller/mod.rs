@@ -151,7 +151,11 @@ impl Context {
 
     /// The process's one Certificate watch, with the index the shims read.
     pub fn watch_certificates(&self) -> Arc<SharedCertificates> {
-        SharedCertificates::start(&self.runtime, crate::intent::ownership::certificate_index())
+        SharedCertificates::start(
+            &self.runtime,
+            crate::intent::ownership::certificate_index(),
+            crate::intent::ownership::is_cross_namespace,
+        )
     }
 
     /// The process's one CertificateRequest watch, feeding the Certificate

@@ -19,6 +19,15 @@ pub fn is_owned_by(cert: &Certificate, source_uid: &str) -> bool {
     owner_uids(cert).iter().any(|uid| uid == source_uid)
 }
 
+/// Whether `cert` was made for a source in another namespace (it carries
+/// [`OWNER_UID_LABEL`]): sharded, the replica working on the source keeps it too.
+pub fn is_cross_namespace(cert: &Certificate) -> bool {
+    cert.metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(OWNER_UID_LABEL))
+}
+
 /// The uids of the sources that own a Certificate: its controlling ownerReference,
 /// and the [`OWNER_UID_LABEL`] of a cross-namespace one.
 pub fn owner_uids(cert: &Certificate) -> Vec<String> {

@@ -251,6 +251,22 @@ impl Shards {
         K: kube::Resource + Send + 'static,
         S: futures::Stream<Item = Result<Event<K>, kube::runtime::watcher::Error>> + Send + 'static,
     {
+        self.share_of_and(make, |_| false)
+    }
+
+    /// As [`Shards::share_of`], keeping as well the objects of other namespaces
+    /// `also` picks (a feature's objects that belong to a source in another
+    /// namespace). `also` is asked of each version an event brings: an object that
+    /// stops being picked stays cached as it was until the watch lists again.
+    pub fn share_of_and<K, S>(
+        &self,
+        make: impl Fn() -> S + Send + 'static,
+        also: fn(&K) -> bool,
+    ) -> futures::stream::BoxStream<'static, Result<Event<K>, kube::runtime::watcher::Error>>
+    where
+        K: kube::Resource + Send + 'static,
+        S: futures::Stream<Item = Result<Event<K>, kube::runtime::watcher::Error>> + Send + 'static,
+    {
         use futures::StreamExt;
         if !self.is_sharded() {
             return make().boxed();
@@ -258,7 +274,7 @@ impl Shards {
         let state = (make().boxed(), self.changes().boxed(), self.clone(), make);
         futures::stream::unfold(
             state,
-            |(mut current, mut changes, shards, make)| async move {
+            move |(mut current, mut changes, shards, make)| async move {
                 loop {
                     tokio::select! {
                         Some(()) = changes.next() => current = make().boxed(),
@@ -266,7 +282,7 @@ impl Shards {
                             let event = event?;
                             let keep = match &event {
                                 Ok(Event::Apply(o)) | Ok(Event::InitApply(o)) => {
-                                    shards.owns(o.meta().namespace.as_deref())
+                                    shards.owns(o.meta().namespace.as_deref()) || also(o)
                                 }
                                 _ => true,
                             };
@@ -453,6 +469,79 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config_map(
+        namespace: &str,
+        name: &str,
+        picked: bool,
+    ) -> k8s_openapi::api::core::v1::ConfigMap {
+        let mut cm = k8s_openapi::api::core::v1::ConfigMap::default();
+        cm.metadata.namespace = Some(namespace.into());
+        cm.metadata.name = Some(name.into());
+        if picked {
+            cm.metadata.labels = Some([("picked".to_string(), "yes".to_string())].into());
+        }
+        cm
+    }
+
+    #[tokio::test]
+    async fn a_share_keeps_its_namespaces_and_what_the_feature_picks_elsewhere() {
+        use futures::StreamExt;
+        let shards = Shards::member(&ShardSettings::new("certgate", "me", 2));
+        let members = vec!["me".to_string(), "other".to_string()];
+        shards.set(View {
+            members: members.clone(),
+            working: true,
+        });
+        let (mine, theirs): (Vec<String>, Vec<String>) = (0..40)
+            .map(|i| format!("ns-{i}"))
+            .partition(|ns| owner(ns, &members) == Some("me"));
+        let (mine, theirs) = (mine[0].clone(), theirs[0].clone());
+        let events = vec![
+            Event::Init,
+            Event::InitApply(config_map(&mine, "a", false)),
+            Event::InitApply(config_map(&theirs, "b", false)),
+            Event::InitApply(config_map(&theirs, "c", true)),
+            Event::InitDone,
+            Event::Apply(config_map(&theirs, "d", false)),
+            Event::Apply(config_map(&theirs, "e", true)),
+            Event::Delete(config_map(&theirs, "b", false)),
+        ];
+        let kept: Vec<String> = shards
+            .share_of_and(
+                move || futures::stream::iter(events.clone().into_iter().map(Ok)),
+                |cm: &k8s_openapi::api::core::v1::ConfigMap| {
+                    cm.metadata
+                        .labels
+                        .as_ref()
+                        .is_some_and(|l| l.contains_key("picked"))
+                },
+            )
+            .map(|e| match e.unwrap() {
+                Event::Init => "init".to_string(),
+                Event::InitDone => "done".to_string(),
+                Event::InitApply(o) | Event::Apply(o) => o.metadata.name.unwrap_or_default(),
+                Event::Delete(o) => format!("-{}", o.metadata.name.unwrap_or_default()),
+            })
+            .collect()
+            .await;
+        assert_eq!(kept, ["init", "a", "c", "done", "e", "-b"]);
+        // Without the feature's pick, only the share.
+        let plain: Vec<_> = shards
+            .share_of(move || {
+                futures::stream::iter(
+                    vec![
+                        Event::Apply(config_map(&mine, "a", false)),
+                        Event::Apply(config_map(&theirs, "c", true)),
+                    ]
+                    .into_iter()
+                    .map(Ok),
+                )
+            })
+            .collect()
+            .await;
+        assert_eq!(plain.len(), 1);
+    }
 
     fn ts(secs: i64) -> jiff::Timestamp {
         jiff::Timestamp::from_second(1_800_000_000 + secs).unwrap()

@@ -2,6 +2,11 @@
 //! Gateway, ListenerSet or Ingress they come from that the shims read (the index
 //! is handed in: which Certificates a source owns is the intent module's rule).
 //! Deleted Certificates leave the metrics here. Dropped: the watch stops.
+//!
+//! Sharded (`--shards`), the cache holds the Certificates of this replica's
+//! namespaces, and of other namespaces those a source may own across namespaces
+//! (also handed in): a shim working on a source in its share sees every
+//! Certificate of that source, the Certificate controller the ones it works on.
 
 use std::sync::Arc;
 
@@ -19,9 +24,14 @@ pub struct SharedCertificates {
 }
 
 impl SharedCertificates {
-    /// Starts watching the Certificates `ctx` serves (its namespace, or all),
-    /// keeping `by_source` from the watch.
-    pub fn start(ctx: &Context, by_source: OwnerIndex<Certificate>) -> Arc<SharedCertificates> {
+    /// Starts watching the Certificates `ctx` serves (its namespace, or all; this
+    /// replica's share when sharded, with the Certificates of other namespaces
+    /// `cross_namespace` picks), keeping `by_source` from the watch.
+    pub fn start(
+        ctx: &Context,
+        by_source: OwnerIndex<Certificate>,
+        cross_namespace: fn(&Certificate) -> bool,
+    ) -> Arc<SharedCertificates> {
         let by_source = Arc::new(by_source);
         let metrics = ctx.metrics.clone();
         let hooks: Vec<Hook<Certificate>> = vec![
@@ -39,7 +49,13 @@ impl SharedCertificates {
                 }
             }),
         ];
-        let (watch, driver) = SharedWatch::start(ctx.api(), |_| {}, hooks);
+        let (watch, driver) = SharedWatch::start_sharded_and(
+            ctx.api(),
+            &ctx.config.shards,
+            cross_namespace,
+            |_| {},
+            hooks,
+        );
         Arc::new(SharedCertificates {
             watch,
             by_source,

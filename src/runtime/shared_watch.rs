@@ -107,6 +107,20 @@ where
         trim: fn(&mut K),
         hooks: Vec<Hook<K>>,
     ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
+        Self::start_sharded_and(api, shards, |_| false, trim, hooks)
+    }
+
+    /// As [`SharedWatch::start_sharded`], caching as well the objects of other
+    /// namespaces `also` picks ([`Shards::share_of_and`]).
+    ///
+    /// [`Shards::share_of_and`]: crate::runtime::shards::Shards::share_of_and
+    pub fn start_sharded_and(
+        api: Api<K>,
+        shards: &crate::runtime::shards::Shards,
+        also: fn(&K) -> bool,
+        trim: fn(&mut K),
+        hooks: Vec<Hook<K>>,
+    ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
         let (store, mut writer) = {
             let (reader, writer) = reflector::store();
             (reader, writer)
@@ -117,9 +131,10 @@ where
             changes,
             watches_started: Default::default(),
         });
-        let events = shards.share_of(move || {
-            watcher::watcher(api.clone(), watcher::Config::default()).default_backoff()
-        });
+        let events = shards.share_of_and(
+            move || watcher::watcher(api.clone(), watcher::Config::default()).default_backoff(),
+            also,
+        );
         let driver = {
             let watch = watch.clone();
             tokio::spawn(async move {
