@@ -2,7 +2,8 @@
 //! `--shards N` for N > 1, one unsharded process for N = 1) against one sandbox API
 //! server (a child process), issuing C SelfSigned ECDSA P-256 Certificates spread
 //! over M namespaces. For each N: certificates/s, CPU seconds of each replica and of
-//! the API server, and peak RSS of each replica. Each round has a fresh API server.
+//! the API server, and peak RSS and RSS at rest of each replica. Each round has a
+//! fresh API server.
 //!
 //! `cargo bench --bench replicas` — REPLICAS_CERTS (1,200), REPLICAS_NAMESPACES (12)
 //! and REPLICAS_MAX (3) override the sizes. With `CERTGATE_TEST_KUBECONFIG` set (as for
@@ -20,7 +21,7 @@ use futures::StreamExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{ApiServer, cpu_seconds_of, env_or, peak_rss_mib_of};
+use support::{ApiServer, cpu_seconds_of, env_or, peak_rss_mib_of, rss_mib_of};
 
 fn main() {
     support::run(run());
@@ -39,6 +40,8 @@ struct Round {
     per_second: f64,
     cpu: Vec<f64>,
     rss: Vec<f64>,
+    /// RSS of each replica at rest (a few seconds after the last Certificate was Ready).
+    rest: Vec<f64>,
     apiserver_cpu: f64,
 }
 
@@ -281,6 +284,12 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> (Round, &'st
         .map(|c| peak_rss_mib_of(&c.id().to_string()))
         .collect();
     let apiserver_cpu = server.cpu_seconds() - api_before;
+    // At rest: after the allocator's trimmer has run (runtime::allocator::TRIM_PERIOD).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let rest: Vec<f64> = children
+        .iter()
+        .map(|c| rss_mib_of(&c.id().to_string()))
+        .collect();
     for c in &mut children {
         let _ = c.kill();
         let _ = c.wait();
@@ -293,6 +302,7 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> (Round, &'st
             per_second: certs as f64 / took,
             cpu,
             rss,
+            rest,
             apiserver_cpu,
         },
         describe,
@@ -312,13 +322,14 @@ async fn run() {
     }
     println!("{certs} SelfSigned ECDSA P-256 Certificates in {namespaces} namespaces, {server}");
     println!(
-        "{:>8} {:>9} {:>8} {:>26} {:>20} {:>26}",
+        "{:>8} {:>9} {:>8} {:>26} {:>20} {:>26} {:>26}",
         "replicas",
         "certs/s",
         "ratio",
         "CPU s per replica",
         "API server CPU s",
-        "peak RSS MiB per replica"
+        "peak RSS MiB per replica",
+        "RSS at rest MiB"
     );
     let base = rounds.first().map_or(1.0, |r| r.per_second);
     for r in &rounds {
@@ -329,13 +340,14 @@ async fn run() {
                 .join(" / ")
         };
         println!(
-            "{:>8} {:>9.1} {:>8.2} {:>26} {:>20.1} {:>26}",
+            "{:>8} {:>9.1} {:>8.2} {:>26} {:>20.1} {:>26} {:>26}",
             r.replicas,
             r.per_second,
             r.per_second / base,
             list(&r.cpu),
             r.apiserver_cpu,
-            list(&r.rss)
+            list(&r.rss),
+            list(&r.rest)
         );
     }
 }

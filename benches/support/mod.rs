@@ -109,16 +109,12 @@ pub fn peak_rss_mib() -> f64 {
 
 /// Peak RSS (VmHWM) of a process (`self` or a pid) in MiB.
 pub fn peak_rss_mib_of(pid: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    status_mib_of(pid, "VmHWM:")
+}
+
+/// Current RSS (VmRSS) of a process (`self` or a pid) in MiB.
+pub fn rss_mib_of(pid: &str) -> f64 {
+    status_mib_of(pid, "VmRSS:")
 }
 
 /// Current RSS of this process in MiB.
@@ -138,7 +134,11 @@ pub fn rss_file_mib() -> f64 {
 
 /// A `kB` line of `/proc/self/status` in MiB.
 fn status_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_mib_of("self", field)
+}
+
+fn status_mib_of(pid: &str, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
