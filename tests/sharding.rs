@@ -21,8 +21,7 @@ use certgate::controller::RunningControllers;
 use certgate::runtime::shards::owner;
 use certgate_sandbox::TestEnv;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
 const NAMESPACES: usize = 9;
@@ -32,19 +31,10 @@ const PER_NAMESPACE: usize = 6;
 async fn replicas_share_namespaces_and_take_over_a_killed_ones_share() {
     let env = TestEnv::start().await.unwrap();
     env.apply_crds(&common::checked_in_crds()).await.unwrap();
-    let namespaces: Api<Namespace> = Api::all(env.client.clone());
     let scope: BTreeSet<String> = (0..NAMESPACES)
         .map(|i| format!("{}-s{i}", env.namespace))
         .collect();
-    for ns in &scope {
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-            )
-            .await
-            .unwrap();
-    }
+    common::replicas::create_namespaces(&env, &scope).await;
     let issuer = format!("shards-{}", env.namespace);
     common::outcome::apply(
         &env,
@@ -179,8 +169,6 @@ async fn replicas_share_namespaces_and_take_over_a_killed_ones_share() {
         "the stopped member's Lease is still there: {names:?}"
     );
     last.1.stop().await;
-    for ns in &scope {
-        let _ = namespaces.delete(ns, &DeleteParams::default()).await;
-    }
+    common::replicas::delete_namespaces(&env, &scope).await;
     env.cleanup().await;
 }

@@ -36,7 +36,7 @@ use certgate::api::{Certificate, CertificateRequest, Challenge, Order};
 use certgate::controller::{AcmeSettings, RunningControllers};
 use certgate::runtime::shards::owner;
 use certgate_sandbox::TestEnv;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
 const NAMESPACES: usize = 9;
@@ -70,19 +70,10 @@ async fn replicas_issue_acme_certificates_once_when_one_is_killed() {
     settings.dns01.authoritative_port = bind.port();
     settings.dns01.poll_period = Duration::from_millis(500);
 
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
     let scope: Vec<String> = (0..NAMESPACES)
         .map(|k| format!("{}-s{k}", env.namespace))
         .collect();
-    for ns in &scope {
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-            )
-            .await
-            .unwrap();
-    }
+    common::replicas::create_namespaces(&env, &scope).await;
     let scope_set: BTreeSet<String> = scope.iter().cloned().collect();
 
     // The ACME ClusterIssuer: its TSIG key Secret and account key live in the
@@ -439,8 +430,6 @@ async fn replicas_issue_acme_certificates_once_when_one_is_killed() {
     for (_, r) in survivors {
         r.stop().await;
     }
-    for ns in &scope {
-        let _ = namespaces.delete(ns, &DeleteParams::default()).await;
-    }
+    common::replicas::delete_namespaces(&env, &scope).await;
     env.cleanup().await;
 }

@@ -18,8 +18,7 @@ use std::time::Duration;
 use certgate::api::Certificate;
 use certgate::runtime::shards::owner;
 use certgate_sandbox::TestEnv;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use serde_json::{Value, json};
 
 fn gateway(ns: &str, issuer: &str, other_ns: Option<&str>) -> Value {
@@ -55,15 +54,7 @@ async fn a_replica_keeps_its_gateways_certificates_in_a_namespace_it_does_not_ow
     };
     let (gateway_ns, secret_ns) = (of("r1"), of("r2"));
     let scope: BTreeSet<String> = [gateway_ns.clone(), secret_ns.clone()].into();
-    for ns in &scope {
-        Api::<Namespace>::all(env.client.clone())
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-            )
-            .await
-            .unwrap();
-    }
+    common::replicas::create_namespaces(&env, &scope).await;
     let issuer = format!("shards-gw-{}", env.namespace);
     common::outcome::apply(
         &env,
@@ -130,10 +121,6 @@ async fn a_replica_keeps_its_gateways_certificates_in_a_namespace_it_does_not_ow
 
     r1.stop().await;
     r2.stop().await;
-    for ns in &scope {
-        let _ = Api::<Namespace>::all(env.client.clone())
-            .delete(ns, &Default::default())
-            .await;
-    }
+    common::replicas::delete_namespaces(&env, &scope).await;
     env.cleanup().await;
 }

@@ -141,3 +141,25 @@ pub fn writes_outside_share(
     }
     wrong
 }
+
+/// Creates the namespaces the replicas share.
+pub async fn create_namespaces(env: &TestEnv, names: impl IntoIterator<Item = &String>) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    for ns in names {
+        let doc = serde_json::json!({"metadata": {"name": ns}});
+        api.create(
+            &kube::api::PostParams::default(),
+            &serde_json::from_value(doc).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Deletes the namespaces the replicas shared (best effort, at the end of a test).
+pub async fn delete_namespaces(env: &TestEnv, names: impl IntoIterator<Item = &String>) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(env.client.clone());
+    for ns in names {
+        let _ = api.delete(ns, &Default::default()).await;
+    }
+}
