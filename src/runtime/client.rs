@@ -8,8 +8,9 @@
 //!   days, so each watch kept the buffer its largest listing needed (8 MB in all at
 //!   10,000 Certificates, heaptrack; docs/scale.md). [`READ_BUFFER_MAX`] caps it.
 //! - **Idle connections**: a burst of writes opens up to one connection per
-//!   concurrent reconcile; kube's default pool keeps them (with their buffers) with
-//!   no idle timer. Here they close after [`POOL_IDLE_TIMEOUT`] unused.
+//!   concurrent reconcile. kube's default pool has no timer, so an idle connection
+//!   (with its buffer) goes only when a later request finds it expired; here a
+//!   timer closes it after [`POOL_IDLE_TIMEOUT`] unused.
 //!
 //! Through an HTTP or SOCKS proxy (`proxy-url` in the kubeconfig) kube's default
 //! stack is used as it is.
