@@ -220,24 +220,13 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
         .delete("app-gateway", &DeleteParams::default())
         .await
         .unwrap();
-    common::wait_for("the Gateway's Certificate gone", async || {
-        certs
-            .get_opt("app-tls")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    common::wait_gone("the Gateway's Certificate gone", &certs, "app-tls").await;
     assert!(secrets.get_opt("app-tls").await.unwrap().is_some());
-    common::wait_for("the cross-namespace Certificate gone too", async || {
-        vault_certs
-            .get_opt("shared-tls")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
+    common::wait_gone(
+        "the cross-namespace Certificate gone too",
+        &vault_certs,
+        "shared-tls",
+    )
     .await;
     // A Gateway deleted while certgate is down: its cross-namespace Certificate is
     // swept when certgate starts again (no Delete event will ever come for it).
@@ -261,14 +250,11 @@ async fn gateway_listeners_and_listener_sets_become_certificates() {
         .await
         .unwrap();
     let controllers = RunningControllers::start(env.client.clone(), config);
-    common::wait_for("the orphan swept after the restart", async || {
-        vault_certs
-            .get_opt("late-tls")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
+    common::wait_gone(
+        "the orphan swept after the restart",
+        &vault_certs,
+        "late-tls",
+    )
     .await;
     controllers.stop().await;
     let _ = Api::<Namespace>::all(env.client.clone())
@@ -487,15 +473,7 @@ async fn listeners_without_a_hostname_take_the_names_of_their_attached_routes() 
     )
     .await;
     wait_for_names(&certs, "other-tls", &["a.example.com", "c.example.com"]).await;
-    common::wait_for("routed-tls deleted", async || {
-        certs
-            .get_opt("routed-tls")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    common::wait_gone("routed-tls deleted", &certs, "routed-tls").await;
     wait_for_event(
         &env,
         "routed",

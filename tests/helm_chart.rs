@@ -2158,14 +2158,11 @@ async fn the_charts_rbac_is_exactly_what_certgate_uses() {
         .delete("gw", &DeleteParams::default())
         .await
         .unwrap();
-    common::wait_for("the cross-namespace Certificate deleted", async || {
-        other_certs
-            .get_opt("shared-tls")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
+    common::wait_gone(
+        "the cross-namespace Certificate deleted",
+        &other_certs,
+        "shared-tls",
+    )
     .await;
 
     // ACME from Pebble: one ClusterIssuer (its account key generated into a Secret),

@@ -171,15 +171,7 @@ async fn the_seed_ingress_gets_a_ready_secret_and_follows_its_tls_entries() {
         )
         .await
         .unwrap();
-    common::wait_for("the Certificate removed", async || {
-        certs
-            .get_opt("selfsigning-cert")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    common::wait_gone("the Certificate removed", &certs, "selfsigning-cert").await;
     assert!(
         secrets.get_opt("selfsigning-cert").await.unwrap().is_some(),
         "the Secret is kept"

@@ -108,14 +108,11 @@ async fn a_replica_keeps_its_gateways_certificates_in_a_namespace_it_does_not_ow
 
     // The listener goes: the Gateway's replica deletes the Certificate it made there.
     common::outcome::apply(&env, gateway(&gateway_ns, &issuer, None)).await;
-    common::wait_for("the cross-namespace Certificate deleted", async || {
-        there
-            .get_opt("shared-tls")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
+    common::wait_gone(
+        "the cross-namespace Certificate deleted",
+        &there,
+        "shared-tls",
+    )
     .await;
     assert!(here.get_opt("own-tls").await.unwrap().is_some());
 

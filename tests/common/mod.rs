@@ -96,6 +96,17 @@ pub async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T
     panic!("timed out waiting for {what}");
 }
 
+/// Waits (as [`wait_for`]) until the object `name` of `api` no longer exists.
+pub async fn wait_gone<K>(what: &str, api: &kube::Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    wait_for(what, async || {
+        api.get_opt(name).await.unwrap().is_none().then_some(())
+    })
+    .await
+}
+
 /// Whether a Certificate's Ready condition is True.
 pub fn is_ready(c: &certgate::api::Certificate) -> bool {
     c.status
