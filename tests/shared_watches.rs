@@ -86,3 +86,113 @@ async fn certificates_requests_gateways_and_listener_sets_are_each_watched_once(
     drop(controllers);
     env.cleanup().await;
 }
+
+/// A watch whose cache keeps only some objects (as the request watch keeps only
+/// the requests still worked on) announces the others all the same, once each
+/// time they change, drops an object from the cache when it stops being kept,
+/// and its hooks see every object.
+#[tokio::test]
+async fn a_cache_that_keeps_some_objects_announces_the_others_too() {
+    use certgate::runtime::shared_watch::{Change, SharedWatch};
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+
+    let env = TestEnv::start().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(env.client.clone(), &env.namespace);
+    let hooked = Arc::new(Mutex::new(BTreeMap::<String, u32>::new()));
+    let (watch, driver) = {
+        let hooked = hooked.clone();
+        SharedWatch::start_keeping(
+            api.clone(),
+            &certgate::runtime::shards::Shards::all(),
+            // Kept while not labelled done.
+            |c: &ConfigMap| {
+                c.metadata
+                    .labels
+                    .as_ref()
+                    .is_none_or(|l| !l.contains_key("done"))
+            },
+            |_| {},
+            vec![Box::new(move |e, _| {
+                if let kube::runtime::watcher::Event::Apply(c) = e {
+                    let name = c.metadata.name.clone().unwrap_or_default();
+                    *hooked.lock().unwrap().entry(name).or_default() += 1;
+                }
+            })],
+        )
+    };
+    let mut changes = watch.changes().boxed();
+    let cm = |name: &str, done: bool| -> ConfigMap {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": if done { serde_json::json!({"done": "yes"}) } else { serde_json::json!({}) }},
+            "data": {"k": "v"},
+        }))
+        .unwrap()
+    };
+    // Wait for the watch to have listed (the empty namespace).
+    common::wait_for("the watch to list", async || {
+        (watch.lists() > 0).then_some(())
+    })
+    .await;
+    api.create(&PostParams::default(), &cm("working", false))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &cm("finished", true))
+        .await
+        .unwrap();
+    let mut announced = Vec::new();
+    while announced.len() < 2 {
+        let change = tokio::time::timeout(Duration::from_secs(20), changes.next())
+            .await
+            .expect("a change within 20 s")
+            .expect("the stream goes on");
+        // (kube-controller-manager's kube-root-ca.crt is in every namespace.)
+        if let Change::Applied(c) = change
+            && c.metadata.name != Some("kube-root-ca.crt".into())
+        {
+            announced.push(c.metadata.name.clone().unwrap_or_default());
+        }
+    }
+    announced.sort();
+    assert_eq!(announced, ["finished", "working"]);
+    let cached = || {
+        let mut names: Vec<String> = watch
+            .store()
+            .state()
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .filter(|n| n != "kube-root-ca.crt")
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(cached(), ["working"]);
+    // The kept one finishes: announced, and gone from the cache.
+    api.patch(
+        "working",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"metadata": {"labels": {"done": "yes"}}})),
+    )
+    .await
+    .unwrap();
+    let c = loop {
+        let change = tokio::time::timeout(Duration::from_secs(20), changes.next())
+            .await
+            .expect("a change within 20 s")
+            .expect("the stream goes on");
+        let Change::Applied(c) = change else {
+            panic!("expected the change to be announced as applied");
+        };
+        if c.metadata.name.as_deref() == Some("working") {
+            break c;
+        }
+    };
+    assert!(c.metadata.labels.as_ref().unwrap().contains_key("done"));
+    assert!(cached().is_empty(), "{:?}", cached());
+    let hooks = hooked.lock().unwrap().clone();
+    assert_eq!(hooks.get("finished"), Some(&1), "{hooks:?}");
+    assert_eq!(hooks.get("working"), Some(&2), "{hooks:?}");
+    driver.abort();
+    env.cleanup().await;
+}

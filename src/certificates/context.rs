@@ -15,7 +15,8 @@ use crate::runtime::recent_writes::{KEEP_AT_MOST, KnownAbsent, RecentWrites};
 
 pub struct Context {
     runtime: Arc<crate::runtime::Context>,
-    /// CertificateRequests by the uid of their Certificate (kept from the controller's watch).
+    /// CertificateRequests by the uid of their Certificate (kept from the process's
+    /// request watch, packed: read when a Certificate is reconciled).
     pub requests_by_owner: OwnerIndex<CertificateRequest>,
     /// Secret metadata by owner uid (temporary key Secrets by their Certificate).
     pub secrets_by_owner: OwnerIndex<PartialObjectMeta<Secret>>,
@@ -48,9 +49,10 @@ impl Context {
         Arc::new(Context {
             runtime,
             // Issued certificates are read from the API when issuing, not kept here.
-            // Kept from the process's one request watch (the cache's copies); the
-            // requests this controller creates are filed at once, trimmed alike.
-            requests_by_owner: OwnerIndex::with_trim(crate::runtime::shared_requests::trim),
+            // Kept from the process's one request watch, packed (the watch's cache
+            // keeps only the requests still worked on); the requests this
+            // controller creates are filed at once, trimmed alike.
+            requests_by_owner: OwnerIndex::packed(crate::runtime::shared_requests::trim),
             // Temporary key Secrets are found by their owner Certificate and read
             // by name and next-private-key label only: nothing else is kept.
             secrets_by_owner: OwnerIndex::with_owners(trim_secret_metadata, certificate_owners),

@@ -441,8 +441,8 @@ pub(super) async fn load(
     let requests = ctx
         .requests_by_owner
         .owned_by(&uid)
-        .iter()
-        .map(|r| (**r).clone())
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
         .collect();
     Ok(Some(Snapshot {
         certificate,

@@ -161,12 +161,11 @@ impl Context {
     /// The process's one CertificateRequest watch, feeding the Certificate
     /// controller's index of requests by owner.
     pub fn watch_requests(&self) -> Arc<SharedRequests> {
-        let certificates = self.certificates.clone();
+        let (index, read) = (self.certificates.clone(), self.certificates.clone());
         SharedRequests::start(
             &self.runtime,
-            vec![Box::new(move |e, cache| {
-                certificates.requests_by_owner.apply_cached(e, cache)
-            })],
+            vec![Box::new(move |e, _| index.requests_by_owner.apply(e))],
+            Box::new(move || read.requests_by_owner.all()),
         )
     }
 }

@@ -196,7 +196,7 @@ impl RouteWatches {
 /// The parents of kind `parent_kind` each change of a route touches (see
 /// [`ParentTracker`]).
 pub(super) fn parents_touched<R, P>(
-    watch: &SharedWatch<R>,
+    watch: &Arc<SharedWatch<R>>,
     parent_kind: &'static str,
 ) -> BoxStream<'static, ObjectRef<P>>
 where

@@ -8,16 +8,45 @@ use kube::runtime::watcher::Event;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-#[derive(Default)]
-struct Inner<K> {
-    /// namespace/name → the object filed (the uids it is filed under are its
-    /// owners', computed again from it when it goes).
-    objects: HashMap<String, Arc<K>>,
-    /// owner uid → the objects filed under it (one or two, mostly: a list).
-    by_owner: HashMap<String, Vec<Arc<K>>>,
-    /// Objects received during a relist, swapped in when it completes.
-    relist: Option<Vec<Arc<K>>>,
+/// How the index holds an object: the object itself (an `Arc` a cache may share),
+/// or packed as its JSON, decoded again when read. A decoded CertificateRequest
+/// holds about 2.8 KB of heap, most of it the fixed cost of Kubernetes' generic
+/// types (ObjectMeta's fifteen optional fields, a 544-byte B-tree node per map);
+/// its JSON about half of that.
+enum Held<K> {
+    Whole(Arc<K>),
+    Packed(Box<[u8]>),
 }
+
+/// One object filed, with the owner uids it is filed under (shared with the
+/// index's keys).
+struct Filed<K> {
+    held: Held<K>,
+    owners: Box<[Arc<str>]>,
+}
+
+impl<K: serde::de::DeserializeOwned> Filed<K> {
+    fn read(&self) -> Option<Arc<K>> {
+        match &self.held {
+            Held::Whole(o) => Some(o.clone()),
+            // The index packed it itself: decoding cannot fail but on a bug, and
+            // then the object reads as absent rather than as a panic.
+            Held::Packed(json) => serde_json::from_slice(json).ok().map(Arc::new),
+        }
+    }
+}
+
+struct Inner<K> {
+    /// namespace/name → the object filed.
+    objects: HashMap<String, Arc<Filed<K>>>,
+    /// owner uid → the objects filed under it (one or two, mostly: a list).
+    by_owner: HashMap<Arc<str>, Vec<Arc<Filed<K>>>>,
+    /// Objects received during a relist, filed when it completes.
+    relist: Option<Vec<Listed<K>>>,
+}
+
+/// An object of a listing in progress: its key, its kept form, its owners.
+type Listed<K> = (String, Held<K>, Vec<String>);
 
 /// Objects by owner uid.
 pub struct OwnerIndex<K> {
@@ -26,6 +55,8 @@ pub struct OwnerIndex<K> {
     trim: fn(&mut K),
     /// The uids an object is filed under: its ownerReferences' by default.
     owners: fn(&K) -> Vec<String>,
+    /// Keep objects packed (JSON) rather than decoded.
+    packed: bool,
 }
 
 /// The uids of an object's ownerReferences.
@@ -41,6 +72,7 @@ impl<K: ResourceExt> Default for OwnerIndex<K> {
         OwnerIndex {
             trim: |_| {},
             owners: referenced_owners::<K>,
+            packed: false,
             inner: RwLock::new(Inner {
                 objects: HashMap::new(),
                 by_owner: HashMap::new(),
@@ -54,7 +86,10 @@ fn key<K: ResourceExt>(obj: &K) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-impl<K: ResourceExt + Clone> OwnerIndex<K> {
+impl<K> OwnerIndex<K>
+where
+    K: ResourceExt + Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
     /// An index that trims objects with `trim` (besides dropping managedFields).
     pub fn with_trim(trim: fn(&mut K)) -> Self {
         OwnerIndex {
@@ -73,39 +108,73 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         }
     }
 
-    fn lean(&self, o: &K) -> Arc<K> {
+    /// An index that trims objects with `trim` and keeps them packed: less than
+    /// half the heap of decoded objects, for a decoding on each read. For objects
+    /// read seldom (a Certificate's requests are read when it is reconciled) and
+    /// cached nowhere else.
+    pub fn packed(trim: fn(&mut K)) -> Self {
+        OwnerIndex {
+            trim,
+            packed: true,
+            ..Default::default()
+        }
+    }
+
+    /// The form the index keeps `o` in (trimmed; packed or whole).
+    fn hold(&self, o: &K) -> Held<K> {
         let mut o = o.clone();
         o.meta_mut().managed_fields = None;
         (self.trim)(&mut o);
-        Arc::new(o)
+        if self.packed {
+            // Serializing a decoded Kubernetes object to JSON cannot fail.
+            if let Ok(json) = serde_json::to_vec(&o) {
+                return Held::Packed(json.into_boxed_slice());
+            }
+        }
+        Held::Whole(Arc::new(o))
     }
 
-    fn remove_locked(&self, inner: &mut Inner<K>, k: &str) {
-        let Some(obj) = inner.objects.remove(k) else {
+    fn remove_locked(inner: &mut Inner<K>, k: &str) {
+        let Some(filed) = inner.objects.remove(k) else {
             return;
         };
-        for o in (self.owners)(obj.as_ref()) {
-            if let Some(filed) = inner.by_owner.get_mut(&o) {
-                filed.retain(|f| !Arc::ptr_eq(f, &obj));
-                if filed.is_empty() {
-                    inner.by_owner.remove(&o);
+        for o in filed.owners.iter() {
+            if let Some(list) = inner.by_owner.get_mut(o) {
+                list.retain(|f| !Arc::ptr_eq(f, &filed));
+                if list.is_empty() {
+                    inner.by_owner.remove(o);
                 }
             }
         }
     }
 
-    fn insert_locked(&self, inner: &mut Inner<K>, obj: Arc<K>) {
-        let k = key(obj.as_ref());
-        self.remove_locked(inner, &k);
-        let owners = (self.owners)(obj.as_ref());
+    fn insert_locked(inner: &mut Inner<K>, k: String, held: Held<K>, owners: Vec<String>) {
+        Self::remove_locked(inner, &k);
         // An object with no owner is filed nowhere: nothing to keep.
         if owners.is_empty() {
             return;
         }
-        for o in owners {
-            inner.by_owner.entry(o).or_default().push(obj.clone());
+        let owners: Box<[Arc<str>]> = owners
+            .into_iter()
+            .map(|o| match inner.by_owner.get_key_value(o.as_str()) {
+                Some((shared, _)) => shared.clone(),
+                None => Arc::from(o),
+            })
+            .collect();
+        let filed = Arc::new(Filed { held, owners });
+        for o in filed.owners.iter() {
+            inner
+                .by_owner
+                .entry(o.clone())
+                .or_default()
+                .push(filed.clone());
         }
-        inner.objects.insert(k, obj);
+        inner.objects.insert(k, filed);
+    }
+
+    /// Files `o` (kept as `held`).
+    fn file_locked(&self, inner: &mut Inner<K>, o: &K, held: Held<K>) {
+        Self::insert_locked(inner, key(o), held, (self.owners)(o));
     }
 
     /// Applies one watch event.
@@ -114,25 +183,30 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
             return;
         };
         match event {
-            Event::Apply(o) => self.insert_locked(&mut inner, self.lean(o)),
-            Event::Delete(o) => self.remove_locked(&mut inner, &key(o)),
+            Event::Apply(o) => {
+                let held = self.hold(o);
+                self.file_locked(&mut inner, o, held);
+            }
+            Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
             Event::Init => inner.relist = Some(Vec::new()),
             Event::InitApply(o) => {
                 // Only what will be filed is held until the listing completes (a
                 // namespace of other controllers' Secrets is not copied).
-                if (self.owners)(o).is_empty() {
+                let owners = (self.owners)(o);
+                if owners.is_empty() {
                     return;
                 }
+                let held = self.hold(o);
                 if let Some(r) = inner.relist.as_mut() {
-                    r.push(self.lean(o));
+                    r.push((key(o), held, owners));
                 }
             }
             Event::InitDone => {
                 let listed = inner.relist.take().unwrap_or_default();
                 inner.by_owner.clear();
                 inner.objects.clear();
-                for o in listed {
-                    self.insert_locked(&mut inner, o);
+                for (k, held, owners) in listed {
+                    Self::insert_locked(&mut inner, k, held, owners);
                 }
             }
         }
@@ -150,17 +224,21 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         };
         match event {
             Event::Apply(o) => {
-                let cached = cache.get(&kube::runtime::reflector::ObjectRef::from_obj(o));
-                let obj = cached.unwrap_or_else(|| self.lean(o));
-                self.insert_locked(&mut inner, obj);
+                let held = match cache.get(&kube::runtime::reflector::ObjectRef::from_obj(o)) {
+                    Some(cached) => Held::Whole(cached),
+                    None => self.hold(o),
+                };
+                self.file_locked(&mut inner, o, held);
             }
-            Event::Delete(o) => self.remove_locked(&mut inner, &key(o)),
+            Event::Delete(o) => Self::remove_locked(&mut inner, &key(o)),
             Event::Init | Event::InitApply(_) => {}
             Event::InitDone => {
                 inner.by_owner.clear();
                 inner.objects.clear();
                 for o in cache.state() {
-                    self.insert_locked(&mut inner, o);
+                    let k = key(o.as_ref());
+                    let owners = (self.owners)(o.as_ref());
+                    Self::insert_locked(&mut inner, k, Held::Whole(o), owners);
                 }
             }
         }
@@ -177,24 +255,37 @@ impl<K: ResourceExt + Clone> OwnerIndex<K> {
         if inner.objects.contains_key(&key(&obj)) {
             return;
         }
-        let obj = self.lean(&obj);
-        self.insert_locked(&mut inner, obj);
+        let held = self.hold(&obj);
+        self.file_locked(&mut inner, &obj, held);
     }
 
     /// Forgets an object this process deleted, before its watch event arrives.
     pub fn forget(&self, namespace: &str, name: &str) {
         if let Ok(mut inner) = self.inner.write() {
-            self.remove_locked(&mut inner, &format!("{namespace}/{name}"));
+            Self::remove_locked(&mut inner, &format!("{namespace}/{name}"));
         }
+    }
+
+    /// Every object filed (to resync a watch's subscriber that fell behind).
+    pub fn all(&self) -> Vec<Arc<K>> {
+        let filed: Vec<Arc<Filed<K>>> = self
+            .inner
+            .read()
+            .map(|i| i.objects.values().cloned().collect())
+            .unwrap_or_default();
+        filed.iter().filter_map(|f| f.read()).collect()
     }
 
     /// The objects an owner owns.
     pub fn owned_by(&self, owner_uid: &str) -> Vec<Arc<K>> {
-        self.inner
+        let filed = self
+            .inner
             .read()
             .ok()
             .and_then(|i| i.by_owner.get(owner_uid).cloned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        // Decoded outside the lock.
+        filed.iter().filter_map(|f| f.read()).collect()
     }
 }
 
@@ -248,7 +339,36 @@ mod tests {
 
     #[test]
     fn objects_are_found_by_owner_and_follow_changes() {
-        let idx = OwnerIndex::<ConfigMap>::default();
+        objects_follow_changes(OwnerIndex::<ConfigMap>::default());
+    }
+
+    #[test]
+    fn a_packed_index_follows_changes_as_a_decoded_one_does() {
+        objects_follow_changes(OwnerIndex::<ConfigMap>::packed(|_| {}));
+    }
+
+    #[test]
+    fn a_packed_index_reads_back_what_it_filed_trimmed() {
+        let idx = OwnerIndex::<ConfigMap>::packed(|c| c.binary_data = None);
+        let mut cm = owned("a", "u1");
+        cm.metadata.annotations = Some([("k".to_string(), "v".to_string())].into());
+        cm.metadata.resource_version = Some("7".into());
+        cm.data = Some([("tls.crt".to_string(), "x".repeat(100))].into());
+        cm.binary_data =
+            Some([("blob".to_string(), k8s_openapi::ByteString(vec![1, 2, 3]))].into());
+        idx.apply(&Event::Apply(cm.clone()));
+        let read = idx.owned_by("u1");
+        let mut expected = cm;
+        expected.binary_data = None;
+        assert_eq!(read.len(), 1);
+        assert_eq!(*read[0], expected);
+        assert_eq!(idx.all().len(), 1);
+        // Held packed: nothing decoded is kept between reads.
+        let inner = idx.inner.read().unwrap();
+        assert!(matches!(inner.objects["ns/a"].held, Held::Packed(_)));
+    }
+
+    fn objects_follow_changes(idx: OwnerIndex<ConfigMap>) {
         idx.apply(&Event::Apply(owned("a", "u1")));
         idx.apply(&Event::Apply(owned("b", "u1")));
         idx.apply(&Event::Apply(owned("c", "u2")));

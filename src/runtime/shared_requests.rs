@@ -1,8 +1,9 @@
 //! The process's one watch of CertificateRequests: the request controller
-//! reconciles from it and the Certificate controller's index of requests by owner
-//! keeps the same copies (an index hook is handed in: which requests a Certificate
-//! owns is the certificates module's rule). Issued certificates are not cached.
-//! Dropped: the watch stops.
+//! reconciles from its cache, which keeps the requests still being worked on, and
+//! the Certificate controller's index of requests by owner keeps every request,
+//! packed (an index hook is handed in: which requests a Certificate owns is the
+//! certificates module's rule). Issued certificates are not cached. Dropped: the
+//! watch stops.
 
 use std::sync::Arc;
 
@@ -34,7 +35,7 @@ pub fn trim(r: &mut CertificateRequest) {
 
 /// Whether no controller will act on the request any more: its Ready condition is
 /// True, or False with reason Failed or Denied.
-fn is_finished(r: &CertificateRequest) -> bool {
+pub fn is_finished(r: &CertificateRequest) -> bool {
     crate::api::certificate_request::request_condition(r, "Ready").is_some_and(|c| {
         c.status == crate::api::ConditionStatus::True
             || matches!(c.reason.as_deref(), Some("Failed" | "Denied"))
@@ -44,9 +45,22 @@ fn is_finished(r: &CertificateRequest) -> bool {
 impl SharedRequests {
     /// Starts watching the CertificateRequests `ctx` serves (its namespace, or all;
     /// this replica's share when sharded), calling `hooks` on each event.
-    pub fn start(ctx: &Context, hooks: Vec<Hook<CertificateRequest>>) -> Arc<SharedRequests> {
-        let (watch, driver) =
-            SharedWatch::start_sharded(ctx.api(), &ctx.config.shards, trim, hooks);
+    /// The cache keeps the requests a controller still works on; a finished one
+    /// is announced to subscribers and the hooks, then left to the index a hook
+    /// keeps (the Certificate controller's, packed), which `not_kept` reads.
+    pub fn start(
+        ctx: &Context,
+        hooks: Vec<Hook<CertificateRequest>>,
+        not_kept: crate::runtime::shared_watch::NotKept<CertificateRequest>,
+    ) -> Arc<SharedRequests> {
+        let (watch, driver) = SharedWatch::start_keeping(
+            ctx.api(),
+            &ctx.config.shards,
+            |r| !is_finished(r),
+            trim,
+            hooks,
+        );
+        watch.set_not_kept(not_kept);
         Arc::new(SharedRequests { watch, driver })
     }
 }

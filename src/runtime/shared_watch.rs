@@ -50,10 +50,13 @@ const BUFFER: usize = 4096;
 
 /// What the broadcast carries: an applied object by reference (subscribers read it
 /// from the cache, so the buffer holds no object, and a subscriber that is behind
-/// reads the newest version), a deleted object whole (it is no longer cached).
+/// reads the newest version), an applied object the cache does not keep, and a
+/// deleted object, whole (neither is cached). A value leaves the buffer once every
+/// subscriber has read it.
 #[derive(Debug)]
 enum Notice<K: Resource<DynamicType = ()>> {
     Applied(ObjectRef<K>),
+    Passing(Arc<K>),
     Deleted(Arc<K>),
 }
 
@@ -61,6 +64,7 @@ impl<K: Resource<DynamicType = ()>> Clone for Notice<K> {
     fn clone(&self) -> Self {
         match self {
             Notice::Applied(r) => Notice::Applied(r.clone()),
+            Notice::Passing(o) => Notice::Passing(o.clone()),
             Notice::Deleted(o) => Notice::Deleted(o.clone()),
         }
     }
@@ -76,7 +80,13 @@ pub struct SharedWatch<K: Resource<DynamicType = ()> + Clone + 'static> {
     changes: broadcast::Sender<Notice<K>>,
     /// The watch requests made (one per list+watch cycle), for tests.
     watches_started: std::sync::atomic::AtomicU64,
+    /// Where the objects the cache does not keep are held (an index), read to
+    /// resync a subscriber that fell behind.
+    not_kept: std::sync::OnceLock<NotKept<K>>,
 }
+
+/// Reads the objects a cache does not keep from where they are held.
+pub type NotKept<K> = Box<dyn Fn() -> Vec<Arc<K>> + Send + Sync>;
 
 impl<K> SharedWatch<K>
 where
@@ -121,6 +131,32 @@ where
         trim: fn(&mut K),
         hooks: Vec<Hook<K>>,
     ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
+        Self::start_with(api, shards, also, |_| true, trim, hooks)
+    }
+
+    /// As [`SharedWatch::start_sharded`], the cache keeping only the objects
+    /// `keep` picks: the others are still announced to subscribers (as applied,
+    /// once, and again after each listing) and seen by the hooks, but not held.
+    /// For objects no subscriber will work on again (a finished
+    /// CertificateRequest), which an index may keep in a smaller form.
+    pub fn start_keeping(
+        api: Api<K>,
+        shards: &crate::runtime::shards::Shards,
+        keep: fn(&K) -> bool,
+        trim: fn(&mut K),
+        hooks: Vec<Hook<K>>,
+    ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
+        Self::start_with(api, shards, |_| false, keep, trim, hooks)
+    }
+
+    fn start_with(
+        api: Api<K>,
+        shards: &crate::runtime::shards::Shards,
+        also: fn(&K) -> bool,
+        keep: fn(&K) -> bool,
+        trim: fn(&mut K),
+        hooks: Vec<Hook<K>>,
+    ) -> (Arc<SharedWatch<K>>, tokio::task::JoinHandle<()>) {
         let (store, mut writer) = {
             let (reader, writer) = reflector::store();
             (reader, writer)
@@ -130,6 +166,7 @@ where
             store,
             changes,
             watches_started: Default::default(),
+            not_kept: Default::default(),
         });
         let events = shards.share_of_and(
             move || watcher::watcher(api.clone(), watcher::Config::default()).default_backoff(),
@@ -144,8 +181,37 @@ where
                         trim(o);
                     })
                     .boxed();
+                // Objects of the listing in progress that the cache does not keep:
+                // announced when it completes, as the kept ones are.
+                let mut listed_passing: Vec<Arc<K>> = Vec::new();
                 while let Some(event) = events.next().await {
                     let Ok(event) = event else { continue };
+                    let event = match event {
+                        Event::Apply(o) if !keep(&o) => {
+                            // Gone from the cache, if it was there.
+                            let gone = Event::Delete(o);
+                            writer.apply_watcher_event(&gone);
+                            let Event::Delete(o) = gone else { continue };
+                            let applied = Event::Apply(o);
+                            for hook in &hooks {
+                                hook(&applied, &watch.store);
+                            }
+                            let Event::Apply(o) = applied else { continue };
+                            let _ = watch.changes.send(Notice::Passing(Arc::new(o)));
+                            continue;
+                        }
+                        Event::InitApply(o) if !keep(&o) => {
+                            let listed = Event::InitApply(o);
+                            for hook in &hooks {
+                                hook(&listed, &watch.store);
+                            }
+                            if let Event::InitApply(o) = listed {
+                                listed_passing.push(Arc::new(o));
+                            }
+                            continue;
+                        }
+                        event => event,
+                    };
                     writer.apply_watcher_event(&event);
                     for hook in &hooks {
                         hook(&event, &watch.store);
@@ -159,6 +225,7 @@ where
                             let _ = watch.changes.send(Notice::Deleted(Arc::new(o)));
                         }
                         Event::Init => {
+                            listed_passing.clear();
                             watch
                                 .watches_started
                                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -170,12 +237,23 @@ where
                                     .changes
                                     .send(Notice::Applied(ObjectRef::from_obj(&*o)));
                             }
+                            for o in listed_passing.drain(..) {
+                                let _ = watch.changes.send(Notice::Passing(o));
+                            }
+                            listed_passing.shrink_to_fit();
                         }
                     }
                 }
             })
         };
         (watch, driver)
+    }
+
+    /// Tells the watch where the objects its cache does not keep
+    /// ([`SharedWatch::start_keeping`]) are held: a subscriber that falls behind
+    /// hears of them again from there, as of the cached ones from the cache.
+    pub fn set_not_kept(&self, read: NotKept<K>) {
+        let _ = self.not_kept.set(read);
     }
 
     /// The cache.
@@ -190,29 +268,39 @@ where
     }
 
     /// Every change from now on, after the cache as it is.
-    pub fn changes(&self) -> impl Stream<Item = Change<K>> + Send + 'static {
-        let store = self.store.clone();
-        let pending: VecDeque<Change<K>> = store.state().into_iter().map(Change::Applied).collect();
+    pub fn changes(self: &Arc<Self>) -> impl Stream<Item = Change<K>> + Send + 'static {
+        let pending: VecDeque<Change<K>> = self
+            .store
+            .state()
+            .into_iter()
+            .map(Change::Applied)
+            .collect();
         let rx = self.changes.subscribe();
         futures::stream::unfold(
-            (rx, pending, store),
-            |(mut rx, mut pending, store)| async move {
+            (rx, pending, self.clone()),
+            |(mut rx, mut pending, watch)| async move {
                 loop {
                     if let Some(c) = pending.pop_front() {
-                        return Some((c, (rx, pending, store)));
+                        return Some((c, (rx, pending, watch)));
                     }
                     match rx.recv().await {
                         Ok(Notice::Applied(r)) => {
                             // Gone from the cache: its deletion follows.
-                            if let Some(o) = store.get(&r) {
-                                return Some((Change::Applied(o), (rx, pending, store)));
+                            if let Some(o) = watch.store.get(&r) {
+                                return Some((Change::Applied(o), (rx, pending, watch)));
                             }
                         }
+                        Ok(Notice::Passing(o)) => {
+                            return Some((Change::Applied(o), (rx, pending, watch)));
+                        }
                         Ok(Notice::Deleted(o)) => {
-                            return Some((Change::Deleted(o), (rx, pending, store)));
+                            return Some((Change::Deleted(o), (rx, pending, watch)));
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            pending.extend(store.state().into_iter().map(Change::Applied));
+                            pending.extend(watch.store.state().into_iter().map(Change::Applied));
+                            if let Some(read) = watch.not_kept.get() {
+                                pending.extend(read().into_iter().map(Change::Applied));
+                            }
                         }
                         Err(broadcast::error::RecvError::Closed) => return None,
                     }
@@ -222,7 +310,7 @@ where
     }
 
     /// Objects applied (created or changed) from now on, after the cache as it is.
-    pub fn applied(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+    pub fn applied(self: &Arc<Self>) -> impl Stream<Item = Arc<K>> + Send + 'static {
         self.changes().filter_map(|c| async move {
             match c {
                 Change::Applied(o) => Some(o),
@@ -232,7 +320,7 @@ where
     }
 
     /// Objects applied or deleted from now on, after the cache as it is.
-    pub fn touched(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+    pub fn touched(self: &Arc<Self>) -> impl Stream<Item = Arc<K>> + Send + 'static {
         self.changes().map(|c| c.object().clone())
     }
 }
