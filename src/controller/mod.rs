@@ -413,6 +413,7 @@ pub struct RunningControllers {
     pub metrics: Arc<Metrics>,
     /// This process's share of the namespaces (everything, unsharded).
     pub shards: crate::runtime::shards::Shards,
+    ctx: Arc<Context>,
 }
 
 impl RunningControllers {
@@ -422,13 +423,20 @@ impl RunningControllers {
         let ctx = Context::new(client, config, metrics.clone());
         let shards = ctx.runtime.config.shards.clone();
         let (stop, rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(run_controllers(ctx, rx));
+        let task = tokio::spawn(run_controllers(ctx.clone(), rx));
         RunningControllers {
             stop,
             task,
             metrics,
             shards,
+            ctx,
         }
+    }
+
+    /// How many of its own CertificateRequest writes the request controller holds
+    /// until its cache shows them (none, once the watch has caught up).
+    pub fn request_writes_held(&self) -> usize {
+        self.ctx.issuers.recent_requests.len()
     }
 
     /// Stops gracefully: in-flight reconciles finish.
