@@ -33,9 +33,20 @@ pub fn trim(r: &mut CertificateRequest) {
     }
 }
 
+/// Whether the request controller still works on the request: it is not finished,
+/// or its ACME CA gave renewal information (ARI), which the controller asks for
+/// again when the CA said to.
+pub fn is_worked_on(r: &CertificateRequest) -> bool {
+    !is_finished(r)
+        || r.metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(crate::api::annotations::ACME_ARI_RENEWAL_TIME))
+}
+
 /// Whether no controller will act on the request any more: its Ready condition is
 /// True, or False with reason Failed or Denied.
-pub fn is_finished(r: &CertificateRequest) -> bool {
+fn is_finished(r: &CertificateRequest) -> bool {
     crate::api::certificate_request::request_condition(r, "Ready").is_some_and(|c| {
         c.status == crate::api::ConditionStatus::True
             || matches!(c.reason.as_deref(), Some("Failed" | "Denied"))
@@ -45,21 +56,17 @@ pub fn is_finished(r: &CertificateRequest) -> bool {
 impl SharedRequests {
     /// Starts watching the CertificateRequests `ctx` serves (its namespace, or all;
     /// this replica's share when sharded), calling `hooks` on each event.
-    /// The cache keeps the requests a controller still works on; a finished one
-    /// is announced to subscribers and the hooks, then left to the index a hook
-    /// keeps (the Certificate controller's, packed), which `not_kept` reads.
+    /// The cache keeps the requests a controller still works on
+    /// ([`is_worked_on`]); another is announced to subscribers and the hooks, then
+    /// left to the index a hook keeps (the Certificate controller's, packed),
+    /// which `not_kept` reads.
     pub fn start(
         ctx: &Context,
         hooks: Vec<Hook<CertificateRequest>>,
         not_kept: crate::runtime::shared_watch::NotKept<CertificateRequest>,
     ) -> Arc<SharedRequests> {
-        let (watch, driver) = SharedWatch::start_keeping(
-            ctx.api(),
-            &ctx.config.shards,
-            |r| !is_finished(r),
-            trim,
-            hooks,
-        );
+        let (watch, driver) =
+            SharedWatch::start_keeping(ctx.api(), &ctx.config.shards, is_worked_on, trim, hooks);
         watch.set_not_kept(not_kept);
         Arc::new(SharedRequests { watch, driver })
     }
@@ -103,6 +110,27 @@ mod tests {
             failure_time: None,
         });
         r
+    }
+
+    #[test]
+    fn the_cache_keeps_requests_still_worked_on() {
+        for (ready, ari, kept) in [
+            (None, false, true),
+            (Some((ConditionStatus::False, "Pending")), false, true),
+            (Some((ConditionStatus::True, "Issued")), false, false),
+            (Some((ConditionStatus::True, "Issued")), true, true),
+            (Some((ConditionStatus::False, "Failed")), false, false),
+            (Some((ConditionStatus::False, "Denied")), false, false),
+        ] {
+            let mut r = request(ready);
+            if ari {
+                r.metadata.annotations.get_or_insert_default().insert(
+                    crate::api::annotations::ACME_ARI_RENEWAL_TIME.into(),
+                    "2027-01-01T00:00:00Z".into(),
+                );
+            }
+            assert_eq!(is_worked_on(&r), kept, "{ready:?}, ARI {ari}");
+        }
     }
 
     #[test]
