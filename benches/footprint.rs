@@ -162,8 +162,7 @@ fn main() {
         trim_meta(&mut r.metadata);
         certgate::runtime::shared_requests::trim(&mut r);
         r.spec.request = csr.clone();
-        let json = serde_json::to_vec(&r).unwrap();
-        miniz_oxide::deflate::compress_to_vec(&json, 1).into_boxed_slice()
+        certgate::runtime::owner_index::pack(&r).unwrap()
     });
     let secret = per_object(|i| {
         let mut s: PartialObjectMeta<Secret> = serde_json::from_str(&secrets[i]).unwrap();

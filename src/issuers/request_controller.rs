@@ -219,16 +219,12 @@ async fn patch_status(
     // Kept as the cache keeps requests (without the issued certificate).
     let mut written = written;
     crate::runtime::shared_requests::trim(&mut written);
-    // The cache keeps no finished request (but those it follows for ARI): such a
-    // write whose request the cache no longer holds was brought by the watch
-    // already (the cache dropped the older version then), and nothing would ever
-    // forget it.
-    let cache = ctx.request_cache.get();
-    let passed = !crate::runtime::shared_requests::is_worked_on(&written)
-        && cache.is_some_and(|c| c.get(&ObjectRef::from_obj(&written)).is_none());
-    if !passed {
-        ctx.recent_requests.remember_unless_cached(written, cache);
-    }
+    // The cache keeps only the requests still worked on.
+    ctx.recent_requests.remember_unless_cached_or_passed(
+        written,
+        ctx.request_cache.get(),
+        crate::runtime::shared_requests::is_worked_on,
+    );
     Ok(())
 }
 

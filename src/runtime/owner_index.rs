@@ -37,8 +37,9 @@ impl<K: serde::de::DeserializeOwned> Filed<K> {
 }
 
 /// An object's JSON, deflated (fastest level: the JSON is mostly the CSR's
-/// base64 and repeated keys, and level 1 keeps 98 % of level 6's gain).
-fn pack<K: serde::Serialize>(o: &K) -> Option<Box<[u8]>> {
+/// base64 and repeated keys, and level 1 keeps 98 % of level 6's gain): the form
+/// a packed index keeps (`benches/footprint.rs` measures it).
+pub fn pack<K: serde::Serialize>(o: &K) -> Option<Box<[u8]>> {
     let json = serde_json::to_vec(o).ok()?;
     Some(miniz_oxide::deflate::compress_to_vec(&json, 1).into_boxed_slice())
 }

@@ -29,6 +29,25 @@ pub fn compare_resource_versions(a: &str, b: &str) -> Option<Ordering> {
 
 type Key = (String, String);
 
+/// Whether `cached` is `written`'s version or a newer one.
+fn not_older<K: Resource>(cached: &K, written: &K) -> bool {
+    matches!(
+        compare_resource_versions(
+            cached
+                .meta()
+                .resource_version
+                .as_deref()
+                .unwrap_or_default(),
+            written
+                .meta()
+                .resource_version
+                .as_deref()
+                .unwrap_or_default(),
+        ),
+        Some(Ordering::Greater | Ordering::Equal)
+    )
+}
+
 /// How long a write is kept at most: in normal running a write is forgotten as soon
 /// as the cache holds it; this bounds what a watch that stopped would keep.
 pub const KEEP_AT_MOST: Duration = Duration::from_secs(120);
@@ -53,7 +72,7 @@ impl<K: Resource> RecentWrites<K> {
 
     /// Keeps `obj`, the API server's answer to a write of this process.
     pub fn remember(&self, obj: K) -> Arc<K> {
-        self.keep(obj, |_| None)
+        self.keep(obj, |_| false)
     }
 
     /// Keeps `obj`, the API server's answer to a write of this process, unless
@@ -65,26 +84,44 @@ impl<K: Resource> RecentWrites<K> {
     where
         K: Resource<DynamicType = ()> + Clone + 'static,
     {
-        self.keep(obj, |o| cache.and_then(|c| c.get(&ObjectRef::from_obj(o))))
+        self.keep(obj, |o| {
+            cache
+                .and_then(|c| c.get(&ObjectRef::from_obj(o)))
+                .is_some_and(|c| not_older(&*c, o))
+        })
     }
 
-    /// Keeps `obj` unless `cached(obj)` is that version or a newer one.
-    fn keep(&self, obj: K, cached: impl FnOnce(&K) -> Option<Arc<K>>) -> Arc<K> {
+    /// As [`Self::remember_unless_cached`], for a cache that keeps only the objects
+    /// `kept` picks (`SharedWatch::start_keeping`): a write it would not keep and
+    /// no longer holds has been through it already (the watch brought it and the
+    /// cache dropped the older version), so it is not kept either: nothing would
+    /// forget it.
+    pub fn remember_unless_cached_or_passed(
+        &self,
+        obj: K,
+        cache: Option<&Store<K>>,
+        kept: fn(&K) -> bool,
+    ) -> Arc<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        self.keep(obj, |o| {
+            cache.is_some_and(|c| match c.get(&ObjectRef::from_obj(o)) {
+                Some(cached) => not_older(&*cached, o),
+                None => !kept(o),
+            })
+        })
+    }
+
+    /// Keeps `obj` unless `shown(obj)`: the cache shows that version or a newer
+    /// one. `shown` runs under this map's lock.
+    fn keep(&self, obj: K, shown: impl FnOnce(&K) -> bool) -> Arc<K> {
         let key = key_of(&obj);
         let obj = Arc::new(obj);
         let now = Instant::now();
         let mut entries = self.lock();
         entries.retain(|_, (_, at)| now.duration_since(*at) < self.ttl);
-        let cache_has_it = cached(&obj).is_some_and(|c| {
-            matches!(
-                compare_resource_versions(
-                    c.meta().resource_version.as_deref().unwrap_or_default(),
-                    obj.meta().resource_version.as_deref().unwrap_or_default(),
-                ),
-                Some(Ordering::Greater | Ordering::Equal)
-            )
-        });
-        if cache_has_it {
+        if shown(&obj) {
             entries.remove(&key);
         } else {
             entries.insert(key, (obj.clone(), now));

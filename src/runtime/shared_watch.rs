@@ -70,6 +70,20 @@ impl<K: Resource<DynamicType = ()>> Clone for Notice<K> {
     }
 }
 
+/// Takes `o` out of the cache `writer` keeps, if it is there, and hands it back
+/// (the writer reads an event: no copy of the object is made for it).
+fn uncache<K>(writer: &mut reflector::store::Writer<K>, o: K) -> K
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let gone = Event::Delete(o);
+    writer.apply_watcher_event(&gone);
+    match gone {
+        Event::Delete(o) => o,
+        _ => unreachable!("built as a deletion above"),
+    }
+}
+
 /// A hook on every raw watch event (indexes, metrics), called once the cache holds
 /// the event's change: an index can keep the cache's own copy of an object.
 pub type Hook<K> = Box<dyn Fn(&Event<K>, &Store<K>) + Send + Sync>;
@@ -186,38 +200,27 @@ where
                 let mut listed_passing: Vec<Arc<K>> = Vec::new();
                 while let Some(event) = events.next().await {
                     let Ok(event) = event else { continue };
-                    let event = match event {
-                        Event::Apply(o) if !keep(&o) => {
-                            // Gone from the cache, if it was there.
-                            let gone = Event::Delete(o);
-                            writer.apply_watcher_event(&gone);
-                            let Event::Delete(o) = gone else { continue };
-                            let applied = Event::Apply(o);
-                            for hook in &hooks {
-                                hook(&applied, &watch.store);
-                            }
-                            let Event::Apply(o) = applied else { continue };
-                            let _ = watch.changes.send(Notice::Passing(Arc::new(o)));
-                            continue;
-                        }
-                        Event::InitApply(o) if !keep(&o) => {
-                            let listed = Event::InitApply(o);
-                            for hook in &hooks {
-                                hook(&listed, &watch.store);
-                            }
-                            if let Event::InitApply(o) = listed {
-                                listed_passing.push(Arc::new(o));
-                            }
-                            continue;
-                        }
-                        event => event,
+                    let kept = match &event {
+                        Event::Apply(o) | Event::InitApply(o) => keep(o),
+                        _ => true,
                     };
-                    writer.apply_watcher_event(&event);
+                    let event = match event {
+                        Event::Apply(o) if !kept => Event::Apply(uncache(&mut writer, o)),
+                        event => {
+                            if kept {
+                                writer.apply_watcher_event(&event);
+                            }
+                            event
+                        }
+                    };
                     for hook in &hooks {
                         hook(&event, &watch.store);
                     }
                     // Nobody subscribed yet is not an error: they read the cache.
                     match event {
+                        Event::Apply(o) if !kept => {
+                            let _ = watch.changes.send(Notice::Passing(Arc::new(o)));
+                        }
                         Event::Apply(o) => {
                             let _ = watch.changes.send(Notice::Applied(ObjectRef::from_obj(&o)));
                         }
@@ -230,6 +233,7 @@ where
                                 .watches_started
                                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
+                        Event::InitApply(o) if !kept => listed_passing.push(Arc::new(o)),
                         Event::InitApply(_) => {}
                         Event::InitDone => {
                             for o in watch.store.state() {
