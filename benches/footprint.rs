@@ -71,7 +71,7 @@ fn per_object<T>(make: impl Fn(usize) -> T) -> f64 {
 
 fn meta(i: usize, kind: &str) -> serde_json::Value {
     json!({"name": format!("c{i:05}"), "namespace": "default",
-        "uid": format!("6f1c2a4e-0b7d-4f7e-9a51-{i:012}"), "resourceVersion": format!("{}", 100_000 + i),
+        "uid": uuid::Uuid::new_v4().to_string(), "resourceVersion": format!("{}", 100_000 + i),
         "generation": 1, "creationTimestamp": "2026-12-05T09:00:00Z",
         "managedFields": [{"manager": kind, "operation": "Update", "apiVersion": "cert-manager.io/v1",
             "time": "2026-12-05T09:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:secretName": {}, "f:dnsNames": {}}}}]})
@@ -101,7 +101,7 @@ fn request_json(i: usize) -> String {
         "cert-manager.io/certificate-revision": "1",
         "cert-manager.io/private-key-secret-name": format!("c{i:05}-x7k2p")});
     m["ownerReferences"] = json!([{"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-        "name": format!("c{i:05}"), "uid": format!("0a1b2c3d-0b7d-4f7e-9a51-{i:012}"),
+        "name": format!("c{i:05}"), "uid": uuid::Uuid::new_v4().to_string(),
         "controller": true, "blockOwnerDeletion": true}]);
     let csr = "A".repeat(640);
     let pem = "B".repeat(900);
@@ -157,13 +157,20 @@ fn main() {
     // The filler CSR of `request_json` would deflate better than a real one's
     // base64: a real one is used here.
     let csr = real_csr_b64();
-    let request_packed = per_object(|i| {
+    let issued = |i: usize| {
         let mut r: CertificateRequest = serde_json::from_str(&requests[i]).unwrap();
         trim_meta(&mut r.metadata);
         certgate::runtime::shared_requests::trim(&mut r);
         r.spec.request = csr.clone();
-        certgate::runtime::owner_index::pack(&r).unwrap()
+        r
+    };
+    // Deflated alone (how the index packed them until the dictionary).
+    let request_deflated = per_object(|i| {
+        let json = serde_json::to_vec(&issued(i)).unwrap();
+        miniz_oxide::deflate::compress_to_vec(&json, 1).into_boxed_slice()
     });
+    let packing = certgate::runtime::shared_requests::packing();
+    let request_packed = per_object(|i| packing.pack(issued(i)).ok().unwrap());
     let secret = per_object(|i| {
         let mut s: PartialObjectMeta<Secret> = serde_json::from_str(&secrets[i]).unwrap();
         trim_meta(&mut s.metadata);
@@ -182,7 +189,12 @@ fn main() {
             std::mem::size_of::<CertificateRequest>(),
         ),
         (
-            "CertificateRequest (issued, real P-256 CSR), packed as the index of requests by owner keeps it",
+            "CertificateRequest (issued, real P-256 CSR), its JSON deflated alone",
+            request_deflated,
+            std::mem::size_of::<Box<[u8]>>(),
+        ),
+        (
+            "CertificateRequest (issued, real P-256 CSR), packed as the index of requests by owner keeps it (CSR as DER, deflated against a typical request)",
             request_packed,
             std::mem::size_of::<Box<[u8]>>(),
         ),

@@ -52,7 +52,10 @@ impl Context {
             // Kept from the process's one request watch, packed (the watch's cache
             // keeps only the requests still worked on); the requests this
             // controller creates are filed at once, trimmed alike.
-            requests_by_owner: OwnerIndex::packed(crate::runtime::shared_requests::trim),
+            requests_by_owner: OwnerIndex::packed(
+                crate::runtime::shared_requests::trim,
+                crate::runtime::shared_requests::packing(),
+            ),
             // Temporary key Secrets are found by their owner Certificate and read
             // by name and next-private-key label only: nothing else is kept.
             secrets_by_owner: OwnerIndex::with_owners(trim_secret_metadata, certificate_owners),

@@ -14,6 +14,7 @@ pub mod context;
 pub mod events;
 pub mod leader;
 pub mod owner_index;
+pub mod packing;
 pub mod recent_writes;
 pub mod reconcile;
 pub mod shards;

@@ -3,6 +3,7 @@
 //! and temporary key Secrets without listing (listing scans every object of the
 //! namespace on the API server: quadratic work at thousands of Certificates).
 
+use crate::runtime::packing::Packing;
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 use std::collections::HashMap;
@@ -25,32 +26,15 @@ struct Filed<K> {
     owners: Box<[Arc<str>]>,
 }
 
-impl<K: serde::de::DeserializeOwned> Filed<K> {
-    fn read(&self) -> Option<Arc<K>> {
+impl<K: serde::Serialize + serde::de::DeserializeOwned> Filed<K> {
+    fn read(&self, packing: Option<&Packing<K>>) -> Option<Arc<K>> {
         match &self.held {
             Held::Whole(o) => Some(o.clone()),
             // The index packed it itself: decoding cannot fail but on a bug, and
             // then the object reads as absent rather than as a panic.
-            Held::Packed(packed) => unpack(packed).map(Arc::new),
+            Held::Packed(packed) => packing?.unpack(packed).map(Arc::new),
         }
     }
-}
-
-/// An object's JSON, deflated (fastest level: the JSON is mostly the CSR's
-/// base64 and repeated keys, and level 1 keeps 98 % of level 6's gain): the form
-/// a packed index keeps (`benches/footprint.rs` measures it).
-pub fn pack<K: serde::Serialize>(o: &K) -> Option<Box<[u8]>> {
-    let json = serde_json::to_vec(o).ok()?;
-    Some(miniz_oxide::deflate::compress_to_vec(&json, 1).into_boxed_slice())
-}
-
-/// The largest object [`unpack`] inflates (far above any Kubernetes object's 1.5 MB
-/// limit on its JSON).
-const UNPACKED_AT_MOST: usize = 4 << 20;
-
-fn unpack<K: serde::de::DeserializeOwned>(packed: &[u8]) -> Option<K> {
-    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(packed, UNPACKED_AT_MOST).ok()?;
-    serde_json::from_slice(&json).ok()
 }
 
 struct Inner<K> {
@@ -72,8 +56,8 @@ pub struct OwnerIndex<K> {
     trim: fn(&mut K),
     /// The uids an object is filed under: its ownerReferences' by default.
     owners: fn(&K) -> Vec<String>,
-    /// Keep objects packed (JSON) rather than decoded.
-    packed: bool,
+    /// Keep objects packed (deflated JSON) rather than decoded.
+    packing: Option<Packing<K>>,
 }
 
 /// The uids of an object's ownerReferences.
@@ -89,7 +73,7 @@ impl<K: ResourceExt> Default for OwnerIndex<K> {
         OwnerIndex {
             trim: |_| {},
             owners: referenced_owners::<K>,
-            packed: false,
+            packing: None,
             inner: RwLock::new(Inner {
                 objects: HashMap::new(),
                 by_owner: HashMap::new(),
@@ -129,10 +113,10 @@ where
     /// a third of the heap of decoded objects, for a decoding on each read. For objects
     /// read seldom (a Certificate's requests are read when it is reconciled) and
     /// cached nowhere else.
-    pub fn packed(trim: fn(&mut K)) -> Self {
+    pub fn packed(trim: fn(&mut K), packing: Packing<K>) -> Self {
         OwnerIndex {
             trim,
-            packed: true,
+            packing: Some(packing),
             ..Default::default()
         }
     }
@@ -142,13 +126,13 @@ where
         let mut o = o.clone();
         o.meta_mut().managed_fields = None;
         (self.trim)(&mut o);
-        if self.packed {
+        match &self.packing {
             // Serializing a decoded Kubernetes object to JSON cannot fail.
-            if let Some(packed) = pack(&o) {
-                return Held::Packed(packed);
-            }
+            Some(packing) => packing
+                .pack(o)
+                .map_or_else(|o| Held::Whole(Arc::new(o)), Held::Packed),
+            None => Held::Whole(Arc::new(o)),
         }
-        Held::Whole(Arc::new(o))
     }
 
     fn remove_locked(inner: &mut Inner<K>, k: &str) {
@@ -290,7 +274,10 @@ where
             .read()
             .map(|i| i.objects.values().cloned().collect())
             .unwrap_or_default();
-        filed.iter().filter_map(|f| f.read()).collect()
+        filed
+            .iter()
+            .filter_map(|f| f.read(self.packing.as_ref()))
+            .collect()
     }
 
     /// The objects an owner owns.
@@ -302,7 +289,10 @@ where
             .and_then(|i| i.by_owner.get(owner_uid).cloned())
             .unwrap_or_default();
         // Decoded outside the lock.
-        filed.iter().filter_map(|f| f.read()).collect()
+        filed
+            .iter()
+            .filter_map(|f| f.read(self.packing.as_ref()))
+            .collect()
     }
 }
 
@@ -361,12 +351,12 @@ mod tests {
 
     #[test]
     fn a_packed_index_follows_changes_as_a_decoded_one_does() {
-        objects_follow_changes(OwnerIndex::<ConfigMap>::packed(|_| {}));
+        objects_follow_changes(OwnerIndex::<ConfigMap>::packed(|_| {}, config_maps()));
     }
 
     #[test]
     fn a_packed_index_reads_back_what_it_filed_trimmed() {
-        let idx = OwnerIndex::<ConfigMap>::packed(|c| c.binary_data = None);
+        let idx = OwnerIndex::<ConfigMap>::packed(|c| c.binary_data = None, config_maps());
         let mut cm = owned("a", "u1");
         cm.metadata.annotations = Some([("k".to_string(), "v".to_string())].into());
         cm.metadata.resource_version = Some("7".into());
@@ -383,6 +373,20 @@ mod tests {
         // Held packed: nothing decoded is kept between reads.
         let inner = idx.inner.read().unwrap();
         assert!(matches!(inner.objects["ns/a"].held, Held::Packed(_)));
+    }
+
+    /// Packs ConfigMaps with a `data` key renamed while packed (the fold undone).
+    fn config_maps() -> Packing<ConfigMap> {
+        fn rename(c: &mut ConfigMap, from: &str, to: &str) {
+            if let Some(v) = c.data.as_mut().and_then(|d| d.remove(from)) {
+                c.data.get_or_insert_default().insert(to.to_string(), v);
+            }
+        }
+        Packing::new(
+            &owned("typical", "u0"),
+            |c| rename(c, "tls.crt", "folded"),
+            |c| rename(c, "folded", "tls.crt"),
+        )
     }
 
     fn objects_follow_changes(idx: OwnerIndex<ConfigMap>) {

@@ -7,8 +7,12 @@
 
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use crate::api::CertificateRequest;
 use crate::runtime::Context;
+use crate::runtime::packing::Packing;
 use crate::runtime::shared_watch::{Hook, SharedWatch};
 
 pub struct SharedRequests {
@@ -30,6 +34,125 @@ pub fn trim(r: &mut CertificateRequest) {
     if let Some(st) = r.status.as_mut() {
         st.certificate = None;
         st.ca = None;
+    }
+}
+
+/// How the Certificate controller's index packs CertificateRequests: against the
+/// JSON of an issued request as certgate makes them (keys, annotations, owner
+/// reference, conditions), with the CSR held as its DER instead of base64 of PEM.
+pub fn packing() -> Packing<CertificateRequest> {
+    Packing::new(&typical_request(), csr_as_der, csr_as_pem)
+}
+
+/// Marks a CSR held as DER while packed: `*` is not base64, and the API server
+/// accepts only base64 in `spec.request` (`format: byte`).
+const DER_MARK: char = '*';
+
+const CSR_LABEL: &str = "CERTIFICATE REQUEST";
+
+/// `spec.request` (base64 of a PEM CSR) as `*` and the base64 of its DER, when
+/// [`csr_as_pem`] gives back exactly the same text; otherwise unchanged.
+fn csr_as_der(r: &mut CertificateRequest) {
+    let request = &r.spec.request;
+    let Ok(pem) = BASE64.decode(request) else {
+        return;
+    };
+    let Ok(mut blocks) = crate::pki::pem::decode_all(&pem) else {
+        return;
+    };
+    if blocks.len() != 1 || blocks[0].label != CSR_LABEL {
+        return;
+    }
+    let der = std::mem::take(&mut blocks[0].der);
+    let folded = format!("{DER_MARK}{}", BASE64.encode(&der));
+    if unfolded(&folded).as_deref() == Some(request.as_str()) {
+        r.spec.request = folded;
+    }
+}
+
+/// Undoes [`csr_as_der`].
+fn csr_as_pem(r: &mut CertificateRequest) {
+    if let Some(request) = unfolded(&r.spec.request) {
+        r.spec.request = request;
+    }
+}
+
+fn unfolded(request: &str) -> Option<String> {
+    let der = BASE64.decode(request.strip_prefix(DER_MARK)?).ok()?;
+    Some(BASE64.encode(crate::pki::pem::encode(CSR_LABEL, &der)))
+}
+
+/// An issued request as certgate makes them, for the packing's dictionary (its CSR
+/// left out: random bytes are no use to a dictionary).
+fn typical_request() -> CertificateRequest {
+    use crate::api::annotations as ann;
+    use crate::api::certificate::KeyUsage;
+    use crate::api::certificate_request::{CertificateRequestSpec, CertificateRequestStatus};
+    use crate::api::meta::{ConditionStatus, IssuerReference, RequestCondition};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+    let time = Time(jiff::Timestamp::from_second(1_767_225_600).unwrap_or_default());
+    let condition = |type_: &str, reason: &str, message: &str| RequestCondition {
+        type_: type_.to_string(),
+        status: ConditionStatus::True,
+        last_transition_time: Some(time.clone()),
+        reason: Some(reason.to_string()),
+        message: Some(message.to_string()),
+    };
+    let name = "example-com-tls";
+    CertificateRequest {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}-1")),
+            namespace: Some("default".to_string()),
+            uid: Some("00000000-0000-0000-0000-000000000000".to_string()),
+            resource_version: Some("100000".to_string()),
+            generation: Some(1),
+            creation_timestamp: Some(time.clone()),
+            annotations: Some(
+                [
+                    (ann::CERTIFICATE_NAME, name),
+                    (ann::CERTIFICATE_REVISION, "1"),
+                    (ann::PRIVATE_KEY_SECRET_NAME, "example-com-tls-abcde"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "cert-manager.io/v1".to_string(),
+                kind: "Certificate".to_string(),
+                name: name.to_string(),
+                uid: "00000000-0000-0000-0000-000000000000".to_string(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }]),
+            ..Default::default()
+        },
+        spec: CertificateRequestSpec {
+            duration: Some("2160h0m0s".to_string()),
+            issuer_ref: IssuerReference {
+                name: "letsencrypt".to_string(),
+                kind: Some("ClusterIssuer".to_string()),
+                group: Some("cert-manager.io".to_string()),
+            },
+            request: format!("{DER_MARK}MIIB"),
+            usages: Some(vec![KeyUsage::DigitalSignature, KeyUsage::KeyEncipherment]),
+            ..Default::default()
+        },
+        status: Some(CertificateRequestStatus {
+            conditions: Some(vec![
+                condition(
+                    "Approved",
+                    "cert-manager.io",
+                    "Certificate request has been approved by cert-manager.io",
+                ),
+                condition(
+                    "Ready",
+                    "Issued",
+                    "Certificate fetched from issuer successfully",
+                ),
+            ]),
+            ..Default::default()
+        }),
     }
 }
 
@@ -151,6 +274,71 @@ mod tests {
             assert_eq!(r.spec.request, "Q1NS");
             let st = r.status.as_ref().expect("status");
             assert!(st.certificate.is_none() && st.ca.is_none());
+        }
+    }
+
+    /// A P-256 CSR for one DNS name, as `spec.request` holds it (base64 of the PEM).
+    fn real_csr() -> String {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["web.example.com".to_string()]).unwrap();
+        BASE64.encode(params.serialize_request(&key).unwrap().pem().unwrap())
+    }
+
+    fn issued(name: &str) -> CertificateRequest {
+        let mut r = typical_request();
+        r.metadata.name = Some(format!("{name}-1"));
+        r.metadata.uid = Some(uuid::Uuid::new_v4().to_string());
+        r.metadata.annotations.get_or_insert_default().insert(
+            crate::api::annotations::CERTIFICATE_NAME.into(),
+            name.into(),
+        );
+        r.spec.request = real_csr();
+        r
+    }
+
+    #[test]
+    fn a_csr_is_packed_as_its_der_and_unpacked_as_it_was() {
+        let mut r = issued("web");
+        let original = r.clone();
+        csr_as_der(&mut r);
+        assert!(r.spec.request.starts_with(DER_MARK), "{}", r.spec.request);
+        // The DER is about three quarters of the PEM's bytes, which base64 again.
+        assert!(r.spec.request.len() * 3 < original.spec.request.len() * 2);
+        csr_as_pem(&mut r);
+        assert_eq!(r, original);
+        // Not a CSR in canonical PEM: left as it is, both ways.
+        for request in [
+            "Q1NS".to_string(),
+            BASE64.encode(
+                "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n",
+            ),
+            BASE64.encode(crate::pki::pem::encode("CERTIFICATE", b"0123")),
+            BASE64
+                .encode(crate::pki::pem::encode(CSR_LABEL, b"0123"))
+                .replace('\n', "\r\n"),
+        ] {
+            let mut r = original.clone();
+            r.spec.request = request.clone();
+            csr_as_der(&mut r);
+            csr_as_pem(&mut r);
+            assert_eq!(r.spec.request, request);
+        }
+    }
+
+    #[test]
+    fn the_index_packs_a_request_to_under_half_of_its_deflated_json() {
+        let packing = packing();
+        for name in ["web", "api-gateway-tls", "a"] {
+            let r = issued(name);
+            let packed = packing.pack(r.clone()).ok().unwrap();
+            assert_eq!(packing.unpack(&packed), Some(r.clone()));
+            let alone = miniz_oxide::deflate::compress_to_vec(&serde_json::to_vec(&r).unwrap(), 1);
+            assert!(
+                packed.len() * 2 < alone.len(),
+                "{name}: packed {} bytes, deflated alone {}",
+                packed.len(),
+                alone.len()
+            );
         }
     }
 }
