@@ -190,9 +190,35 @@ async fn run() {
 /// malloc's heap in use and held free.
 fn memory_parts() -> String {
     let (in_use, free) = malloc_mib();
+    let (code_size, code_rss) = executable_kib();
     format!(
-        "anonymous {:.0} MiB (malloc: {in_use:.0} MiB in use, {free:.0} MiB free), file-backed {:.0} MiB",
+        "anonymous {:.0} MiB ({}: {in_use:.0} MiB in use, {free:.0} MiB held beside), file-backed {:.0} MiB (the executable: {:.1} of {:.1} MiB mapped are resident)",
         rss_anon_mib(),
-        rss_file_mib()
+        if certgate::runtime::allocator::jemalloc() {
+            "jemalloc"
+        } else {
+            "glibc malloc"
+        },
+        rss_file_mib(),
+        code_rss as f64 / 1024.0,
+        code_size as f64 / 1024.0,
     )
+}
+
+/// The executable's own mappings, from /proc/self/smaps: (size, resident), in KiB.
+fn executable_kib() -> (u64, u64) {
+    let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    let exe = exe.to_string_lossy();
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let (mut size, mut rss, mut ours) = (0, 0, false);
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("Size:") if ours => size += words.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            Some("Rss:") if ours => rss += words.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            Some(w) if w.contains('-') && !w.ends_with(':') => ours = line.ends_with(exe.as_ref()),
+            _ => {}
+        }
+    }
+    (size, rss)
 }

@@ -105,6 +105,10 @@ fn parse_cli(argv: Vec<OsString>) -> Result<(Cli, Vec<String>), String> {
     Ok((cli, from_file.ignored))
 }
 
+/// jemalloc, or glibc's malloc with `CERTGATE_ALLOCATOR=system` (runtime::allocator).
+#[global_allocator]
+static ALLOCATOR: certgate::runtime::allocator::Allocator = certgate::runtime::allocator::Allocator;
+
 fn main() -> ExitCode {
     certgate::runtime::allocator::limit_arenas();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

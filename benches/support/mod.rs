@@ -2,9 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-/// Runs a benchmark as the controller binary runs: glibc limited to two malloc arenas
-/// before any thread starts and trimmed every few seconds, a multi-threaded tokio
-/// runtime, rustls on aws-lc-rs.
+/// The controller binary's allocator: jemalloc, or glibc's malloc with
+/// `CERTGATE_ALLOCATOR=system` (one build measures both).
+#[global_allocator]
+static ALLOCATOR: certgate::runtime::allocator::Allocator = certgate::runtime::allocator::Allocator;
+
+/// Runs a benchmark as the controller binary runs: its allocator (glibc's limited to
+/// two arenas before any thread starts and trimmed every few seconds), a
+/// multi-threaded tokio runtime, rustls on aws-lc-rs.
 pub fn run(body: impl std::future::Future<Output = ()>) {
     certgate::runtime::allocator::limit_arenas();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -52,9 +57,15 @@ pub async fn remote_sandbox() -> (RemoteSandbox, kube::Client) {
     let kubeconfig =
         std::env::temp_dir().join(format!("certgate-bench-{}.kubeconfig", std::process::id()));
     let _ = std::fs::remove_file(&kubeconfig);
+    // The API server keeps its own allocator settings whatever the controllers'
+    // are set to, so that a comparison varies the controllers only.
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
         .args(["sandbox", "--kubeconfig"])
         .arg(&kubeconfig)
+        .env_remove("CERTGATE_ALLOCATOR")
+        .env_remove("_RJEM_MALLOC_CONF")
+        .env_remove("MALLOC_ARENA_MAX")
+        .env_remove("MALLOC_MMAP_THRESHOLD_")
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("certgate sandbox starts");
@@ -150,15 +161,21 @@ fn status_mib_of(pid: &str, field: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// glibc's own account of the heap, in MiB: (bytes in use by the program, bytes
-/// malloc holds free). What RSS holds beyond their sum is stacks and code; free
-/// bytes that stay resident are fragmentation. Zeros off glibc.
+/// The allocator's own account of the heap, in MiB: (bytes in use by the program,
+/// bytes it holds beyond them). glibc: the free bytes of its heap (resident or
+/// not; free bytes that stay resident are fragmentation); jemalloc: its resident
+/// pages beyond what is allocated (metadata, partly used pages). Zeros elsewhere.
 pub fn malloc_mib() -> (f64, f64) {
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    if certgate::runtime::allocator::jemalloc() {
+        let (allocated, resident) =
+            certgate::runtime::allocator::jemalloc_stats().unwrap_or_default();
+        return (mib(allocated), mib(resident.saturating_sub(allocated)));
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallinfo2 only reads malloc's counters.
         let info = unsafe { libc::mallinfo2() };
-        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
         (mib(info.uordblks + info.hblkhd), mib(info.fordblks))
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]

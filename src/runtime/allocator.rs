@@ -1,5 +1,23 @@
-//! The allocator's settings for a long-running controller (glibc only; elsewhere
-//! these do nothing).
+//! The process's allocator: jemalloc, with glibc's malloc as the fallback an
+//! operator can choose (`CERTGATE_ALLOCATOR=system`, read once, before the first
+//! allocation).
+//!
+//! Why jemalloc: a controller's heap is many small objects cached for good (the
+//! Certificates, the packed requests), made among many short-lived ones (each
+//! watch event's JSON, each reconcile's objects). glibc's malloc leaves the freed
+//! ones as holes between live ones, which it can hand back only as whole pages
+//! (below): beside 10,000 Certificates, 17–20 MiB of its RSS was free memory.
+//! jemalloc keeps objects of one size class together and hands freed pages back at
+//! once (`dirty_decay_ms:0`; freed pages are purged by its background thread):
+//! `benches/scale.rs` (docs/scale.md) measures both, and the issuance benchmark
+//! what it costs in CPU. Its settings are built in (`.cargo/config.toml`,
+//! `JEMALLOC_SYS_WITH_MALLOC_CONF`); `_RJEM_MALLOC_CONF` overrides them at start.
+//! mimalloc was measured too and held more (docs/scale.md).
+//!
+//! A binary chooses it with `#[global_allocator] static A: Allocator = Allocator;`
+//! (the controller's binary and the benchmarks do; the tests use the system's).
+//!
+//! glibc's malloc, when chosen:
 //!
 //! Arenas: glibc gives threads that allocate at the same time arenas of their own
 //! (up to eight per core) and keeps the pages freed in each: after the controllers
@@ -17,6 +35,8 @@
 //! hands every free page back; [`spawn_trimmer`] calls it every [`TRIM_PERIOD`]
 //! (figures in benches/scale.rs). `CERTGATE_MALLOC_TRIM=0` turns it off.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 /// Arenas the process allocates from.
@@ -24,6 +44,134 @@ pub const ARENAS: i32 = 2;
 
 /// How often free heap pages are handed back to the system.
 pub const TRIM_PERIOD: Duration = Duration::from_secs(5);
+
+/// The process's allocator (see the module's documentation).
+pub struct Allocator;
+
+/// 0: not chosen yet; 1: glibc's malloc; 2: jemalloc.
+static CHOSEN: AtomicU8 = AtomicU8::new(0);
+
+/// Whether jemalloc serves this process: unless `CERTGATE_ALLOCATOR=system`.
+pub fn jemalloc() -> bool {
+    match CHOSEN.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: getenv only reads the environment (and allocates nothing);
+            // this runs before the program could change it.
+            let v = unsafe { libc::getenv(c"CERTGATE_ALLOCATOR".as_ptr()) };
+            // SAFETY: a non-null getenv result is a NUL-terminated string.
+            let system =
+                !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes() == b"system";
+            // Two first allocations at once both read the same environment.
+            CHOSEN.store(if system { 1 } else { 2 }, Ordering::Relaxed);
+            !system
+        }
+        c => c == 2,
+    }
+}
+
+// SAFETY: each call goes to the one allocator chosen before the first allocation,
+// so memory is always freed by the allocator that gave it.
+unsafe impl GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            if jemalloc() {
+                tikv_jemallocator::Jemalloc.alloc(layout)
+            } else {
+                System.alloc(layout)
+            }
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            if jemalloc() {
+                tikv_jemallocator::Jemalloc.alloc_zeroed(layout)
+            } else {
+                System.alloc_zeroed(layout)
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr came from the same allocator (chosen once).
+        unsafe {
+            if jemalloc() {
+                tikv_jemallocator::Jemalloc.dealloc(ptr, layout)
+            } else {
+                System.dealloc(ptr, layout)
+            }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: ptr came from the same allocator (chosen once).
+        unsafe {
+            if jemalloc() {
+                tikv_jemallocator::Jemalloc.realloc(ptr, layout, new_size)
+            } else {
+                System.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+}
+
+/// jemalloc's own account, in bytes: (allocated by the program, resident in its
+/// pages, including its metadata). None if jemalloc does not answer.
+pub fn jemalloc_stats() -> Option<(usize, usize)> {
+    use tikv_jemalloc_sys::mallctl;
+    // SAFETY: mallctl with a valid NUL-terminated name and out-pointers of the
+    // size jemalloc documents for these keys (u64 epoch, size_t statistics).
+    unsafe {
+        let mut epoch: u64 = 1;
+        let mut len = std::mem::size_of::<u64>();
+        let e = &mut epoch as *mut u64 as *mut std::ffi::c_void;
+        if mallctl(c"epoch".as_ptr(), e, &mut len, e, len) != 0 {
+            return None;
+        }
+        let read = |name: &std::ffi::CStr| {
+            let mut v: usize = 0;
+            let mut len = std::mem::size_of::<usize>();
+            let rc = mallctl(
+                name.as_ptr(),
+                &mut v as *mut usize as *mut std::ffi::c_void,
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            );
+            (rc == 0).then_some(v)
+        };
+        Some((read(c"stats.allocated")?, read(c"stats.resident")?))
+    }
+}
+
+/// One of jemalloc's settings as it runs (`opt.narenas`, …): a bool, unsigned or
+/// signed integer (jemalloc answers only when asked with the setting's own size).
+pub fn jemalloc_setting(name: &std::ffi::CStr) -> Option<i64> {
+    for size in [8usize, 4, 1] {
+        let mut buf = [0u8; 8];
+        let mut len = size;
+        // SAFETY: as in jemalloc_stats; jemalloc writes at most `len` bytes.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr(),
+                buf.as_mut_ptr() as *mut std::ffi::c_void,
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        if rc == 0 {
+            return Some(match size {
+                1 => i64::from(buf[0]),
+                4 => i64::from(i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]])),
+                _ => i64::from_ne_bytes(buf),
+            });
+        }
+    }
+    None
+}
 
 /// Limits glibc's malloc arenas to [`ARENAS`] unless `MALLOC_ARENA_MAX` is set.
 pub fn limit_arenas() {
@@ -49,9 +197,10 @@ pub fn trim() {
 }
 
 /// Calls [`trim`] every [`TRIM_PERIOD`] on the current tokio runtime, unless
-/// `CERTGATE_MALLOC_TRIM=0`. Returns the task, or None when turned off.
+/// `CERTGATE_MALLOC_TRIM=0` or jemalloc serves the process (it purges freed pages
+/// itself). Returns the task, or None when turned off.
 pub fn spawn_trimmer() -> Option<tokio::task::JoinHandle<()>> {
-    if std::env::var("CERTGATE_MALLOC_TRIM").is_ok_and(|v| v == "0") {
+    if jemalloc() || std::env::var("CERTGATE_MALLOC_TRIM").is_ok_and(|v| v == "0") {
         return None;
     }
     Some(tokio::spawn(async {
@@ -63,4 +212,22 @@ pub fn spawn_trimmer() -> Option<tokio::task::JoinHandle<()>> {
             let _ = tokio::task::spawn_blocking(trim).await;
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings `.cargo/config.toml` builds into jemalloc are the ones it runs
+    /// with (the test process does not allocate with it, but asks it).
+    #[test]
+    fn jemalloc_runs_with_the_settings_built_in() {
+        if std::env::var_os("_RJEM_MALLOC_CONF").is_some() {
+            return; // overridden on purpose
+        }
+        assert_eq!(jemalloc_setting(c"opt.narenas"), Some(i64::from(ARENAS)));
+        assert_eq!(jemalloc_setting(c"opt.dirty_decay_ms"), Some(0));
+        assert_eq!(jemalloc_setting(c"opt.muzzy_decay_ms"), Some(0));
+        assert_eq!(jemalloc_setting(c"opt.background_thread"), Some(1));
+    }
 }
