@@ -69,90 +69,65 @@ pub fn jemalloc() -> bool {
     }
 }
 
+/// The allocator [`jemalloc`] chose.
+fn chosen() -> &'static dyn GlobalAlloc {
+    if jemalloc() {
+        &tikv_jemallocator::Jemalloc
+    } else {
+        &System
+    }
+}
+
 // SAFETY: each call goes to the one allocator chosen before the first allocation,
-// so memory is always freed by the allocator that gave it.
+// so memory is always freed by the allocator that gave it; the callers' contracts
+// are passed on as given.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, passed on.
-        unsafe {
-            if jemalloc() {
-                tikv_jemallocator::Jemalloc.alloc(layout)
-            } else {
-                System.alloc(layout)
-            }
-        }
+        // SAFETY: see the impl.
+        unsafe { chosen().alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract, passed on.
-        unsafe {
-            if jemalloc() {
-                tikv_jemallocator::Jemalloc.alloc_zeroed(layout)
-            } else {
-                System.alloc_zeroed(layout)
-            }
-        }
+        // SAFETY: see the impl.
+        unsafe { chosen().alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: ptr came from the same allocator (chosen once).
-        unsafe {
-            if jemalloc() {
-                tikv_jemallocator::Jemalloc.dealloc(ptr, layout)
-            } else {
-                System.dealloc(ptr, layout)
-            }
-        }
+        // SAFETY: see the impl.
+        unsafe { chosen().dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: ptr came from the same allocator (chosen once).
-        unsafe {
-            if jemalloc() {
-                tikv_jemallocator::Jemalloc.realloc(ptr, layout, new_size)
-            } else {
-                System.realloc(ptr, layout, new_size)
-            }
-        }
+        // SAFETY: see the impl.
+        unsafe { chosen().realloc(ptr, layout, new_size) }
     }
 }
 
 /// jemalloc's own account, in bytes: (allocated by the program, resident in its
 /// pages, including its metadata). None if jemalloc does not answer.
 pub fn jemalloc_stats() -> Option<(usize, usize)> {
-    use tikv_jemalloc_sys::mallctl;
-    // SAFETY: mallctl with a valid NUL-terminated name and out-pointers of the
-    // size jemalloc documents for these keys (u64 epoch, size_t statistics).
-    unsafe {
-        let mut epoch: u64 = 1;
-        let mut len = std::mem::size_of::<u64>();
-        let e = &mut epoch as *mut u64 as *mut std::ffi::c_void;
-        if mallctl(c"epoch".as_ptr(), e, &mut len, e, len) != 0 {
-            return None;
-        }
-        let read = |name: &std::ffi::CStr| {
-            let mut v: usize = 0;
-            let mut len = std::mem::size_of::<usize>();
-            let rc = mallctl(
-                name.as_ptr(),
-                &mut v as *mut usize as *mut std::ffi::c_void,
-                &mut len,
-                std::ptr::null_mut(),
-                0,
-            );
-            (rc == 0).then_some(v)
-        };
-        Some((read(c"stats.allocated")?, read(c"stats.resident")?))
+    // Statistics are a snapshot taken when the epoch is advanced.
+    let mut epoch: u64 = 1;
+    let mut len = std::mem::size_of::<u64>();
+    let e = &mut epoch as *mut u64 as *mut std::ffi::c_void;
+    // SAFETY: a NUL-terminated name, and in- and out-pointers to a u64, the size
+    // jemalloc documents for `epoch`.
+    if unsafe { tikv_jemalloc_sys::mallctl(c"epoch".as_ptr(), e, &mut len, e, len) } != 0 {
+        return None;
     }
+    let read = |name: &std::ffi::CStr| usize::try_from(jemalloc_setting(name)?).ok();
+    Some((read(c"stats.allocated")?, read(c"stats.resident")?))
 }
 
-/// One of jemalloc's settings as it runs (`opt.narenas`, …): a bool, unsigned or
-/// signed integer (jemalloc answers only when asked with the setting's own size).
+/// One of jemalloc's values as it runs (`opt.narenas`, `stats.allocated`, …): a
+/// bool, unsigned or signed integer (jemalloc answers only when asked with the
+/// value's own size).
 pub fn jemalloc_setting(name: &std::ffi::CStr) -> Option<i64> {
     for size in [8usize, 4, 1] {
         let mut buf = [0u8; 8];
         let mut len = size;
-        // SAFETY: as in jemalloc_stats; jemalloc writes at most `len` bytes.
+        // SAFETY: a NUL-terminated name; jemalloc writes at most `len` bytes into
+        // the 8-byte buffer.
         let rc = unsafe {
             tikv_jemalloc_sys::mallctl(
                 name.as_ptr(),
@@ -229,5 +204,24 @@ mod tests {
         assert_eq!(jemalloc_setting(c"opt.dirty_decay_ms"), Some(0));
         assert_eq!(jemalloc_setting(c"opt.muzzy_decay_ms"), Some(0));
         assert_eq!(jemalloc_setting(c"opt.background_thread"), Some(1));
+    }
+
+    /// jemalloc's statistics read back: what is allocated through it is counted.
+    #[test]
+    fn jemalloc_counts_what_is_allocated_through_it() {
+        let layout = Layout::from_size_align(64 << 20, 8).unwrap();
+        // SAFETY: a non-zero layout, freed below with the same one.
+        let p = unsafe { tikv_jemallocator::Jemalloc.alloc(layout) };
+        assert!(!p.is_null());
+        let (during, resident) = jemalloc_stats().unwrap();
+        // SAFETY: p came from this allocator with this layout.
+        unsafe { tikv_jemallocator::Jemalloc.dealloc(p, layout) };
+        let (after, _) = jemalloc_stats().unwrap();
+        assert!(during >= 64 << 20, "{during} allocated with 64 MiB held");
+        assert!(resident >= 64 << 20, "{resident} resident with 64 MiB held");
+        assert!(
+            after + (60 << 20) < during,
+            "{during} then {after} once freed"
+        );
     }
 }
