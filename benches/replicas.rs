@@ -59,15 +59,6 @@ impl Server {
         (Server { api, system }, client)
     }
 
-    fn kubeconfig(&self) -> std::path::PathBuf {
-        match &self.api {
-            ApiServer::Sandbox(s) => s.kubeconfig().to_path_buf(),
-            ApiServer::Cluster(_) => std::env::var(certgate_sandbox::harness::KUBECONFIG_ENV)
-                .unwrap_or_default()
-                .into(),
-        }
-    }
-
     /// The namespace prefix of this round's teams.
     fn team_prefix(&self) -> String {
         match &self.api {
@@ -169,7 +160,7 @@ async fn round(replicas: usize, certs: usize, namespaces: usize) -> (Round, &'st
         .map(|_| {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"));
             cmd.args(["controller", "--kubeconfig"])
-                .arg(server.kubeconfig())
+                .arg(server.api.kubeconfig())
                 .args([
                     &format!("--cluster-resource-namespace={system}"),
                     &format!("--leader-election-namespace={system}"),

@@ -1,19 +1,25 @@
 //! Memory at scale, as production looks (#18): unrelated Secrets of other
 //! controllers (Opaque, 100 KB each, half of them applied with kubectl so that they
 //! carry the last-applied annotation, as real ones do) are created first, then the
-//! controllers start, then Certificates are issued (half SelfSigned, half by a CA
-//! Issuer). The sandbox API server runs in a child process, so the figures are the
-//! controllers' process (with the benchmark's small client).
+//! controller starts, then Certificates are issued (half SelfSigned, half by a CA
+//! Issuer). The controller runs as users run it: the `certgate controller` binary in
+//! a process of its own, beside the sandbox API server in another; the figures are
+//! that process's (SCALE_IN_PROCESS=1 runs the controllers inside the benchmark's
+//! process instead, as this benchmark did before: then they include the
+//! benchmark's own client).
 //!
 //! Prints: RSS with the Secrets listed and no Certificate, peak RSS, steady RSS after
 //! issuance (10 s after the last Certificate is Ready), and RSS per 1,000
-//! Certificates (steady minus the start, over the Certificates).
+//! Certificates (steady minus the start, over the Certificates); what RSS is made of
+//! (anonymous and file-backed pages, the allocator's account of the heap).
 //!
 //! `cargo bench --bench scale` — SCALE_CERTS (10,000), SCALE_SECRETS (30,000) and
-//! SCALE_SECRET_KB (100) override the sizes (SCALE_EXIT_AT_STEADY=1 leaves without
-//! freeing anything, for a heap profiler's leak report); with `CERTGATE_TEST_KUBECONFIG` set
-//! the objects go to a fresh namespace of that real cluster (e.g. the control plane
-//! of `../shared/kube`; mind etcd's quota: 30,000 × 100 KB is 3 GB).
+//! SCALE_SECRET_KB (100) override the sizes (SCALE_EXIT_AT_STEADY=1, in process,
+//! leaves without freeing anything, for a heap profiler's leak report); with
+//! `CERTGATE_TEST_KUBECONFIG` set the objects go to a fresh namespace of that real
+//! cluster (e.g. the control plane of `../shared/kube`; mind etcd's quota: 30,000 ×
+//! 100 KB is 3 GB). The controller process inherits the allocator's settings
+//! (`CERTGATE_ALLOCATOR`, `_RJEM_MALLOC_CONF`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,7 +32,10 @@ use futures::StreamExt;
 use kube::api::Api;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{ApiServer, env_or, malloc_mib, peak_rss_mib, rss_anon_mib, rss_file_mib, rss_mib};
+use support::{
+    ApiServer, cpu_seconds_of, env_or, malloc_mib, peak_rss_mib_of, rss_anon_mib_of,
+    rss_file_mib_of, rss_mib_of,
+};
 
 fn main() {
     support::run(run());
@@ -81,13 +90,23 @@ async fn run() {
         .unwrap();
 
     // On a real cluster the controllers keep to the benchmark's namespace.
-    let config = ControllerConfig {
-        cluster_resource_namespace: ns.into(),
-        namespace: matches!(server, ApiServer::Cluster(_)).then(|| ns.to_string()),
-        max_concurrent_reconciles: 32,
-        ..Default::default()
+    let in_process = std::env::var_os("SCALE_IN_PROCESS").is_some();
+    let cluster_ns = matches!(server, ApiServer::Cluster(_)).then(|| ns.to_string());
+    let controllers = if in_process {
+        let config = ControllerConfig {
+            cluster_resource_namespace: ns.into(),
+            namespace: cluster_ns,
+            max_concurrent_reconciles: 32,
+            ..Default::default()
+        };
+        Controllers::InProcess(RunningControllers::start(client.clone(), config))
+    } else {
+        Controllers::Process(ControllerProcess::start(
+            &server.kubeconfig(),
+            ns,
+            cluster_ns.as_deref(),
+        ))
     };
-    let controllers = RunningControllers::start(client.clone(), config);
     let certs: Api<Certificate> = Api::namespaced(client.clone(), ns);
     let wait_ready = |want: usize| {
         let certs = certs.clone();
@@ -121,19 +140,30 @@ async fn run() {
     // The CA first; then wait for the controllers to have listed everything: RSS
     // stops moving (within 1 MiB over 3 s; at most a minute).
     wait_ready(1).await;
-    let mut samples = vec![rss_mib()];
+    let mut samples = vec![controllers.rss()];
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        samples.push(rss_mib());
+        samples.push(controllers.rss());
         if let [.., a, _, _, d] = samples[..]
             && (d - a).abs() < 1.0
         {
             break;
         }
     }
-    let start_rss = rss_mib();
-    let start_parts = memory_parts();
+    let start_rss = controllers.rss();
+    let start_parts = controllers.parts().await;
+    let start_cpu = controllers.cpu_seconds();
 
+    // Prometheus scrapes the controller's /metrics every 15 s, as in a monitored
+    // deployment: its exposition grows with the Certificates.
+    let scraper = controllers.metrics_port().map(|port| {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                scrape(port).await;
+            }
+        })
+    });
     let t = Instant::now();
     futures::stream::iter(0..n_certs)
         .map(|i| {
@@ -156,19 +186,29 @@ async fn run() {
     wait_ready(n_certs + 1).await;
     let issued = t.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let steady = rss_mib();
-    let steady_parts = memory_parts();
-    let peak = peak_rss_mib();
+    if let Some(scraper) = scraper {
+        scraper.abort();
+    }
+    // Before the parts: reading them scrapes the process's /metrics.
+    let steady = controllers.rss();
+    let peak = controllers.peak_rss();
+    let cpu = controllers.cpu_seconds() - start_cpu;
+    let steady_parts = controllers.parts().await;
     // For a heap profiler (`heaptrack`): leave with the steady state's heap still
     // allocated, so what the profiler reports as leaked is what steady state holds.
-    let exit_at_steady = std::env::var_os("SCALE_EXIT_AT_STEADY").is_some();
+    let exit_at_steady = in_process && std::env::var_os("SCALE_EXIT_AT_STEADY").is_some();
     if !exit_at_steady {
         controllers.stop().await;
     }
 
     println!(
-        "scale: {n_certs} Certificates (half SelfSigned, half CA) beside {n_secrets} unrelated {secret_kb} KB Secrets, on {}",
-        server.describe()
+        "scale: {n_certs} Certificates (half SelfSigned, half CA) beside {n_secrets} unrelated {secret_kb} KB Secrets, on {}; the controllers {}",
+        server.describe(),
+        if in_process {
+            "in the benchmark's process"
+        } else {
+            "in a `certgate controller` process"
+        }
     );
     println!("  Secrets created in {secrets_created:.0} s; Certificates Ready in {issued:.0} s");
     println!("  RSS with the Secrets listed, before the Certificates: {start_rss:.0} MiB");
@@ -180,36 +220,162 @@ async fn run() {
         "  RSS per 1,000 Certificates: {:.1} MiB",
         (steady - start_rss) / (n_certs as f64 / 1000.0)
     );
+    println!(
+        "  controller CPU from the first Certificate to steady state: {cpu:.1} s ({:.2} ms per Certificate)",
+        cpu * 1000.0 / n_certs as f64
+    );
     server.finish().await;
     if exit_at_steady {
         std::process::exit(0);
     }
 }
 
-/// What RSS is made of: anonymous (heap, stacks) and file-backed (code) pages, and
-/// malloc's heap in use and held free.
-fn memory_parts() -> String {
-    let (in_use, free) = malloc_mib();
-    let (code_size, code_rss) = executable_kib();
-    format!(
-        "anonymous {:.0} MiB ({}: {in_use:.0} MiB in use, {free:.0} MiB held beside), file-backed {:.0} MiB (the executable: {:.1} of {:.1} MiB mapped are resident)",
-        rss_anon_mib(),
-        if certgate::runtime::allocator::jemalloc() {
-            "jemalloc"
-        } else {
-            "glibc malloc"
-        },
-        rss_file_mib(),
-        code_rss as f64 / 1024.0,
-        code_size as f64 / 1024.0,
-    )
+/// The controllers under measurement: in this process, or a `certgate controller`
+/// process of their own.
+enum Controllers {
+    InProcess(RunningControllers),
+    Process(ControllerProcess),
 }
 
-/// The executable's own mappings, from /proc/self/smaps: (size, resident), in KiB.
-fn executable_kib() -> (u64, u64) {
-    let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+impl Controllers {
+    fn pid(&self) -> String {
+        match self {
+            Controllers::InProcess(_) => "self".into(),
+            Controllers::Process(p) => p.child.id().to_string(),
+        }
+    }
+
+    fn rss(&self) -> f64 {
+        rss_mib_of(&self.pid())
+    }
+
+    fn peak_rss(&self) -> f64 {
+        peak_rss_mib_of(&self.pid())
+    }
+
+    /// The port of the controller process's /metrics.
+    fn metrics_port(&self) -> Option<u16> {
+        match self {
+            Controllers::InProcess(_) => None,
+            Controllers::Process(p) => Some(p.metrics_port),
+        }
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds_of(&self.pid())
+    }
+
+    /// What RSS is made of: anonymous (heap, stacks) and file-backed (code) pages,
+    /// and the allocator's heap in use and held beside (the controller process
+    /// reports jemalloc's account on `/metrics`).
+    async fn parts(&self) -> String {
+        let pid = self.pid();
+        let (allocator, (in_use, beside)) = match self {
+            Controllers::InProcess(_) => (
+                if certgate::runtime::allocator::jemalloc() {
+                    "jemalloc"
+                } else {
+                    "glibc malloc"
+                },
+                malloc_mib(),
+            ),
+            Controllers::Process(p) => ("jemalloc", p.allocator_mib().await),
+        };
+        let (code_size, code_rss) = executable_kib(&pid);
+        format!(
+            "anonymous {:.0} MiB ({allocator}: {in_use:.0} MiB in use, {beside:.0} MiB held beside), file-backed {:.0} MiB (the executable: {:.1} of {:.1} MiB mapped are resident)",
+            rss_anon_mib_of(&pid),
+            rss_file_mib_of(&pid),
+            code_rss as f64 / 1024.0,
+            code_size as f64 / 1024.0,
+        )
+    }
+
+    async fn stop(self) {
+        match self {
+            Controllers::InProcess(c) => c.stop().await,
+            Controllers::Process(mut p) => {
+                let _ = p.child.kill();
+                let _ = p.child.wait();
+            }
+        }
+    }
+}
+
+/// A `certgate controller` process on the benchmark's API server.
+struct ControllerProcess {
+    child: std::process::Child,
+    metrics_port: u16,
+}
+
+impl ControllerProcess {
+    fn start(kubeconfig: &std::path::Path, ns: &str, only_ns: Option<&str>) -> ControllerProcess {
+        let metrics_port = free_port();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"));
+        cmd.args(["controller", "--kubeconfig"])
+            .arg(kubeconfig)
+            .args([
+                &format!("--cluster-resource-namespace={ns}"),
+                "--leader-elect=false",
+                "--max-concurrent-reconciles=32",
+                &format!("--metrics-listen-address=127.0.0.1:{metrics_port}"),
+                &format!("--health-listen-address=127.0.0.1:{}", free_port()),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(only) = only_ns {
+            cmd.arg(format!("--namespace={only}"));
+        }
+        let child = cmd.spawn().expect("certgate controller starts");
+        ControllerProcess {
+            child,
+            metrics_port,
+        }
+    }
+
+    /// jemalloc's account from the process's `/metrics`, in MiB: (allocated,
+    /// resident beyond what is allocated).
+    async fn allocator_mib(&self) -> (f64, f64) {
+        let text = scrape(self.metrics_port).await;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / (1024.0 * 1024.0)
+        };
+        let allocated = value("certgate_allocator_allocated_bytes");
+        let resident = value("certgate_allocator_resident_bytes");
+        (allocated, (resident - allocated).max(0.0))
+    }
+}
+
+/// The text of a controller process's /metrics (empty if it does not answer).
+async fn scrape(port: u16) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut text = String::new();
+    if let Ok(mut conn) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+        let _ = conn
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .await;
+        let _ = conn.read_to_string(&mut text).await;
+    }
+    text
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process's mappings of its own executable, from /proc/PID/smaps: (size,
+/// resident), in KiB.
+fn executable_kib(pid: &str) -> (u64, u64) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
     let exe = exe.to_string_lossy();
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
     let (mut size, mut rss, mut ours) = (0, 0, false);
     for line in smaps.lines() {
         let mut words = line.split_whitespace();

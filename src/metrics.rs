@@ -1,6 +1,8 @@
 //! Prometheus metrics with cert-manager's names, labels and types, in the text
 //! exposition format. Series of an object are removed when the object goes.
 
+pub mod process;
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -370,12 +372,32 @@ impl Metrics {
         }
     }
 
-    /// The certificate families, rendered from the per-Certificate records.
-    fn render_certificates(&self, name: &str, out: &mut String) {
+    /// A page of a certificate family, rendered from the per-Certificate records:
+    /// the Certificates after `after` (from the first when `None`), until `out` holds
+    /// `limit` bytes. True when the family's last Certificate is rendered; else
+    /// `after` is the last one rendered.
+    fn render_certificates(
+        &self,
+        name: &str,
+        after: &mut Option<(String, String)>,
+        out: &mut String,
+        limit: usize,
+    ) -> bool {
+        if !matches!(
+            name,
+            CERT_EXPIRATION | CERT_NOT_AFTER | CERT_NOT_BEFORE | CERT_RENEWAL | CERT_READY
+        ) {
+            return true;
+        }
         let Ok(certs) = self.certificates.lock() else {
-            return;
+            return true;
         };
-        for ((ns, cert), c) in certs.iter() {
+        let page = match after.take() {
+            None => certs.range::<(String, String), _>(..),
+            Some(key) => certs.range((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded)),
+        };
+        for (key, c) in page {
+            let (ns, cert) = key;
             let labels = format!(
                 "issuer_group=\"{}\",issuer_kind=\"{}\",issuer_name=\"{}\",name=\"{}\",namespace=\"{}\"",
                 escape(&c.issuer_group),
@@ -384,54 +406,144 @@ impl Metrics {
                 escape(cert),
                 escape(ns)
             );
-            let value = match name {
-                CERT_EXPIRATION | CERT_NOT_AFTER => c.not_after,
-                CERT_NOT_BEFORE => c.not_before,
-                CERT_RENEWAL => c.renewal,
-                CERT_READY => {
-                    for cond in CONDITIONS {
-                        let v = if cond == c.ready { 1 } else { 0 };
-                        let _ = writeln!(out, "{name}{{condition=\"{cond}\",{labels}}} {v}");
-                    }
-                    continue;
+            if name == CERT_READY {
+                for cond in CONDITIONS {
+                    let v = if cond == c.ready { 1 } else { 0 };
+                    let _ = writeln!(out, "{name}{{condition=\"{cond}\",{labels}}} {v}");
                 }
-                _ => continue,
+            } else {
+                let value = match name {
+                    CERT_EXPIRATION | CERT_NOT_AFTER => c.not_after,
+                    CERT_NOT_BEFORE => c.not_before,
+                    _ => c.renewal,
+                };
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+            if out.len() >= limit {
+                *after = Some(key.clone());
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The text exposition (`text/plain; version=0.0.4`), whole. `/metrics` sends
+    /// it page by page ([`Pages`]).
+    pub fn render(&self, now_seconds: f64) -> String {
+        let mut pages = Pages::new(now_seconds);
+        let mut out = String::new();
+        while let Some(page) = pages.next_page(self) {
+            out.push_str(&page);
+        }
+        out
+    }
+
+    /// The families that are not per-object records: a family's own series.
+    fn render_series(&self, name: &str, out: &mut String) {
+        self.with(|families| {
+            let Some(fam) = families.get(name) else {
+                return;
             };
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            for (labels, value) in &fam.series {
+                let rendered: Vec<String> = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                    .collect();
+                if rendered.is_empty() {
+                    let _ = writeln!(out, "{name} {value}");
+                } else {
+                    let _ = writeln!(out, "{name}{{{}}} {value}", rendered.join(","));
+                }
+            }
+        });
+    }
+}
+
+/// How much text a page of the exposition holds, about: a scrape of 10,000
+/// Certificates (13 MB of text) is sent a page at a time instead of built whole.
+const PAGE_BYTES: usize = 64 * 1024;
+
+/// Where a scrape is in the exposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Header,
+    Certificates,
+    Rest,
+}
+
+/// The exposition as pages of about [`PAGE_BYTES`], each rendered under the
+/// registry's locks and released before the next (a scrape of many Certificates
+/// holds one page, and never blocks the controllers for the whole text). The
+/// families come in name order; a Certificate added or removed between two pages
+/// shows or not, as in a scrape a moment earlier or later.
+pub struct Pages {
+    now_seconds: f64,
+    started: bool,
+    names: Vec<&'static str>,
+    family: usize,
+    part: Part,
+    after: Option<(String, String)>,
+}
+
+impl Pages {
+    pub fn new(now_seconds: f64) -> Pages {
+        let mut names: Vec<&'static str> = FAMILIES.iter().map(|(name, _, _)| *name).collect();
+        names.sort_unstable();
+        Pages {
+            now_seconds,
+            started: false,
+            names,
+            family: 0,
+            part: Part::Header,
+            after: None,
         }
     }
 
-    /// The text exposition (`text/plain; version=0.0.4`).
-    pub fn render(&self, now_seconds: f64) -> String {
-        self.set(CLOCK_GAUGE, Vec::new(), now_seconds);
-        self.set(CLOCK, Vec::new(), now_seconds);
-        self.with(|families| {
-            let mut out = String::new();
-            for (name, fam) in families.iter() {
-                let _ = writeln!(out, "# HELP {name} {}", fam.help);
-                let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
-                self.render_certificates(name, &mut out);
-                if *name == CHALLENGE_STATUS {
-                    self.render_challenges(&mut out);
+    /// The next page, or `None` after the last.
+    pub fn next_page(&mut self, metrics: &Metrics) -> Option<String> {
+        if !self.started {
+            self.started = true;
+            metrics.set(CLOCK_GAUGE, Vec::new(), self.now_seconds);
+            metrics.set(CLOCK, Vec::new(), self.now_seconds);
+        }
+        let mut out = String::new();
+        while out.len() < PAGE_BYTES {
+            let Some(&name) = self.names.get(self.family) else {
+                break;
+            };
+            match self.part {
+                Part::Header => {
+                    let head =
+                        metrics.with(|families| families.get(name).map(|fam| (fam.help, fam.kind)));
+                    if let Some(Some((help, kind))) = head {
+                        let _ = writeln!(out, "# HELP {name} {help}");
+                        let _ = writeln!(out, "# TYPE {name} {kind}");
+                    }
+                    self.part = Part::Certificates;
+                    self.after = None;
                 }
-                if fam.kind == "summary" {
-                    self.render_summary(name, &mut out);
-                }
-                for (labels, value) in &fam.series {
-                    let rendered: Vec<String> = labels
-                        .iter()
-                        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-                        .collect();
-                    if rendered.is_empty() {
-                        let _ = writeln!(out, "{name} {value}");
-                    } else {
-                        let _ = writeln!(out, "{name}{{{}}} {value}", rendered.join(","));
+                Part::Certificates => {
+                    if metrics.render_certificates(name, &mut self.after, &mut out, PAGE_BYTES) {
+                        self.part = Part::Rest;
                     }
                 }
+                Part::Rest => {
+                    if name == CHALLENGE_STATUS {
+                        metrics.render_challenges(&mut out);
+                    }
+                    if FAMILIES
+                        .iter()
+                        .any(|(n, kind, _)| *n == name && *kind == "summary")
+                    {
+                        metrics.render_summary(name, &mut out);
+                    }
+                    metrics.render_series(name, &mut out);
+                    self.family += 1;
+                    self.part = Part::Header;
+                }
             }
-            out
-        })
-        .unwrap_or_default()
+        }
+        (!out.is_empty()).then_some(out)
     }
 }
 
@@ -444,6 +556,58 @@ fn escape(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_certificates_are_rendered_page_by_page_each_once() {
+        let m = Metrics::default();
+        for i in 0..300 {
+            m.set_certificate(
+                "prod",
+                &format!("web-{i:03}"),
+                &format!("uid-{i}"),
+                CertificateSeries {
+                    issuer_name: "ca".into(),
+                    issuer_kind: "Issuer".into(),
+                    issuer_group: "cert-manager.io".into(),
+                    not_after: 1_800_000_000.0 + i as f64,
+                    not_before: 1_700_000_000.0,
+                    renewal: 1_770_000_000.0,
+                    ready: "True",
+                },
+            );
+        }
+        m.inc(SYNC_CALLS, vec![("controller", "certificates".into())]);
+        let mut pages = Pages::new(5.0);
+        let mut all = Vec::new();
+        while let Some(page) = pages.next_page(&m) {
+            all.push(page);
+        }
+        // 300 Certificates × 7 lines of about 190 bytes: several pages, none far
+        // above the page size, and together the whole exposition.
+        assert!(all.len() > 1, "{} pages", all.len());
+        assert!(all.iter().all(|p| p.len() < PAGE_BYTES + 1024));
+        let text = all.concat();
+        assert_eq!(text, m.render(5.0));
+        for i in 0..300 {
+            let line = format!(
+                "certmanager_certificate_expiration_timestamp_seconds{{issuer_group=\"cert-manager.io\",issuer_kind=\"Issuer\",issuer_name=\"ca\",name=\"web-{i:03}\",namespace=\"prod\"}} {}\n",
+                1_800_000_000 + i
+            );
+            assert_eq!(text.matches(&line).count(), 1, "{line}");
+        }
+        assert_eq!(
+            text.matches("certmanager_certificate_ready_status{condition=\"True\"")
+                .count(),
+            300
+        );
+        assert_eq!(text.matches("# TYPE ").count(), FAMILIES.len());
+        assert!(text.contains("certmanager_clock_time_seconds_gauge 5\n"));
+        assert!(
+            text.contains(
+                "certmanager_controller_sync_call_count{controller=\"certificates\"} 1\n"
+            )
+        );
+    }
 
     #[test]
     fn series_render_and_go_away_with_their_object() {

@@ -133,14 +133,16 @@ pub fn rss_mib() -> f64 {
     status_mib("VmRSS:")
 }
 
-/// Resident anonymous memory (heap, stacks: what the process allocated) in MiB.
-pub fn rss_anon_mib() -> f64 {
-    status_mib("RssAnon:")
+/// Resident anonymous memory (heap, stacks: what the process allocated) of a
+/// process (`self` or a pid) in MiB.
+pub fn rss_anon_mib_of(pid: &str) -> f64 {
+    status_mib_of(pid, "RssAnon:")
 }
 
-/// Resident file-backed memory (the binary's code and read-only data) in MiB.
-pub fn rss_file_mib() -> f64 {
-    status_mib("RssFile:")
+/// Resident file-backed memory (the binary's code and read-only data) of a process
+/// (`self` or a pid) in MiB.
+pub fn rss_file_mib_of(pid: &str) -> f64 {
+    status_mib_of(pid, "RssFile:")
 }
 
 /// A `kB` line of `/proc/self/status` in MiB.
@@ -217,6 +219,16 @@ impl ApiServer {
                 let (sandbox, client) = remote_sandbox().await;
                 (ApiServer::Sandbox(sandbox), client, "default".into())
             }
+        }
+    }
+
+    /// The kubeconfig file of this API server, for controller processes.
+    pub fn kubeconfig(&self) -> std::path::PathBuf {
+        match self {
+            ApiServer::Sandbox(s) => s.kubeconfig().to_path_buf(),
+            ApiServer::Cluster(_) => std::env::var(certgate_sandbox::harness::KUBECONFIG_ENV)
+                .unwrap_or_default()
+                .into(),
         }
     }
 

@@ -184,12 +184,30 @@ pub async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::
             let metrics = metrics.clone();
             async move {
                 let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+                // Page by page (metrics::Pages), then the process's own families.
+                let pages = futures::stream::unfold(
+                    (metrics, Some(crate::metrics::Pages::new(now))),
+                    |(metrics, pages)| async move {
+                        let mut pages = pages?;
+                        let page = match pages.next_page(&metrics) {
+                            Some(page) => Some((page, Some(pages))),
+                            None => {
+                                let mut tail = String::new();
+                                crate::metrics::process::render(&mut tail);
+                                Some((tail, None))
+                            }
+                        };
+                        page.map(|(text, pages)| {
+                            (Ok::<_, std::convert::Infallible>(text), (metrics, pages))
+                        })
+                    },
+                );
                 (
                     [(
                         axum::http::header::CONTENT_TYPE,
                         "text/plain; version=0.0.4; charset=utf-8",
                     )],
-                    metrics.render(now),
+                    axum::body::Body::from_stream(pages),
                 )
             }
         }),
@@ -454,6 +472,73 @@ impl RunningControllers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn metrics_are_served_whole_page_by_page_with_the_process_families() {
+        let metrics = Arc::new(Metrics::default());
+        for i in 0..2000 {
+            metrics.set_certificate(
+                "prod",
+                &format!("web-{i:04}"),
+                &format!("uid-{i}"),
+                crate::metrics::CertificateSeries {
+                    issuer_name: "ca".into(),
+                    issuer_kind: "Issuer".into(),
+                    issuer_group: "cert-manager.io".into(),
+                    not_after: 1_800_000_000.0,
+                    not_before: 1_700_000_000.0,
+                    renewal: 1_770_000_000.0,
+                    ready: "True",
+                },
+            );
+        }
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let server = tokio::spawn(serve_metrics(addr, metrics.clone()));
+        let mut text = String::new();
+        for _ in 0..50 {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            if let Ok(mut conn) = tokio::net::TcpStream::connect(addr).await {
+                conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+                    .await
+                    .unwrap();
+                conn.read_to_string(&mut text).await.unwrap();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        server.abort();
+        let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+        // 2,000 Certificates: 14,000 series lines over many pages, each once.
+        for i in [0, 999, 1999] {
+            let line = format!(
+                "certmanager_certificate_renewal_timestamp_seconds{{issuer_group=\"cert-manager.io\",issuer_kind=\"Issuer\",issuer_name=\"ca\",name=\"web-{i:04}\",namespace=\"prod\"}} 1770000000\n"
+            );
+            assert_eq!(body.matches(&line).count(), 1, "{line}");
+        }
+        assert_eq!(
+            body.matches("certmanager_certificate_ready_status{")
+                .count(),
+            3 * 2000
+        );
+        let registry = body
+            .split_once("# HELP process_")
+            .map(|(registry, _)| registry)
+            .expect("the process families");
+        assert_eq!(
+            registry.lines().count(),
+            metrics.render(0.0).lines().count()
+        );
+        assert!(body.contains("\nprocess_resident_memory_bytes "));
+        assert!(body.ends_with('\n'));
+    }
 
     #[tokio::test]
     async fn a_solver_port_still_taken_is_bound_once_it_is_free() {

@@ -52,24 +52,31 @@ pub struct Allocator;
 static CHOSEN: AtomicU8 = AtomicU8::new(0);
 
 /// Whether jemalloc serves this process: unless `CERTGATE_ALLOCATOR=system`.
+/// Inlined into every allocation: one load and a branch once chosen.
+#[inline]
 pub fn jemalloc() -> bool {
     match CHOSEN.load(Ordering::Relaxed) {
-        0 => {
-            // SAFETY: getenv only reads the environment (and allocates nothing);
-            // this runs before the program could change it.
-            let v = unsafe { libc::getenv(c"CERTGATE_ALLOCATOR".as_ptr()) };
-            // SAFETY: a non-null getenv result is a NUL-terminated string.
-            let system =
-                !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes() == b"system";
-            // Two first allocations at once both read the same environment.
-            CHOSEN.store(if system { 1 } else { 2 }, Ordering::Relaxed);
-            !system
-        }
+        0 => choose(),
         c => c == 2,
     }
 }
 
+/// The first allocation's choice, from the environment.
+#[cold]
+#[inline(never)]
+fn choose() -> bool {
+    // SAFETY: getenv only reads the environment (and allocates nothing); this runs
+    // before the program could change it.
+    let v = unsafe { libc::getenv(c"CERTGATE_ALLOCATOR".as_ptr()) };
+    // SAFETY: a non-null getenv result is a NUL-terminated string.
+    let system = !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes() == b"system";
+    // Two first allocations at once both read the same environment.
+    CHOSEN.store(if system { 1 } else { 2 }, Ordering::Relaxed);
+    !system
+}
+
 /// The allocator [`jemalloc`] chose.
+#[inline]
 fn chosen() -> &'static dyn GlobalAlloc {
     if jemalloc() {
         &tikv_jemallocator::Jemalloc
@@ -82,21 +89,25 @@ fn chosen() -> &'static dyn GlobalAlloc {
 // so memory is always freed by the allocator that gave it; the callers' contracts
 // are passed on as given.
 unsafe impl GlobalAlloc for Allocator {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
         unsafe { chosen().alloc(layout) }
     }
 
+    #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
         unsafe { chosen().alloc_zeroed(layout) }
     }
 
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: see the impl.
         unsafe { chosen().dealloc(ptr, layout) }
     }
 
+    #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: see the impl.
         unsafe { chosen().realloc(ptr, layout, new_size) }

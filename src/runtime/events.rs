@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Resource, ResourceExt};
 use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 use std::sync::Mutex;
 
 /// `Normal` or `Warning`.
@@ -24,8 +25,11 @@ impl EventType {
     }
 }
 
-/// (object uid, reason, message) of an event, and (event name, count) of its Event.
-type SeenEvents = HashMap<(String, String, String), (String, i32)>;
+/// An event's (object uid, reason, message), hashed with this process's random keys
+/// (the fold table holds 8 bytes per event instead of its three strings; two events
+/// of 4,096 share a hash once in about 10^12 tables), and (event name, count) of its
+/// Event.
+type SeenEvents = HashMap<u64, (String, i32)>;
 
 /// How many recent events are remembered to fold repeats into one Event.
 const MAX_REMEMBERED_EVENTS: usize = 4096;
@@ -36,6 +40,8 @@ pub struct Recorder {
     component: String,
     /// (object uid, reason, message) → (event name, count): repeats update one Event.
     seen: Mutex<SeenEvents>,
+    /// The keys the fold table's hashes are made with.
+    keys: std::hash::RandomState,
 }
 
 impl Recorder {
@@ -44,6 +50,7 @@ impl Recorder {
             client,
             component: component.to_string(),
             seen: Mutex::new(HashMap::new()),
+            keys: std::hash::RandomState::new(),
         }
     }
 
@@ -66,7 +73,7 @@ impl Recorder {
             }
         }
         let uid = obj.uid().unwrap_or_default();
-        let key = (uid.clone(), reason.to_string(), message.to_string());
+        let key = self.keys.hash_one((uid.as_str(), reason, message));
         let now = Time(jiff::Timestamp::now());
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let previous = self.seen.lock().ok().and_then(|m| m.get(&key).cloned());
