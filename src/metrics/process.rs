@@ -1,8 +1,8 @@
 //! The controller process's own figures on `/metrics`, read from `/proc` at each
-//! scrape: the `process_*` families a Go controller's Prometheus client exports
-//! (cert-manager's dashboards and alerts read `process_resident_memory_bytes` and
-//! `process_cpu_seconds_total`), and certgate's account of its heap from the
-//! allocator (`certgate_allocator_*`, under jemalloc).
+//! scrape: the `process_*` families of Prometheus's client libraries (client_golang's
+//! process collector: `process_resident_memory_bytes`, `process_cpu_seconds_total`,
+//! …, with its names, types and help texts), and certgate's account of its heap from
+//! the allocator (`certgate_allocator_*`, under jemalloc).
 
 use std::fmt::Write as _;
 
