@@ -21,18 +21,10 @@ use futures::StreamExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{ApiServer, cpu_seconds_of, env_or, peak_rss_mib_of, rss_mib_of};
+use support::{ApiServer, cpu_seconds_of, env_or, free_port, peak_rss_mib_of, rss_mib_of};
 
 fn main() {
     support::run(run());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Round {

@@ -33,7 +33,7 @@ use kube::api::Api;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::{
-    ApiServer, cpu_seconds_of, env_or, malloc_mib, peak_rss_mib_of, rss_anon_mib_of,
+    ApiServer, cpu_seconds_of, env_or, free_port, malloc_mib, peak_rss_mib_of, rss_anon_mib_of,
     rss_file_mib_of, rss_mib_of,
 };
 
@@ -360,14 +360,6 @@ async fn scrape(port: u16) -> String {
         let _ = conn.read_to_string(&mut text).await;
     }
     text
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A process's mappings of its own executable, from /proc/PID/smaps: (size,

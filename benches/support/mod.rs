@@ -95,6 +95,15 @@ pub async fn remote_sandbox() -> (RemoteSandbox, kube::Client) {
     panic!("the sandbox did not start");
 }
 
+/// A port of the loopback free at the moment (for a child process to listen on).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// CPU seconds (user + system) of a process (`self` or a pid).
 pub fn cpu_seconds_of(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
