@@ -193,7 +193,10 @@ pub async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::
                             Some(page) => Some((page, Some(pages))),
                             None => {
                                 let mut tail = String::new();
-                                crate::metrics::process::render(&mut tail);
+                                crate::metrics::process::render(
+                                    &mut tail,
+                                    crate::runtime::allocator::jemalloc_stats(),
+                                );
                                 Some((tail, None))
                             }
                         };

@@ -43,9 +43,11 @@ pub fn parse_boot_time(proc_stat: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Appends the process families to a text exposition. Leaves out what cannot be
-/// read (not Linux, no `/proc`).
-pub fn render(out: &mut String) {
+/// Appends the process families to a text exposition, and the allocator's account
+/// when there is one (jemalloc's bytes allocated and resident, from
+/// `runtime::allocator::jemalloc_stats`). Leaves out what cannot be read (not
+/// Linux, no `/proc`).
+pub fn render(out: &mut String, allocator: Option<(usize, usize)>) {
     let stat = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| parse_stat(&s));
@@ -118,7 +120,7 @@ pub fn render(out: &mut String) {
             limit.rlim_cur as f64,
         );
     }
-    if let Some((allocated, resident)) = crate::runtime::allocator::jemalloc_stats() {
+    if let Some((allocated, resident)) = allocator {
         family(
             out,
             "certgate_allocator_allocated_bytes",
@@ -176,7 +178,7 @@ mod tests {
     #[test]
     fn the_process_families_describe_this_process() {
         let mut out = String::new();
-        render(&mut out);
+        render(&mut out, Some((1000, 4096)));
         let value = |name: &str| {
             out.lines()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")))
@@ -195,5 +197,10 @@ mod tests {
             "{started} against {now}"
         );
         assert!(out.contains("# TYPE process_cpu_seconds_total counter"));
+        assert_eq!(value("certgate_allocator_allocated_bytes"), 1000.0);
+        assert_eq!(value("certgate_allocator_resident_bytes"), 4096.0);
+        let mut without = String::new();
+        render(&mut without, None);
+        assert!(!without.contains("certgate_allocator"));
     }
 }
