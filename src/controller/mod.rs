@@ -185,32 +185,27 @@ pub async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::
             async move {
                 let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
                 // Page by page (metrics::Pages), then the process's own families.
-                let pages = futures::stream::unfold(
-                    (metrics, Some(crate::metrics::Pages::new(now))),
-                    |(metrics, pages)| async move {
-                        let mut pages = pages?;
-                        let page = match pages.next_page(&metrics) {
-                            Some(page) => Some((page, Some(pages))),
-                            None => {
-                                let mut tail = String::new();
-                                crate::metrics::process::render(
-                                    &mut tail,
-                                    crate::runtime::allocator::jemalloc_stats(),
-                                );
-                                Some((tail, None))
-                            }
-                        };
-                        page.map(|(text, pages)| {
-                            (Ok::<_, std::convert::Infallible>(text), (metrics, pages))
-                        })
-                    },
+                let mut pages = crate::metrics::Pages::new(now);
+                let registry = std::iter::from_fn(move || pages.next_page(&metrics));
+                let process = std::iter::once_with(|| {
+                    let mut text = String::new();
+                    crate::metrics::process::render(
+                        &mut text,
+                        crate::runtime::allocator::jemalloc_stats(),
+                    );
+                    text
+                });
+                let body = futures::stream::iter(
+                    registry
+                        .chain(process)
+                        .map(Ok::<_, std::convert::Infallible>),
                 );
                 (
                     [(
                         axum::http::header::CONTENT_TYPE,
                         "text/plain; version=0.0.4; charset=utf-8",
                     )],
-                    axum::body::Body::from_stream(pages),
+                    axum::body::Body::from_stream(body),
                 )
             }
         }),
