@@ -6,6 +6,8 @@
 #   docker build -t ghcr.io/certgate/certgate:$(cargo pkgid | sed 's/.*[#@]//') .
 # A fully static (musl) binary is possible but aws-lc (rustls' crypto) then needs a
 # musl C toolchain; the dynamically linked binary on distroless/cc is simpler.
+# The release build packs its relocations (DT_RELR, build.rs): it needs glibc 2.36 or
+# later, which distroless/cc-debian12 has.
 
 FROM docker.io/library/rust:1-bookworm AS build
 WORKDIR /src
